@@ -1,0 +1,173 @@
+# nerve: build, test and demo.
+#
+#   make                 build build/nerve (CUDA backend too when nvcc is found)
+#   make CUDA=0          CPU-only build
+#   make demo            the paired spheres experiment end to end
+#   make test            the test suite (CPU; no GPU needed)
+#   make test-gpu        CUDA parity tests (skip with a clear line without a GPU)
+#   make test-long       slower checks (3-seed contrast, larger oracle sweeps)
+#   make SANITIZE=1 test the suite under ASan + UBSan (build in build/san)
+#   make bench           benchmarks against the reference tools (docs/benchmarks.md)
+#   make install PREFIX=$$HOME/.local
+#
+# Library locations can be overridden: HDF5_DIR=, BLAS_DIR=, CUDA_HOME= (each a
+# prefix with include/ and lib/), which is how to build without root on a cluster.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := all
+PREFIX ?= /usr/local
+SANITIZE ?= 0
+ifeq ($(SANITIZE),1)
+BUILD ?= build/san
+# ASan and the CUDA runtime do not mix well; sanitizer runs cover the CPU path and
+# compute-sanitizer covers the GPU one (make test-gpu on a GPU machine).
+CUDA ?= 0
+else
+BUILD ?= build
+endif
+
+# --- detection (scripts/configure.sh installs missing packages first) --------
+ifeq ($(filter clean distclean help,$(MAKECMDGOALS)),)
+include $(BUILD)/config.mk
+endif
+$(BUILD)/config.mk: scripts/configure.sh scripts/deps.sh
+	@mkdir -p $(BUILD)
+	@HDF5_DIR="$(HDF5_DIR)" BLAS_DIR="$(BLAS_DIR)" CUDA_HOME="$(CUDA_HOME)" bash scripts/configure.sh $@
+
+ifneq ($(CUDA_HOME),)
+NV_NVCC := $(wildcard $(CUDA_HOME)/bin/nvcc)
+NV_CUDA_HOME := $(CUDA_HOME)
+endif
+ifeq ($(NV_NVCC),)
+CUDA ?= 0
+else
+CUDA ?= 1
+endif
+ifneq ($(HDF5_DIR),)
+NV_HDF5_CFLAGS := -I$(HDF5_DIR)/include
+NV_HDF5_LIBS := -L$(HDF5_DIR)/lib -Wl,-rpath,$(HDF5_DIR)/lib -lhdf5
+endif
+ifneq ($(BLAS_DIR),)
+NV_BLAS_CFLAGS := -I$(BLAS_DIR)/include
+NV_BLAS_LIBS := -L$(BLAS_DIR)/lib -Wl,-rpath,$(BLAS_DIR)/lib -lopenblas
+endif
+
+# --- flags -------------------------------------------------------------------
+CC ?= cc
+OPT ?= -O2
+# No -march=native and no -ffast-math: stored results must be the same bytes on
+# every machine with the same CPU model, and fast-math reorders float sums.
+CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Wshadow \
+  -Wstrict-prototypes -Werror=implicit-function-declaration -fno-strict-aliasing -pthread
+ifeq ($(SANITIZE),1)
+CFLAGS_BASE += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g -O1
+LDSAN := -fsanitize=address,undefined
+else
+CFLAGS_BASE += $(OPT) -g
+LDSAN :=
+endif
+CPPFLAGS_ALL := -Iinclude -Isrc $(NV_HDF5_CFLAGS) $(NV_BLAS_CFLAGS) $(NV_CAIRO_CFLAGS)
+LIBS_ALL := $(NV_HDF5_LIBS) -llapacke $(NV_BLAS_LIBS) -lconfig -ljansson -lz $(NV_CAIRO_LIBS) -lm -lpthread
+
+ifeq ($(CUDA),1)
+CPPFLAGS_ALL += -DNERVE_CUDA=1 -I$(NV_CUDA_HOME)/include
+NVCC := $(NV_NVCC)
+NVCCFLAGS ?= -O3 -std=c++17 -Iinclude -Isrc \
+  -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90 \
+  -Xcompiler -fPIC,-Wall -DNERVE_CUDA=1
+LIBS_ALL += -L$(NV_CUDA_HOME)/lib64 -Wl,-rpath,$(NV_CUDA_HOME)/lib64 \
+  -lcusolver -lcublas -lcurand -lcudart -lstdc++
+endif
+
+# --- sources -----------------------------------------------------------------
+# The library: everything except the command-line layer (src/cli/).
+LIB_SRC := $(sort $(wildcard src/*.c analysis/*.c datasets/*.c))
+CLI_SRC := $(sort $(wildcard src/cli/*.c))
+CU_SRC := $(if $(filter 1,$(CUDA)),$(sort $(wildcard cuda/*.cu)))
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(CU_SRC:%.cu=$(BUILD)/obj/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+GPU_SRC := $(sort $(wildcard tests/gpu/test_*.c))
+GPU_BIN := $(if $(filter 1,$(CUDA)),$(GPU_SRC:tests/gpu/%.c=$(BUILD)/tests/gpu/%))
+BENCH_SRC := $(sort $(wildcard bench/*.c))
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+NERVE := $(BUILD)/nerve
+LIBNERVE := $(BUILD)/libnerve.a
+
+.PHONY: all demo demo-fashion test test-gpu test-long bench install clean distclean help info
+all: info $(NERVE)
+
+info:
+	@echo "nerve build: CUDA=$(if $(filter 1,$(CUDA)),yes (nvcc $(NV_CUDA_VERSION) at $(NVCC); sm_90 + PTX),no$(if $(NV_NVCC), (disabled by CUDA=0), (nvcc not found)))  HDF5=$(NV_HDF5_VERSION)  BLAS=$(NV_BLAS_LIBS)  SANITIZE=$(SANITIZE)  -> $(BUILD)/"
+
+$(BUILD)/obj/%.o: %.c $(BUILD)/config.mk
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) $(CPPFLAGS_ALL) $(CPPFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/obj/%.o: %.cu $(BUILD)/config.mk
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -MMD -MP -c $< -o $@
+
+$(LIBNERVE): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(NERVE): $(CLI_OBJ) $(LIBNERVE)
+	$(CC) $(CFLAGS_BASE) $(LDSAN) $(CLI_OBJ) $(LIBNERVE) $(LIBS_ALL) $(LDFLAGS) -o $@
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIBNERVE) tests/unit/testutil.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) $(CPPFLAGS_ALL) -Itests/unit $< $(LIBNERVE) -lcmocka $(LIBS_ALL) $(LDSAN) -o $@
+
+$(BUILD)/tests/gpu/%: tests/gpu/%.c $(LIBNERVE)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) $(CPPFLAGS_ALL) -Itests/unit $< $(LIBNERVE) -lcmocka $(LIBS_ALL) $(LDSAN) -o $@
+
+$(BUILD)/bench/%: bench/%.c $(LIBNERVE)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) $(CPPFLAGS_ALL) $< $(LIBNERVE) $(LIBS_ALL) $(LDSAN) -o $@
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# --- running -----------------------------------------------------------------
+demo: all
+	bash experiments/demo.sh $(NERVE)
+
+demo-fashion: all
+	bash experiments/demo.sh $(NERVE) experiments/fashion.cfg
+
+$(BUILD)/.test-deps: scripts/deps.sh
+	@bash scripts/deps.sh --test
+	@touch $@
+
+# T=pattern runs only the tests whose name contains the pattern.
+test: all $(UNIT_BIN) $(BUILD)/.test-deps
+	@BUILD=$(BUILD) NERVE=$(abspath $(NERVE)) bash tests/run.sh unit integration $(if $(T),--only $(T))
+
+test-long: all $(UNIT_BIN) $(BUILD)/.test-deps
+	@BUILD=$(BUILD) NERVE=$(abspath $(NERVE)) NERVE_LONG=1 bash tests/run.sh unit integration long $(if $(T),--only $(T))
+
+test-gpu: all $(GPU_BIN) $(BUILD)/.test-deps
+ifeq ($(CUDA),1)
+	@BUILD=$(BUILD) NERVE=$(abspath $(NERVE)) bash tests/run.sh gpu $(if $(T),--only $(T))
+else
+	@echo "SKIP test-gpu: this build has no CUDA backend (nvcc not found or CUDA=0); 0 passed, 0 failed"
+endif
+
+bench: all $(BENCH_BIN) $(BUILD)/.test-deps
+	@BUILD=$(BUILD) NERVE=$(abspath $(NERVE)) bash bench/run.sh $(if $(B),$(B))
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/nerve
+	install -m 755 $(NERVE) $(DESTDIR)$(PREFIX)/bin/nerve
+	install -m 644 $(LIBNERVE) $(DESTDIR)$(PREFIX)/lib/libnerve.a
+	install -m 644 include/nerve/*.h $(DESTDIR)$(PREFIX)/include/nerve/
+
+clean:
+	rm -rf build
+distclean: clean
+
+help:
+	@sed -n '1,/^$$/p' Makefile | sed 's/^# \{0,1\}//'

@@ -1,0 +1,72 @@
+/* common.h: status codes, error reports and numeric types shared by every module.
+ *
+ * Library code never prints and never exits: it returns an nv_status and, on
+ * failure, fills an nv_error with one sentence that names the file and the key,
+ * line or offset, what was found and what was expected. Only the command-line
+ * layer (src/cli/) prints that sentence and maps the status to an exit code
+ * (NV_EINPUT -> 2, as ../shared/CONTRACTS.md asks for bad input).
+ */
+#ifndef NERVE_COMMON_H
+#define NERVE_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef float nv_real;     /* activations, weights, coordinates */
+typedef double nv_acc;     /* accumulators for metrics and statistics */
+
+typedef enum {
+    NV_OK = 0,
+    NV_EINPUT = 2,     /* bad input: config, data file, HDF5, flag (exit 2) */
+    NV_EIO = 3,        /* the system failed us: disk full, permission, ... */
+    NV_ENOMEM = 4,     /* allocation failed, or a memory estimate was refused */
+    NV_ENUMERIC = 5,   /* a NaN/Inf appeared during computation (e.g. diverging loss) */
+    NV_EDEVICE = 6,    /* CUDA / cuBLAS failure, or no usable GPU where one was required */
+    NV_EINTERNAL = 7,  /* a bug: an invariant did not hold */
+    NV_EINTERRUPTED = 8 /* stopped on request (SIGINT/SIGTERM); earlier results are intact */
+} nv_status;
+
+#define NV_ERROR_LEN 1024
+typedef struct {
+    nv_status status;
+    char msg[NV_ERROR_LEN];
+} nv_error;
+
+/* Records a failure and returns `status`, so library code can write
+ *     return nv_fail(err, NV_EINPUT, "%s:%d: key 'lr': expected a number > 0, found %g", ...);
+ * `err` may be NULL (the message is dropped). Never overwrites an earlier message
+ * with status != NV_OK unless `err->status` is NV_OK, so the innermost cause wins. */
+nv_status nv_fail(nv_error *err, nv_status status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Prefixes context ("while reading runs/x/config.cfg: ") to an existing message. */
+void nv_error_prefix(nv_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+void nv_error_clear(nv_error *err);
+
+/* Allocation that reports through nv_error; returns NULL with NV_ENOMEM set. */
+void *nv_malloc(size_t bytes, nv_error *err);
+void *nv_calloc(size_t count, size_t size, nv_error *err);
+
+/* Wall clock in seconds (monotonic), for progress lines and benchmarks only:
+ * never stored in a dataset that must be the same bytes. */
+double nv_now(void);
+
+/* Number of worker threads to use: NERVE_THREADS if set, else the online cores. */
+int nv_default_threads(void);
+
+#define NV_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define NV_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define NV_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+/* The project version, recorded in every file and run. */
+#define NERVE_VERSION "0.1.0"
+
+#ifdef __cplusplus
+}
+#endif
+#endif

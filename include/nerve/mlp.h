@@ -1,0 +1,119 @@
+/* mlp.h: multilayer perceptrons, their training step, and the one place that
+ * chooses the backend (CPU on OpenBLAS, or CUDA on cuBLAS + cuda/ kernels).
+ *
+ * A network with L affine layers maps widths[0] -> widths[1] -> ... -> widths[L]:
+ * widths[0] is the input dimension, widths[L] the number of classes (logits). Every
+ * hidden layer applies the same activation; the logits feed softmax cross-entropy.
+ *
+ * Parameters live in one flat float array (as one allocation, like llm.c), layer
+ * by layer: W_l (widths[l+1], widths[l]) row-major -- PyTorch's nn.Linear layout --
+ * then b_l (widths[l+1]). The optimiser state is two more arrays of the same length
+ * (SGD uses the first as momentum buffer; Adam uses both as m and v).
+ *
+ * Layer numbering for activations (snapshots): 0 is the input, l = 1..L-1 the
+ * output of hidden layer l after its activation (pre = 1: before it), L the logits.
+ */
+#ifndef NERVE_MLP_H
+#define NERVE_MLP_H
+
+#include "nerve/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NV_MAX_LAYERS 64
+
+typedef enum { NV_ACT_RELU = 0, NV_ACT_LEAKY_RELU, NV_ACT_TANH, NV_ACT_SIGMOID, NV_ACT_IDENTITY } nv_activation;
+typedef enum { NV_INIT_HE = 0, NV_INIT_XAVIER } nv_init_kind;
+typedef enum { NV_OPT_SGD = 0, NV_OPT_ADAM } nv_opt_kind;
+
+typedef struct {
+    int nlayers;                          /* L, number of affine layers, 1..NV_MAX_LAYERS */
+    int64_t widths[NV_MAX_LAYERS + 1];    /* widths[0] input .. widths[L] classes */
+    nv_activation act;                    /* hidden activation */
+    float leaky_slope;                    /* for NV_ACT_LEAKY_RELU, e.g. 0.01 */
+    nv_init_kind init;                    /* He (normal, std sqrt(2/fan_in)) or Xavier
+                                             (normal, std sqrt(2/(fan_in+fan_out))); biases 0 */
+} nv_mlp_spec;
+
+typedef struct {
+    nv_opt_kind kind;
+    float lr;
+    float momentum;      /* SGD: PyTorch semantics, buf = momentum*buf + grad (+ wd*w) */
+    float weight_decay;  /* L2 added to the gradient (PyTorch's weight_decay, both optimisers) */
+    float beta1, beta2, eps; /* Adam, PyTorch semantics and bias correction */
+} nv_optim_spec;
+
+const char *nv_activation_name(nv_activation a);
+/* Parses "relu", "leaky_relu", "tanh", "sigmoid", "identity"; -1 if unknown. */
+int nv_activation_parse(const char *s);
+
+/* Number of parameters, and the offsets of W_l and b_l in the flat array. */
+int64_t nv_mlp_param_count(const nv_mlp_spec *s);
+int64_t nv_mlp_weight_offset(const nv_mlp_spec *s, int layer);
+int64_t nv_mlp_bias_offset(const nv_mlp_spec *s, int layer);
+
+/* Fills params (nv_mlp_param_count floats) from the counter-based RNG:
+ * W_l[i] = std_l * nv_rng_normal(seed, NV_STREAM_INIT, (l << 40) | i), biases 0.
+ * The same seed gives the same weights on every backend. */
+void nv_mlp_init_params(const nv_mlp_spec *s, uint64_t seed, nv_real *params);
+
+nv_status nv_mlp_spec_validate(const nv_mlp_spec *s, nv_error *err);
+
+/* --- the backend -------------------------------------------------------------
+ * A trainer holds one network's parameters, gradients, optimiser state and
+ * workspace on one device, plus up to NV_SLOTS bound data sets (train, test) kept
+ * on that device so a step moves only the minibatch indices. */
+enum { NV_SLOT_TRAIN = 0, NV_SLOT_TEST = 1, NV_SLOTS = 2 };
+
+typedef enum { NV_DEVICE_AUTO = 0, NV_DEVICE_CPU, NV_DEVICE_CUDA } nv_device_kind;
+
+typedef struct nv_trainer nv_trainer;   /* opaque; backend-specific */
+
+typedef struct {
+    const char *name;  /* "cpu" or "cuda" */
+    nv_status (*create)(const nv_mlp_spec *spec, const nv_optim_spec *opt, int64_t max_batch,
+                        nv_trainer **out, nv_error *err);
+    void (*destroy)(nv_trainer *t);  /* accepts NULL */
+    /* Copies parameters and optimiser state (each nv_mlp_param_count floats; state
+     * may be NULL for zeros) and the step count (Adam's bias correction) in. */
+    nv_status (*set_state)(nv_trainer *t, const nv_real *params, const nv_real *state1,
+                           const nv_real *state2, int64_t step, nv_error *err);
+    nv_status (*get_state)(nv_trainer *t, nv_real *params, nv_real *state1, nv_real *state2,
+                           int64_t *step, nv_error *err);
+    /* Binds data set rows x (n, d), labels y (n) to a slot; the backend keeps its own
+     * copy (device memory for CUDA). */
+    nv_status (*bind)(nv_trainer *t, int slot, const nv_real *x, const int32_t *y, int64_t n,
+                      nv_error *err);
+    /* One SGD/Adam step on rows idx[0..b) of the train slot: forward, mean softmax
+     * cross-entropy, backward, weight decay, update. When loss != NULL the batch's
+     * mean loss (before the update) is written there (a sync on the GPU). */
+    nv_status (*step)(nv_trainer *t, const uint32_t *idx, int64_t b, float *loss, nv_error *err);
+    /* Loss summed over samples and number of correct argmax predictions over a
+     * whole slot, in fixed-order batches (deterministic). */
+    nv_status (*evaluate)(nv_trainer *t, int slot, double *loss_sum, int64_t *correct,
+                          nv_error *err);
+    /* Activations of `layer` (numbering above; pre = 1 for pre-activation of a
+     * hidden layer) for rows [row0, row0+rows) of a slot, into host memory out
+     * (rows, widths[layer]). */
+    nv_status (*activations)(nv_trainer *t, int slot, int64_t row0, int64_t rows, int layer,
+                             int pre, nv_real *out, nv_error *err);
+} nv_backend;
+
+/* The one place that chooses the backend. AUTO takes CUDA when this build has it
+ * and a device is usable, else the CPU, writing one line about the fallback to
+ * *note (NULL when there is nothing to say). Asking for CUDA where there is none is
+ * NV_EDEVICE with a message saying why. */
+nv_status nv_backend_select(nv_device_kind want, const nv_backend **out, const char **note,
+                            nv_error *err);
+const nv_backend *nv_backend_cpu(void);
+/* NULL when the build has no CUDA backend. */
+const nv_backend *nv_backend_cuda(void);
+/* 1 when this build has CUDA and a device answers; `why` gets the reason otherwise. */
+int nv_cuda_usable(char *why, size_t why_len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# deps.sh: make sure the Debian packages nerve builds against (and, with --test,
+# the reference tools its tests compare with) are present.
+#
+#   scripts/deps.sh          build dependencies
+#   scripts/deps.sh --test   build + test dependencies (ripser, gudhi, torch, h5py, ...)
+#   scripts/deps.sh --check  only report; never install
+#
+# Each dependency is probed for directly (a header, a library, a binary, a Python
+# module), so a machine that already has it by other means (a cluster module, the
+# GPU machine's unpacked .devdeps, HDF5_DIR=...) is left alone and apt is never
+# called. When something is missing: as root, apt-get installs it; otherwise the
+# exact apt-get line is printed and the script fails.
+set -u
+want_test=0; check_only=0
+for a in "$@"; do
+  case "$a" in
+    --test) want_test=1 ;;
+    --check) check_only=1 ;;
+    *) echo "deps.sh: unknown option '$a' (expected --test or --check)" >&2; exit 2 ;;
+  esac
+done
+
+missing=()
+# have_header PKG HEADER...: PKG is missing unless one of the headers is found on the
+# compiler's search path (which honours CPATH and the *_DIR overrides via NERVE_CPPFLAGS).
+have_header() {
+  local pkg=$1; shift
+  for h in "$@"; do
+    if echo "#include <$h>" | ${CC:-cc} ${NERVE_CPPFLAGS:-} -E -x c - >/dev/null 2>&1; then return 0; fi
+  done
+  missing+=("$pkg")
+}
+have_bin() { command -v "$2" >/dev/null 2>&1 || missing+=("$1"); }
+have_py() { /usr/bin/python3 -c "import $2" >/dev/null 2>&1 || missing+=("$1"); }
+have_file() { [ -e "$2" ] || missing+=("$1"); }
+
+HDF5_INC="-I/usr/include/hdf5/serial"
+OB_INC="-I/usr/include/x86_64-linux-gnu/openblas-pthread"
+NERVE_CPPFLAGS="${NERVE_CPPFLAGS:-} $HDF5_INC $OB_INC"
+
+command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+have_header libhdf5-dev hdf5.h
+have_header libopenblas-dev cblas.h
+have_header liblapacke-dev lapacke.h
+have_header libconfig-dev libconfig.h
+have_header libjansson-dev jansson.h
+have_header zlib1g-dev zlib.h
+have_header libcairo2-dev cairo/cairo.h cairo.h
+have_bin hdf5-tools h5dump
+have_file dataset-fashion-mnist /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz
+if [ $want_test = 1 ]; then
+  have_header libcmocka-dev cmocka.h stdarg.h
+  echo '#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>' | ${CC:-cc} ${NERVE_CPPFLAGS:-} -E -x c - >/dev/null 2>&1 || missing+=(libcmocka-dev)
+  have_bin ripser ripser
+  have_py python3-numpy numpy
+  have_py python3-h5py h5py
+  have_py python3-torch torch
+  have_py python3-gudhi gudhi
+  have_py python3-sklearn sklearn
+fi
+# de-duplicate
+mapfile -t missing < <(printf '%s\n' "${missing[@]}" | awk 'NF && !seen[$0]++')
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+line="apt-get install -y --no-install-recommends ${missing[*]}"
+if [ $check_only = 1 ] || [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+  echo "nerve: missing dependencies: ${missing[*]}" >&2
+  echo "nerve: install them with (as root):  $line" >&2
+  echo "nerve: or point the build at your own copies: make HDF5_DIR=... BLAS_DIR=... (see README)" >&2
+  exit 1
+fi
+echo "nerve: installing missing Debian packages: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+# apt's package lists may be absent on a fresh machine; refresh once, quietly.
+apt-get update -qq >/dev/null 2>&1 || { echo "nerve: apt-get update failed" >&2; exit 1; }
+if ! apt-get install -y -qq --no-install-recommends "${missing[@]}" >/tmp/nerve-apt.log 2>&1; then
+  tail -20 /tmp/nerve-apt.log >&2
+  echo "nerve: '$line' failed (log: /tmp/nerve-apt.log)" >&2
+  exit 1
+fi
+echo "nerve: dependencies installed"

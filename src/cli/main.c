@@ -1,0 +1,77 @@
+/* main.c: `nerve VERB ...`, the one command-line program. Each verb is a pipeline
+ * stage that reads and writes files, so stages chain in scripts and job arrays.
+ *
+ * Before anything else it makes sure OpenBLAS takes its fast kernels: OpenBLAS
+ * 0.3.21 does not recognise recent AVX-512 Xeons and falls back to generic kernels
+ * (4-5x slower sgemm), and it reads OPENBLAS_CORETYPE only when the library loads,
+ * which is before main(). So when the variable is unset and the CPU has the
+ * instructions, we set it and re-execute ourselves once. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} nv_verb;
+
+static const nv_verb VERBS[] = {
+    {"data", nv_cmd_data, "generate or import a data set into an HDF5 dataset file"},
+    {"train", nv_cmd_train, "train the paired networks of an experiment, snapshotting activations"},
+    {"info", nv_cmd_info, "describe a run directory or any HDF5 file nerve wrote"},
+    {"ph", nv_cmd_ph, "persistent homology (Vietoris-Rips barcodes; Ripser-compatible)"},
+};
+
+/* The OpenBLAS core type this CPU should use, or NULL to leave OpenBLAS alone. */
+static const char *openblas_coretype(void) {
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+        __builtin_cpu_supports("avx512cd"))
+        return "SkylakeX";
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
+    return NULL;
+}
+
+static void ensure_openblas_coretype(char **argv) {
+    if (getenv("OPENBLAS_CORETYPE") || getenv("NERVE_NO_REEXEC")) return;
+    const char *core = openblas_coretype();
+    if (!core) return;
+    setenv("OPENBLAS_CORETYPE", core, 1);
+    setenv("NERVE_NO_REEXEC", "1", 1); /* never loop, whatever happens */
+    execv("/proc/self/exe", argv);
+    /* exec failed (no /proc?): carry on with the default kernels, still correct. */
+}
+
+static void usage(FILE *f) {
+    fprintf(f, "nerve %s: how neural networks learn, from the inside\n\n", NERVE_VERSION);
+    fprintf(f, "usage: nerve VERB [options]    (nerve VERB --help for each)\n\n");
+    for (size_t i = 0; i < NV_ARRAY_LEN(VERBS); i++)
+        fprintf(f, "  %-8s %s\n", VERBS[i].name, VERBS[i].summary);
+    fprintf(f, "\nThe main job: make demo. Documentation: README.md.\n");
+}
+
+int main(int argc, char **argv) {
+    ensure_openblas_coretype(argv);
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("nerve %s\n", NERVE_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < NV_ARRAY_LEN(VERBS); i++)
+        if (!strcmp(argv[1], VERBS[i].name)) return VERBS[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "nerve: unknown verb '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

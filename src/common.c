@@ -1,0 +1,71 @@
+/* common.c: the error-report helpers of common.h. */
+#include "nerve/common.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+nv_status nv_fail(nv_error *err, nv_status status, const char *fmt, ...) {
+    if (!err) return status;
+    /* Keep the innermost (first) cause: outer layers add context with nv_error_prefix. */
+    if (err->status != NV_OK) return err->status;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    va_end(ap);
+    err->status = status;
+    return status;
+}
+
+void nv_error_prefix(nv_error *err, const char *fmt, ...) {
+    if (!err || err->status == NV_OK) return;
+    char head[NV_ERROR_LEN];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(head, sizeof head, fmt, ap);
+    va_end(ap);
+    char joined[2 * NV_ERROR_LEN + 1];
+    snprintf(joined, sizeof joined, "%s%s", head, err->msg);
+    size_t len = strnlen(joined, sizeof err->msg - 1); /* truncate an overlong message */
+    memcpy(err->msg, joined, len);
+    err->msg[len] = '\0';
+}
+
+void nv_error_clear(nv_error *err) {
+    if (!err) return;
+    err->status = NV_OK;
+    err->msg[0] = '\0';
+}
+
+void *nv_malloc(size_t bytes, nv_error *err) {
+    void *p = malloc(bytes ? bytes : 1);
+    if (!p) nv_fail(err, NV_ENOMEM, "out of memory allocating %zu bytes", bytes);
+    return p;
+}
+
+void *nv_calloc(size_t count, size_t size, nv_error *err) {
+    void *p = calloc(count ? count : 1, size ? size : 1);
+    if (!p) nv_fail(err, NV_ENOMEM, "out of memory allocating %zu x %zu bytes", count, size);
+    return p;
+}
+
+double nv_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int nv_default_threads(void) {
+    const char *s = getenv("NERVE_THREADS");
+    if (s && *s) {
+        char *end;
+        long v = strtol(s, &end, 10);
+        if (*end == '\0' && v > 0 && v < 4096) return (int)v;
+    }
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}

@@ -1,0 +1,38 @@
+/* testutil.h: what every cmocka unit test includes; the parity comparison of
+ * ../shared/CONTRACTS.md (|a - b| <= atol + rtol * |b|) in one place. */
+#ifndef NERVE_TESTUTIL_H
+#define NERVE_TESTUTIL_H
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+/* Asserts every element of a (the result) is within atol + rtol*|b| of b (the
+ * reference), printing the first offender. */
+static inline void nv_assert_close_f(const float *a, const float *b, int64_t n, double atol,
+                                     double rtol, const char *what) {
+    for (int64_t i = 0; i < n; i++) {
+        double diff = fabs((double)a[i] - (double)b[i]);
+        if (!(diff <= atol + rtol * fabs((double)b[i]))) {
+            print_error("%s: element %lld: got %.9g, reference %.9g (atol %g, rtol %g)\n", what,
+                        (long long)i, (double)a[i], (double)b[i], atol, rtol);
+            fail();
+        }
+    }
+}
+
+/* A fresh temporary directory for one test (removed by the caller or left under
+ * /tmp for inspection on failure). */
+static inline char *nv_test_tmpdir(const char *tag) {
+    static char buf[256];
+    snprintf(buf, sizeof buf, "/tmp/nerve-test-%s-XXXXXX", tag);
+    char *p = mkdtemp(buf);
+    if (!p) fail_msg("mkdtemp failed");
+    return p;
+}
+#endif
