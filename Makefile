@@ -90,6 +90,8 @@ UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 GPU_SRC := $(sort $(wildcard tests/gpu/test_*.c))
 GPU_BIN := $(if $(filter 1,$(CUDA)),$(GPU_SRC:tests/gpu/%.c=$(BUILD)/tests/gpu/%))
+TOOL_SRC := $(sort $(wildcard tests/tools/*.c))
+TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/tools/%)
 BENCH_SRC := $(sort $(wildcard bench/*.c))
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
@@ -121,6 +123,12 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIBNERVE) tests/unit/testutil.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) $(CFLAGS) $(CPPFLAGS_ALL) -Itests/unit $< $(LIBNERVE) -lcmocka $(LIBS_ALL) $(LDSAN) -o $@
 
+# Small drivers that tests and benchmarks run (for example a training trace for the
+# PyTorch comparison); not tests themselves.
+$(BUILD)/tests/tools/%: tests/tools/%.c $(LIBNERVE)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) $(CPPFLAGS_ALL) $< $(LIBNERVE) $(LIBS_ALL) $(LDSAN) -o $@
+
 $(BUILD)/tests/gpu/%: tests/gpu/%.c $(LIBNERVE)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) $(CFLAGS) $(CPPFLAGS_ALL) -Itests/unit $< $(LIBNERVE) -lcmocka $(LIBS_ALL) $(LDSAN) -o $@
@@ -143,20 +151,20 @@ $(BUILD)/.test-deps: scripts/deps.sh
 	@touch $@
 
 # T=pattern runs only the tests whose name contains the pattern.
-test: all $(UNIT_BIN) $(BUILD)/.test-deps
+test: all $(UNIT_BIN) $(TOOL_BIN) $(BUILD)/.test-deps
 	@BUILD=$(BUILD) NERVE=$(abspath $(NERVE)) bash tests/run.sh unit integration $(if $(T),--only $(T))
 
-test-long: all $(UNIT_BIN) $(BUILD)/.test-deps
+test-long: all $(UNIT_BIN) $(TOOL_BIN) $(BUILD)/.test-deps
 	@BUILD=$(BUILD) NERVE=$(abspath $(NERVE)) NERVE_LONG=1 bash tests/run.sh unit integration long $(if $(T),--only $(T))
 
-test-gpu: all $(GPU_BIN) $(BUILD)/.test-deps
+test-gpu: all $(GPU_BIN) $(TOOL_BIN) $(BUILD)/.test-deps
 ifeq ($(CUDA),1)
 	@BUILD=$(BUILD) NERVE=$(abspath $(NERVE)) bash tests/run.sh gpu $(if $(T),--only $(T))
 else
 	@echo "SKIP test-gpu: this build has no CUDA backend (nvcc not found or CUDA=0); 0 passed, 0 failed"
 endif
 
-bench: all $(BENCH_BIN) $(BUILD)/.test-deps
+bench: all $(BENCH_BIN) $(TOOL_BIN) $(BUILD)/.test-deps
 	@BUILD=$(BUILD) NERVE=$(abspath $(NERVE)) bash bench/run.sh $(if $(B),$(B))
 
 install: all

@@ -15,6 +15,9 @@ export NERVE=${NERVE:-$PWD/$BUILD/nerve} BUILD
 export NERVE_ROOT=$PWD
 # Keep tests from fighting over the two cores: BLAS single-threaded unless a test asks.
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1} OMP_WAIT_POLICY=PASSIVE
+# The nerve binary picks OpenBLAS's kernels itself (src/cli/main.c); test programs
+# linked against the library get the same choice here.
+source scripts/openblas-env.sh
 only=""; suites=()
 while [ $# -gt 0 ]; do
   case "$1" in --only) only=$2; shift 2 ;; *) suites+=("$1"); shift ;; esac
