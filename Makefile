@@ -53,6 +53,14 @@ NV_BLAS_LIBS := -L$(BLAS_DIR)/lib -Wl,-rpath,$(BLAS_DIR)/lib -lopenblas
 endif
 
 # --- flags -------------------------------------------------------------------
+# V=1 shows full compiler command lines.
+ifeq ($(V),1)
+Q :=
+say = @true
+else
+Q := @
+say = @echo "  $(1)  $(2)"
+endif
 CC ?= cc
 OPT ?= -O2
 # No -march=native and no -ffast-math: stored results must be the same bytes on
@@ -106,36 +114,54 @@ info:
 
 $(BUILD)/obj/%.o: %.c $(BUILD)/config.mk
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_BASE) $(CFLAGS) $(CPPFLAGS_ALL) $(CPPFLAGS) -MMD -MP -c $< -o $@
+	$(call say,CC,$<)
+	$(Q)$(CC) $(CFLAGS_BASE) $(CFLAGS) $(CPPFLAGS_ALL) $(CPPFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/obj/%.o: %.cu $(BUILD)/config.mk
 	@mkdir -p $(dir $@)
-	$(NVCC) $(NVCCFLAGS) -MMD -MP -c $< -o $@
+	$(call say,NVCC,$<)
+	$(Q)$(NVCC) $(NVCCFLAGS) -MMD -MP -c $< -o $@
 
 $(LIBNERVE): $(LIB_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	$(call say,AR,$@)
+	$(Q)ar rcs $@ $^
 
 $(NERVE): $(CLI_OBJ) $(LIBNERVE)
-	$(CC) $(CFLAGS_BASE) $(LDSAN) $(CLI_OBJ) $(LIBNERVE) $(LIBS_ALL) $(LDFLAGS) -o $@
+	$(call say,LD,$@)
+	$(Q)$(CC) $(CFLAGS_BASE) $(LDSAN) $(CLI_OBJ) $(LIBNERVE) $(LIBS_ALL) $(LDFLAGS) -o $@
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIBNERVE) tests/unit/testutil.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_BASE) $(CFLAGS) $(CPPFLAGS_ALL) -Itests/unit $< $(LIBNERVE) -lcmocka $(LIBS_ALL) $(LDSAN) -o $@
+	$(call say,LD,$@)
+	$(Q)$(CC) $(CFLAGS_BASE) $(CFLAGS) $(CPPFLAGS_ALL) -Itests/unit $< $(LIBNERVE) -lcmocka $(LIBS_ALL) $(LDSAN) -o $@
 
 # Small drivers that tests and benchmarks run (for example a training trace for the
 # PyTorch comparison); not tests themselves.
 $(BUILD)/tests/tools/%: tests/tools/%.c $(LIBNERVE)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_BASE) $(CFLAGS) $(CPPFLAGS_ALL) $< $(LIBNERVE) $(LIBS_ALL) $(LDSAN) -o $@
+	$(call say,LD,$@)
+	$(Q)$(CC) $(CFLAGS_BASE) $(CFLAGS) $(CPPFLAGS_ALL) $< $(LIBNERVE) $(LIBS_ALL) $(LDSAN) -o $@
 
 $(BUILD)/tests/gpu/%: tests/gpu/%.c $(LIBNERVE)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_BASE) $(CFLAGS) $(CPPFLAGS_ALL) -Itests/unit $< $(LIBNERVE) -lcmocka $(LIBS_ALL) $(LDSAN) -o $@
+	$(call say,LD,$@)
+	$(Q)$(CC) $(CFLAGS_BASE) $(CFLAGS) $(CPPFLAGS_ALL) -Itests/unit $< $(LIBNERVE) -lcmocka $(LIBS_ALL) $(LDSAN) -o $@
 
 $(BUILD)/bench/%: bench/%.c $(LIBNERVE)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_BASE) $(CFLAGS) $(CPPFLAGS_ALL) $< $(LIBNERVE) $(LIBS_ALL) $(LDSAN) -o $@
+	$(call say,LD,$@)
+	$(Q)$(CC) $(CFLAGS_BASE) $(CFLAGS) $(CPPFLAGS_ALL) $< $(LIBNERVE) $(LIBS_ALL) $(LDSAN) -o $@
+
+# The git commit recorded in run.json: a stamp rewritten only when it changes, so
+# run.c is recompiled exactly when the commit does.
+NV_GIT_DESC := $(shell git describe --always --dirty --abbrev=12 2>/dev/null || echo unknown)
+$(BUILD)/git-commit: FORCE
+	@mkdir -p $(BUILD); echo '$(NV_GIT_DESC)' | cmp -s - $@ || echo '$(NV_GIT_DESC)' > $@
+$(BUILD)/obj/src/run.o: $(BUILD)/git-commit
+$(BUILD)/obj/src/run.o: CPPFLAGS += -DNERVE_GIT_COMMIT='"$(NV_GIT_DESC)"'
+.PHONY: FORCE
+FORCE:
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 

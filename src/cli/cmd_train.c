@@ -1,7 +1,225 @@
-/* cmd_train.c: placeholder until the verb lands. */
+/* cmd_train.c: `nerve train CONFIG`: trains the experiment's networks and fills
+ * its run directory (include/nerve/run.h does the work; this file parses flags,
+ * prints the resolved configuration, draws progress and keeps log.txt). */
+#include <cblas.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "cli.h"
+#include "nerve/run.h"
+
+static volatile sig_atomic_t g_stop = 0;
+static void on_signal(int sig) {
+    (void)sig;
+    g_stop = 1;
+}
+
+typedef struct {
+    FILE *log;
+    nv_progress bar;
+    int bar_live;
+    const nv_experiment *ex;
+    int64_t next_line_epoch;
+} printer;
+
+static void say(printer *p, FILE *f, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void say(printer *p, FILE *f, const char *fmt, ...) {
+    va_list ap;
+    if (p->bar_live && p->bar.tty) fprintf(p->bar.f, "\r\033[K");
+    va_start(ap, fmt);
+    vfprintf(f, fmt, ap);
+    va_end(ap);
+    fflush(f);
+    if (p->log) {
+        va_start(ap, fmt);
+        vfprintf(p->log, fmt, ap);
+        va_end(ap);
+        fflush(p->log);
+    }
+}
+
+static void on_event(void *ctx, const nv_train_event *ev) {
+    printer *p = ctx;
+    char extra[160];
+    switch (ev->kind) {
+    case NV_EV_DIR_READY: {
+        /* the run directory was accepted: from now on everything also goes to log.txt */
+        char path[NV_PATH_LEN + 16];
+        snprintf(path, sizeof path, "%s/log.txt", ev->text);
+        p->log = fopen(path, "a");
+        break;
+    }
+    case NV_EV_NOTE:
+        say(p, stderr, "%s\n", ev->text);
+        break;
+    case NV_EV_MODEL_START:
+        say(p, stdout, "%s: %s at epoch %lld of %lld (train acc %.4f, test acc %.4f)\n", ev->model,
+            ev->epoch == 0 ? "starting" : "resuming", (long long)ev->epoch, (long long)ev->epochs, ev->train_acc,
+            ev->test_acc);
+        nv_progress_start(&p->bar, stdout, ev->model, ev->epochs - ev->epoch);
+        p->bar.every = 5.0;
+        p->bar_live = 1;
+        p->next_line_epoch = ev->epoch;
+        break;
+    case NV_EV_STEP:
+        if (p->bar.tty && ev->step % 16 == 0) {
+            snprintf(extra, sizeof extra, "epoch %lld/%lld loss %.4f", (long long)ev->epoch, (long long)ev->epochs,
+                     (double)ev->train_loss);
+            nv_progress_update(&p->bar, (ev->epoch - 1) - (p->bar.total - ev->epochs) * 0, extra);
+        }
+        break;
+    case NV_EV_EPOCH: {
+        snprintf(extra, sizeof extra, "epoch %lld/%lld: train loss %.4f acc %.4f | test loss %.4f acc %.4f",
+                 (long long)ev->epoch, (long long)ev->epochs, ev->train_loss, ev->train_acc, ev->test_loss,
+                 ev->test_acc);
+        int64_t done = ev->epoch - (ev->epochs - p->bar.total);
+        if (p->bar.tty) nv_progress_update(&p->bar, done, extra);
+        else nv_progress_update(&p->bar, done, extra); /* plain line at most every 5 s */
+        if (p->log) fprintf(p->log, "%s %s\n", ev->model, extra), fflush(p->log);
+        break;
+    }
+    case NV_EV_SNAPSHOT:
+        if (p->log) fprintf(p->log, "snapshot %s\n", ev->text), fflush(p->log);
+        break;
+    case NV_EV_MODEL_DONE:
+        if (p->bar.tty) fprintf(p->bar.f, "\r\033[K");
+        p->bar_live = 0;
+        say(p, stdout, "%s: finished %lld epochs in %.1fs\n", ev->model, (long long)ev->epochs, nv_now() - p->bar.t0);
+        break;
+    }
+}
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: nerve train CONFIG [options]\n\n"
+            "Trains the experiment's pair of networks (expressive and bottlenecked) and the\n"
+            "linear baseline on the same data, order and seed, writing the run directory:\n"
+            "resolved config, data, per-epoch metrics, activation snapshots, checkpoints,\n"
+            "summary.json (see README.md).\n\n"
+            "options:\n"
+            "  --out DIR        run directory (default runs/<experiment>)\n"
+            "  --device D       auto | cpu | cuda (default: the config's, else auto)\n"
+            "  --seed N         override the experiment seed\n"
+            "  --epochs N       override train.epochs (the snapshot schedule follows)\n"
+            "  --set TEXT       override any keys, libconfig syntax: --set 'train: { lr = 0.01; };'\n"
+            "  --resume         continue a killed run from its checkpoints (same bytes as\n"
+            "                   an uninterrupted run)\n"
+            "  --force          start over in a directory holding another run\n"
+            "  --threads N      BLAS threads for training (default: the config's train.threads)\n"
+            "  -h, --help       this help\n");
+}
+
 int nv_cmd_train(int argc, char **argv) {
-    (void)argc; (void)argv;
-    fprintf(stderr, "nerve train: not built yet\n");
-    return 1;
+    static const struct option opts[] = {
+        {"out", required_argument, 0, 'o'},    {"device", required_argument, 0, 'd'},
+        {"seed", required_argument, 0, 's'},   {"epochs", required_argument, 0, 'e'},
+        {"set", required_argument, 0, 'S'},    {"resume", no_argument, 0, 'r'},
+        {"force", no_argument, 0, 'f'},        {"threads", required_argument, 0, 't'},
+        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
+    const char *out = NULL, *device = NULL;
+    char obuf[NV_MAX_OVERRIDES][512];
+    const char *overrides[NV_MAX_OVERRIDES];
+    int nover = 0;
+    int resume = 0, force = 0;
+    long long threads = -1, v;
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "o:d:s:e:S:rft:h", opts, NULL)) != -1) {
+        if ((c == 's' || c == 'e' || c == 'S') && nover == NV_MAX_OVERRIDES)
+            return nv_cli_usage("train", "too many overrides (at most %d)", NV_MAX_OVERRIDES);
+        switch (c) {
+        case 'o': out = optarg; break;
+        case 'd':
+            if (strcmp(optarg, "auto") && strcmp(optarg, "cpu") && strcmp(optarg, "cuda"))
+                return nv_cli_usage("train", "--device: expected auto, cpu or cuda, found '%s'", optarg);
+            device = optarg;
+            break;
+        case 's':
+            if (nv_cli_int("train", "--seed", optarg, 0, INT64_MAX, &v)) return 2;
+            snprintf(obuf[nover], sizeof obuf[nover], "seed = %lld;", v);
+            overrides[nover] = obuf[nover], nover++;
+            break;
+        case 'e':
+            if (nv_cli_int("train", "--epochs", optarg, 0, 1000000, &v)) return 2;
+            snprintf(obuf[nover], sizeof obuf[nover], "train: { epochs = %lld; };", v);
+            overrides[nover] = obuf[nover], nover++;
+            break;
+        case 'S': overrides[nover++] = optarg; break;
+        case 'r': resume = 1; break;
+        case 'f': force = 1; break;
+        case 't':
+            if (nv_cli_int("train", "--threads", optarg, 1, 4096, &threads)) return 2;
+            break;
+        case 'h': usage(stdout); return 0;
+        default: return nv_cli_usage("train", "unknown option");
+        }
+    }
+    if (optind != argc - 1) return nv_cli_usage("train", "expected one CONFIG file, found %d arguments", argc - optind);
+    if (resume && force) return nv_cli_usage("train", "--resume and --force contradict each other");
+    nv_experiment ex;
+    nv_error err = {0};
+    if (nv_config_load(argv[optind], overrides, nover, &ex, &err)) return nv_cli_report("train", &err);
+    if (device) ex.device = !strcmp(device, "cpu") ? NV_DEVICE_CPU : !strcmp(device, "cuda") ? NV_DEVICE_CUDA : NV_DEVICE_AUTO;
+    if (threads > 0) ex.threads = (int)threads;
+    openblas_set_num_threads(ex.threads > 0 ? ex.threads : 1);
+
+    char outbuf[NV_PATH_LEN];
+    if (!out) {
+        snprintf(outbuf, sizeof outbuf, "runs/%s", ex.experiment);
+        out = outbuf;
+    }
+    /* the resolved configuration, once, as a table */
+    char vals[16][256];
+    const char *keys[16], *pv[16];
+    int n = 0;
+    char hidden[128] = "";
+    for (int i = 0; i < ex.nhidden; i++)
+        snprintf(hidden + strlen(hidden), sizeof hidden - strlen(hidden), "%s%lld", i ? "-" : "", (long long)ex.hidden[i]);
+    char snaps[256] = "";
+    for (int64_t i = 0; i < ex.nsnap && strlen(snaps) < 200; i++)
+        snprintf(snaps + strlen(snaps), sizeof snaps - strlen(snaps), "%s%lld", i ? "," : "", (long long)ex.snap_epochs[i]);
+#define ROW(k, ...) (keys[n] = k, snprintf(vals[n], sizeof vals[n], __VA_ARGS__), pv[n] = vals[n], n++)
+    ROW("config", "%.200s", argv[optind]);
+    ROW("run directory", "%.200s", out);
+    ROW("experiment / seed", "%s / %llu", ex.experiment, (unsigned long long)ex.seed);
+    ROW("data", "%s", nv_data_source_name(ex.data.source));
+    ROW("expressive hidden", "%s (%s, %s init)", hidden, nv_activation_name(ex.activation),
+        ex.init == NV_INIT_HE ? "he" : "xavier");
+    ROW("bottleneck", "hidden layer %d -> width %lld", ex.bottleneck_layer, (long long)ex.bottleneck_width);
+    ROW("linear baseline", "%s", ex.linear_baseline ? "yes" : "no");
+    ROW("optimiser", "%s lr %g momentum %g weight decay %g", ex.optim.kind == NV_OPT_ADAM ? "adam" : "sgd",
+        (double)ex.optim.lr, (double)ex.optim.momentum, (double)ex.optim.weight_decay);
+    ROW("epochs / batch", "%lld / %lld", (long long)ex.epochs, (long long)ex.batch_size);
+    ROW("snapshot epochs", "%s", snaps);
+    ROW("snapshot layers", "%s%s", ex.snap_all_layers ? "all" : "selected",
+        ex.preactivations ? " (+ pre-activations)" : "");
+    ROW("device / threads", "%s / %d", ex.device == NV_DEVICE_CPU ? "cpu" : ex.device == NV_DEVICE_CUDA ? "cuda" : "auto",
+        ex.threads);
+    ROW("mode", "%s", resume ? "resume" : force ? "force (start over)" : "new run");
+#undef ROW
+    nv_cli_table(stdout, "nerve train: resolved configuration", keys, pv, n);
+    fflush(stdout);
+
+    printer pr = {.ex = &ex};
+    char cmdline[2048] = "";
+    for (int i = -1; i < argc; i++)
+        snprintf(cmdline + strlen(cmdline), sizeof cmdline - strlen(cmdline), "%s%s", i < 0 ? "nerve" : " ",
+                 i < 0 ? "" : argv[i]);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    nv_train_options opt = {.out_dir = out, .resume = resume, .force = force, .stop = &g_stop,
+                            .on_event = on_event, .ctx = &pr, .command_line = cmdline};
+    nv_status st = nv_train_run(&ex, &opt, &err);
+    if (pr.log) fclose(pr.log);
+    if (st) return nv_cli_report("train", &err);
+    printf("run complete: %s (summary.json, metrics/, snapshots/manifest.json)\n", out);
+    return 0;
 }

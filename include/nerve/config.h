@@ -1,0 +1,116 @@
+/* config.h: experiment configs. A config file (libconfig syntax, read with
+ * Debian's libconfig, never a parser of our own) describes one experiment: the
+ * data, the pair of networks (an expressive one and one with a bottleneck layer,
+ * same depth, same data, order and seed), training, and the snapshot schedule.
+ *
+ * nv_config_load validates every key (unknown keys, wrong types and out-of-range
+ * values are NV_EINPUT with "file:line: key 'a.b': ..."), fills every default, and
+ * produces the resolved config text that is stored with the run, so a run always
+ * records exactly what it did. Lists are valid syntax wherever a value is (sweeps
+ * expand them); a list where `nerve train` needs one value is an error that says so.
+ */
+#ifndef NERVE_CONFIG_H
+#define NERVE_CONFIG_H
+
+#include "nerve/common.h"
+#include "nerve/dataset.h"
+#include "nerve/mlp.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NV_NAME_LEN 64
+#define NV_PATH_LEN 1024
+#define NV_MAX_MODELS 4
+#define NV_MAX_SNAP_EPOCHS 1024
+
+typedef enum {
+    NV_DATA_SPHERES = 0,
+    NV_DATA_FASHION_MNIST,  /* Debian's dataset-fashion-mnist files */
+    NV_DATA_IDX,            /* any MNIST-format IDX files */
+    NV_DATA_CSV,
+    NV_DATA_HDF5,           /* user HDF5 arrays */
+    NV_DATA_FILE            /* a dataset file written by `nerve data` */
+} nv_data_source;
+
+typedef struct {
+    nv_data_source source;
+    nv_spheres_params spheres;      /* source = spheres (its seed is the experiment's) */
+    double test_fraction;           /* spheres, csv, hdf5, idx without test files */
+    char images[NV_PATH_LEN], labels[NV_PATH_LEN];           /* idx */
+    char test_images[NV_PATH_LEN], test_labels[NV_PATH_LEN]; /* idx, optional */
+    int64_t limit, test_limit;      /* idx / fashion-mnist: keep the first N (0 = all) */
+    char path[NV_PATH_LEN];         /* csv, hdf5, file */
+    int label_col;                  /* csv */
+    char x_path[256], y_path[256];  /* hdf5 */
+} nv_data_spec;
+
+typedef struct {
+    char name[NV_NAME_LEN];         /* "expressive", "bottleneck", "linear" */
+    nv_mlp_spec spec;               /* widths filled once the data's shape is known */
+    int nhidden;
+    int64_t hidden[NV_MAX_LAYERS];  /* hidden widths */
+} nv_model_def;
+
+typedef struct {
+    char experiment[NV_NAME_LEN];
+    uint64_t seed;
+    nv_device_kind device;
+    nv_data_spec data;
+
+    /* the pair */
+    int nhidden;
+    int64_t hidden[NV_MAX_LAYERS];
+    nv_activation activation;
+    float leaky_slope;
+    nv_init_kind init;
+    int bottleneck_layer;           /* 1-based hidden layer made narrow */
+    int64_t bottleneck_width;
+    int linear_baseline;            /* also train a logistic-regression baseline */
+
+    /* training */
+    int64_t epochs;
+    int64_t batch_size;
+    nv_optim_spec optim;
+    int threads;                    /* BLAS threads for training (0 = 1 per run) */
+
+    /* snapshots */
+    int64_t nsnap;
+    int64_t snap_epochs[NV_MAX_SNAP_EPOCHS]; /* sorted, unique, within [0, epochs] */
+    int snap_all_layers;
+    int nsnap_layers;
+    char snap_layers[NV_MAX_LAYERS + 1][NV_NAME_LEN];
+    int preactivations;
+
+    char source_path[NV_PATH_LEN];  /* the file this was read from */
+} nv_experiment;
+
+/* Reads and validates `path`. `overrides` (noverrides documents of libconfig text,
+ * may be NULL) are applied on top, later ones winning, e.g. "train: { epochs = 5; };"
+ * (the CLI makes one per flag). */
+#define NV_MAX_OVERRIDES 16
+nv_status nv_config_load(const char *path, const char *const *overrides, int noverrides,
+                         nv_experiment *ex, nv_error *err);
+
+/* The resolved config as libconfig text (every key, defaults filled in). malloc'd. */
+char *nv_config_resolved_text(const nv_experiment *ex);
+
+/* Model definitions of the experiment (expressive, bottleneck, and the linear
+ * baseline when enabled) for data with d inputs and c classes. Returns the count. */
+int nv_experiment_models(const nv_experiment *ex, int64_t d, int32_t c, nv_model_def *out);
+
+/* The default schedule: 0, then `count`-1 log-spaced epochs up to `epochs`
+ * (rounded, duplicates removed). Returns how many were written to out. */
+int64_t nv_log_schedule(int64_t epochs, int64_t count, int64_t *out);
+
+/* Names of the snapshot layers of a net with L affine layers: 0 -> "input",
+ * 1..L-1 -> "hidden<l>", L -> "logits". */
+void nv_layer_name(int layer, int nlayers, char *buf, size_t len);
+
+const char *nv_data_source_name(nv_data_source s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,636 @@
+/* config.c: reading, validating and resolving experiment configs (config.h).
+ *
+ * libconfig parses; this file only walks the tree. Validation is table-driven:
+ * KEYS lists every accepted key with its kind, so an unknown key anywhere is
+ * reported with the keys that are allowed at that place. Overrides (from CLI
+ * flags) are a second libconfig document consulted before the file.
+ */
+#include "nerve/config.h"
+
+#include <libconfig.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum { K_GROUP, K_INT, K_NUM, K_STR, K_BOOL, K_INTLIST_OR_STR, K_STRLIST_OR_STR, K_NUMLIST } key_kind;
+
+typedef struct {
+    const char *path;
+    key_kind kind;
+} key_def;
+
+/* Every key a config may hold. Groups end in no value; their members follow. */
+static const key_def KEYS[] = {
+    {"experiment", K_STR}, {"seed", K_INT}, {"device", K_STR},
+    {"data", K_GROUP}, {"data.source", K_STR}, {"data.test_fraction", K_NUM},
+    {"data.spheres", K_GROUP}, {"data.spheres.dim", K_INT}, {"data.spheres.sphere_dim", K_INT},
+    {"data.spheres.points_per_class", K_INT}, {"data.spheres.radius", K_NUMLIST},
+    {"data.spheres.offset", K_NUM}, {"data.spheres.noise", K_NUM},
+    {"data.spheres.oversample", K_NUM}, {"data.spheres.oversample_width", K_NUM},
+    {"data.idx", K_GROUP}, {"data.idx.images", K_STR}, {"data.idx.labels", K_STR},
+    {"data.idx.test_images", K_STR}, {"data.idx.test_labels", K_STR},
+    {"data.idx.limit", K_INT}, {"data.idx.test_limit", K_INT},
+    {"data.fashion_mnist", K_GROUP}, {"data.fashion_mnist.limit", K_INT},
+    {"data.fashion_mnist.test_limit", K_INT},
+    {"data.csv", K_GROUP}, {"data.csv.path", K_STR}, {"data.csv.label_col", K_INT},
+    {"data.hdf5", K_GROUP}, {"data.hdf5.path", K_STR}, {"data.hdf5.x", K_STR}, {"data.hdf5.y", K_STR},
+    {"data.file", K_GROUP}, {"data.file.path", K_STR},
+    {"models", K_GROUP}, {"models.hidden", K_NUMLIST}, {"models.activation", K_STR},
+    {"models.leaky_slope", K_NUM}, {"models.init", K_STR}, {"models.bottleneck_layer", K_INT},
+    {"models.bottleneck_width", K_INT}, {"models.linear_baseline", K_BOOL},
+    {"train", K_GROUP}, {"train.epochs", K_INT}, {"train.batch_size", K_INT},
+    {"train.optimizer", K_STR}, {"train.lr", K_NUM}, {"train.momentum", K_NUM},
+    {"train.weight_decay", K_NUM}, {"train.beta1", K_NUM}, {"train.beta2", K_NUM},
+    {"train.eps", K_NUM}, {"train.threads", K_INT},
+    {"snapshots", K_GROUP}, {"snapshots.epochs", K_INTLIST_OR_STR}, {"snapshots.count", K_INT},
+    {"snapshots.layers", K_STRLIST_OR_STR}, {"snapshots.preactivations", K_BOOL},
+};
+
+typedef struct {
+    config_t file;
+    config_t over[NV_MAX_OVERRIDES];
+    int nover;
+    const char *path;
+    nv_error *err;
+} reader;
+
+static const char *where_file(const config_setting_t *s, const reader *r) {
+    const char *f = config_setting_source_file(s);
+    return f ? f : (r->path ? r->path : "<overrides>");
+}
+
+static nv_status bad(const reader *r, const config_setting_t *s, const char *key, const char *fmt,
+                     ...) __attribute__((format(printf, 4, 5)));
+static nv_status bad(const reader *r, const config_setting_t *s, const char *key, const char *fmt,
+                     ...) {
+    char what[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    if (s)
+        return nv_fail(r->err, NV_EINPUT, "%s:%d: key '%s': %s", where_file(s, r),
+                       config_setting_source_line(s), key, what);
+    return nv_fail(r->err, NV_EINPUT, "%s: key '%s': %s", r->path, key, what);
+}
+
+static const key_def *find_key(const char *path) {
+    for (size_t i = 0; i < NV_ARRAY_LEN(KEYS); i++)
+        if (!strcmp(KEYS[i].path, path)) return &KEYS[i];
+    return NULL;
+}
+
+/* Rejects keys that are not in KEYS, listing the allowed siblings. */
+static nv_status check_unknown(const reader *r, const config_setting_t *group, const char *prefix) {
+    int n = config_setting_length(group);
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *s = config_setting_get_elem(group, (unsigned)i);
+        const char *name = config_setting_name(s);
+        if (!name) continue;
+        char path[256];
+        snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "." : "", name);
+        const key_def *k = find_key(path);
+        if (!k) {
+            char allowed[512] = "";
+            size_t plen = strlen(prefix);
+            for (size_t j = 0; j < NV_ARRAY_LEN(KEYS); j++) {
+                const char *kp = KEYS[j].path;
+                if (plen && (strncmp(kp, prefix, plen) || kp[plen] != '.')) continue;
+                const char *rest = plen ? kp + plen + 1 : kp;
+                if (strchr(rest, '.')) continue;
+                if (strlen(allowed) + strlen(rest) + 3 < sizeof allowed) {
+                    if (*allowed) strcat(allowed, ", ");
+                    strcat(allowed, rest);
+                }
+            }
+            return bad(r, s, path, "unknown key (allowed here: %s)", allowed);
+        }
+        if (k->kind == K_GROUP) {
+            if (!config_setting_is_group(s)) return bad(r, s, path, "expected a group { ... }");
+            nv_status st = check_unknown(r, s, path);
+            if (st) return st;
+        }
+    }
+    return NV_OK;
+}
+
+/* The setting for `path`, from the overrides first. NULL when absent. */
+static config_setting_t *lookup(const reader *r, const char *path) {
+    for (int i = r->nover - 1; i >= 0; i--) {
+        config_setting_t *s = config_lookup((config_t *)&r->over[i], path);
+        if (s) return s;
+    }
+    return config_lookup((config_t *)&r->file, path);
+}
+
+static nv_status not_sweep(const reader *r, const config_setting_t *s, const char *path) {
+    if (config_setting_is_aggregate(s))
+        return bad(r, s, path,
+                   "is a list (a sweep axis); `nerve train` takes one value here: run the sweep "
+                   "with `nerve sweep`, or give a single value");
+    return NV_OK;
+}
+
+static nv_status get_int(const reader *r, const char *path, long long def, long long lo,
+                         long long hi, long long *out) {
+    config_setting_t *s = lookup(r, path);
+    *out = def;
+    if (!s) return NV_OK;
+    nv_status st = not_sweep(r, s, path);
+    if (st) return st;
+    int t = config_setting_type(s);
+    long long v;
+    if (t == CONFIG_TYPE_INT) v = config_setting_get_int(s);
+    else if (t == CONFIG_TYPE_INT64) v = config_setting_get_int64(s);
+    else return bad(r, s, path, "expected an integer");
+    if (v < lo || v > hi) return bad(r, s, path, "%lld is out of range [%lld, %lld]", v, lo, hi);
+    *out = v;
+    return NV_OK;
+}
+
+static nv_status get_num(const reader *r, const char *path, double def, double lo, double hi,
+                         double *out) {
+    config_setting_t *s = lookup(r, path);
+    *out = def;
+    if (!s) return NV_OK;
+    nv_status st = not_sweep(r, s, path);
+    if (st) return st;
+    int t = config_setting_type(s);
+    double v;
+    if (t == CONFIG_TYPE_FLOAT) v = config_setting_get_float(s);
+    else if (t == CONFIG_TYPE_INT) v = config_setting_get_int(s);
+    else if (t == CONFIG_TYPE_INT64) v = (double)config_setting_get_int64(s);
+    else return bad(r, s, path, "expected a number");
+    if (!isfinite(v) || v < lo || v > hi) return bad(r, s, path, "%g is out of range [%g, %g]", v, lo, hi);
+    *out = v;
+    return NV_OK;
+}
+
+static nv_status get_str(const reader *r, const char *path, const char *def, char *out, size_t len) {
+    config_setting_t *s = lookup(r, path);
+    snprintf(out, len, "%s", def);
+    if (!s) return NV_OK;
+    nv_status st = not_sweep(r, s, path);
+    if (st) return st;
+    if (config_setting_type(s) != CONFIG_TYPE_STRING) return bad(r, s, path, "expected a string in quotes");
+    const char *v = config_setting_get_string(s);
+    if (strlen(v) >= len) return bad(r, s, path, "string longer than %zu characters", len - 1);
+    snprintf(out, len, "%s", v);
+    return NV_OK;
+}
+
+static nv_status get_bool(const reader *r, const char *path, int def, int *out) {
+    config_setting_t *s = lookup(r, path);
+    *out = def;
+    if (!s) return NV_OK;
+    nv_status st = not_sweep(r, s, path);
+    if (st) return st;
+    if (config_setting_type(s) != CONFIG_TYPE_BOOL) return bad(r, s, path, "expected true or false");
+    *out = config_setting_get_bool(s);
+    return NV_OK;
+}
+
+/* A list of numbers [a, b, ...] (an array of numbers in libconfig); a nested list
+ * would be a sweep over lists. */
+static nv_status get_numlist(const reader *r, const char *path, double *out, int max, int *count,
+                             int *present) {
+    config_setting_t *s = lookup(r, path);
+    *present = s != NULL;
+    if (!s) return NV_OK;
+    if (!config_setting_is_array(s) && !config_setting_is_list(s))
+        return bad(r, s, path, "expected a list of numbers like [64, 64]");
+    int n = config_setting_length(s);
+    if (n > max) return bad(r, s, path, "at most %d entries, found %d", max, n);
+    for (int i = 0; i < n; i++) {
+        config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+        int t = config_setting_type(e);
+        if (t == CONFIG_TYPE_INT) out[i] = config_setting_get_int(e);
+        else if (t == CONFIG_TYPE_INT64) out[i] = (double)config_setting_get_int64(e);
+        else if (t == CONFIG_TYPE_FLOAT) out[i] = config_setting_get_float(e);
+        else if (config_setting_is_aggregate(e))
+            return bad(r, s, path, "entry %d is a list (a sweep axis); `nerve train` takes one list: use `nerve sweep`", i);
+        else return bad(r, s, path, "entry %d: expected a number", i);
+    }
+    *count = n;
+    return NV_OK;
+}
+
+static int parse_device(const char *s) {
+    if (!strcmp(s, "auto")) return NV_DEVICE_AUTO;
+    if (!strcmp(s, "cpu")) return NV_DEVICE_CPU;
+    if (!strcmp(s, "cuda")) return NV_DEVICE_CUDA;
+    return -1;
+}
+
+static const char *device_name(nv_device_kind k) {
+    return k == NV_DEVICE_CPU ? "cpu" : k == NV_DEVICE_CUDA ? "cuda" : "auto";
+}
+
+const char *nv_data_source_name(nv_data_source s) {
+    static const char *names[] = {"spheres", "fashion-mnist", "idx", "csv", "hdf5", "file"};
+    return (unsigned)s < NV_ARRAY_LEN(names) ? names[s] : "?";
+}
+
+static int parse_source(const char *s) {
+    for (int i = 0; i <= NV_DATA_FILE; i++)
+        if (!strcmp(s, nv_data_source_name((nv_data_source)i))) return i;
+    return -1;
+}
+
+int64_t nv_log_schedule(int64_t epochs, int64_t count, int64_t *out) {
+    int64_t n = 0;
+    out[n++] = 0;
+    if (epochs <= 0) return n;
+    int64_t k = count - 1;
+    if (k < 1) k = 1;
+    for (int64_t i = 0; i < k; i++) {
+        /* epochs^(i/(k-1)): 1 .. epochs, geometric; computed in double, rounded */
+        double t = k == 1 ? 1.0 : (double)i / (double)(k - 1);
+        int64_t e = (int64_t)llround(pow((double)epochs, t));
+        if (e < 1) e = 1;
+        if (e > epochs) e = epochs;
+        if (e > out[n - 1]) out[n++] = e;
+    }
+    if (out[n - 1] != epochs) out[n++] = epochs;
+    return n;
+}
+
+void nv_layer_name(int layer, int nlayers, char *buf, size_t len) {
+    if (layer == 0) snprintf(buf, len, "input");
+    else if (layer == nlayers) snprintf(buf, len, "logits");
+    else snprintf(buf, len, "hidden%d", layer);
+}
+
+static int cmp_i64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static nv_status read_all(reader *r, nv_experiment *ex) {
+    nv_status st;
+    long long iv;
+    double dv;
+    char sv[NV_PATH_LEN];
+    config_setting_t *s;
+
+    if ((st = check_unknown(r, config_root_setting(&r->file), ""))) return st;
+    for (int i = 0; i < r->nover; i++)
+        if ((st = check_unknown(r, config_root_setting(&r->over[i]), ""))) return st;
+
+    if ((st = get_str(r, "experiment", "spheres", ex->experiment, sizeof ex->experiment))) return st;
+    for (const char *c = ex->experiment; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+              *c == '_' || *c == '-' || *c == '.'))
+            return bad(r, lookup(r, "experiment"), "experiment",
+                       "'%s' has a character other than letters, digits, '_', '-', '.' (it names a directory)",
+                       ex->experiment);
+    if (!ex->experiment[0]) return bad(r, lookup(r, "experiment"), "experiment", "must not be empty");
+    if ((st = get_int(r, "seed", 1, 0, INT64_MAX, &iv))) return st;
+    ex->seed = (uint64_t)iv;
+    if ((st = get_str(r, "device", "auto", sv, sizeof sv))) return st;
+    int dk = parse_device(sv);
+    if (dk < 0) return bad(r, lookup(r, "device"), "device", "expected \"auto\", \"cpu\" or \"cuda\", found \"%s\"", sv);
+    ex->device = (nv_device_kind)dk;
+
+    /* data */
+    nv_data_spec *d = &ex->data;
+    if ((st = get_str(r, "data.source", "spheres", sv, sizeof sv))) return st;
+    int src = parse_source(sv);
+    if (src < 0)
+        return bad(r, lookup(r, "data.source"), "data.source",
+                   "expected one of spheres, fashion-mnist, idx, csv, hdf5, file; found \"%s\"", sv);
+    d->source = (nv_data_source)src;
+    if ((st = get_num(r, "data.test_fraction", src == NV_DATA_SPHERES ? 0.2 : 0.2, 0.0, 0.95, &d->test_fraction))) return st;
+    nv_spheres_params *sp = &d->spheres;
+    nv_spheres_defaults(sp);
+    if ((st = get_int(r, "data.spheres.dim", sp->dim, 2, 1 << 20, &iv))) return st;
+    sp->dim = iv;
+    if ((st = get_int(r, "data.spheres.sphere_dim", sp->dim - 1, 1, sp->dim - 1, &iv))) return st;
+    sp->sphere_dim = iv;
+    if ((st = get_int(r, "data.spheres.points_per_class", sp->points_per_class, 2, 100000000, &iv))) return st;
+    sp->points_per_class = iv;
+    double radius[8];
+    int nr = 0, present = 0;
+    if ((st = get_numlist(r, "data.spheres.radius", radius, 8, &nr, &present))) return st;
+    if (present) {
+        s = lookup(r, "data.spheres.radius");
+        if (nr != 2) return bad(r, s, "data.spheres.radius", "expected two radii [r0, r1], found %d", nr);
+        for (int i = 0; i < 2; i++)
+            if (!(radius[i] > 0) || !isfinite(radius[i]))
+                return bad(r, s, "data.spheres.radius", "radius %d must be > 0, found %g", i, radius[i]);
+        sp->radius[0] = radius[0];
+        sp->radius[1] = radius[1];
+    }
+    if ((st = get_num(r, "data.spheres.offset", sp->offset, 0.0, 1e6, &sp->offset))) return st;
+    if ((st = get_num(r, "data.spheres.noise", sp->noise, 0.0, 1e6, &sp->noise))) return st;
+    if ((st = get_num(r, "data.spheres.oversample", sp->oversample, 0.0, 100.0, &sp->oversample))) return st;
+    if ((st = get_num(r, "data.spheres.oversample_width", sp->oversample_width, 1e-9, 1e6, &sp->oversample_width))) return st;
+    sp->test_fraction = d->test_fraction;
+    sp->seed = ex->seed;
+
+    if ((st = get_str(r, "data.idx.images", "", d->images, sizeof d->images))) return st;
+    if ((st = get_str(r, "data.idx.labels", "", d->labels, sizeof d->labels))) return st;
+    if ((st = get_str(r, "data.idx.test_images", "", d->test_images, sizeof d->test_images))) return st;
+    if ((st = get_str(r, "data.idx.test_labels", "", d->test_labels, sizeof d->test_labels))) return st;
+    const char *lim_key = src == NV_DATA_FASHION_MNIST ? "data.fashion_mnist.limit" : "data.idx.limit";
+    const char *tlim_key = src == NV_DATA_FASHION_MNIST ? "data.fashion_mnist.test_limit" : "data.idx.test_limit";
+    if ((st = get_int(r, lim_key, 0, 0, INT64_MAX, &iv))) return st;
+    d->limit = iv;
+    if ((st = get_int(r, tlim_key, 0, 0, INT64_MAX, &iv))) return st;
+    d->test_limit = iv;
+    if (src == NV_DATA_FASHION_MNIST) {
+        const char *dir = "/usr/share/datasets/fashion-mnist";
+        snprintf(d->images, sizeof d->images, "%s/train-images-idx3-ubyte.gz", dir);
+        snprintf(d->labels, sizeof d->labels, "%s/train-labels-idx1-ubyte.gz", dir);
+        snprintf(d->test_images, sizeof d->test_images, "%s/t10k-images-idx3-ubyte.gz", dir);
+        snprintf(d->test_labels, sizeof d->test_labels, "%s/t10k-labels-idx1-ubyte.gz", dir);
+    }
+    if (src == NV_DATA_IDX && (!d->images[0] || !d->labels[0]))
+        return bad(r, lookup(r, "data"), "data.idx", "source \"idx\" needs data.idx.images and data.idx.labels");
+    if (src == NV_DATA_IDX && (!d->test_images[0]) != (!d->test_labels[0]))
+        return bad(r, lookup(r, "data"), "data.idx", "give both test_images and test_labels, or neither");
+    const char *path_key = src == NV_DATA_CSV ? "data.csv.path" : src == NV_DATA_HDF5 ? "data.hdf5.path" : "data.file.path";
+    if ((st = get_str(r, path_key, "", d->path, sizeof d->path))) return st;
+    if ((src == NV_DATA_CSV || src == NV_DATA_HDF5 || src == NV_DATA_FILE) && !d->path[0])
+        return bad(r, lookup(r, "data"), path_key, "source \"%s\" needs a path", nv_data_source_name(d->source));
+    if ((st = get_int(r, "data.csv.label_col", -1, -1, 1 << 20, &iv))) return st;
+    d->label_col = (int)iv;
+    if ((st = get_str(r, "data.hdf5.x", "/x", d->x_path, sizeof d->x_path))) return st;
+    if ((st = get_str(r, "data.hdf5.y", "/y", d->y_path, sizeof d->y_path))) return st;
+
+    /* models */
+    double hid[NV_MAX_LAYERS];
+    int nh = 0;
+    if ((st = get_numlist(r, "models.hidden", hid, NV_MAX_LAYERS - 1, &nh, &present))) return st;
+    if (!present) {
+        nh = 3;
+        hid[0] = hid[1] = hid[2] = 64;
+    }
+    s = lookup(r, "models.hidden");
+    if (nh < 1) return bad(r, s, "models.hidden", "needs at least one hidden width");
+    for (int i = 0; i < nh; i++) {
+        if (hid[i] != floor(hid[i]) || hid[i] < 1 || hid[i] > 1e6)
+            return bad(r, s, "models.hidden", "entry %d: expected a whole number of units >= 1, found %g", i, hid[i]);
+        ex->hidden[i] = (int64_t)hid[i];
+    }
+    ex->nhidden = nh;
+    if ((st = get_str(r, "models.activation", "relu", sv, sizeof sv))) return st;
+    int act = nv_activation_parse(sv);
+    if (act < 0 || act == NV_ACT_IDENTITY)
+        return bad(r, lookup(r, "models.activation"), "models.activation",
+                   "expected relu, leaky_relu, tanh or sigmoid, found \"%s\"", sv);
+    ex->activation = (nv_activation)act;
+    if ((st = get_num(r, "models.leaky_slope", 0.01, 0.0, 1.0, &dv))) return st;
+    ex->leaky_slope = (float)dv;
+    if ((st = get_str(r, "models.init", act == NV_ACT_TANH || act == NV_ACT_SIGMOID ? "xavier" : "he", sv, sizeof sv))) return st;
+    if (!strcmp(sv, "he")) ex->init = NV_INIT_HE;
+    else if (!strcmp(sv, "xavier")) ex->init = NV_INIT_XAVIER;
+    else return bad(r, lookup(r, "models.init"), "models.init", "expected \"he\" or \"xavier\", found \"%s\"", sv);
+    if ((st = get_int(r, "models.bottleneck_layer", 1, 1, nh, &iv))) return st;
+    ex->bottleneck_layer = (int)iv;
+    if ((st = get_int(r, "models.bottleneck_width", 3, 1, 1 << 20, &iv))) return st;
+    ex->bottleneck_width = iv;
+    if ((st = get_bool(r, "models.linear_baseline", 1, &ex->linear_baseline))) return st;
+
+    /* training */
+    if ((st = get_int(r, "train.epochs", 60, 0, 1000000, &iv))) return st;
+    ex->epochs = iv;
+    if ((st = get_int(r, "train.batch_size", 64, 1, 1 << 24, &iv))) return st;
+    ex->batch_size = iv;
+    if ((st = get_str(r, "train.optimizer", "adam", sv, sizeof sv))) return st;
+    if (!strcmp(sv, "adam")) ex->optim.kind = NV_OPT_ADAM;
+    else if (!strcmp(sv, "sgd")) ex->optim.kind = NV_OPT_SGD;
+    else return bad(r, lookup(r, "train.optimizer"), "train.optimizer", "expected \"adam\" or \"sgd\", found \"%s\"", sv);
+    if ((st = get_num(r, "train.lr", ex->optim.kind == NV_OPT_ADAM ? 1e-3 : 0.05, 1e-12, 1e3, &dv))) return st;
+    ex->optim.lr = (float)dv;
+    if ((st = get_num(r, "train.momentum", ex->optim.kind == NV_OPT_SGD ? 0.9 : 0.0, 0.0, 0.9999, &dv))) return st;
+    ex->optim.momentum = (float)dv;
+    if ((st = get_num(r, "train.weight_decay", 0.0, 0.0, 10.0, &dv))) return st;
+    ex->optim.weight_decay = (float)dv;
+    if ((st = get_num(r, "train.beta1", 0.9, 0.0, 0.999999, &dv))) return st;
+    ex->optim.beta1 = (float)dv;
+    if ((st = get_num(r, "train.beta2", 0.999, 0.0, 0.9999999, &dv))) return st;
+    ex->optim.beta2 = (float)dv;
+    if ((st = get_num(r, "train.eps", 1e-8, 1e-30, 1.0, &dv))) return st;
+    ex->optim.eps = (float)dv;
+    if ((st = get_int(r, "train.threads", 1, 0, 4096, &iv))) return st;
+    ex->threads = (int)iv;
+
+    /* snapshots */
+    if ((st = get_int(r, "snapshots.count", 10, 1, NV_MAX_SNAP_EPOCHS - 1, &iv))) return st;
+    int64_t count = iv;
+    s = lookup(r, "snapshots.epochs");
+    if (!s || config_setting_type(s) == CONFIG_TYPE_STRING) {
+        const char *mode = s ? config_setting_get_string(s) : "log";
+        if (strcmp(mode, "log") && strcmp(mode, "all"))
+            return bad(r, s, "snapshots.epochs", "expected \"log\", \"all\" or a list of epochs, found \"%s\"", mode);
+        if (!strcmp(mode, "all")) {
+            if (ex->epochs + 1 > NV_MAX_SNAP_EPOCHS)
+                return bad(r, s, "snapshots.epochs", "\"all\" would be %lld snapshots (at most %d)",
+                           (long long)ex->epochs + 1, NV_MAX_SNAP_EPOCHS);
+            for (int64_t e = 0; e <= ex->epochs; e++) ex->snap_epochs[e] = e;
+            ex->nsnap = ex->epochs + 1;
+        } else {
+            ex->nsnap = nv_log_schedule(ex->epochs, count, ex->snap_epochs);
+        }
+    } else {
+        double ev[NV_MAX_SNAP_EPOCHS];
+        int ne = 0;
+        if ((st = get_numlist(r, "snapshots.epochs", ev, NV_MAX_SNAP_EPOCHS, &ne, &present))) return st;
+        for (int i = 0; i < ne; i++) {
+            if (ev[i] != floor(ev[i]) || ev[i] < 0 || ev[i] > (double)ex->epochs)
+                return bad(r, s, "snapshots.epochs", "entry %d (%g) is not an epoch in [0, %lld]", i, ev[i],
+                           (long long)ex->epochs);
+            ex->snap_epochs[i] = (int64_t)ev[i];
+        }
+        qsort(ex->snap_epochs, (size_t)ne, sizeof(int64_t), cmp_i64);
+        int64_t u = 0;
+        for (int i = 0; i < ne; i++)
+            if (u == 0 || ex->snap_epochs[i] != ex->snap_epochs[u - 1]) ex->snap_epochs[u++] = ex->snap_epochs[i];
+        ex->nsnap = u;
+    }
+    s = lookup(r, "snapshots.layers");
+    ex->snap_all_layers = 1;
+    ex->nsnap_layers = 0;
+    if (s && config_setting_type(s) == CONFIG_TYPE_STRING) {
+        if (strcmp(config_setting_get_string(s), "all"))
+            return bad(r, s, "snapshots.layers", "expected \"all\" or a list of layer names like [\"input\", \"hidden1\", \"logits\"]");
+    } else if (s) {
+        if (!config_setting_is_aggregate(s)) return bad(r, s, "snapshots.layers", "expected \"all\" or a list of layer names");
+        int n = config_setting_length(s);
+        if (n < 1 || n > NV_MAX_LAYERS + 1) return bad(r, s, "snapshots.layers", "expected 1 to %d names, found %d", NV_MAX_LAYERS + 1, n);
+        for (int i = 0; i < n; i++) {
+            config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+            if (config_setting_type(e) != CONFIG_TYPE_STRING)
+                return bad(r, s, "snapshots.layers", "entry %d: expected a layer name in quotes", i);
+            const char *name = config_setting_get_string(e);
+            int ok = !strcmp(name, "input") || !strcmp(name, "logits");
+            if (!strncmp(name, "hidden", 6)) {
+                char *end;
+                long l = strtol(name + 6, &end, 10);
+                ok = *end == '\0' && l >= 1 && l <= nh;
+            }
+            if (!ok)
+                return bad(r, s, "snapshots.layers", "entry %d: no layer \"%s\" (layers are input, hidden1..hidden%d, logits)",
+                           i, name, nh);
+            snprintf(ex->snap_layers[i], NV_NAME_LEN, "%s", name);
+        }
+        ex->nsnap_layers = n;
+        ex->snap_all_layers = 0;
+    }
+    if ((st = get_bool(r, "snapshots.preactivations", 0, &ex->preactivations))) return st;
+    return NV_OK;
+}
+
+nv_status nv_config_load(const char *path, const char *const *overrides, int noverrides,
+                         nv_experiment *ex, nv_error *err) {
+    memset(ex, 0, sizeof *ex);
+    reader r = {.path = path, .err = err};
+    config_init(&r.file);
+    if (noverrides > NV_MAX_OVERRIDES)
+        return nv_fail(err, NV_EINPUT, "at most %d overrides, found %d", NV_MAX_OVERRIDES, noverrides);
+    nv_status st = NV_OK;
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        st = nv_fail(err, NV_EINPUT, "%s: cannot open the config file (%m)", path);
+        goto done;
+    }
+    fclose(f);
+    if (config_read_file(&r.file, path) != CONFIG_TRUE) {
+        st = nv_fail(err, NV_EINPUT, "%s:%d: %s (libconfig syntax: key = value; groups { ... }; lists [ ... ])",
+                     config_error_file(&r.file) ? config_error_file(&r.file) : path,
+                     config_error_line(&r.file), config_error_text(&r.file));
+        goto done;
+    }
+    for (int i = 0; i < noverrides; i++) {
+        config_init(&r.over[i]);
+        r.nover = i + 1;
+        if (config_read_string(&r.over[i], overrides[i]) != CONFIG_TRUE) {
+            st = nv_fail(err, NV_EINPUT, "command-line override \"%s\": %s (libconfig syntax, e.g. "
+                         "'train: { lr = 0.01; };')", overrides[i], config_error_text(&r.over[i]));
+            goto done;
+        }
+    }
+    st = read_all(&r, ex);
+    snprintf(ex->source_path, sizeof ex->source_path, "%s", path);
+done:
+    config_destroy(&r.file);
+    for (int i = 0; i < r.nover; i++) config_destroy(&r.over[i]);
+    return st;
+}
+
+int nv_experiment_models(const nv_experiment *ex, int64_t d, int32_t c, nv_model_def *out) {
+    int n = 0;
+    for (int which = 0; which < 3; which++) {
+        if (which == 2 && !ex->linear_baseline) continue;
+        nv_model_def *m = &out[n++];
+        memset(m, 0, sizeof *m);
+        snprintf(m->name, sizeof m->name, "%s", which == 0 ? "expressive" : which == 1 ? "bottleneck" : "linear");
+        m->nhidden = which == 2 ? 0 : ex->nhidden;
+        for (int i = 0; i < m->nhidden; i++) m->hidden[i] = ex->hidden[i];
+        if (which == 1) m->hidden[ex->bottleneck_layer - 1] = ex->bottleneck_width;
+        m->spec.nlayers = m->nhidden + 1;
+        m->spec.widths[0] = d;
+        for (int i = 0; i < m->nhidden; i++) m->spec.widths[i + 1] = m->hidden[i];
+        m->spec.widths[m->nhidden + 1] = c;
+        m->spec.act = ex->activation;
+        m->spec.leaky_slope = ex->leaky_slope;
+        m->spec.init = ex->init;
+    }
+    return n;
+}
+
+/* --- the resolved config ------------------------------------------------------- */
+typedef struct {
+    char *buf;
+    size_t len, cap;
+} sbuf;
+
+static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(sbuf *b, const char *fmt, ...) {
+    va_list ap;
+    for (;;) {
+        va_start(ap, fmt);
+        int n = vsnprintf(b->buf ? b->buf + b->len : NULL, b->buf ? b->cap - b->len : 0, fmt, ap);
+        va_end(ap);
+        if (n < 0) return;
+        if (b->buf && b->len + (size_t)n < b->cap) {
+            b->len += (size_t)n;
+            return;
+        }
+        size_t cap = (b->cap ? b->cap * 2 : 4096) + (size_t)n;
+        char *nb = realloc(b->buf, cap);
+        if (!nb) return;
+        b->buf = nb;
+        b->cap = cap;
+    }
+}
+
+/* %.9g round-trips a float and %.17g a double, so the text reloads to the same bits. */
+char *nv_config_resolved_text(const nv_experiment *ex) {
+    sbuf b = {0};
+    const nv_data_spec *d = &ex->data;
+    sb_printf(&b, "# resolved by nerve %s: every key, defaults filled in\n", NERVE_VERSION);
+    sb_printf(&b, "experiment = \"%s\";\nseed = %llu;\ndevice = \"%s\";\n", ex->experiment,
+              (unsigned long long)ex->seed, device_name(ex->device));
+    sb_printf(&b, "data: {\n  source = \"%s\";\n  test_fraction = %.17g;\n", nv_data_source_name(d->source),
+              d->test_fraction);
+    switch (d->source) {
+    case NV_DATA_SPHERES:
+        sb_printf(&b,
+                  "  spheres: {\n    dim = %lld;\n    sphere_dim = %lld;\n    points_per_class = %lld;\n"
+                  "    radius = [%.17g, %.17g];\n    offset = %.17g;\n    noise = %.17g;\n"
+                  "    oversample = %.17g;\n    oversample_width = %.17g;\n  };\n",
+                  (long long)d->spheres.dim, (long long)d->spheres.sphere_dim,
+                  (long long)d->spheres.points_per_class, d->spheres.radius[0], d->spheres.radius[1],
+                  d->spheres.offset, d->spheres.noise, d->spheres.oversample, d->spheres.oversample_width);
+        break;
+    case NV_DATA_FASHION_MNIST:
+        sb_printf(&b, "  fashion_mnist: {\n    limit = %lld;\n    test_limit = %lld;\n  };\n", (long long)d->limit,
+                  (long long)d->test_limit);
+        break;
+    case NV_DATA_IDX:
+        sb_printf(&b, "  idx: {\n    images = \"%s\";\n    labels = \"%s\";\n", d->images, d->labels);
+        if (d->test_images[0])
+            sb_printf(&b, "    test_images = \"%s\";\n    test_labels = \"%s\";\n", d->test_images, d->test_labels);
+        sb_printf(&b, "    limit = %lld;\n    test_limit = %lld;\n  };\n", (long long)d->limit, (long long)d->test_limit);
+        break;
+    case NV_DATA_CSV:
+        sb_printf(&b, "  csv: {\n    path = \"%s\";\n    label_col = %d;\n  };\n", d->path, d->label_col);
+        break;
+    case NV_DATA_HDF5:
+        sb_printf(&b, "  hdf5: {\n    path = \"%s\";\n    x = \"%s\";\n    y = \"%s\";\n  };\n", d->path, d->x_path,
+                  d->y_path);
+        break;
+    case NV_DATA_FILE:
+        sb_printf(&b, "  file: {\n    path = \"%s\";\n  };\n", d->path);
+        break;
+    }
+    sb_printf(&b, "};\nmodels: {\n  hidden = [");
+    for (int i = 0; i < ex->nhidden; i++) sb_printf(&b, "%s%lld", i ? ", " : "", (long long)ex->hidden[i]);
+    sb_printf(&b,
+              "];\n  activation = \"%s\";\n  leaky_slope = %.9g;\n  init = \"%s\";\n  bottleneck_layer = %d;\n"
+              "  bottleneck_width = %lld;\n  linear_baseline = %s;\n};\n",
+              nv_activation_name(ex->activation), (double)ex->leaky_slope, ex->init == NV_INIT_HE ? "he" : "xavier",
+              ex->bottleneck_layer, (long long)ex->bottleneck_width, ex->linear_baseline ? "true" : "false");
+    sb_printf(&b,
+              "train: {\n  epochs = %lld;\n  batch_size = %lld;\n  optimizer = \"%s\";\n  lr = %.9g;\n"
+              "  momentum = %.9g;\n  weight_decay = %.9g;\n  beta1 = %.9g;\n  beta2 = %.9g;\n  eps = %.9g;\n"
+              "  threads = %d;\n};\n",
+              (long long)ex->epochs, (long long)ex->batch_size, ex->optim.kind == NV_OPT_ADAM ? "adam" : "sgd",
+              (double)ex->optim.lr, (double)ex->optim.momentum, (double)ex->optim.weight_decay,
+              (double)ex->optim.beta1, (double)ex->optim.beta2, (double)ex->optim.eps, ex->threads);
+    sb_printf(&b, "snapshots: {\n  epochs = [");
+    for (int64_t i = 0; i < ex->nsnap; i++) sb_printf(&b, "%s%lld", i ? ", " : "", (long long)ex->snap_epochs[i]);
+    sb_printf(&b, "];\n  layers = ");
+    if (ex->snap_all_layers) sb_printf(&b, "\"all\"");
+    else {
+        sb_printf(&b, "[");
+        for (int i = 0; i < ex->nsnap_layers; i++) sb_printf(&b, "%s\"%s\"", i ? ", " : "", ex->snap_layers[i]);
+        sb_printf(&b, "]");
+    }
+    sb_printf(&b, ";\n  preactivations = %s;\n};\n", ex->preactivations ? "true" : "false");
+    return b.buf;
+}

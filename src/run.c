@@ -1,0 +1,575 @@
+/* run.c: the training run (run.h). For each model of the experiment, in order:
+ * initialise (or load the checkpoint), then per epoch: the shared shuffled order,
+ * minibatch steps, evaluation on train and test, metrics files, a snapshot when the
+ * schedule says so, and a checkpoint. All models see the same data, the same
+ * per-epoch sample order and the same seed.
+ */
+#include "nerve/run.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <hdf5.h>
+
+#include "nerve/checkpoint.h"
+#include "nerve/rng.h"
+#include "nerve/snapshot.h"
+
+/* Columns of the per-epoch metrics table (checkpoint, CSV and metrics.h5). */
+enum { M_EPOCH, M_TRAIN_LOSS, M_TRAIN_ACC, M_TEST_LOSS, M_TEST_ACC, M_COLS };
+static const char *METRIC_NAMES[M_COLS] = {"epoch", "train_loss", "train_acc", "test_loss", "test_acc"};
+
+typedef struct {
+    const nv_experiment *ex;
+    const nv_train_options *opt;
+    const char *dir;
+    char *config_text;
+    nv_dataset train, test;
+    const nv_backend *backend;
+    int nmodels;
+    nv_model_def models[NV_MAX_MODELS];
+    double *metrics[NV_MAX_MODELS];  /* (epochs + 1, M_COLS) per model */
+    int64_t metric_rows[NV_MAX_MODELS];
+} run_ctx;
+
+static void emit(const run_ctx *rc, nv_train_event ev) {
+    if (rc->opt->on_event) rc->opt->on_event(rc->opt->ctx, &ev);
+}
+
+static void note(const run_ctx *rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note(const run_ctx *rc, const char *fmt, ...) {
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    nv_train_event ev = {.kind = NV_EV_NOTE, .text = buf};
+    emit(rc, ev);
+}
+
+static int path_exists(const char *p) {
+    struct stat sb;
+    return stat(p, &sb) == 0;
+}
+
+static char *read_text_file(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    }
+    if (buf) buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+/* The first line where two texts differ (1-based), for a useful refusal. */
+static int first_diff_line(const char *a, const char *b) {
+    int line = 1;
+    for (; *a && *a == *b; a++, b++)
+        if (*a == '\n') line++;
+    return line;
+}
+
+/* Removes what a previous run left (only the files and folders a run writes). */
+static nv_status clear_run_dir(const char *dir, nv_error *err) {
+    static const char *items[] = {"snapshots", "checkpoints", "metrics", "metrics.h5", "summary.json",
+                                  "config.cfg", "data.h5", "run.json", "log.txt"};
+    for (size_t i = 0; i < NV_ARRAY_LEN(items); i++) {
+        char p[NV_PATH_LEN + 64];
+        snprintf(p, sizeof p, "%s/%s", dir, items[i]);
+        if (!path_exists(p)) continue;
+        char cmd[2 * sizeof p];
+        snprintf(cmd, sizeof cmd, "rm -rf -- '%s'", p);
+        if (strchr(p, '\'') || system(cmd) != 0)
+            return nv_fail(err, NV_EIO, "%s: could not remove the previous run's files", p);
+    }
+    return NV_OK;
+}
+
+/* --- metrics files --------------------------------------------------------------- */
+static nv_status write_metrics_csv(const run_ctx *rc, int m, nv_error *err) {
+    size_t cap = 128 + (size_t)rc->metric_rows[m] * 128;
+    char *text = malloc(cap);
+    if (!text) return nv_fail(err, NV_ENOMEM, "out of memory for the metrics table");
+    size_t len = (size_t)snprintf(text, cap, "epoch,train_loss,train_acc,test_loss,test_acc\n");
+    for (int64_t r = 0; r < rc->metric_rows[m]; r++) {
+        const double *row = rc->metrics[m] + r * M_COLS;
+        len += (size_t)snprintf(text + len, cap - len, "%lld,%.9g,%.9g,%.9g,%.9g\n", (long long)row[M_EPOCH],
+                                row[M_TRAIN_LOSS], row[M_TRAIN_ACC], row[M_TEST_LOSS], row[M_TEST_ACC]);
+    }
+    char path[NV_PATH_LEN + 128];
+    snprintf(path, sizeof path, "%s/metrics/%s.csv", rc->dir, rc->models[m].name);
+    nv_status st = nv_atomic_write_text(path, text, err);
+    free(text);
+    return st;
+}
+
+/* metrics.h5: one group per model with a (rows, 5) float64 table "metrics" and its
+ * column names; written whole to a temporary file and renamed. */
+static nv_status write_metrics_h5(const run_ctx *rc, nv_error *err) {
+    char path[NV_PATH_LEN + 64], tmp[NV_PATH_LEN + 96];
+    snprintf(path, sizeof path, "%s/metrics.h5", rc->dir);
+    snprintf(tmp, sizeof tmp, "%s/.metrics.h5.tmp-%d", rc->dir, (int)getpid());
+    nv_status st = NV_OK;
+    hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
+    H5Pset_obj_track_times(fcpl, 0);
+    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
+    H5Pclose(fcpl);
+    if (f < 0) return nv_fail(err, NV_EIO, "%s: cannot create (is the run directory writable?)", tmp);
+    hid_t strtype = H5Tcopy(H5T_C_S1);
+    H5Tset_size(strtype, H5T_VARIABLE);
+    H5Tset_cset(strtype, H5T_CSET_UTF8);
+    hid_t scalar = H5Screate(H5S_SCALAR);
+    const char *fmt = "nerve-metrics";
+    int ver = 1;
+    hid_t a = H5Acreate2(f, "format", strtype, scalar, H5P_DEFAULT, H5P_DEFAULT);
+    H5Awrite(a, strtype, &fmt);
+    H5Aclose(a);
+    a = H5Acreate2(f, "format_version", H5T_NATIVE_INT, scalar, H5P_DEFAULT, H5P_DEFAULT);
+    H5Awrite(a, H5T_NATIVE_INT, &ver);
+    H5Aclose(a);
+    for (int m = 0; m < rc->nmodels && !st; m++) {
+        hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
+        H5Pset_obj_track_times(gcpl, 0);
+        hid_t g = H5Gcreate2(f, rc->models[m].name, H5P_DEFAULT, gcpl, H5P_DEFAULT);
+        H5Pclose(gcpl);
+        hsize_t dims[2] = {(hsize_t)rc->metric_rows[m], M_COLS};
+        hid_t sp = H5Screate_simple(2, dims, NULL);
+        hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+        H5Pset_obj_track_times(dcpl, 0);
+        hid_t ds = H5Dcreate2(g, "metrics", H5T_IEEE_F64LE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+        if (ds < 0 || (dims[0] && H5Dwrite(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, rc->metrics[m]) < 0))
+            st = nv_fail(err, NV_EIO, "%s: writing /%s/metrics failed", tmp, rc->models[m].name);
+        hsize_t ncol = M_COLS;
+        hid_t csp = H5Screate_simple(1, &ncol, NULL);
+        hid_t ca = H5Acreate2(ds, "columns", strtype, csp, H5P_DEFAULT, H5P_DEFAULT);
+        H5Awrite(ca, strtype, METRIC_NAMES);
+        H5Aclose(ca);
+        H5Sclose(csp);
+        H5Pclose(dcpl);
+        H5Dclose(ds);
+        H5Sclose(sp);
+        H5Gclose(g);
+    }
+    H5Sclose(scalar);
+    H5Tclose(strtype);
+    if (H5Fflush(f, H5F_SCOPE_GLOBAL) < 0 && !st) st = nv_fail(err, NV_EIO, "%s: flush failed", tmp);
+    H5Fclose(f);
+    if (!st && rename(tmp, path) != 0) st = nv_fail(err, NV_EIO, "%s: rename to %s failed (%s)", tmp, path, strerror(errno));
+    if (st) unlink(tmp);
+    return st;
+}
+
+/* --- one epoch's pieces -------------------------------------------------------------- */
+static nv_status evaluate_row(const run_ctx *rc, nv_trainer *t, int64_t epoch, double *row, nv_error *err) {
+    double loss;
+    int64_t correct;
+    nv_status st = rc->backend->evaluate(t, NV_SLOT_TRAIN, &loss, &correct, err);
+    if (st) return st;
+    row[M_EPOCH] = (double)epoch;
+    row[M_TRAIN_LOSS] = loss / (double)rc->train.n;
+    row[M_TRAIN_ACC] = (double)correct / (double)rc->train.n;
+    if (rc->test.n > 0) {
+        st = rc->backend->evaluate(t, NV_SLOT_TEST, &loss, &correct, err);
+        if (st) return st;
+        row[M_TEST_LOSS] = loss / (double)rc->test.n;
+        row[M_TEST_ACC] = (double)correct / (double)rc->test.n;
+    } else {
+        row[M_TEST_LOSS] = row[M_TEST_ACC] = NAN;
+    }
+    return NV_OK;
+}
+
+static int is_snapshot_epoch(const nv_experiment *ex, int64_t e) {
+    for (int64_t i = 0; i < ex->nsnap; i++)
+        if (ex->snap_epochs[i] == e) return 1;
+    return 0;
+}
+
+static int want_layer(const nv_experiment *ex, const char *name) {
+    if (ex->snap_all_layers) return 1;
+    for (int i = 0; i < ex->nsnap_layers; i++)
+        if (!strcmp(ex->snap_layers[i], name)) return 1;
+    return 0;
+}
+
+static nv_status write_snapshot(const run_ctx *rc, int m, nv_trainer *t, int64_t epoch, nv_error *err) {
+    const nv_model_def *md = &rc->models[m];
+    const int L = md->spec.nlayers;
+    char dir[NV_PATH_LEN + 32];
+    snprintf(dir, sizeof dir, "%s/snapshots", rc->dir);
+    nv_snapshot_meta meta = {
+        .experiment = rc->ex->experiment, .model = md->name, .epoch = epoch, .seed = rc->ex->seed,
+        .config_text = rc->config_text, .n_train = rc->train.n, .n_test = rc->test.n,
+        .y_train = rc->train.y, .y_test = rc->test.y, .ids_train = rc->train.ids, .ids_test = rc->test.ids};
+    nv_snapshot_writer *w = NULL;
+    nv_status st = nv_snapshot_begin(dir, &meta, &w, err);
+    if (st) return st;
+    int64_t maxw = 0;
+    for (int l = 0; l <= L; l++) maxw = NV_MAX(maxw, md->spec.widths[l]);
+    nv_real *tr = nv_malloc(sizeof(nv_real) * (size_t)(rc->train.n * maxw), err);
+    nv_real *te = nv_malloc(sizeof(nv_real) * (size_t)(NV_MAX(rc->test.n, 1) * maxw), err);
+    if (!tr || !te) st = NV_ENOMEM;
+    for (int l = 0; l <= L && !st; l++) {
+        char name[NV_NAME_LEN];
+        nv_layer_name(l, L, name, sizeof name);
+        if (!want_layer(rc->ex, name)) continue;
+        const char *kind = l == 0 ? "input" : l == L ? "logits" : "hidden";
+        for (int pre = 0; pre <= (rc->ex->preactivations && l > 0 && l < L) && !st; pre++) {
+            st = rc->backend->activations(t, NV_SLOT_TRAIN, 0, rc->train.n, l, pre, tr, err);
+            if (!st && rc->test.n > 0) st = rc->backend->activations(t, NV_SLOT_TEST, 0, rc->test.n, l, pre, te, err);
+            if (!st) st = nv_snapshot_add_layer(w, l, name, kind, pre, md->spec.widths[l], tr, te, err);
+        }
+    }
+    free(tr);
+    free(te);
+    if (st) {
+        nv_snapshot_abort(w);
+        return st;
+    }
+    st = nv_snapshot_commit(w, err);
+    if (!st) {
+        char path[NV_PATH_LEN + 128];
+        snprintf(path, sizeof path, "%s/%s/epoch_%04lld.h5", dir, md->name, (long long)epoch);
+        nv_train_event ev = {.kind = NV_EV_SNAPSHOT, .model = md->name, .epoch = epoch, .text = path};
+        emit(rc, ev);
+    }
+    return st;
+}
+
+static nv_status save_checkpoint(const run_ctx *rc, int m, nv_trainer *t, int64_t epoch, nv_error *err) {
+    const nv_model_def *md = &rc->models[m];
+    int64_t np = nv_mlp_param_count(&md->spec);
+    nv_checkpoint ck;
+    memset(&ck, 0, sizeof ck);
+    snprintf(ck.model, sizeof ck.model, "%s", md->name);
+    ck.epochs_completed = epoch;
+    ck.spec = md->spec;
+    ck.nparams = np;
+    ck.params = nv_malloc(sizeof(nv_real) * 3 * (size_t)np, err);
+    if (!ck.params) return NV_ENOMEM;
+    ck.state1 = ck.params + np;
+    ck.state2 = ck.params + 2 * np;
+    nv_status st = rc->backend->get_state(t, ck.params, ck.state1, ck.state2, &ck.step, err);
+    ck.metric_rows = rc->metric_rows[m];
+    ck.metric_cols = M_COLS;
+    ck.metric_names = (char **)METRIC_NAMES;
+    ck.metrics = rc->metrics[m];
+    ck.config_text = rc->config_text;
+    char path[NV_PATH_LEN + 128];
+    snprintf(path, sizeof path, "%s/checkpoints/%s.h5", rc->dir, md->name);
+    if (!st) st = nv_checkpoint_write(path, &ck, err);
+    free(ck.params);
+    return st;
+}
+
+/* Trains model m from its checkpoint (or from scratch) to the last epoch. */
+static nv_status train_model(run_ctx *rc, int m, uint32_t *perm, nv_error *err) {
+    const nv_experiment *ex = rc->ex;
+    const nv_model_def *md = &rc->models[m];
+    const int64_t np = nv_mlp_param_count(&md->spec);
+    nv_trainer *t = NULL;
+    nv_real *params = NULL;
+    nv_checkpoint ck;
+    memset(&ck, 0, sizeof ck);
+    int64_t start = 0;
+    char ckpath[NV_PATH_LEN + 128];
+    snprintf(ckpath, sizeof ckpath, "%s/checkpoints/%s.h5", rc->dir, md->name);
+
+    nv_status st = rc->backend->create(&md->spec, &ex->optim, ex->batch_size, &t, err);
+    if (st) goto done;
+    st = rc->backend->bind(t, NV_SLOT_TRAIN, rc->train.x, rc->train.y, rc->train.n, err);
+    if (!st && rc->test.n > 0) st = rc->backend->bind(t, NV_SLOT_TEST, rc->test.x, rc->test.y, rc->test.n, err);
+    if (st) goto done;
+
+    if (rc->opt->resume && path_exists(ckpath)) {
+        st = nv_checkpoint_read(ckpath, &ck, err);
+        if (st) goto done;
+        if (ck.nparams != np || ck.metric_cols != M_COLS || ck.epochs_completed > ex->epochs ||
+            ck.metric_rows != ck.epochs_completed + 1 || strcmp(ck.config_text, rc->config_text)) {
+            st = nv_fail(err, NV_EINPUT,
+                         "%s: this checkpoint belongs to another config or model (%lld parameters, epoch %lld); "
+                         "use --force to start the run over", ckpath, (long long)ck.nparams,
+                         (long long)ck.epochs_completed);
+            goto done;
+        }
+        st = rc->backend->set_state(t, ck.params, ck.state1, ck.state2, ck.step, err);
+        if (st) goto done;
+        memcpy(rc->metrics[m], ck.metrics, sizeof(double) * (size_t)(ck.metric_rows * M_COLS));
+        rc->metric_rows[m] = ck.metric_rows;
+        start = ck.epochs_completed;
+        /* Snapshots written after this checkpoint (a kill between snapshot and
+         * checkpoint) are redone; drop them from the manifest first. */
+        char sdir[NV_PATH_LEN + 32];
+        snprintf(sdir, sizeof sdir, "%s/snapshots", rc->dir);
+        st = nv_manifest_truncate(sdir, md->name, start, err);
+        if (st) goto done;
+    } else {
+        params = nv_malloc(sizeof(nv_real) * (size_t)np, err);
+        if (!params) { st = NV_ENOMEM; goto done; }
+        nv_mlp_init_params(&md->spec, ex->seed, params);
+        st = rc->backend->set_state(t, params, NULL, NULL, 0, err);
+        if (!st) st = evaluate_row(rc, t, 0, rc->metrics[m], err);
+        if (st) goto done;
+        rc->metric_rows[m] = 1;
+        if (is_snapshot_epoch(ex, 0) && (st = write_snapshot(rc, m, t, 0, err))) goto done;
+        if ((st = save_checkpoint(rc, m, t, 0, err))) goto done;
+        if ((st = write_metrics_csv(rc, m, err)) || (st = write_metrics_h5(rc, err))) goto done;
+    }
+
+    {
+        const double *row = rc->metrics[m] + (rc->metric_rows[m] - 1) * M_COLS;
+        nv_train_event ev = {.kind = NV_EV_MODEL_START, .model = md->name, .epoch = start, .epochs = ex->epochs,
+                             .train_loss = row[M_TRAIN_LOSS], .train_acc = row[M_TRAIN_ACC],
+                             .test_loss = row[M_TEST_LOSS], .test_acc = row[M_TEST_ACC]};
+        emit(rc, ev);
+    }
+    const int64_t n = rc->train.n, B = ex->batch_size;
+    const int64_t steps = (n + B - 1) / B;
+    for (int64_t e = start + 1; e <= ex->epochs; e++) {
+        /* The epoch's order depends only on (seed, epoch): every model, and a resumed
+         * run, sees the same sequence of minibatches. */
+        nv_rng_permutation(ex->seed, NV_STREAM_SHUFFLE, (uint64_t)e << 32, perm, (uint32_t)n);
+        for (int64_t s = 0; s < steps; s++) {
+            if (rc->opt->stop && *rc->opt->stop) {
+                st = nv_fail(err, NV_EINTERRUPTED,
+                             "stopped during epoch %lld of model '%s'; every earlier epoch is saved: "
+                             "continue with --resume", (long long)e, md->name);
+                goto done;
+            }
+            int64_t b = NV_MIN(B, n - s * B);
+            float loss = 0.0f;
+            st = rc->backend->step(t, perm + s * B, b, &loss, err);
+            if (st == NV_ENUMERIC || (!st && !isfinite(loss))) {
+                nv_error_clear(err);
+                int64_t last = 0;
+                for (int64_t i = 0; i < ex->nsnap; i++)
+                    if (ex->snap_epochs[i] < e) last = ex->snap_epochs[i];
+                st = nv_fail(err, NV_ENUMERIC,
+                             "model '%s': the loss became %s at epoch %lld, step %lld; training stopped. "
+                             "The last good snapshot is epoch %lld and the checkpoint is epoch %lld. "
+                             "Try a smaller learning rate (train.lr = %g now).",
+                             md->name, isnan(loss) ? "NaN" : "infinite", (long long)e, (long long)s + 1,
+                             (long long)last, (long long)(e - 1), (double)ex->optim.lr);
+                goto done;
+            }
+            if (st) goto done;
+            nv_train_event ev = {.kind = NV_EV_STEP, .model = md->name, .epoch = e, .epochs = ex->epochs,
+                                 .step = s + 1, .steps = steps, .train_loss = loss};
+            emit(rc, ev);
+        }
+        double *row = rc->metrics[m] + e * M_COLS;
+        if ((st = evaluate_row(rc, t, e, row, err))) goto done;
+        if (!isfinite(row[M_TRAIN_LOSS])) {
+            st = nv_fail(err, NV_ENUMERIC, "model '%s': the training loss is not finite after epoch %lld; stopped",
+                         md->name, (long long)e);
+            goto done;
+        }
+        rc->metric_rows[m] = e + 1;
+        if (is_snapshot_epoch(ex, e) && (st = write_snapshot(rc, m, t, e, err))) goto done;
+        if ((st = save_checkpoint(rc, m, t, e, err))) goto done;
+        if ((st = write_metrics_csv(rc, m, err)) || (st = write_metrics_h5(rc, err))) goto done;
+        nv_train_event ev = {.kind = NV_EV_EPOCH, .model = md->name, .epoch = e, .epochs = ex->epochs,
+                             .train_loss = row[M_TRAIN_LOSS], .train_acc = row[M_TRAIN_ACC],
+                             .test_loss = row[M_TEST_LOSS], .test_acc = row[M_TEST_ACC]};
+        emit(rc, ev);
+    }
+    nv_train_event ev = {.kind = NV_EV_MODEL_DONE, .model = md->name, .epoch = ex->epochs, .epochs = ex->epochs};
+    emit(rc, ev);
+done:
+    nv_checkpoint_free(&ck);
+    free(params);
+    if (rc->backend && t) rc->backend->destroy(t);
+    if (st) nv_error_prefix(err, "model '%s': ", md->name);
+    return st;
+}
+
+/* --- run metadata ------------------------------------------------------------------ */
+#ifndef NERVE_GIT_COMMIT
+#define NERVE_GIT_COMMIT "unknown"
+#endif
+
+static nv_status write_run_json(const run_ctx *rc, const char *status, double seconds, nv_error *err) {
+    json_t *j = json_object();
+    char host[256] = "";
+    gethostname(host, sizeof host - 1);
+    time_t now = time(NULL);
+    char when[64];
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    unsigned maj = 0, min = 0, rel = 0;
+    H5get_libversion(&maj, &min, &rel);
+    char h5v[32];
+    snprintf(h5v, sizeof h5v, "%u.%u.%u", maj, min, rel);
+    json_object_set_new(j, "format", json_string("nerve-run"));
+    json_object_set_new(j, "format_version", json_integer(1));
+    json_object_set_new(j, "experiment", json_string(rc->ex->experiment));
+    json_object_set_new(j, "nerve_version", json_string(NERVE_VERSION));
+    json_object_set_new(j, "git_commit", json_string(NERVE_GIT_COMMIT));
+    json_object_set_new(j, "seed", json_integer((json_int_t)rc->ex->seed));
+    json_object_set_new(j, "device", json_string(rc->backend ? rc->backend->name : "?"));
+    json_object_set_new(j, "host", json_string(host));
+    json_object_set_new(j, "updated", json_string(when));
+    json_object_set_new(j, "status", json_string(status));
+    json_object_set_new(j, "seconds", json_real(seconds));
+    json_object_set_new(j, "hdf5_version", json_string(h5v));
+    const char *core = getenv("OPENBLAS_CORETYPE");
+    json_object_set_new(j, "openblas_coretype", json_string(core ? core : "default"));
+    if (rc->opt->command_line) json_object_set_new(j, "command", json_string(rc->opt->command_line));
+    char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(j);
+    char path[NV_PATH_LEN + 32];
+    snprintf(path, sizeof path, "%s/run.json", rc->dir);
+    nv_status st = text ? nv_atomic_write_text(path, text, err) : nv_fail(err, NV_ENOMEM, "run.json: out of memory");
+    free(text);
+    return st;
+}
+
+static nv_status write_summary(const run_ctx *rc, nv_error *err) {
+    json_t *j = json_object();
+    json_object_set_new(j, "experiment", json_string(rc->ex->experiment));
+    json_object_set_new(j, "seed", json_integer((json_int_t)rc->ex->seed));
+    json_object_set_new(j, "epochs", json_integer(rc->ex->epochs));
+    json_object_set_new(j, "n_train", json_integer(rc->train.n));
+    json_object_set_new(j, "n_test", json_integer(rc->test.n));
+    json_t *models = json_object();
+    for (int m = 0; m < rc->nmodels; m++) {
+        const double *row = rc->metrics[m] + (rc->metric_rows[m] - 1) * M_COLS;
+        json_t *o = json_object();
+        json_t *w = json_array();
+        for (int l = 0; l <= rc->models[m].spec.nlayers; l++) json_array_append_new(w, json_integer(rc->models[m].spec.widths[l]));
+        json_object_set_new(o, "widths", w);
+        json_object_set_new(o, "train_acc", json_real(row[M_TRAIN_ACC]));
+        json_object_set_new(o, "test_acc", json_real(row[M_TEST_ACC]));
+        json_object_set_new(o, "train_loss", json_real(row[M_TRAIN_LOSS]));
+        json_object_set_new(o, "test_loss", json_real(row[M_TEST_LOSS]));
+        json_object_set_new(models, rc->models[m].name, o);
+    }
+    json_object_set_new(j, "models", models);
+    char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
+    json_decref(j);
+    char path[NV_PATH_LEN + 32];
+    snprintf(path, sizeof path, "%s/summary.json", rc->dir);
+    nv_status st = text ? nv_atomic_write_text(path, text, err) : nv_fail(err, NV_ENOMEM, "summary.json: out of memory");
+    free(text);
+    return st;
+}
+
+/* Checks the run directory against this config: fresh, same config (resume), or
+ * another run (refused unless force). */
+static nv_status prepare_dir(run_ctx *rc, nv_error *err) {
+    const char *dir = rc->dir;
+    nv_status st = nv_mkdirs(dir, err);
+    if (st) return st;
+    if (access(dir, W_OK) != 0)
+        return nv_fail(err, NV_EINPUT, "%s: the run directory is not writable (%s)", dir, strerror(errno));
+    char cfg[NV_PATH_LEN + 32];
+    snprintf(cfg, sizeof cfg, "%s/config.cfg", dir);
+    char *old = read_text_file(cfg);
+    if (old) {
+        int same = !strcmp(old, rc->config_text);
+        int line = same ? 0 : first_diff_line(old, rc->config_text);
+        free(old);
+        if (rc->opt->force) {
+            if ((st = clear_run_dir(dir, err))) return st;
+        } else if (!same) {
+            return nv_fail(err, NV_EINPUT,
+                           "%s holds a run of a different config (first difference at line %d of its config.cfg); "
+                           "choose another --out, or --force to start over there", dir, line);
+        } else if (!rc->opt->resume) {
+            return nv_fail(err, NV_EINPUT,
+                           "%s already holds this experiment; --resume continues it, --force starts it over", dir);
+        }
+    } else if (rc->opt->resume) {
+        note(rc, "nothing to resume in %s: starting the run", dir);
+    }
+    const char *subs[] = {"snapshots", "checkpoints", "metrics"};
+    for (size_t i = 0; i < NV_ARRAY_LEN(subs); i++) {
+        char p[NV_PATH_LEN + 32];
+        snprintf(p, sizeof p, "%s/%s", dir, subs[i]);
+        if ((st = nv_mkdirs(p, err))) return st;
+    }
+    return nv_atomic_write_text(cfg, rc->config_text, err);
+}
+
+nv_status nv_train_run(const nv_experiment *ex, const nv_train_options *opt, nv_error *err) {
+    run_ctx rc;
+    memset(&rc, 0, sizeof rc);
+    rc.ex = ex;
+    rc.opt = opt;
+    rc.dir = opt->out_dir;
+    uint32_t *perm = NULL;
+    double t0 = nv_now();
+    nv_status st;
+    const char *why = NULL;
+
+    if (ex->epochs > 0 && (int64_t)(uint32_t)ex->epochs != ex->epochs)
+        return nv_fail(err, NV_EINPUT, "train.epochs: too many epochs");
+    rc.config_text = nv_config_resolved_text(ex);
+    if (!rc.config_text) return nv_fail(err, NV_ENOMEM, "out of memory");
+
+    /* Choose the device before touching the directory, so a --device cuda without a
+     * GPU fails with nothing written. */
+    st = nv_backend_select(ex->device, &rc.backend, &why, err);
+    if (st) goto done;
+    if (why) note(&rc, "%s", why);
+
+    char desc[1024];
+    st = nv_data_build(&ex->data, ex->seed, &rc.train, &rc.test, desc, sizeof desc, err);
+    if (st) goto done;
+    if (rc.train.n > (int64_t)UINT32_MAX) {
+        st = nv_fail(err, NV_EINPUT, "training set of %lld rows is larger than this version handles (2^32)", (long long)rc.train.n);
+        goto done;
+    }
+    if ((st = prepare_dir(&rc, err))) goto done;
+    {
+        nv_train_event ev = {.kind = NV_EV_DIR_READY, .text = rc.dir};
+        emit(&rc, ev);
+    }
+    note(&rc, "data: %s -> %lld train, %lld test, %lld features, %d classes", desc, (long long)rc.train.n,
+         (long long)rc.test.n, (long long)rc.train.d, rc.train.nclasses);
+
+    char dpath[NV_PATH_LEN + 32];
+    snprintf(dpath, sizeof dpath, "%s/data.h5", rc.dir);
+    if (!path_exists(dpath) && (st = nv_dataset_save(dpath, &rc.train, &rc.test, desc, err))) goto done;
+    if ((st = write_run_json(&rc, "running", 0.0, err))) goto done;
+
+    rc.nmodels = nv_experiment_models(ex, rc.train.d, rc.train.nclasses, rc.models);
+    for (int m = 0; m < rc.nmodels; m++) {
+        if ((st = nv_mlp_spec_validate(&rc.models[m].spec, err))) goto done;
+        rc.metrics[m] = nv_calloc((size_t)(ex->epochs + 1) * M_COLS, sizeof(double), err);
+        if (!rc.metrics[m]) { st = NV_ENOMEM; goto done; }
+    }
+    perm = nv_malloc(sizeof(uint32_t) * (size_t)rc.train.n, err);
+    if (!perm) { st = NV_ENOMEM; goto done; }
+    for (int m = 0; m < rc.nmodels; m++)
+        if ((st = train_model(&rc, m, perm, err))) goto done;
+    if ((st = write_summary(&rc, err))) goto done;
+    st = write_run_json(&rc, "finished", nv_now() - t0, err);
+done:
+    if (st && rc.backend && rc.dir && path_exists(rc.dir)) {
+        nv_error ignore = {0};
+        char cfg[NV_PATH_LEN + 32];
+        snprintf(cfg, sizeof cfg, "%s/config.cfg", rc.dir);
+        if (path_exists(cfg)) write_run_json(&rc, st == NV_EINTERRUPTED ? "interrupted" : "failed", nv_now() - t0, &ignore);
+    }
+    for (int m = 0; m < NV_MAX_MODELS; m++) free(rc.metrics[m]);
+    free(perm);
+    free(rc.config_text);
+    nv_dataset_free(&rc.train);
+    nv_dataset_free(&rc.test);
+    return st;
+}

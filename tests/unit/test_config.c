@@ -1,0 +1,155 @@
+/* test_config.c: experiment configs: defaults, every kind of bad input (with the
+ * file:line in the message), overrides, the log schedule, and that the resolved
+ * text reads back to the same experiment. */
+#include "testutil.h"
+
+#include "nerve/config.h"
+
+static char g_dir[256];
+
+static const char *write_cfg(const char *name, const char *text) {
+    static char path[512];
+    snprintf(path, sizeof path, "%s/%s", g_dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+static int setup(void **state) {
+    (void)state;
+    snprintf(g_dir, sizeof g_dir, "%s", nv_test_tmpdir("config"));
+    return 0;
+}
+
+/* Loads `text` and expects failure whose message contains every needle. */
+static void expect_error(const char *text, const char *needle1, const char *needle2) {
+    const char *p = write_cfg("bad.cfg", text);
+    nv_experiment ex;
+    nv_error err = {0};
+    nv_status st = nv_config_load(p, NULL, 0, &ex, &err);
+    if (st != NV_EINPUT) fail_msg("expected NV_EINPUT for:\n%s\ngot %d (%s)", text, st, err.msg);
+    if (needle1 && !strstr(err.msg, needle1)) fail_msg("message '%s' lacks '%s'", err.msg, needle1);
+    if (needle2 && !strstr(err.msg, needle2)) fail_msg("message '%s' lacks '%s'", err.msg, needle2);
+}
+
+static void test_defaults(void **state) {
+    (void)state;
+    const char *p = write_cfg("min.cfg", "experiment = \"x\";\n");
+    nv_experiment ex;
+    nv_error err = {0};
+    assert_int_equal(nv_config_load(p, NULL, 0, &ex, &err), NV_OK);
+    assert_string_equal(ex.experiment, "x");
+    assert_int_equal(ex.data.source, NV_DATA_SPHERES);
+    assert_int_equal(ex.data.spheres.dim, 12);
+    assert_int_equal(ex.data.spheres.sphere_dim, 11);
+    assert_int_equal(ex.nhidden, 3);
+    assert_int_equal(ex.hidden[0], 64);
+    assert_int_equal(ex.bottleneck_layer, 1);
+    assert_int_equal(ex.bottleneck_width, 3);
+    assert_int_equal(ex.epochs, 60);
+    assert_int_equal(ex.optim.kind, NV_OPT_ADAM);
+    assert_int_equal(ex.snap_epochs[0], 0);
+    assert_int_equal(ex.snap_epochs[ex.nsnap - 1], 60);
+    assert_true(ex.nsnap >= 8 && ex.nsnap <= 11);
+    assert_true(ex.snap_all_layers);
+
+    nv_model_def m[NV_MAX_MODELS];
+    int n = nv_experiment_models(&ex, 12, 2, m);
+    assert_int_equal(n, 3);
+    assert_string_equal(m[0].name, "expressive");
+    assert_int_equal(m[0].spec.nlayers, 4);
+    assert_int_equal(m[1].spec.widths[1], 3);   /* the bottleneck */
+    assert_int_equal(m[1].spec.widths[2], 64);
+    assert_int_equal(m[2].spec.nlayers, 1);     /* linear: 12 -> 2 */
+    assert_int_equal(m[2].spec.widths[1], 2);
+}
+
+static void test_bad_inputs(void **state) {
+    (void)state;
+    expect_error("experiment = \"x\";\ntrain: { epochs = 5; lr = 0.1; colour = 3; };\n", "bad.cfg:2", "colour");
+    expect_error("train: {\n  lr = \"fast\";\n};\n", "bad.cfg:2", "expected a number");
+    expect_error("train: { batch_size = 0; };\n", "train.batch_size", "out of range");
+    expect_error("train: { lr = [0.1, 0.01]; };\n", "sweep", "train.lr");
+    expect_error("models: { activation = \"swish\"; };\n", "models.activation", "swish");
+    expect_error("models: { hidden = [64, 0]; };\n", "models.hidden", "entry 1");
+    expect_error("models: { hidden = [64]; bottleneck_layer = 2; };\n", "bottleneck_layer", "out of range");
+    expect_error("data: { source = \"mnist\"; };\n", "data.source", "mnist");
+    expect_error("data: { spheres: { radius = [1.0]; }; };\n", "radius", "two radii");
+    expect_error("data: { spheres: { dim = 5; sphere_dim = 5; }; };\n", "sphere_dim", "out of range");
+    expect_error("snapshots: { epochs = [0, 100]; };\n", "snapshots.epochs", "100");
+    expect_error("snapshots: { layers = [\"input\", \"hidden7\"]; };\n", "hidden7", NULL);
+    expect_error("experiment = \"a/b\";\n", "experiment", "directory");
+    expect_error("train: { epochs = 5 \n", "bad.cfg", "syntax");
+    expect_error("data: { source = \"csv\"; };\n", "data.csv.path", "needs a path");
+
+    nv_experiment ex;
+    nv_error err = {0};
+    assert_int_equal(nv_config_load("/nonexistent/x.cfg", NULL, 0, &ex, &err), NV_EINPUT);
+    assert_non_null(strstr(err.msg, "/nonexistent/x.cfg"));
+}
+
+static void test_overrides(void **state) {
+    (void)state;
+    const char *p = write_cfg("o.cfg", "train: { epochs = 10; lr = 0.5; };\nseed = 4;\n");
+    const char *ov[] = {"train: { epochs = 3; };", "seed = 9;", "train: { lr = 0.25; };"};
+    nv_experiment ex;
+    nv_error err = {0};
+    assert_int_equal(nv_config_load(p, ov, 3, &ex, &err), NV_OK);
+    assert_int_equal(ex.epochs, 3);
+    assert_int_equal(ex.seed, 9);
+    assert_float_equal(ex.optim.lr, 0.25, 0);
+    const char *bad[] = {"train: { nope = 1; };"};
+    assert_int_equal(nv_config_load(p, bad, 1, &ex, &err), NV_EINPUT);
+    assert_non_null(strstr(err.msg, "nope"));
+}
+
+static void test_schedule(void **state) {
+    (void)state;
+    int64_t s[64];
+    int64_t n = nv_log_schedule(60, 10, s);
+    assert_int_equal(s[0], 0);
+    assert_int_equal(s[1], 1);
+    assert_int_equal(s[n - 1], 60);
+    for (int64_t i = 1; i < n; i++) assert_true(s[i] > s[i - 1]);
+    n = nv_log_schedule(1, 10, s);
+    assert_int_equal(n, 2);
+    n = nv_log_schedule(0, 10, s);
+    assert_int_equal(n, 1);
+}
+
+/* The resolved text is a config that loads to the same experiment and resolves to
+ * the same text (a fixed point), so a run's stored config reproduces it. */
+static void test_resolved_roundtrip(void **state) {
+    (void)state;
+    const char *p = write_cfg("r.cfg",
+                              "experiment = \"rt\"; seed = 7;\n"
+                              "data: { spheres: { dim = 8; sphere_dim = 1; radius = [0.7, 1.1]; noise = 0.01; }; };\n"
+                              "models: { hidden = [32, 16]; activation = \"tanh\"; bottleneck_layer = 2; bottleneck_width = 2; };\n"
+                              "train: { epochs = 7; optimizer = \"sgd\"; lr = 0.1; momentum = 0.5; weight_decay = 1e-4; };\n"
+                              "snapshots: { epochs = [7, 0, 3, 3]; layers = [\"input\", \"logits\"]; preactivations = true; };\n");
+    nv_experiment a, b;
+    nv_error err = {0};
+    assert_int_equal(nv_config_load(p, NULL, 0, &a, &err), NV_OK);
+    char *t1 = nv_config_resolved_text(&a);
+    const char *p2 = write_cfg("r2.cfg", t1);
+    assert_int_equal(nv_config_load(p2, NULL, 0, &b, &err), NV_OK);
+    char *t2 = nv_config_resolved_text(&b);
+    assert_string_equal(t1, t2);
+    assert_int_equal(b.nsnap, 3);
+    assert_int_equal(b.snap_epochs[1], 3);
+    assert_int_equal(b.init, NV_INIT_XAVIER); /* tanh defaults to xavier */
+    assert_int_equal(b.data.spheres.sphere_dim, 1);
+    free(t1);
+    free(t2);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),   cmocka_unit_test(test_bad_inputs),
+        cmocka_unit_test(test_overrides),  cmocka_unit_test(test_schedule),
+        cmocka_unit_test(test_resolved_roundtrip),
+    };
+    return cmocka_run_group_tests(tests, setup, NULL);
+}
