@@ -277,6 +277,25 @@ static nv_status save_checkpoint(const run_ctx *rc, int m, nv_trainer *t, int64_
     return st;
 }
 
+/* The message for a loss that stopped being finite in epoch e (at `step`, or in the
+ * end-of-epoch evaluation when step is 0); the files of epoch e are not written. */
+static nv_status diverged(const run_ctx *rc, const nv_model_def *md, int64_t e, int64_t step, nv_error *err) {
+    const nv_experiment *ex = rc->ex;
+    int64_t last = 0;
+    for (int64_t i = 0; i < ex->nsnap; i++)
+        if (ex->snap_epochs[i] < e) last = ex->snap_epochs[i];
+    char where[64];
+    if (step > 0) snprintf(where, sizeof where, "step %lld of epoch %lld", (long long)step, (long long)e);
+    else snprintf(where, sizeof where, "epoch %lld", (long long)e);
+    nv_error_clear(err);
+    return nv_fail(err, NV_ENUMERIC,
+                   "model '%s': the loss became NaN or infinite in %s; training stopped. The last good "
+                   "snapshot is epoch %lld (snapshots/%s/epoch_%04lld.h5) and the checkpoint is epoch %lld. "
+                   "Try a smaller learning rate (train.lr = %g now).",
+                   md->name, where, (long long)last, md->name, (long long)last, (long long)(e - 1),
+                   (double)ex->optim.lr);
+}
+
 /* Trains model m from its checkpoint (or from scratch) to the last epoch. */
 static nv_status train_model(run_ctx *rc, int m, uint32_t *perm, nv_error *err) {
     const nv_experiment *ex = rc->ex;
@@ -355,16 +374,7 @@ static nv_status train_model(run_ctx *rc, int m, uint32_t *perm, nv_error *err) 
             float loss = 0.0f;
             st = rc->backend->step(t, perm + s * B, b, &loss, err);
             if (st == NV_ENUMERIC || (!st && !isfinite(loss))) {
-                nv_error_clear(err);
-                int64_t last = 0;
-                for (int64_t i = 0; i < ex->nsnap; i++)
-                    if (ex->snap_epochs[i] < e) last = ex->snap_epochs[i];
-                st = nv_fail(err, NV_ENUMERIC,
-                             "model '%s': the loss became %s at epoch %lld, step %lld; training stopped. "
-                             "The last good snapshot is epoch %lld and the checkpoint is epoch %lld. "
-                             "Try a smaller learning rate (train.lr = %g now).",
-                             md->name, isnan(loss) ? "NaN" : "infinite", (long long)e, (long long)s + 1,
-                             (long long)last, (long long)(e - 1), (double)ex->optim.lr);
+                st = diverged(rc, md, e, s + 1, err);
                 goto done;
             }
             if (st) goto done;
@@ -374,9 +384,8 @@ static nv_status train_model(run_ctx *rc, int m, uint32_t *perm, nv_error *err) 
         }
         double *row = rc->metrics[m] + e * M_COLS;
         if ((st = evaluate_row(rc, t, e, row, err))) goto done;
-        if (!isfinite(row[M_TRAIN_LOSS])) {
-            st = nv_fail(err, NV_ENUMERIC, "model '%s': the training loss is not finite after epoch %lld; stopped",
-                         md->name, (long long)e);
+        if (!isfinite(row[M_TRAIN_LOSS]) || !isfinite(row[M_TEST_LOSS])) {
+            st = diverged(rc, md, e, 0, err);
             goto done;
         }
         rc->metric_rows[m] = e + 1;
@@ -394,7 +403,6 @@ done:
     nv_checkpoint_free(&ck);
     free(params);
     if (rc->backend && t) rc->backend->destroy(t);
-    if (st) nv_error_prefix(err, "model '%s': ", md->name);
     return st;
 }
 
@@ -473,7 +481,11 @@ static nv_status write_summary(const run_ctx *rc, nv_error *err) {
 static nv_status prepare_dir(run_ctx *rc, nv_error *err) {
     const char *dir = rc->dir;
     nv_status st = nv_mkdirs(dir, err);
-    if (st) return st;
+    if (st) {
+        /* the output directory is the user's input: a path we cannot create is bad input */
+        err->status = NV_EINPUT;
+        return NV_EINPUT;
+    }
     if (access(dir, W_OK) != 0)
         return nv_fail(err, NV_EINPUT, "%s: the run directory is not writable (%s)", dir, strerror(errno));
     char cfg[NV_PATH_LEN + 32];
