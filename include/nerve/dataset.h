@@ -14,6 +14,14 @@
 extern "C" {
 #endif
 
+#define NV_DATASET_FORMAT "nerve-dataset"
+#define NV_DATASET_VERSION 1
+/* Labels are small non-negative integers; this bound keeps per-class tables and the
+ * split's RNG index layout (class << 40) in range. */
+#define NV_MAX_CLASSES 65536
+/* Where Debian's dataset-fashion-mnist package puts the four IDX files. */
+#define NV_FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"
+
 typedef struct {
     int64_t n;          /* rows (samples) */
     int64_t d;          /* features per sample */
@@ -26,6 +34,13 @@ typedef struct {
 
 void nv_dataset_free(nv_dataset *ds);
 
+/* Allocates the three arrays for n rows of d features (n may be 0); the struct is
+ * overwritten (free it first). nclasses is left 0 for the caller to set. */
+nv_status nv_dataset_alloc(nv_dataset *ds, int64_t n, int64_t d, nv_error *err);
+
+/* counts[c] = rows of class c, for c < ds->nclasses (caller's array). */
+void nv_dataset_class_counts(const nv_dataset *ds, int64_t *counts);
+
 /* Checks sizes, labels in range and every value finite; `what` names the source in
  * the message ("data/train.csv"). */
 nv_status nv_dataset_validate(const nv_dataset *ds, const char *what, nv_error *err);
@@ -36,9 +51,12 @@ nv_status nv_dataset_validate(const nv_dataset *ds, const char *what, nv_error *
  * uniform on the full (d-1)-sphere; with m < d-1 a uniform point on the unit
  * m-sphere in R^(m+1) is embedded by a random rotation Q_c (one per class, from the
  * seed) into R^d, so circles (m=1) or 2-spheres show their topology in H1/H2.
- * Gaussian noise of std `noise` is added in R^d. `oversample` > 0 draws that
- * fraction of extra candidate points per class and keeps those closest to the other
- * class's surface (within `oversample_width`), which densifies the intersection.
+ * Gaussian noise of std `noise` is added in R^d. `oversample` > 0 adds
+ * round(oversample * points_per_class) extra points per class, drawn from the same
+ * sphere and kept only when (before noise) they lie within `oversample_width` of the
+ * other class's sphere, which densifies the region where the classes meet; when too
+ * few candidates land there (spheres that barely meet) it is NV_EINPUT, not a
+ * silently smaller set.
  * The split puts round(test_fraction * n) points of each class in the test set
  * (stratified), the order within each set shuffled by the seed. Same parameters,
  * same bytes. */
@@ -55,9 +73,20 @@ typedef struct {
     uint64_t seed;
 } nv_spheres_params;
 
+/* Defaults: dim 12, sphere_dim 11, 2000 points per class, radii 1.0 and 1.3, offset
+ * 0.4, no noise, no oversampling (width 0.1), test fraction 0.2, seed 1. */
 void nv_spheres_defaults(nv_spheres_params *p);
+/* NV_EINPUT naming the field when a parameter is out of range (what the config
+ * loader and the CLI call before generating). */
+nv_status nv_spheres_validate(const nv_spheres_params *p, nv_error *err);
+/* All points before the split: class 0 (points_per_class regular points, then the
+ * oversampled ones), then class 1; ids are 0..n-1 in that order. */
+nv_status nv_spheres_sample(const nv_spheres_params *p, nv_dataset *all, nv_error *err);
+/* nv_spheres_sample followed by nv_dataset_split(test_fraction, seed). */
 nv_status nv_spheres_generate(const nv_spheres_params *p, nv_dataset *train, nv_dataset *test,
                               nv_error *err);
+/* A one-line description of the parameters (the dataset file's `source`). */
+void nv_spheres_describe(const nv_spheres_params *p, char *buf, size_t len);
 
 /* --- loaders ------------------------------------------------------------------ */
 
@@ -68,27 +97,62 @@ nv_status nv_spheres_generate(const nv_spheres_params *p, nv_dataset *train, nv_
 nv_status nv_idx_load(const char *images_path, const char *labels_path, int64_t limit,
                       nv_dataset *out, nv_error *err);
 
+/* Train and test sets from IDX files: from the test files when test_images is set
+ * (test ids are offset by the number of images in the train file, so ids stay
+ * unique across both sets), otherwise a stratified split of the train files by
+ * test_fraction and seed. Both sets get the same nclasses (the larger). The
+ * strings are borrowed, not copied. */
+typedef struct {
+    const char *images, *labels;            /* required */
+    const char *test_images, *test_labels;  /* both or neither */
+    int64_t limit, test_limit;              /* keep the first N of each file; 0 = all */
+    double test_fraction;                   /* used without test files; in [0, 1) */
+    uint64_t seed;                          /* used without test files */
+} nv_idx_params;
+
+/* Fills p with Fashion-MNIST's four files under `dir` (NULL: NV_FASHION_MNIST_DIR),
+ * no limits, test_fraction 0.2, seed 1. The paths live in `store` (caller's, at
+ * least 4 * 1024 bytes), which must outlive p. */
+void nv_idx_fashion_mnist(nv_idx_params *p, const char *dir, char *store, size_t store_len);
+nv_status nv_idx_build(const nv_idx_params *p, nv_dataset *train, nv_dataset *test,
+                       nv_error *err);
+/* A one-line description of p (the dataset file's `source`). */
+void nv_idx_describe(const nv_idx_params *p, char *buf, size_t len);
+
 /* CSV: one sample per line, numeric features; the label column is `label_col`
  * (0-based; -1 means the last column). A header line is skipped when its fields
  * are not numeric. Ragged rows, non-numeric fields and non-finite values are
  * errors naming the line and column. Labels must be integers >= 0. */
+/* Fields are separated by commas (spaces around them are ignored); blank lines are
+ * skipped; the first non-blank line is a header when none of its fields is a
+ * number. Sample ids are the data rows' order (0-based). */
 nv_status nv_csv_load(const char *path, int label_col, nv_dataset *out, nv_error *err);
 
-/* HDF5 import: a 2-D float dataset `x_path` and a 1-D integer dataset `y_path`. */
+/* HDF5 import: a 2-D dataset `x_path` (any float or integer type, converted to
+ * float) and a 1-D integer dataset `y_path` of the same length. Errors name the
+ * file and the dataset path. Sample ids are the row numbers. */
 nv_status nv_h5_import(const char *path, const char *x_path, const char *y_path,
                        nv_dataset *out, nv_error *err);
 
 /* Splits `all` into train/test, stratified by class, shuffled by `seed`.
- * Sample ids are kept. */
+ * Sample ids are kept. Class c's rows (in their order in `all`) are permuted with
+ * nv_rng_permutation(seed, NV_STREAM_SPLIT, c << 40); the first
+ * round(test_fraction * n_c) of them go to test. Train and test are then each
+ * permuted once more (bases 1 << 60 and 2 << 60) so the classes interleave. */
 nv_status nv_dataset_split(const nv_dataset *all, double test_fraction, uint64_t seed,
                            nv_dataset *train, nv_dataset *test, nv_error *err);
 
 /* --- the dataset file (HDF5, format "nerve-dataset" version 1) ----------------
  * /train/x (n,d) f32, /train/y (n) i32, /train/ids (n) i64, the same under /test,
  * attributes format, format_version, nclasses and source (a one-line description
- * of how it was made). Written to a temporary name and
+ * of how it was made), and nerve_version. Strings are variable-length UTF-8 (h5py
+ * reads str); the x, y and ids datasets are chunked by rows with shuffle + gzip
+ * (empty ones contiguous); object times are off, so the same data gives the same
+ * bytes. Written to a temporary name and
  * renamed, so a crash never leaves a partial file. `nv_dataset_load` refuses an
- * unknown format or version with a clear message. */
+ * unknown format or version with a clear message, and validates the shapes, the
+ * label range and that every value is finite. An output directory that does not
+ * exist or cannot be written is NV_EINPUT naming it. */
 nv_status nv_dataset_save(const char *path, const nv_dataset *train, const nv_dataset *test,
                           const char *source, nv_error *err);
 nv_status nv_dataset_load(const char *path, nv_dataset *train, nv_dataset *test, nv_error *err);
