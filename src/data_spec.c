@@ -18,30 +18,20 @@ nv_status nv_data_build(const nv_data_spec *spec, uint64_t seed, nv_dataset *tra
         p.seed = seed;
         p.test_fraction = spec->test_fraction;
         st = nv_spheres_generate(&p, train, test, err);
-        snprintf(desc, len,
-                 "spheres: d=%lld m=%lld, %lld points per class, radii %g and %g, offset %g, noise %g, "
-                 "oversample %g, seed %llu",
-                 (long long)p.dim, (long long)p.sphere_dim, (long long)p.points_per_class, p.radius[0],
-                 p.radius[1], p.offset, p.noise, p.oversample, (unsigned long long)seed);
+        nv_spheres_describe(&p, desc, len);
         break;
     }
     case NV_DATA_FASHION_MNIST:
-    case NV_DATA_IDX:
-        if (spec->test_images[0]) {
-            st = nv_idx_load(spec->images, spec->labels, spec->limit, train, err);
-            if (!st) st = nv_idx_load(spec->test_images, spec->test_labels, spec->test_limit, test, err);
-            if (!st && train->d != test->d)
-                st = nv_fail(err, NV_EINPUT, "%s and %s: images of %lld and %lld pixels do not match",
-                             spec->images, spec->test_images, (long long)train->d, (long long)test->d);
-            if (!st && test->nclasses > train->nclasses) train->nclasses = test->nclasses;
-            if (!st) test->nclasses = train->nclasses;
-        } else {
-            st = nv_idx_load(spec->images, spec->labels, spec->limit, &all, err);
-            if (!st) st = nv_dataset_split(&all, spec->test_fraction, seed, train, test, err);
-        }
-        snprintf(desc, len, "%s: %s (limit %lld, test limit %lld)", nv_data_source_name(spec->source),
-                 spec->images, (long long)spec->limit, (long long)spec->test_limit);
+    case NV_DATA_IDX: {
+        nv_idx_params p = {.images = spec->images, .labels = spec->labels,
+                           .test_images = spec->test_images[0] ? spec->test_images : NULL,
+                           .test_labels = spec->test_labels[0] ? spec->test_labels : NULL,
+                           .limit = spec->limit, .test_limit = spec->test_limit,
+                           .test_fraction = spec->test_fraction, .seed = seed};
+        st = nv_idx_build(&p, train, test, err);
+        nv_idx_describe(&p, desc, len);
         break;
+    }
     case NV_DATA_CSV:
         st = nv_csv_load(spec->path, spec->label_col, &all, err);
         if (!st) st = nv_dataset_split(&all, spec->test_fraction, seed, train, test, err);

@@ -19,6 +19,7 @@
 
 #include <hdf5.h>
 
+#include "bgqueue.h"
 #include "nerve/checkpoint.h"
 #include "nerve/rng.h"
 #include "nerve/snapshot.h"
@@ -34,6 +35,7 @@ typedef struct {
     char *config_text;
     nv_dataset train, test;
     const nv_backend *backend;
+    nv_bgqueue *bg;                  /* the writer of every file during training */
     int nmodels;
     nv_model_def models[NV_MAX_MODELS];
     double *metrics[NV_MAX_MODELS];  /* (epochs + 1, M_COLS) per model */
@@ -100,19 +102,35 @@ static nv_status clear_run_dir(const char *dir, nv_error *err) {
     return NV_OK;
 }
 
-/* --- metrics files --------------------------------------------------------------- */
-static nv_status write_metrics_csv(const run_ctx *rc, int m, nv_error *err) {
-    size_t cap = 128 + (size_t)rc->metric_rows[m] * 128;
+/* --- metrics files (written by the background queue) -------------------------------- */
+/* A copy of every model's metrics table at one moment, for the writer thread. */
+typedef struct {
+    char dir[NV_PATH_LEN];
+    int nmodels;
+    int csv_model;                        /* whose CSV to rewrite */
+    char names[NV_MAX_MODELS][NV_NAME_LEN];
+    int64_t rows[NV_MAX_MODELS];
+    double *metrics[NV_MAX_MODELS];       /* (rows, M_COLS) each, owned */
+} metrics_job;
+
+static void metrics_job_free(void *p) {
+    metrics_job *j = p;
+    for (int m = 0; m < NV_MAX_MODELS; m++) free(j->metrics[m]);
+    free(j);
+}
+
+static nv_status write_metrics_csv(const metrics_job *j, int m, nv_error *err) {
+    size_t cap = 128 + (size_t)j->rows[m] * 128;
     char *text = malloc(cap);
     if (!text) return nv_fail(err, NV_ENOMEM, "out of memory for the metrics table");
     size_t len = (size_t)snprintf(text, cap, "epoch,train_loss,train_acc,test_loss,test_acc\n");
-    for (int64_t r = 0; r < rc->metric_rows[m]; r++) {
-        const double *row = rc->metrics[m] + r * M_COLS;
+    for (int64_t r = 0; r < j->rows[m]; r++) {
+        const double *row = j->metrics[m] + r * M_COLS;
         len += (size_t)snprintf(text + len, cap - len, "%lld,%.9g,%.9g,%.9g,%.9g\n", (long long)row[M_EPOCH],
                                 row[M_TRAIN_LOSS], row[M_TRAIN_ACC], row[M_TEST_LOSS], row[M_TEST_ACC]);
     }
     char path[NV_PATH_LEN + 128];
-    snprintf(path, sizeof path, "%s/metrics/%s.csv", rc->dir, rc->models[m].name);
+    snprintf(path, sizeof path, "%s/metrics/%s.csv", j->dir, j->names[m]);
     nv_status st = nv_atomic_write_text(path, text, err);
     free(text);
     return st;
@@ -120,10 +138,10 @@ static nv_status write_metrics_csv(const run_ctx *rc, int m, nv_error *err) {
 
 /* metrics.h5: one group per model with a (rows, 5) float64 table "metrics" and its
  * column names; written whole to a temporary file and renamed. */
-static nv_status write_metrics_h5(const run_ctx *rc, nv_error *err) {
+static nv_status write_metrics_h5(const metrics_job *j, nv_error *err) {
     char path[NV_PATH_LEN + 64], tmp[NV_PATH_LEN + 96];
-    snprintf(path, sizeof path, "%s/metrics.h5", rc->dir);
-    snprintf(tmp, sizeof tmp, "%s/.metrics.h5.tmp-%d", rc->dir, (int)getpid());
+    snprintf(path, sizeof path, "%s/metrics.h5", j->dir);
+    snprintf(tmp, sizeof tmp, "%s/.metrics.h5.tmp-%d", j->dir, (int)getpid());
     nv_status st = NV_OK;
     hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
     H5Pset_obj_track_times(fcpl, 0);
@@ -142,18 +160,19 @@ static nv_status write_metrics_h5(const run_ctx *rc, nv_error *err) {
     a = H5Acreate2(f, "format_version", H5T_NATIVE_INT, scalar, H5P_DEFAULT, H5P_DEFAULT);
     H5Awrite(a, H5T_NATIVE_INT, &ver);
     H5Aclose(a);
-    for (int m = 0; m < rc->nmodels && !st; m++) {
+    for (int m = 0; m < j->nmodels && !st; m++) {
+        if (j->rows[m] == 0) continue; /* not started yet */
         hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
         H5Pset_obj_track_times(gcpl, 0);
-        hid_t g = H5Gcreate2(f, rc->models[m].name, H5P_DEFAULT, gcpl, H5P_DEFAULT);
+        hid_t g = H5Gcreate2(f, j->names[m], H5P_DEFAULT, gcpl, H5P_DEFAULT);
         H5Pclose(gcpl);
-        hsize_t dims[2] = {(hsize_t)rc->metric_rows[m], M_COLS};
+        hsize_t dims[2] = {(hsize_t)j->rows[m], M_COLS};
         hid_t sp = H5Screate_simple(2, dims, NULL);
         hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
         H5Pset_obj_track_times(dcpl, 0);
         hid_t ds = H5Dcreate2(g, "metrics", H5T_IEEE_F64LE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-        if (ds < 0 || (dims[0] && H5Dwrite(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, rc->metrics[m]) < 0))
-            st = nv_fail(err, NV_EIO, "%s: writing /%s/metrics failed", tmp, rc->models[m].name);
+        if (ds < 0 || H5Dwrite(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, j->metrics[m]) < 0)
+            st = nv_fail(err, NV_EIO, "%s: writing /%s/metrics failed", tmp, j->names[m]);
         hsize_t ncol = M_COLS;
         hid_t csp = H5Screate_simple(1, &ncol, NULL);
         hid_t ca = H5Acreate2(ds, "columns", strtype, csp, H5P_DEFAULT, H5P_DEFAULT);
@@ -172,6 +191,35 @@ static nv_status write_metrics_h5(const run_ctx *rc, nv_error *err) {
     if (!st && rename(tmp, path) != 0) st = nv_fail(err, NV_EIO, "%s: rename to %s failed (%s)", tmp, path, strerror(errno));
     if (st) unlink(tmp);
     return st;
+}
+
+static nv_status run_metrics_job(void *p, nv_error *err) {
+    metrics_job *j = p;
+    nv_status st = write_metrics_csv(j, j->csv_model, err);
+    return st ? st : write_metrics_h5(j, err);
+}
+
+/* Queues the rewrite of model m's CSV and of metrics.h5 with the tables as they are now. */
+static nv_status queue_metrics(const run_ctx *rc, int m, nv_error *err) {
+    metrics_job *j = nv_calloc(1, sizeof *j, err);
+    if (!j) return NV_ENOMEM;
+    snprintf(j->dir, sizeof j->dir, "%s", rc->dir);
+    j->nmodels = rc->nmodels;
+    j->csv_model = m;
+    size_t bytes = sizeof *j;
+    for (int i = 0; i < rc->nmodels; i++) {
+        snprintf(j->names[i], NV_NAME_LEN, "%s", rc->models[i].name);
+        j->rows[i] = rc->metric_rows[i];
+        size_t n = sizeof(double) * (size_t)(NV_MAX(rc->metric_rows[i], 1) * M_COLS);
+        j->metrics[i] = malloc(n);
+        if (!j->metrics[i]) {
+            metrics_job_free(j);
+            return nv_fail(err, NV_ENOMEM, "out of memory copying the metrics");
+        }
+        memcpy(j->metrics[i], rc->metrics[i], sizeof(double) * (size_t)(rc->metric_rows[i] * M_COLS));
+        bytes += n;
+    }
+    return nv_bg_submit(rc->bg, run_metrics_job, metrics_job_free, j, bytes, err);
 }
 
 /* --- one epoch's pieces -------------------------------------------------------------- */
@@ -207,73 +255,156 @@ static int want_layer(const nv_experiment *ex, const char *name) {
     return 0;
 }
 
-static nv_status write_snapshot(const run_ctx *rc, int m, nv_trainer *t, int64_t epoch, nv_error *err) {
-    const nv_model_def *md = &rc->models[m];
-    const int L = md->spec.nlayers;
+/* A snapshot to write: the activations already copied out of the trainer. The
+ * labels, ids and strings in meta point into the run context, which outlives the
+ * queue (nv_train_run stops the queue before freeing them). */
+typedef struct {
+    int index, pre;
+    char name[NV_NAME_LEN];
+    const char *kind;
+    int64_t width;
+    nv_real *train, *test;   /* (n_train, width), (n_test, width); owned */
+} snapshot_layer;
+
+typedef struct {
     char dir[NV_PATH_LEN + 32];
-    snprintf(dir, sizeof dir, "%s/snapshots", rc->dir);
-    nv_snapshot_meta meta = {
-        .experiment = rc->ex->experiment, .model = md->name, .epoch = epoch, .seed = rc->ex->seed,
-        .config_text = rc->config_text, .n_train = rc->train.n, .n_test = rc->test.n,
-        .y_train = rc->train.y, .y_test = rc->test.y, .ids_train = rc->train.ids, .ids_test = rc->test.ids};
-    nv_snapshot_writer *w = NULL;
-    nv_status st = nv_snapshot_begin(dir, &meta, &w, err);
-    if (st) return st;
-    int64_t maxw = 0;
-    for (int l = 0; l <= L; l++) maxw = NV_MAX(maxw, md->spec.widths[l]);
-    nv_real *tr = nv_malloc(sizeof(nv_real) * (size_t)(rc->train.n * maxw), err);
-    nv_real *te = nv_malloc(sizeof(nv_real) * (size_t)(NV_MAX(rc->test.n, 1) * maxw), err);
-    if (!tr || !te) st = NV_ENOMEM;
-    for (int l = 0; l <= L && !st; l++) {
-        char name[NV_NAME_LEN];
-        nv_layer_name(l, L, name, sizeof name);
-        if (!want_layer(rc->ex, name)) continue;
-        const char *kind = l == 0 ? "input" : l == L ? "logits" : "hidden";
-        for (int pre = 0; pre <= (rc->ex->preactivations && l > 0 && l < L) && !st; pre++) {
-            st = rc->backend->activations(t, NV_SLOT_TRAIN, 0, rc->train.n, l, pre, tr, err);
-            if (!st && rc->test.n > 0) st = rc->backend->activations(t, NV_SLOT_TEST, 0, rc->test.n, l, pre, te, err);
-            if (!st) st = nv_snapshot_add_layer(w, l, name, kind, pre, md->spec.widths[l], tr, te, err);
-        }
+    nv_snapshot_meta meta;
+    int nlayers;
+    snapshot_layer layer[2 * (NV_MAX_LAYERS + 1)];
+} snapshot_job;
+
+static void snapshot_job_free(void *p) {
+    snapshot_job *j = p;
+    for (int i = 0; i < j->nlayers; i++) {
+        free(j->layer[i].train);
+        free(j->layer[i].test);
     }
-    free(tr);
-    free(te);
+    free(j);
+}
+
+static nv_status run_snapshot_job(void *p, nv_error *err) {
+    snapshot_job *j = p;
+    nv_snapshot_writer *w = NULL;
+    nv_status st = nv_snapshot_begin(j->dir, &j->meta, &w, err);
+    for (int i = 0; i < j->nlayers && !st; i++)
+        st = nv_snapshot_add_layer(w, j->layer[i].index, j->layer[i].name, j->layer[i].kind, j->layer[i].pre,
+                                   j->layer[i].width, j->layer[i].train, j->layer[i].test, err);
     if (st) {
         nv_snapshot_abort(w);
         return st;
     }
-    st = nv_snapshot_commit(w, err);
+    return nv_snapshot_commit(w, err);
+}
+
+/* Copies the activations of the snapshot layers out of the trainer (fast: a few
+ * forward passes) and queues the file for the writer. */
+static nv_status queue_snapshot(const run_ctx *rc, int m, nv_trainer *t, int64_t epoch, nv_error *err) {
+    const nv_model_def *md = &rc->models[m];
+    const int L = md->spec.nlayers;
+    snapshot_job *j = nv_calloc(1, sizeof *j, err);
+    if (!j) return NV_ENOMEM;
+    snprintf(j->dir, sizeof j->dir, "%s/snapshots", rc->dir);
+    j->meta = (nv_snapshot_meta){
+        .experiment = rc->ex->experiment, .model = md->name, .epoch = epoch, .seed = rc->ex->seed,
+        .config_text = rc->config_text, .n_train = rc->train.n, .n_test = rc->test.n,
+        .y_train = rc->train.y, .y_test = rc->test.y, .ids_train = rc->train.ids, .ids_test = rc->test.ids};
+    size_t bytes = sizeof *j;
+    nv_status st = NV_OK;
+    for (int l = 0; l <= L && !st; l++) {
+        char name[NV_NAME_LEN];
+        nv_layer_name(l, L, name, sizeof name);
+        if (!want_layer(rc->ex, name)) continue;
+        for (int pre = 0; pre <= (rc->ex->preactivations && l > 0 && l < L) && !st; pre++) {
+            int64_t w = md->spec.widths[l];
+            snapshot_layer *ly = &j->layer[j->nlayers++];
+            ly->index = l;
+            ly->pre = pre;
+            snprintf(ly->name, sizeof ly->name, "%s", name);
+            ly->kind = l == 0 ? "input" : l == L ? "logits" : "hidden";
+            ly->width = w;
+            ly->train = nv_malloc(sizeof(nv_real) * (size_t)(rc->train.n * w), err);
+            ly->test = nv_malloc(sizeof(nv_real) * (size_t)(NV_MAX(rc->test.n, 1) * w), err);
+            if (!ly->train || !ly->test) {
+                st = NV_ENOMEM;
+                break;
+            }
+            bytes += sizeof(nv_real) * (size_t)((rc->train.n + rc->test.n) * w);
+            st = rc->backend->activations(t, NV_SLOT_TRAIN, 0, rc->train.n, l, pre, ly->train, err);
+            if (!st && rc->test.n > 0) st = rc->backend->activations(t, NV_SLOT_TEST, 0, rc->test.n, l, pre, ly->test, err);
+        }
+    }
+    if (st) {
+        snapshot_job_free(j);
+        return st;
+    }
+    char path[NV_PATH_LEN + 128];
+    snprintf(path, sizeof path, "%s/%s/epoch_%04lld.h5", j->dir, md->name, (long long)epoch);
+    st = nv_bg_submit(rc->bg, run_snapshot_job, snapshot_job_free, j, bytes, err);
     if (!st) {
-        char path[NV_PATH_LEN + 128];
-        snprintf(path, sizeof path, "%s/%s/epoch_%04lld.h5", dir, md->name, (long long)epoch);
         nv_train_event ev = {.kind = NV_EV_SNAPSHOT, .model = md->name, .epoch = epoch, .text = path};
         emit(rc, ev);
     }
     return st;
 }
 
-static nv_status save_checkpoint(const run_ctx *rc, int m, nv_trainer *t, int64_t epoch, nv_error *err) {
+typedef struct {
+    char path[NV_PATH_LEN + 128];
+    nv_checkpoint ck;   /* params/state in one owned block; metrics owned; the rest borrowed */
+} checkpoint_job;
+
+static void checkpoint_job_free(void *p) {
+    checkpoint_job *j = p;
+    free(j->ck.params);
+    free(j->ck.metrics);
+    free(j);
+}
+
+static nv_status run_checkpoint_job(void *p, nv_error *err) {
+    checkpoint_job *j = p;
+    return nv_checkpoint_write(j->path, &j->ck, err);
+}
+
+static nv_status queue_checkpoint(const run_ctx *rc, int m, nv_trainer *t, int64_t epoch, nv_error *err) {
     const nv_model_def *md = &rc->models[m];
     int64_t np = nv_mlp_param_count(&md->spec);
-    nv_checkpoint ck;
-    memset(&ck, 0, sizeof ck);
-    snprintf(ck.model, sizeof ck.model, "%s", md->name);
-    ck.epochs_completed = epoch;
-    ck.spec = md->spec;
-    ck.nparams = np;
-    ck.params = nv_malloc(sizeof(nv_real) * 3 * (size_t)np, err);
-    if (!ck.params) return NV_ENOMEM;
-    ck.state1 = ck.params + np;
-    ck.state2 = ck.params + 2 * np;
-    nv_status st = rc->backend->get_state(t, ck.params, ck.state1, ck.state2, &ck.step, err);
-    ck.metric_rows = rc->metric_rows[m];
-    ck.metric_cols = M_COLS;
-    ck.metric_names = (char **)METRIC_NAMES;
-    ck.metrics = rc->metrics[m];
-    ck.config_text = rc->config_text;
-    char path[NV_PATH_LEN + 128];
-    snprintf(path, sizeof path, "%s/checkpoints/%s.h5", rc->dir, md->name);
-    if (!st) st = nv_checkpoint_write(path, &ck, err);
-    free(ck.params);
+    checkpoint_job *j = nv_calloc(1, sizeof *j, err);
+    if (!j) return NV_ENOMEM;
+    nv_checkpoint *ck = &j->ck;
+    snprintf(j->path, sizeof j->path, "%s/checkpoints/%s.h5", rc->dir, md->name);
+    snprintf(ck->model, sizeof ck->model, "%s", md->name);
+    ck->epochs_completed = epoch;
+    ck->spec = md->spec;
+    ck->nparams = np;
+    ck->params = nv_malloc(sizeof(nv_real) * 3 * (size_t)np, err);
+    ck->metrics = nv_malloc(sizeof(double) * (size_t)(rc->metric_rows[m] * M_COLS), err);
+    if (!ck->params || !ck->metrics) {
+        checkpoint_job_free(j);
+        return NV_ENOMEM;
+    }
+    ck->state1 = ck->params + np;
+    ck->state2 = ck->params + 2 * np;
+    nv_status st = rc->backend->get_state(t, ck->params, ck->state1, ck->state2, &ck->step, err);
+    if (st) {
+        checkpoint_job_free(j);
+        return st;
+    }
+    ck->metric_rows = rc->metric_rows[m];
+    ck->metric_cols = M_COLS;
+    ck->metric_names = (char **)METRIC_NAMES;
+    memcpy(ck->metrics, rc->metrics[m], sizeof(double) * (size_t)(rc->metric_rows[m] * M_COLS));
+    ck->config_text = rc->config_text;
+    size_t bytes = sizeof *j + sizeof(nv_real) * 3 * (size_t)np + sizeof(double) * (size_t)(ck->metric_rows * M_COLS);
+    return nv_bg_submit(rc->bg, run_checkpoint_job, checkpoint_job_free, j, bytes, err);
+}
+
+/* Everything an epoch leaves on disk, queued in the order that keeps a crash safe:
+ * the snapshot, then the checkpoint (so a checkpoint never names an epoch whose
+ * snapshot is missing), then the metrics tables. */
+static nv_status queue_epoch_files(const run_ctx *rc, int m, nv_trainer *t, int64_t epoch, nv_error *err) {
+    nv_status st = NV_OK;
+    if (is_snapshot_epoch(rc->ex, epoch)) st = queue_snapshot(rc, m, t, epoch, err);
+    if (!st) st = queue_checkpoint(rc, m, t, epoch, err);
+    if (!st) st = queue_metrics(rc, m, err);
     return st;
 }
 
@@ -316,6 +447,8 @@ static nv_status train_model(run_ctx *rc, int m, uint32_t *perm, nv_error *err) 
     if (st) goto done;
 
     if (rc->opt->resume && path_exists(ckpath)) {
+        /* HDF5 is used by one thread at a time: let the writer finish first. */
+        if ((st = nv_bg_drain(rc->bg, err))) goto done;
         st = nv_checkpoint_read(ckpath, &ck, err);
         if (st) goto done;
         if (ck.nparams != np || ck.metric_cols != M_COLS || ck.epochs_completed > ex->epochs ||
@@ -337,6 +470,8 @@ static nv_status train_model(run_ctx *rc, int m, uint32_t *perm, nv_error *err) 
         snprintf(sdir, sizeof sdir, "%s/snapshots", rc->dir);
         st = nv_manifest_truncate(sdir, md->name, start, err);
         if (st) goto done;
+        /* A kill after the checkpoint but before the metrics files: rewrite them. */
+        if ((st = queue_metrics(rc, m, err))) goto done;
     } else {
         params = nv_malloc(sizeof(nv_real) * (size_t)np, err);
         if (!params) { st = NV_ENOMEM; goto done; }
@@ -345,9 +480,7 @@ static nv_status train_model(run_ctx *rc, int m, uint32_t *perm, nv_error *err) 
         if (!st) st = evaluate_row(rc, t, 0, rc->metrics[m], err);
         if (st) goto done;
         rc->metric_rows[m] = 1;
-        if (is_snapshot_epoch(ex, 0) && (st = write_snapshot(rc, m, t, 0, err))) goto done;
-        if ((st = save_checkpoint(rc, m, t, 0, err))) goto done;
-        if ((st = write_metrics_csv(rc, m, err)) || (st = write_metrics_h5(rc, err))) goto done;
+        if ((st = queue_epoch_files(rc, m, t, 0, err))) goto done;
     }
 
     {
@@ -389,9 +522,7 @@ static nv_status train_model(run_ctx *rc, int m, uint32_t *perm, nv_error *err) 
             goto done;
         }
         rc->metric_rows[m] = e + 1;
-        if (is_snapshot_epoch(ex, e) && (st = write_snapshot(rc, m, t, e, err))) goto done;
-        if ((st = save_checkpoint(rc, m, t, e, err))) goto done;
-        if ((st = write_metrics_csv(rc, m, err)) || (st = write_metrics_h5(rc, err))) goto done;
+        if ((st = queue_epoch_files(rc, m, t, e, err))) goto done;
         nv_train_event ev = {.kind = NV_EV_EPOCH, .model = md->name, .epoch = e, .epochs = ex->epochs,
                              .train_loss = row[M_TRAIN_LOSS], .train_acc = row[M_TRAIN_ACC],
                              .test_loss = row[M_TEST_LOSS], .test_acc = row[M_TEST_ACC]};
@@ -567,11 +698,23 @@ nv_status nv_train_run(const nv_experiment *ex, const nv_train_options *opt, nv_
     }
     perm = nv_malloc(sizeof(uint32_t) * (size_t)rc.train.n, err);
     if (!perm) { st = NV_ENOMEM; goto done; }
+    /* Up to 512 MB of results may wait for the writer before training waits for it. */
+    if ((st = nv_bg_start((size_t)512 << 20, &rc.bg, err))) goto done;
     for (int m = 0; m < rc.nmodels; m++)
         if ((st = train_model(&rc, m, perm, err))) goto done;
+    st = nv_bg_stop(rc.bg, err);
+    rc.bg = NULL;
+    if (st) goto done;
     if ((st = write_summary(&rc, err))) goto done;
     st = write_run_json(&rc, "finished", nv_now() - t0, err);
 done:
+    if (rc.bg) {
+        /* On failure or interruption the queued files are still complete results of
+         * finished epochs: write them, keeping the first error's message. */
+        nv_error ignore = {0};
+        nv_bg_stop(rc.bg, &ignore);
+        rc.bg = NULL;
+    }
     if (st && rc.backend && rc.dir && path_exists(rc.dir)) {
         nv_error ignore = {0};
         char cfg[NV_PATH_LEN + 32];
