@@ -2,9 +2,11 @@
  * written crash-safe (temporary name, flush, close, rename), and a JSON manifest
  * that lists the finished files; readers open only what the manifest lists.
  *
- * File layout (format "nerve-snapshot", version 1), documented in README.md:
+ * File layout (format "nerve-snapshot", version 1, HDF5 1.10 file format), every
+ * path, dtype and attribute documented in docs/snapshots.md:
  *   /                       attrs: format, format_version, nerve_version, model,
- *                                  epoch, experiment, seed, layer_names, config (text)
+ *                                  epoch, experiment, seed, n_train, n_test,
+ *                                  layer_names (network order), config (text)
  *   /labels/train (n_train)  i32     /labels/test (n_test) i32
  *   /labels/all   (n_train+n_test)   virtual dataset: train rows, then test rows
  *   /ids/train, /ids/test, /ids/all  i64 sample ids (same arrangement)
@@ -23,7 +25,12 @@
  * sorted by model then epoch, rewritten (temporary name + rename) after each file.
  *
  * Nothing here varies between two runs of the same config: no timestamps, no host
- * names. Those live in the run directory's run.json.
+ * names, no HDF5 object times; two identical writes are byte-identical files.
+ * Those live in the run directory's run.json.
+ *
+ * Threads: one writer is used by one thread at a time; writers of different
+ * models may run in different threads or processes (the manifest update is
+ * serialised by a mutex and by flock on the directory).
  */
 #ifndef NERVE_SNAPSHOT_H
 #define NERVE_SNAPSHOT_H
@@ -48,20 +55,32 @@ typedef struct {
     int64_t n_train, n_test;
     const int32_t *y_train, *y_test;      /* (n_train), (n_test) */
     const int64_t *ids_train, *ids_test;  /* (n_train), (n_test) */
+    int gzip_level;           /* 0: no compression; 1-9: byte shuffle + gzip at that level
+                                 (nerve train: snapshots.compression, default 0: gzip
+                                 writes at ~35 MB/s here, which would cost more than
+                                 training the spheres nets; it saves ~1/3 of the bytes) */
 } nv_snapshot_meta;
 
 typedef struct nv_snapshot_writer nv_snapshot_writer;
 
-/* Starts <dir>/<model>/epoch_<EEEE>.h5 (as a temporary file next to it). The
- * strings in meta are copied. */
+/* Starts <dir>/<model>/epoch_<EEEE>.h5 (as a hidden temporary file next to it,
+ * creating <dir>/<model>/ as needed) and writes labels and ids. The strings in
+ * meta are copied and its arrays written at once: meta need not outlive the call.
+ * *out is owned by the caller until nv_snapshot_commit or nv_snapshot_abort. */
 nv_status nv_snapshot_begin(const char *dir, const nv_snapshot_meta *meta,
                             nv_snapshot_writer **out, nv_error *err);
-/* Adds one layer: train (n_train, width) and test (n_test, width) activations;
- * pre = 1 stores them as pre-activations of that layer. */
+/* Adds one layer: train (n_train, width) and test (n_test, width) activations,
+ * row-major, copied into the file before returning; pre = 1 stores them as
+ * pre-activations of that layer (pre_train, pre_test, pre_all). A layer's two
+ * halves may come in either order but must agree on index and width. On failure
+ * the caller still aborts w. */
 nv_status nv_snapshot_add_layer(nv_snapshot_writer *w, int index, const char *name,
                                 const char *kind, int pre, int64_t width,
                                 const nv_real *train, const nv_real *test, nv_error *err);
-/* Closes, renames into place and adds the file to the manifest. Frees w. */
+/* Closes, fsyncs, renames into place and adds the file to <dir>/manifest.json
+ * (replacing an entry for the same model and epoch). Frees w, also on failure
+ * (then no file is left under the final name unless only the manifest update
+ * failed, which the message says). */
 nv_status nv_snapshot_commit(nv_snapshot_writer *w, nv_error *err);
 /* Drops the temporary file. Frees w; accepts NULL. */
 void nv_snapshot_abort(nv_snapshot_writer *w);
@@ -83,7 +102,8 @@ typedef struct {
 nv_status nv_manifest_read(const char *dir, nv_manifest *out, nv_error *err);
 void nv_manifest_free(nv_manifest *m);
 /* Removes entries for `model` with epoch > max_epoch (used by --resume before
- * continuing) and rewrites the manifest atomically. */
+ * continuing) and rewrites the manifest atomically; then deletes those files and
+ * any temporary files a killed writer of `model` left. No manifest: nothing to do. */
 nv_status nv_manifest_truncate(const char *dir, const char *model, int64_t max_epoch, nv_error *err);
 
 /* Reads one matrix from a snapshot file: split is "train", "test" or "all"; pre
