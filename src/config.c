@@ -46,6 +46,7 @@ static const key_def KEYS[] = {
     {"train.eps", K_NUM}, {"train.threads", K_INT},
     {"snapshots", K_GROUP}, {"snapshots.epochs", K_INTLIST_OR_STR}, {"snapshots.count", K_INT},
     {"snapshots.layers", K_STRLIST_OR_STR}, {"snapshots.preactivations", K_BOOL},
+    {"snapshots.compression", K_INT},
 };
 
 typedef struct {
@@ -481,6 +482,8 @@ static nv_status read_all(reader *r, nv_experiment *ex) {
         ex->snap_all_layers = 0;
     }
     if ((st = get_bool(r, "snapshots.preactivations", 0, &ex->preactivations))) return st;
+    if ((st = get_int(r, "snapshots.compression", 0, 0, 9, &iv))) return st;
+    ex->compression = (int)iv;
     return NV_OK;
 }
 
@@ -631,6 +634,7 @@ char *nv_config_resolved_text(const nv_experiment *ex) {
         for (int i = 0; i < ex->nsnap_layers; i++) sb_printf(&b, "%s\"%s\"", i ? ", " : "", ex->snap_layers[i]);
         sb_printf(&b, "]");
     }
-    sb_printf(&b, ";\n  preactivations = %s;\n};\n", ex->preactivations ? "true" : "false");
+    sb_printf(&b, ";\n  preactivations = %s;\n  compression = %d;\n};\n", ex->preactivations ? "true" : "false",
+              ex->compression);
     return b.buf;
 }

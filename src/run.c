@@ -307,7 +307,8 @@ static nv_status queue_snapshot(const run_ctx *rc, int m, nv_trainer *t, int64_t
     j->meta = (nv_snapshot_meta){
         .experiment = rc->ex->experiment, .model = md->name, .epoch = epoch, .seed = rc->ex->seed,
         .config_text = rc->config_text, .n_train = rc->train.n, .n_test = rc->test.n,
-        .y_train = rc->train.y, .y_test = rc->test.y, .ids_train = rc->train.ids, .ids_test = rc->test.ids};
+        .y_train = rc->train.y, .y_test = rc->test.y, .ids_train = rc->train.ids, .ids_test = rc->test.ids,
+        .gzip_level = rc->ex->compression};
     size_t bytes = sizeof *j;
     nv_status st = NV_OK;
     for (int l = 0; l <= L && !st; l++) {

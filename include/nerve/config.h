@@ -82,6 +82,7 @@ typedef struct {
     int nsnap_layers;
     char snap_layers[NV_MAX_LAYERS + 1][NV_NAME_LEN];
     int preactivations;
+    int compression;                /* gzip level of snapshot data, 0 = none (default) */
 
     char source_path[NV_PATH_LEN];  /* the file this was read from */
 } nv_experiment;

@@ -56,7 +56,7 @@ data: { source = "spheres"; test_fraction = 0.25;
   spheres: { dim = 6; points_per_class = %(ppc)d; radius = [1.0, 1.3]; offset = 0.4; }; };
 models: { hidden = [16, 16]; bottleneck_layer = 1; bottleneck_width = 2; };
 train: { epochs = %(epochs)d; batch_size = 32; lr = 0.005; };
-snapshots: { epochs = "log"; count = 4; layers = "all"; preactivations = %(pre)s; };
+snapshots: { epochs = "log"; count = 4; layers = "all"; preactivations = %(pre)s; compression = 1; };
 """
 
 
