@@ -60,6 +60,15 @@ int64_t nv_mlp_bias_offset(const nv_mlp_spec *s, int layer);
 void nv_mlp_init_params(const nv_mlp_spec *s, uint64_t seed, nv_real *params);
 
 nv_status nv_mlp_spec_validate(const nv_mlp_spec *s, nv_error *err);
+/* Checks an optimiser spec (lr > 0, momentum in [0, 1), weight_decay >= 0, Adam's
+ * betas in [0, 1) and eps > 0); NV_EINPUT naming the field otherwise. */
+nv_status nv_optim_spec_validate(const nv_optim_spec *o, nv_error *err);
+/* The largest of widths[0..L]: sizes the backends' workspaces. */
+int64_t nv_mlp_max_width(const nv_mlp_spec *s);
+
+/* Rows per batch of evaluate and activations: fixed, so the loss sums and the
+ * activations do not depend on the caller's batch size. */
+#define NV_EVAL_ROWS 4096
 
 /* --- the backend -------------------------------------------------------------
  * A trainer holds one network's parameters, gradients, optimiser state and
@@ -88,7 +97,15 @@ typedef struct {
                       nv_error *err);
     /* One SGD/Adam step on rows idx[0..b) of the train slot: forward, mean softmax
      * cross-entropy, backward, weight decay, update. When loss != NULL the batch's
-     * mean loss (before the update) is written there (a sync on the GPU). */
+     * mean loss (before the update) is written there (a sync on the GPU).
+     * A batch loss that is not finite (NaN/Inf: a diverging run) is NV_ENUMERIC with
+     * a message naming the step; that step and every later one leave the parameters
+     * and optimiser state as they were, so the caller still holds the last good
+     * state. Until set_state restores a state, get_state, evaluate and activations
+     * return NV_ENUMERIC too (get_state still fills in that last good state). On CUDA
+     * the test runs on the device, so with loss == NULL the error is reported by the
+     * next call that synchronises (a step with loss, evaluate, get_state,
+     * activations). max_batch bounds b. */
     nv_status (*step)(nv_trainer *t, const uint32_t *idx, int64_t b, float *loss, nv_error *err);
     /* Loss summed over samples and number of correct argmax predictions over a
      * whole slot, in fixed-order batches (deterministic). */
@@ -99,6 +116,12 @@ typedef struct {
      * (rows, widths[layer]). */
     nv_status (*activations)(nv_trainer *t, int slot, int64_t row0, int64_t rows, int layer,
                              int pre, nv_real *out, nv_error *err);
+    /* The gradient of the mean loss over rows idx[0..b) of the train slot, without
+     * weight decay and without an update (nv_mlp_param_count floats into host grad),
+     * and that mean loss into *loss when loss != NULL. For tests (finite differences,
+     * the PyTorch comparison) and tools; training uses step. */
+    nv_status (*gradient)(nv_trainer *t, const uint32_t *idx, int64_t b, float *loss,
+                          nv_real *grad, nv_error *err);
 } nv_backend;
 
 /* The one place that chooses the backend. AUTO takes CUDA when this build has it

@@ -32,7 +32,7 @@ STEPS = 200
 # name, widths, act, opt, extra options
 CASES = [
     ("relu-sgd-momentum-wd", [12, 64, 64, 64, 2], "relu", "sgd",
-     dict(lr=0.05, momentum=0.9, wd=1e-3)),
+     dict(lr=0.02, momentum=0.9, wd=1e-3)),
     ("relu-adam-bottleneck", [12, 3, 64, 64, 2], "relu", "adam", dict(lr=1e-3)),
     ("tanh-adam-wd", [10, 32, 32, 4], "tanh", "adam", dict(lr=2e-3, wd=1e-2)),
     ("tanh-sgd", [10, 32, 3], "tanh", "sgd", dict(lr=0.1, momentum=0.5, wd=1e-4)),
@@ -56,7 +56,7 @@ def run_case(name, widths, act, opt, kw, tmp):
             cmd += ["--" + k, str(kw[k])]
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode == 77:
-        print(f"SKIP: {r.stderr.strip()}")
+        print(f"SKIP: no usable CUDA device ({r.stderr.strip()})")
         sys.exit(77)
     if r.returncode != 0:
         print(f"FAIL {name}: train_trace exited {r.returncode}: {r.stderr}")

@@ -1,0 +1,64 @@
+/* check.cuh: checked CUDA and cuBLAS calls for the cuda/ files. Every runtime and
+ * cuBLAS call goes through one of these so a failure becomes NV_EDEVICE with the
+ * file, line, the call and CUDA's own name for the error (library code never
+ * prints). They expect an `nv_error *err` in scope.
+ */
+#ifndef NERVE_CUDA_CHECK_CUH
+#define NERVE_CUDA_CHECK_CUH
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include "nerve/common.h"
+
+static inline nv_status nv_cuda_fail(cudaError_t e, const char *call, const char *file, int line,
+                                     nv_error *err) {
+    return nv_fail(err, NV_EDEVICE, "%s:%d: %s failed: %s (%d: %s)", file, line, call,
+                   cudaGetErrorName(e), (int)e, cudaGetErrorString(e));
+}
+
+static inline nv_status nv_cublas_fail(cublasStatus_t s, const char *call, const char *file,
+                                       int line, nv_error *err) {
+    return nv_fail(err, NV_EDEVICE, "%s:%d: %s failed: %s (%d)", file, line, call,
+                   cublasGetStatusString(s), (int)s);
+}
+
+/* Return the status from the enclosing function on failure. */
+#define NV_CU(call)                                                                  \
+    do {                                                                             \
+        cudaError_t e_ = (call);                                                     \
+        if (e_ != cudaSuccess) return nv_cuda_fail(e_, #call, __FILE__, __LINE__, err); \
+    } while (0)
+#define NV_CUBLAS(call)                                                                  \
+    do {                                                                                 \
+        cublasStatus_t s_ = (call);                                                      \
+        if (s_ != CUBLAS_STATUS_SUCCESS) return nv_cublas_fail(s_, #call, __FILE__, __LINE__, err); \
+    } while (0)
+/* Set `st` and jump to `label` on failure (functions with cleanup). */
+#define NV_CU_GOTO(call, label)                                                      \
+    do {                                                                             \
+        cudaError_t e_ = (call);                                                     \
+        if (e_ != cudaSuccess) {                                                     \
+            st = nv_cuda_fail(e_, #call, __FILE__, __LINE__, err);                   \
+            goto label;                                                              \
+        }                                                                            \
+    } while (0)
+#define NV_CUBLAS_GOTO(call, label)                                                  \
+    do {                                                                             \
+        cublasStatus_t s_ = (call);                                                  \
+        if (s_ != CUBLAS_STATUS_SUCCESS) {                                           \
+            st = nv_cublas_fail(s_, #call, __FILE__, __LINE__, err);                 \
+            goto label;                                                              \
+        }                                                                            \
+    } while (0)
+/* After a kernel launch: a bad configuration shows up here, not at the launch. */
+#define NV_LAUNCHED() NV_CU(cudaGetLastError())
+
+/* Propagate a status from a call that already filled err. */
+#define NV_TRY(expr)                     \
+    do {                                 \
+        nv_status t_ = (expr);           \
+        if (t_ != NV_OK) return t_;      \
+    } while (0)
+
+#endif

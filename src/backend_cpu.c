@@ -1,0 +1,360 @@
+/* backend_cpu.c: the CPU training backend of include/nerve/mlp.h: affine layers on
+ * OpenBLAS sgemm, everything else the plain reference kernels of kernels_cpu.c.
+ *
+ * It is the complete path (the CUDA backend is an accelerator, never the only way)
+ * and the reference the CUDA backend and PyTorch are compared with, so it keeps a
+ * fixed summation order everywhere: sgemm's order is fixed for a given shape and
+ * thread count, bias gradients sum rows in order, losses sum in double in order.
+ *
+ * Memory: one allocation for parameters, gradients and optimiser state, one for
+ * the activation workspace, one per bound data set.
+ */
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nerve/kernels.h"
+#include "nerve/mlp.h"
+
+struct nv_trainer {
+    nv_mlp_spec spec;
+    nv_optim_spec opt;
+    int64_t nparams;
+    int64_t max_batch;  /* bound on a step's b */
+    int64_t rows_cap;   /* rows the workspace holds: max(max_batch, NV_EVAL_ROWS) */
+    int64_t step;       /* optimiser steps taken (Adam's bias correction; SGD's first step) */
+    int bad;            /* a non-finite loss was seen: steps refuse until set_state */
+    int64_t bad_step;
+
+    nv_real *mem;       /* the one allocation for the four groups below */
+    nv_real *params;    /* (nparams) W_0, b_0, W_1, b_1, ... (mlp.h layout) */
+    nv_real *grads;     /* (nparams) same layout */
+    nv_real *state1;    /* (nparams) SGD momentum buffer / Adam m */
+    nv_real *state2;    /* (nparams) Adam v */
+
+    nv_real *ws;        /* the one workspace allocation, carved below */
+    nv_real *in;        /* (max_batch, widths[0]) gathered batch rows */
+    nv_real *pre[NV_MAX_LAYERS + 1];  /* pre[l] (rows_cap, widths[l]), l = 1..L; pre[L] = logits */
+    nv_real *post[NV_MAX_LAYERS + 1]; /* post[l] (rows_cap, widths[l]), l = 1..L-1 (activations) */
+    nv_real *dz;        /* (rows_cap, maxw) gradient w.r.t. the current layer's pre-activation */
+    nv_real *da;        /* (rows_cap, maxw) gradient w.r.t. the layer input */
+    nv_real *row_loss;  /* (rows_cap) */
+    int32_t *row_ok;    /* (rows_cap) 1 where the prediction is right */
+    int32_t *ybatch;    /* (rows_cap) labels of the gathered rows */
+
+    /* bound data sets, owned copies */
+    nv_real *x[NV_SLOTS]; /* (n[s], widths[0]) */
+    int32_t *y[NV_SLOTS]; /* (n[s]) */
+    int64_t n[NV_SLOTS];
+};
+
+static void cpu_destroy(nv_trainer *t) {
+    if (!t) return;
+    for (int s = 0; s < NV_SLOTS; s++) {
+        free(t->x[s]);
+        free(t->y[s]);
+    }
+    free(t->ws);
+    free(t->mem);
+    free(t);
+}
+
+static nv_status cpu_create(const nv_mlp_spec *spec, const nv_optim_spec *opt, int64_t max_batch,
+                            nv_trainer **out, nv_error *err) {
+    *out = NULL;
+    nv_status st = nv_mlp_spec_validate(spec, err);
+    if (st != NV_OK) return st;
+    if ((st = nv_optim_spec_validate(opt, err)) != NV_OK) return st;
+    if (max_batch < 1 || max_batch > ((int64_t)1 << 31))
+        return nv_fail(err, NV_EINPUT, "trainer: max_batch: expected 1..2^31, found %lld",
+                       (long long)max_batch);
+    nv_trainer *t = nv_calloc(1, sizeof *t, err);
+    if (!t) return NV_ENOMEM;
+    t->spec = *spec;
+    t->opt = *opt;
+    t->nparams = nv_mlp_param_count(spec);
+    t->max_batch = max_batch;
+    t->rows_cap = NV_MAX(max_batch, (int64_t)NV_EVAL_ROWS);
+    const int L = spec->nlayers;
+    const int64_t R = t->rows_cap, maxw = nv_mlp_max_width(spec);
+
+    t->mem = nv_calloc((size_t)(4 * t->nparams), sizeof(nv_real), err);
+    if (!t->mem) goto fail;
+    t->params = t->mem;
+    t->grads = t->params + t->nparams;
+    t->state1 = t->grads + t->nparams;
+    t->state2 = t->state1 + t->nparams;
+
+    /* in holds a step's batch only: evaluation reads the bound rows in place */
+    int64_t nws = max_batch * spec->widths[0] + 2 * R * maxw + R; /* in, dz, da, row_loss */
+    for (int l = 1; l <= L; l++) nws += R * spec->widths[l] * (l < L ? 2 : 1);
+    nws += 2 * R; /* row_ok, ybatch (int32, same size as float) */
+    t->ws = nv_malloc((size_t)nws * sizeof(nv_real), err);
+    if (!t->ws) goto fail;
+    nv_real *p = t->ws;
+    t->in = p; p += max_batch * spec->widths[0];
+    for (int l = 1; l <= L; l++) {
+        t->pre[l] = p; p += R * spec->widths[l];
+        if (l < L) { t->post[l] = p; p += R * spec->widths[l]; }
+    }
+    t->dz = p; p += R * maxw;
+    t->da = p; p += R * maxw;
+    t->row_loss = p; p += R;
+    t->row_ok = (int32_t *)p; p += R;
+    t->ybatch = (int32_t *)p; p += R;
+    *out = t;
+    return NV_OK;
+fail:
+    cpu_destroy(t);
+    return err ? err->status : NV_ENOMEM;
+}
+
+static nv_status cpu_set_state(nv_trainer *t, const nv_real *params, const nv_real *state1,
+                               const nv_real *state2, int64_t step, nv_error *err) {
+    if (step < 0) return nv_fail(err, NV_EINPUT, "trainer: step count %lld < 0", (long long)step);
+    size_t bytes = (size_t)t->nparams * sizeof(nv_real);
+    memcpy(t->params, params, bytes);
+    if (state1) memcpy(t->state1, state1, bytes); else memset(t->state1, 0, bytes);
+    if (state2) memcpy(t->state2, state2, bytes); else memset(t->state2, 0, bytes);
+    t->step = step;
+    t->bad = 0; /* a restored state is a fresh start after a divergence */
+    return NV_OK;
+}
+
+static nv_status diverged(nv_trainer *t, nv_error *err) {
+    return nv_fail(err, NV_ENUMERIC,
+                   "training diverged: the loss became non-finite at step %lld; the parameters "
+                   "are those before that step (lower the learning rate)",
+                   (long long)t->bad_step);
+}
+
+static nv_status cpu_get_state(nv_trainer *t, nv_real *params, nv_real *state1, nv_real *state2,
+                               int64_t *step, nv_error *err) {
+    size_t bytes = (size_t)t->nparams * sizeof(nv_real);
+    if (params) memcpy(params, t->params, bytes);
+    if (state1) memcpy(state1, t->state1, bytes);
+    if (state2) memcpy(state2, t->state2, bytes);
+    if (step) *step = t->step;
+    /* The state is valid either way (the last good step's); say so. */
+    return t->bad ? diverged(t, err) : NV_OK;
+}
+
+static nv_status cpu_bind(nv_trainer *t, int slot, const nv_real *x, const int32_t *y, int64_t n,
+                          nv_error *err) {
+    if (slot < 0 || slot >= NV_SLOTS)
+        return nv_fail(err, NV_EINTERNAL, "trainer: slot %d out of range", slot);
+    if (n < 0 || n > (int64_t)UINT32_MAX)
+        return nv_fail(err, NV_EINPUT, "trainer: data set of %lld rows: expected 0..2^32-1",
+                       (long long)n);
+    const int64_t d = t->spec.widths[0], classes = t->spec.widths[t->spec.nlayers];
+    for (int64_t i = 0; i < n; i++)
+        if (y[i] < 0 || y[i] >= classes)
+            return nv_fail(err, NV_EINPUT, "trainer: label of row %lld is %d: expected 0..%lld",
+                           (long long)i, y[i], (long long)(classes - 1));
+    nv_real *nx = nv_malloc((size_t)(n * d) * sizeof *nx, err);
+    int32_t *ny = nx ? nv_malloc((size_t)n * sizeof *ny, err) : NULL;
+    if (!nx || !ny) {
+        free(nx);
+        return NV_ENOMEM;
+    }
+    memcpy(nx, x, (size_t)(n * d) * sizeof *nx);
+    memcpy(ny, y, (size_t)n * sizeof *ny);
+    free(t->x[slot]);
+    free(t->y[slot]);
+    t->x[slot] = nx;
+    t->y[slot] = ny;
+    t->n[slot] = n;
+    return NV_OK;
+}
+
+/* pre[l] = A W_l^T + b_l, post[l] = act(pre[l]) for layers 1..upto, with A the
+ * input x (rows, widths[0]) for the first layer. rows <= rows_cap. */
+static void forward(nv_trainer *t, const nv_real *x, int64_t rows, int upto) {
+    const nv_mlp_spec *s = &t->spec;
+    const int L = s->nlayers;
+    const nv_real *a = x;
+    for (int l = 1; l <= upto; l++) {
+        const int64_t in = s->widths[l - 1], out = s->widths[l];
+        const nv_real *W = t->params + nv_mlp_weight_offset(s, l - 1); /* (out, in) */
+        const nv_real *b = t->params + nv_mlp_bias_offset(s, l - 1);   /* (out) */
+        /* row-major (rows, in) x (out, in)^T -> (rows, out) */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)out, (int)in, 1.0f, a,
+                    (int)in, W, (int)in, 0.0f, t->pre[l], (int)out);
+        nv_cpu_bias_add(t->pre[l], b, rows, out);
+        if (l < L) {
+            nv_cpu_act_forward(s->act, s->leaky_slope, t->pre[l], t->post[l], rows * out);
+            a = t->post[l];
+        }
+    }
+}
+
+/* Given dz = dLoss/dlogits (rows, widths[L]), fills t->grads for every layer;
+ * x is the input forward() saw. */
+static void backward(nv_trainer *t, const nv_real *x, int64_t rows) {
+    const nv_mlp_spec *s = &t->spec;
+    const int L = s->nlayers;
+    nv_real *dz = t->dz, *da = t->da;
+    for (int l = L; l >= 1; l--) {
+        const int64_t in = s->widths[l - 1], out = s->widths[l];
+        const nv_real *a = l == 1 ? x : t->post[l - 1];                /* (rows, in) */
+        const nv_real *W = t->params + nv_mlp_weight_offset(s, l - 1); /* (out, in) */
+        nv_real *dW = t->grads + nv_mlp_weight_offset(s, l - 1);       /* (out, in) */
+        nv_real *db = t->grads + nv_mlp_bias_offset(s, l - 1);         /* (out) */
+        /* dW = dz^T a: (out, rows) x (rows, in) */
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)out, (int)in, (int)rows, 1.0f, dz,
+                    (int)out, a, (int)in, 0.0f, dW, (int)in);
+        nv_cpu_bias_grad(db, dz, rows, out);
+        if (l > 1) {
+            /* da = dz W: (rows, out) x (out, in); then through the activation */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)in, (int)out, 1.0f,
+                        dz, (int)out, W, (int)in, 0.0f, da, (int)in);
+            nv_cpu_act_backward(s->act, s->leaky_slope, t->pre[l - 1], t->post[l - 1], da, da,
+                                rows * in);
+            nv_real *tmp = dz; dz = da; da = tmp;
+        }
+    }
+}
+
+/* Gathers the batch, runs forward, loss and backward; *loss the batch mean. */
+static nv_status loss_and_grad(nv_trainer *t, const uint32_t *idx, int64_t b, float *loss,
+                               nv_error *err) {
+    if (b < 1 || b > t->max_batch)
+        return nv_fail(err, NV_EINPUT, "trainer: batch of %lld rows: expected 1..%lld",
+                       (long long)b, (long long)t->max_batch);
+    if (!t->x[NV_SLOT_TRAIN])
+        return nv_fail(err, NV_EINTERNAL, "trainer: step before a train set was bound");
+    const int64_t n = t->n[NV_SLOT_TRAIN], d = t->spec.widths[0];
+    for (int64_t i = 0; i < b; i++)
+        if ((int64_t)idx[i] >= n)
+            return nv_fail(err, NV_EINPUT, "trainer: batch index %u at %lld: the train set has %lld rows",
+                           idx[i], (long long)i, (long long)n);
+    const int L = t->spec.nlayers;
+    const int64_t classes = t->spec.widths[L];
+    nv_cpu_gather_rows(t->x[NV_SLOT_TRAIN], t->y[NV_SLOT_TRAIN], d, idx, b, t->in, t->ybatch);
+    forward(t, t->in, b, L);
+    nv_cpu_softmax_xent(t->pre[L], t->ybatch, b, classes, 1.0f / (float)b, t->row_loss, NULL, t->dz);
+    *loss = (float)(nv_cpu_sum_f64(t->row_loss, b) / (double)b);
+    if (!isfinite(*loss)) return NV_ENUMERIC; /* the caller writes the message */
+    backward(t, t->in, b);
+    return NV_OK;
+}
+
+static nv_status cpu_step(nv_trainer *t, const uint32_t *idx, int64_t b, float *loss_out,
+                          nv_error *err) {
+    if (t->bad) return diverged(t, err);
+    float loss;
+    nv_status st = loss_and_grad(t, idx, b, &loss, err);
+    if (loss_out && (st == NV_OK || st == NV_ENUMERIC)) *loss_out = loss;
+    if (st == NV_ENUMERIC) {
+        t->bad = 1;
+        t->bad_step = t->step + 1;
+        return nv_fail(err, NV_ENUMERIC,
+                       "training diverged: the loss became %s at step %lld; the parameters are "
+                       "those before that step (lower the learning rate)",
+                       isnan(loss) ? "NaN" : "infinite", (long long)t->bad_step);
+    }
+    if (st != NV_OK) return st;
+    const nv_optim_spec *o = &t->opt;
+    const int64_t np = t->nparams;
+    if (o->weight_decay != 0.0f) nv_cpu_weight_decay(t->grads, t->params, o->weight_decay, np);
+    t->step++;
+    if (o->kind == NV_OPT_SGD) {
+        nv_cpu_sgd_update(t->params, t->state1, t->grads, np, o->lr, o->momentum, t->step == 1);
+    } else {
+        float step_size, bc2_sqrt;
+        nv_adam_factors(o->lr, o->beta1, o->beta2, t->step, &step_size, &bc2_sqrt);
+        nv_cpu_adam_update(t->params, t->state1, t->state2, t->grads, np, o->beta1, o->beta2,
+                           o->eps, step_size, bc2_sqrt);
+    }
+    return NV_OK;
+}
+
+static nv_status cpu_gradient(nv_trainer *t, const uint32_t *idx, int64_t b, float *loss_out,
+                              nv_real *grad, nv_error *err) {
+    float loss;
+    nv_status st = loss_and_grad(t, idx, b, &loss, err);
+    if (loss_out && (st == NV_OK || st == NV_ENUMERIC)) *loss_out = loss;
+    if (st == NV_ENUMERIC)
+        return nv_fail(err, NV_ENUMERIC, "gradient: the batch loss is %s",
+                       isnan(loss) ? "NaN" : "infinite");
+    if (st != NV_OK) return st;
+    memcpy(grad, t->grads, (size_t)t->nparams * sizeof *grad);
+    return NV_OK;
+}
+
+/* The checks evaluate and activations share: a bound slot, no divergence. */
+static nv_status check_slot(nv_trainer *t, int slot, nv_error *err) {
+    if (slot < 0 || slot >= NV_SLOTS)
+        return nv_fail(err, NV_EINTERNAL, "trainer: slot %d out of range", slot);
+    if (!t->x[slot]) return nv_fail(err, NV_EINTERNAL, "trainer: slot %d has no data bound", slot);
+    if (t->bad) return diverged(t, err);
+    return NV_OK;
+}
+
+static nv_status cpu_evaluate(nv_trainer *t, int slot, double *loss_sum, int64_t *correct,
+                              nv_error *err) {
+    nv_status st = check_slot(t, slot, err);
+    if (st != NV_OK) return st;
+    const int L = t->spec.nlayers;
+    const int64_t n = t->n[slot], d = t->spec.widths[0], classes = t->spec.widths[L];
+    double sum = 0.0;
+    int64_t ok = 0;
+    for (int64_t r0 = 0; r0 < n; r0 += NV_EVAL_ROWS) {
+        int64_t rows = NV_MIN((int64_t)NV_EVAL_ROWS, n - r0);
+        forward(t, t->x[slot] + r0 * d, rows, L);
+        nv_cpu_softmax_xent(t->pre[L], t->y[slot] + r0, rows, classes, 1.0f, t->row_loss, t->row_ok,
+                            NULL);
+        sum += nv_cpu_sum_f64(t->row_loss, rows);
+        ok += nv_cpu_count_nonzero(t->row_ok, rows);
+    }
+    if (loss_sum) *loss_sum = sum;
+    if (correct) *correct = ok;
+    return NV_OK;
+}
+
+static nv_status cpu_activations(nv_trainer *t, int slot, int64_t row0, int64_t rows, int layer,
+                                 int pre, nv_real *out, nv_error *err) {
+    nv_status st = check_slot(t, slot, err);
+    if (st != NV_OK) return st;
+    const int L = t->spec.nlayers;
+    const int64_t n = t->n[slot], d = t->spec.widths[0];
+    if (layer < 0 || layer > L)
+        return nv_fail(err, NV_EINTERNAL, "activations: layer %d: expected 0..%d", layer, L);
+    if (row0 < 0 || rows < 0 || row0 + rows > n)
+        return nv_fail(err, NV_EINTERNAL, "activations: rows [%lld, %lld) outside 0..%lld",
+                       (long long)row0, (long long)(row0 + rows), (long long)n);
+    const int64_t w = t->spec.widths[layer];
+    if (layer == 0) {
+        memcpy(out, t->x[slot] + row0 * d, (size_t)(rows * d) * sizeof *out);
+        return NV_OK;
+    }
+    /* Chunks aligned to NV_EVAL_ROWS from row 0 of the slot, so a row's activations are
+     * computed in the same sgemm shapes whatever range the caller asks for. */
+    int64_t r = row0;
+    while (r < row0 + rows) {
+        int64_t c0 = r - r % NV_EVAL_ROWS;
+        int64_t c1 = NV_MIN(c0 + NV_EVAL_ROWS, n);
+        forward(t, t->x[slot] + c0 * d, c1 - c0, layer);
+        int64_t take = NV_MIN(c1, row0 + rows) - r;
+        const nv_real *src = (pre || layer == L) ? t->pre[layer] : t->post[layer];
+        memcpy(out + (r - row0) * w, src + (r - c0) * w, (size_t)(take * w) * sizeof *out);
+        r += take;
+    }
+    return NV_OK;
+}
+
+static const nv_backend cpu_backend = {
+    .name = "cpu",
+    .create = cpu_create,
+    .destroy = cpu_destroy,
+    .set_state = cpu_set_state,
+    .get_state = cpu_get_state,
+    .bind = cpu_bind,
+    .step = cpu_step,
+    .evaluate = cpu_evaluate,
+    .activations = cpu_activations,
+    .gradient = cpu_gradient,
+};
+
+const nv_backend *nv_backend_cpu(void) { return &cpu_backend; }

@@ -1,0 +1,235 @@
+/* kernels_cpu.c: the CPU references of include/nerve/kernels.h. The CPU backend
+ * (backend_cpu.c) runs them as they are, and the CUDA twins in cuda/kernels.cu are
+ * tested against them, so each is first a fixed evaluation order: the arithmetic
+ * follows PyTorch's CPU kernels operation by operation (same rounding order) so
+ * that training curves agree within CONTRACTS.md's parity window.
+ *
+ * Speed: at the project's widths (batch 64 x 64 units) a training step is a few
+ * microseconds of arithmetic, so the elementwise loops matter as much as the
+ * sgemm calls. The hot ones process four lanes at a time with GCC/Clang vector
+ * extensions (SSE on x86-64, NEON on arm64, plain code elsewhere) and then finish
+ * the tail with the same expression on scalars. Only IEEE operations that round
+ * identically per lane are used (add, mul, div, sqrt, compare, bit select; no fma,
+ * the build has no -ffast-math), so the result is the same bits as the scalar loop
+ * and does not depend on where the vector loop stops; test_kernels.c checks that.
+ * Branches are avoided too: their outcome follows the random signs of the data.
+ */
+#include "nerve/kernels.h"
+
+#include <math.h>
+#include <string.h>
+
+typedef float v4f __attribute__((vector_size(16)));
+typedef int32_t v4i __attribute__((vector_size(16)));
+
+/* Unaligned loads and stores (parameter offsets are not multiples of 4). */
+static inline v4f ld4(const float *p) {
+    v4f v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+static inline void st4(float *p, v4f v) { memcpy(p, &v, sizeof v); }
+static inline v4f splat4(float a) { return (v4f){a, a, a, a}; }
+/* m ? a : b per lane, m a comparison result (all ones or zero): a bit select. */
+static inline v4f sel4(v4i m, v4f a, v4f b) { return (v4f)((m & (v4i)a) | (~m & (v4i)b)); }
+
+/* c ? a : b on scalars, the same bit select without a branch. */
+static inline float sel1(int c, float a, float b) {
+    uint32_t ua, ub, m = (uint32_t)0 - (uint32_t)(c != 0);
+    memcpy(&ua, &a, 4);
+    memcpy(&ub, &b, 4);
+    uint32_t u = (ua & m) | (ub & ~m);
+    float r;
+    memcpy(&r, &u, 4);
+    return r;
+}
+/* Per-lane sqrt (no vector sqrt in the generic extensions; scalar sqrtf is one
+ * correctly rounded instruction per lane, so the bits match the scalar loop). */
+static inline v4f sqrt4(v4f v) { return (v4f){sqrtf(v[0]), sqrtf(v[1]), sqrtf(v[2]), sqrtf(v[3])}; }
+
+void nv_cpu_bias_add(nv_real *z, const nv_real *bias, int64_t rows, int64_t cols) {
+    for (int64_t r = 0; r < rows; r++) {
+        nv_real *zr = z + r * cols;
+        int64_t c = 0;
+        for (; c + 4 <= cols; c += 4) st4(zr + c, ld4(zr + c) + ld4(bias + c));
+        for (; c < cols; c++) zr[c] += bias[c];
+    }
+}
+
+void nv_cpu_bias_grad(nv_real *db, const nv_real *dz, int64_t rows, int64_t cols) {
+    /* Row by row so the inner loop runs over contiguous memory; each column still
+     * sums its rows in order 0..rows-1, the order the CUDA twin uses. */
+    for (int64_t c = 0; c < cols; c++) db[c] = 0.0f;
+    for (int64_t r = 0; r < rows; r++) {
+        const nv_real *dr = dz + r * cols;
+        int64_t c = 0;
+        for (; c + 4 <= cols; c += 4) st4(db + c, ld4(db + c) + ld4(dr + c));
+        for (; c < cols; c++) db[c] += dr[c];
+    }
+}
+
+void nv_cpu_act_forward(nv_activation act, float slope, const nv_real *x, nv_real *y, int64_t n) {
+    const v4f zero = splat4(0.0f), vs = splat4(slope);
+    int64_t i = 0;
+    switch (act) {
+    case NV_ACT_RELU: /* PyTorch's threshold, x <= 0 ? 0 : x, so a NaN passes through */
+        for (; i + 4 <= n; i += 4) {
+            v4f v = ld4(x + i);
+            st4(y + i, sel4(v <= zero, zero, v));
+        }
+        for (; i < n; i++) y[i] = sel1(x[i] <= 0.0f, 0.0f, x[i]);
+        break;
+    case NV_ACT_LEAKY_RELU:
+        for (; i + 4 <= n; i += 4) {
+            v4f v = ld4(x + i);
+            st4(y + i, sel4(v > zero, v, v * vs));
+        }
+        for (; i < n; i++) y[i] = sel1(x[i] > 0.0f, x[i], x[i] * slope);
+        break;
+    case NV_ACT_TANH:
+        for (; i < n; i++) y[i] = tanhf(x[i]);
+        break;
+    case NV_ACT_SIGMOID:
+        for (; i < n; i++) y[i] = 1.0f / (1.0f + expf(-x[i]));
+        break;
+    case NV_ACT_IDENTITY:
+        if (y != x) memmove(y, x, (size_t)n * sizeof *y);
+        break;
+    }
+}
+
+void nv_cpu_act_backward(nv_activation act, float slope, const nv_real *x, const nv_real *y,
+                         const nv_real *dy, nv_real *dx, int64_t n) {
+    const v4f zero = splat4(0.0f), one = splat4(1.0f), vs = splat4(slope);
+    int64_t i = 0;
+    switch (act) {
+    case NV_ACT_RELU: /* PyTorch: threshold_backward on the output, y <= 0 -> 0 */
+        for (; i + 4 <= n; i += 4) st4(dx + i, sel4(ld4(y + i) <= zero, zero, ld4(dy + i)));
+        for (; i < n; i++) dx[i] = sel1(y[i] <= 0.0f, 0.0f, dy[i]);
+        break;
+    case NV_ACT_LEAKY_RELU: /* PyTorch: x > 0 ? dy : dy * slope, from the input */
+        for (; i + 4 <= n; i += 4) {
+            v4f g = ld4(dy + i);
+            st4(dx + i, sel4(ld4(x + i) > zero, g, g * vs));
+        }
+        for (; i < n; i++) dx[i] = sel1(x[i] > 0.0f, dy[i], dy[i] * slope);
+        break;
+    case NV_ACT_TANH: /* dy * (1 - y^2) */
+        for (; i + 4 <= n; i += 4) {
+            v4f v = ld4(y + i);
+            st4(dx + i, ld4(dy + i) * (one - v * v));
+        }
+        for (; i < n; i++) dx[i] = dy[i] * (1.0f - y[i] * y[i]);
+        break;
+    case NV_ACT_SIGMOID: /* dy * (1 - y) * y */
+        for (; i + 4 <= n; i += 4) {
+            v4f v = ld4(y + i);
+            st4(dx + i, ld4(dy + i) * (one - v) * v);
+        }
+        for (; i < n; i++) dx[i] = dy[i] * (1.0f - y[i]) * y[i];
+        break;
+    case NV_ACT_IDENTITY:
+        if (dx != dy) memmove(dx, dy, (size_t)n * sizeof *dx);
+        break;
+    }
+}
+
+void nv_cpu_softmax_xent(const nv_real *logits, const int32_t *y, int64_t rows, int64_t classes,
+                         float scale, nv_real *row_loss, int32_t *row_correct, nv_real *dz) {
+    for (int64_t r = 0; r < rows; r++) {
+        const nv_real *z = logits + r * classes;
+        /* The maximum first: exp of (z - max) <= 1 cannot overflow, and the first
+         * index holding it is the prediction (ties go to the lower class). */
+        int64_t arg = 0;
+        float m = z[0];
+        for (int64_t c = 1; c < classes; c++)
+            if (z[c] > m) { m = z[c]; arg = c; }
+        float s = 0.0f;
+        for (int64_t c = 0; c < classes; c++) s += expf(z[c] - m);
+        float lse = logf(s);
+        int32_t label = y[r];
+        /* -(log_softmax)[label] = (max + log s) - z[label], as (z - max) - log s */
+        row_loss[r] = -((z[label] - m) - lse);
+        if (row_correct) row_correct[r] = (arg == label);
+        if (dz) {
+            nv_real *d = dz + r * classes;
+            float inv = 1.0f / s;
+            for (int64_t c = 0; c < classes; c++) {
+                float p = expf(z[c] - m) * inv;
+                d[c] = scale * (p - (c == label ? 1.0f : 0.0f));
+            }
+        }
+    }
+}
+
+double nv_cpu_sum_f64(const nv_real *v, int64_t n) {
+    double s = 0.0;
+    for (int64_t i = 0; i < n; i++) s += (double)v[i];
+    return s;
+}
+
+int64_t nv_cpu_count_nonzero(const int32_t *v, int64_t n) {
+    int64_t k = 0;
+    for (int64_t i = 0; i < n; i++) k += (v[i] != 0);
+    return k;
+}
+
+void nv_cpu_gather_rows(const nv_real *x, const int32_t *y, int64_t d, const uint32_t *idx,
+                        int64_t b, nv_real *out, int32_t *yout) {
+    for (int64_t i = 0; i < b; i++) {
+        memcpy(out + i * d, x + (int64_t)idx[i] * d, (size_t)d * sizeof *out);
+        if (y && yout) yout[i] = y[idx[i]];
+    }
+}
+
+void nv_cpu_weight_decay(nv_real *g, const nv_real *w, float wd, int64_t n) {
+    const v4f vwd = splat4(wd);
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) st4(g + i, ld4(g + i) + vwd * ld4(w + i));
+    for (; i < n; i++) g[i] += wd * w[i];
+}
+
+void nv_cpu_sgd_update(nv_real *w, nv_real *buf, const nv_real *g, int64_t n, float lr,
+                       float momentum, int first) {
+    const v4f vlr = splat4(lr), vm = splat4(momentum);
+    int64_t i = 0;
+    if (momentum == 0.0f) {
+        for (; i + 4 <= n; i += 4) st4(w + i, ld4(w + i) - vlr * ld4(g + i));
+        for (; i < n; i++) w[i] -= lr * g[i];
+        return;
+    }
+    if (first) { /* PyTorch: buf = clone(grad) on the first step, not momentum * 0 + grad */
+        memcpy(buf, g, (size_t)n * sizeof *buf);
+    } else {
+        for (; i + 4 <= n; i += 4) st4(buf + i, vm * ld4(buf + i) + ld4(g + i));
+        for (; i < n; i++) buf[i] = momentum * buf[i] + g[i];
+    }
+    for (i = 0; i + 4 <= n; i += 4) st4(w + i, ld4(w + i) - vlr * ld4(buf + i));
+    for (; i < n; i++) w[i] -= lr * buf[i];
+}
+
+void nv_cpu_adam_update(nv_real *w, nv_real *m, nv_real *v, const nv_real *g, int64_t n,
+                        float beta1, float beta2, float eps, float step_size, float bc2_sqrt) {
+    /* (1 - beta) rounded once from double, as PyTorch passes alpha=1-beta1 from Python */
+    const float a1 = (float)(1.0 - (double)beta1), a2 = (float)(1.0 - (double)beta2);
+    const float neg = -step_size;
+    const v4f vb1 = splat4(beta1), vb2 = splat4(beta2), va1 = splat4(a1), va2 = splat4(a2),
+              veps = splat4(eps), vneg = splat4(neg), vbc = splat4(bc2_sqrt);
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        v4f gi = ld4(g + i);
+        v4f mi = ld4(m + i) * vb1 + va1 * gi;
+        v4f vi = ld4(v + i) * vb2 + (va2 * gi) * gi;
+        st4(m + i, mi);
+        st4(v + i, vi);
+        v4f denom = sqrt4(vi) / vbc + veps;
+        st4(w + i, ld4(w + i) + (vneg * mi) / denom);
+    }
+    for (; i < n; i++) {
+        float gi = g[i];
+        m[i] = m[i] * beta1 + a1 * gi;             /* exp_avg.mul_(b1).add_(g, alpha=1-b1) */
+        v[i] = v[i] * beta2 + (a2 * gi) * gi;      /* exp_avg_sq.mul_(b2).addcmul_(g, g, 1-b2) */
+        float denom = sqrtf(v[i]) / bc2_sqrt + eps; /* (sqrt(v) / sqrt(bc2)).add_(eps) */
+        w[i] = w[i] + (neg * m[i]) / denom;        /* addcdiv_(m, denom, value=-step_size) */
+    }
+}
