@@ -25,11 +25,12 @@ void nv_checkpoint_free(nv_checkpoint *ck) {
     memset(ck, 0, sizeof *ck);
 }
 
-static nv_status write_spec(hid_t fid, const nv_mlp_spec *s, const char *f, nv_error *err) {
+nv_status nv_h5_write_spec(hid_t fid, const char *group, const nv_mlp_spec *s, const char *f,
+                           nv_error *err) {
     hid_t gcpl = nv_h5_gcpl();
-    hid_t g = H5Gcreate2(fid, "spec", H5P_DEFAULT, gcpl, H5P_DEFAULT);
+    hid_t g = H5Gcreate2(fid, group, H5P_DEFAULT, gcpl, H5P_DEFAULT);
     H5Pclose(gcpl);
-    if (g < 0) return nv_h5_fail(err, NV_EIO, f, "/spec", "cannot create group");
+    if (g < 0) return nv_h5_fail(err, NV_EIO, f, group, "cannot create group");
     nv_status st;
     const char *init = (unsigned)s->init < NV_ARRAY_LEN(init_names) ? init_names[s->init] : "?";
     if ((st = nv_h5_attr_i64(g, "nlayers", s->nlayers, f, err)) == NV_OK &&
@@ -95,7 +96,7 @@ nv_status nv_checkpoint_write(const char *path, const nv_checkpoint *ck, nv_erro
         (st = nv_h5_attr_i64(fid, "epochs_completed", ck->epochs_completed, tmp, err)) ||
         (st = nv_h5_attr_i64(fid, "step", ck->step, tmp, err)) ||
         (st = nv_h5_attr_str(fid, "config", ck->config_text ? ck->config_text : "", tmp, err)) ||
-        (st = write_spec(fid, &ck->spec, tmp, err)) ||
+        (st = nv_h5_write_spec(fid, "spec", &ck->spec, tmp, err)) ||
         /* Contiguous and unfiltered: trained weights hardly compress, and resume
          * reads them whole. */
         (st = nv_h5_write_dataset(fid, "params", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, n1,
@@ -124,33 +125,34 @@ fail:
     return st;
 }
 
-static nv_status read_spec(hid_t fid, nv_mlp_spec *s, const char *f, nv_error *err) {
-    if (!nv_h5_exists(fid, "/spec"))
-        return nv_fail(err, NV_EINPUT, "file %s: group /spec is missing", f);
-    hid_t g = H5Gopen2(fid, "/spec", H5P_DEFAULT);
-    if (g < 0) return nv_h5_fail(err, NV_EINPUT, f, "/spec", "cannot open group");
+nv_status nv_h5_read_spec(hid_t fid, const char *group, nv_mlp_spec *s, const char *f,
+                          nv_error *err) {
+    if (!nv_h5_exists(fid, group))
+        return nv_fail(err, NV_EINPUT, "file %s: group %s is missing", f, group);
+    hid_t g = H5Gopen2(fid, group, H5P_DEFAULT);
+    if (g < 0) return nv_h5_fail(err, NV_EINPUT, f, group, "cannot open group");
     memset(s, 0, sizeof *s);
     int64_t nl = 0, nw = 0;
     double slope = 0;
     char *act = NULL, *init = NULL;
     nv_status st;
-    if ((st = nv_h5_read_attr_i64(g, "nlayers", &nl, f, "/spec", err)) ||
-        (st = nv_h5_read_attr_i64s(g, "widths", s->widths, NV_MAX_LAYERS + 1, &nw, f, "/spec",
+    if ((st = nv_h5_read_attr_i64(g, "nlayers", &nl, f, group, err)) ||
+        (st = nv_h5_read_attr_i64s(g, "widths", s->widths, NV_MAX_LAYERS + 1, &nw, f, group,
                                    err)) ||
-        (st = nv_h5_read_attr_str(g, "activation", &act, f, "/spec", err)) ||
-        (st = nv_h5_read_attr_f64(g, "leaky_slope", &slope, f, "/spec", err)) ||
-        (st = nv_h5_read_attr_str(g, "init", &init, f, "/spec", err)))
+        (st = nv_h5_read_attr_str(g, "activation", &act, f, group, err)) ||
+        (st = nv_h5_read_attr_f64(g, "leaky_slope", &slope, f, group, err)) ||
+        (st = nv_h5_read_attr_str(g, "init", &init, f, group, err)))
         goto done;
     if (nl < 1 || nl > NV_MAX_LAYERS || nw != nl + 1) {
-        st = nv_fail(err, NV_EINPUT, "file %s: /spec: nlayers %lld with %lld widths: expected "
-                     "1..%d layers and nlayers+1 widths", f, (long long)nl, (long long)nw,
+        st = nv_fail(err, NV_EINPUT, "file %s: %s: nlayers %lld with %lld widths: expected "
+                     "1..%d layers and nlayers+1 widths", f, group, (long long)nl, (long long)nw,
                      NV_MAX_LAYERS);
         goto done;
     }
     s->nlayers = (int)nl;
     int a = nv_activation_parse(act);
     if (a < 0) {
-        st = nv_fail(err, NV_EINPUT, "file %s: /spec: activation '%s' is not known", f, act);
+        st = nv_fail(err, NV_EINPUT, "file %s: %s: activation '%s' is not known", f, group, act);
         goto done;
     }
     s->act = (nv_activation)a;
@@ -159,12 +161,12 @@ static nv_status read_spec(hid_t fid, nv_mlp_spec *s, const char *f, nv_error *e
     for (k = 0; k < NV_ARRAY_LEN(init_names); k++)
         if (strcmp(init, init_names[k]) == 0) break;
     if (k == NV_ARRAY_LEN(init_names)) {
-        st = nv_fail(err, NV_EINPUT, "file %s: /spec: init '%s': expected he or xavier", f, init);
+        st = nv_fail(err, NV_EINPUT, "file %s: %s: init '%s': expected he or xavier", f, group, init);
         goto done;
     }
     s->init = (nv_init_kind)k;
     st = nv_mlp_spec_validate(s, err);
-    if (st != NV_OK) nv_error_prefix(err, "file %s: /spec: ", f);
+    if (st != NV_OK) nv_error_prefix(err, "file %s: %s: ", f, group);
 done:
     free(act);
     free(init);
@@ -201,7 +203,7 @@ nv_status nv_checkpoint_read(const char *path, nv_checkpoint *ck, nv_error *err)
                                   err)) ||
         (st = nv_h5_read_attr_i64(fid, "step", &ck->step, path, "/", err)) ||
         (st = nv_h5_read_attr_str(fid, "config", &ck->config_text, path, "/", err)) ||
-        (st = read_spec(fid, &ck->spec, path, err)))
+        (st = nv_h5_read_spec(fid, "/spec", &ck->spec, path, err)))
         goto done;
     if (strlen(model) >= sizeof ck->model) {
         st = nv_fail(err, NV_EINPUT, "file %s: model name '%s' is longer than %zu characters",

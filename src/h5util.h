@@ -110,4 +110,13 @@ nv_status nv_h5_read_dataset(hid_t loc, const char *name, hid_t mem_type, size_t
 /* 1 when `path` names an existing link below loc (checking every component). */
 int nv_h5_exists(hid_t loc, const char *path);
 
+/* --- network specs (checkpoint.c) ----------------------------------------------
+ * A group `group` whose attributes are nlayers, widths, activation, leaky_slope and
+ * init: how checkpoints and snapshots record the network they hold. */
+#include "nerve/mlp.h"
+nv_status nv_h5_write_spec(hid_t loc, const char *group, const nv_mlp_spec *s, const char *file,
+                           nv_error *err);
+nv_status nv_h5_read_spec(hid_t loc, const char *group, nv_mlp_spec *s, const char *file,
+                          nv_error *err);
+
 #endif

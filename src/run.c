@@ -269,12 +269,15 @@ typedef struct {
 typedef struct {
     char dir[NV_PATH_LEN + 32];
     nv_snapshot_meta meta;
+    nv_mlp_spec spec;
+    nv_real *params;         /* (nparams), owned */
     int nlayers;
     snapshot_layer layer[2 * (NV_MAX_LAYERS + 1)];
 } snapshot_job;
 
 static void snapshot_job_free(void *p) {
     snapshot_job *j = p;
+    free(j->params);
     for (int i = 0; i < j->nlayers; i++) {
         free(j->layer[i].train);
         free(j->layer[i].test);
@@ -286,6 +289,7 @@ static nv_status run_snapshot_job(void *p, nv_error *err) {
     snapshot_job *j = p;
     nv_snapshot_writer *w = NULL;
     nv_status st = nv_snapshot_begin(j->dir, &j->meta, &w, err);
+    if (!st) st = nv_snapshot_add_params(w, &j->spec, j->params, err);
     for (int i = 0; i < j->nlayers && !st; i++)
         st = nv_snapshot_add_layer(w, j->layer[i].index, j->layer[i].name, j->layer[i].kind, j->layer[i].pre,
                                    j->layer[i].width, j->layer[i].train, j->layer[i].test, err);
@@ -310,7 +314,15 @@ static nv_status queue_snapshot(const run_ctx *rc, int m, nv_trainer *t, int64_t
         .y_train = rc->train.y, .y_test = rc->test.y, .ids_train = rc->train.ids, .ids_test = rc->test.ids,
         .gzip_level = rc->ex->compression};
     size_t bytes = sizeof *j;
-    nv_status st = NV_OK;
+    int64_t np = nv_mlp_param_count(&md->spec);
+    j->spec = md->spec;
+    j->params = nv_malloc(sizeof(nv_real) * (size_t)np, err);
+    if (!j->params) {
+        snapshot_job_free(j);
+        return NV_ENOMEM;
+    }
+    bytes += sizeof(nv_real) * (size_t)np;
+    nv_status st = rc->backend->get_state(t, j->params, NULL, NULL, NULL, err);
     for (int l = 0; l <= L && !st; l++) {
         char name[NV_NAME_LEN];
         nv_layer_name(l, L, name, sizeof name);

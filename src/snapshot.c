@@ -726,3 +726,45 @@ nv_status nv_snapshot_read_index(const char *path, const char *what, const char 
     H5Fclose(fid);
     return st;
 }
+
+/* --- the network itself ------------------------------------------------------------ */
+nv_status nv_snapshot_add_params(nv_snapshot_writer *w, const nv_mlp_spec *spec,
+                                 const nv_real *params, nv_error *err) {
+    const char *f = w->tmp_path;
+    if (nv_h5_exists(w->fid, "/model"))
+        return nv_fail(err, NV_EINTERNAL, "file %s: parameters added twice", f);
+    nv_status st = nv_h5_write_spec(w->fid, "model", spec, f, err);
+    if (st) return st;
+    hid_t g = H5Gopen2(w->fid, "/model", H5P_DEFAULT);
+    if (g < 0) return nv_h5_fail(err, NV_EIO, f, "/model", "cannot open group");
+    int64_t n = nv_mlp_param_count(spec);
+    st = nv_h5_write_dataset(g, "params", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, &n, params, 0, f, err);
+    H5Gclose(g);
+    return st;
+}
+
+nv_status nv_snapshot_read_params(const char *path, nv_mlp_spec *spec, nv_real **params,
+                                  nv_error *err) {
+    *params = NULL;
+    hid_t fid = open_snapshot(path, err);
+    if (fid < 0) return err ? err->status : NV_EINPUT;
+    nv_status st;
+    if (!nv_h5_exists(fid, "/model")) {
+        st = nv_fail(err, NV_EINPUT, "file %s: no /model (the network's parameters are stored by "
+                     "nerve train from version 0.1.0 on)", path);
+    } else if ((st = nv_h5_read_spec(fid, "/model", spec, path, err)) == NV_OK) {
+        int64_t d[1];
+        void *buf = NULL;
+        st = nv_h5_read_dataset(fid, "/model/params", H5T_NATIVE_FLOAT, sizeof(nv_real), 1, &buf, d,
+                                path, err);
+        if (st == NV_OK && d[0] != nv_mlp_param_count(spec)) {
+            st = nv_fail(err, NV_EINPUT, "file %s: /model/params has %lld values, the spec needs %lld",
+                         path, (long long)d[0], (long long)nv_mlp_param_count(spec));
+            free(buf);
+            buf = NULL;
+        }
+        *params = buf;
+    }
+    H5Fclose(fid);
+    return st;
+}

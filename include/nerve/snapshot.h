@@ -15,6 +15,8 @@
  *   /layers/<name>/all   (n_train+n_test, width) virtual dataset over the two above:
  *                        the combined set is first-class without storing data twice
  *   /layers/<name>/pre_train, pre_test, pre_all   pre-activations, when requested
+ *   /model                 attrs: nlayers, widths, activation, leaky_slope, init
+ *   /model/params (nparams) f32  the network's parameters at this epoch (mlp.h layout)
  *     attrs on /layers/<name>: index (0 = input .. L = logits), width, kind
  *     ("input", "hidden", "logits")
  * Layer names: "input", "hidden1" .. "hidden<L-1>", "logits".
@@ -36,6 +38,7 @@
 #define NERVE_SNAPSHOT_H
 
 #include "nerve/common.h"
+#include "nerve/mlp.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -77,6 +80,16 @@ nv_status nv_snapshot_begin(const char *dir, const nv_snapshot_meta *meta,
 nv_status nv_snapshot_add_layer(nv_snapshot_writer *w, int index, const char *name,
                                 const char *kind, int pre, int64_t width,
                                 const nv_real *train, const nv_real *test, nv_error *err);
+/* Stores the network at this epoch: group /model with the spec as attributes
+ * (nlayers, widths, activation, leaky_slope, init) and /model/params (nparams) f32
+ * in mlp.h's flat layout, so feature images, probes or a re-evaluation of any
+ * snapshot epoch need nothing but the file. */
+nv_status nv_snapshot_add_params(nv_snapshot_writer *w, const nv_mlp_spec *spec,
+                                 const nv_real *params, nv_error *err);
+/* Reads them back; *params is malloc'd (nparams), caller frees. */
+nv_status nv_snapshot_read_params(const char *path, nv_mlp_spec *spec, nv_real **params,
+                                  nv_error *err);
+
 /* Closes, fsyncs, renames into place and adds the file to <dir>/manifest.json
  * (replacing an entry for the same model and epoch). Frees w, also on failure
  * (then no file is left under the final name unless only the manifest update

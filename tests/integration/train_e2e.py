@@ -67,6 +67,20 @@ logits = f["layers/logits/test"][...]
 acc = float(np.mean(np.argmax(logits, 1) == f["labels/test"][...]))
 check(abs(acc - summary["models"]["bottleneck"]["test_acc"]) < 1e-9, "logits reproduce the summary's test accuracy")
 
+# the stored parameters reproduce the stored activations (a numpy forward pass)
+m = f["model"]
+widths = [int(v) for v in m.attrs["widths"]]
+params = m["params"][...]
+h, off = f["layers/input/all"][...].astype(np.float64), 0
+for l in range(len(widths) - 1):
+    W = params[off:off + widths[l + 1] * widths[l]].reshape(widths[l + 1], widths[l]); off += W.size
+    b = params[off:off + widths[l + 1]]; off += b.size
+    h = h @ W.T + b
+    if l < len(widths) - 2:
+        h = np.maximum(h, 0)
+check(off == params.size and m.attrs["activation"] == "relu", "/model holds the spec and every parameter")
+check(np.allclose(h, f["layers/logits/all"][...], rtol=1e-4, atol=1e-5), "/model/params reproduce the logits")
+
 # h5dump reads it too
 p = subprocess.run(["h5dump", "-H", path], capture_output=True, text=True)
 check(p.returncode == 0 and "layers" in p.stdout, "h5dump reads the snapshot")
