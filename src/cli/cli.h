@@ -12,6 +12,15 @@ int nv_cmd_data(int argc, char **argv);
 int nv_cmd_train(int argc, char **argv);
 int nv_cmd_info(int argc, char **argv);
 int nv_cmd_ph(int argc, char **argv);
+int nv_cmd_ph_run(int argc, char **argv);   /* `nerve ph RUN`: cmd_ph.c hands run directories here */
+int nv_cmd_pca(int argc, char **argv);
+int nv_cmd_stats(int argc, char **argv);
+int nv_cmd_features(int argc, char **argv);
+int nv_cmd_analyze(int argc, char **argv);
+int nv_cmd_report(int argc, char **argv);
+int nv_cmd_sweep(int argc, char **argv);
+int nv_cmd_collect(int argc, char **argv);
+int nv_cmd_verify(int argc, char **argv);
 
 /* Prints "nerve <verb>: <message>" (and a hint for some statuses) to stderr and
  * returns the exit code for err->status. */
