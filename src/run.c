@@ -410,14 +410,27 @@ static nv_status queue_checkpoint(const run_ctx *rc, int m, nv_trainer *t, int64
     return nv_bg_submit(rc->bg, run_checkpoint_job, checkpoint_job_free, j, bytes, err);
 }
 
+/* How often a model is checkpointed between snapshot epochs. Every epoch would be
+ * simplest, but each checkpoint is fsync'd (file and directory), which for the
+ * small spheres nets costs more than the epoch itself; a resumed run redoes at most
+ * this much work, and ends with the same bytes whichever checkpoint it starts from. */
+#define NV_CHECKPOINT_SECONDS 10.0
+
 /* Everything an epoch leaves on disk, queued in the order that keeps a crash safe:
  * the snapshot, then the checkpoint (so a checkpoint never names an epoch whose
- * snapshot is missing), then the metrics tables. */
-static nv_status queue_epoch_files(const run_ctx *rc, int m, nv_trainer *t, int64_t epoch, nv_error *err) {
+ * snapshot is missing), then the metrics tables. Checkpoints and metrics are
+ * written at snapshot epochs, at the last epoch, and otherwise every
+ * NV_CHECKPOINT_SECONDS. */
+static nv_status queue_epoch_files(const run_ctx *rc, int m, nv_trainer *t, int64_t epoch,
+                                   double *last_checkpoint, nv_error *err) {
     nv_status st = NV_OK;
-    if (is_snapshot_epoch(rc->ex, epoch)) st = queue_snapshot(rc, m, t, epoch, err);
-    if (!st) st = queue_checkpoint(rc, m, t, epoch, err);
-    if (!st) st = queue_metrics(rc, m, err);
+    int snap = is_snapshot_epoch(rc->ex, epoch);
+    if (snap) st = queue_snapshot(rc, m, t, epoch, err);
+    if (!st && (snap || epoch == rc->ex->epochs || nv_now() - *last_checkpoint >= NV_CHECKPOINT_SECONDS)) {
+        st = queue_checkpoint(rc, m, t, epoch, err);
+        if (!st) st = queue_metrics(rc, m, err);
+        *last_checkpoint = nv_now();
+    }
     return st;
 }
 
@@ -493,7 +506,10 @@ static nv_status train_model(run_ctx *rc, int m, uint32_t *perm, nv_error *err) 
         if (!st) st = evaluate_row(rc, t, 0, rc->metrics[m], err);
         if (st) goto done;
         rc->metric_rows[m] = 1;
-        if ((st = queue_epoch_files(rc, m, t, 0, err))) goto done;
+        /* epoch 0 is always checkpointed: a resumed run needs a start */
+        if (is_snapshot_epoch(ex, 0) && (st = queue_snapshot(rc, m, t, 0, err))) goto done;
+        if ((st = queue_checkpoint(rc, m, t, 0, err))) goto done;
+        if ((st = queue_metrics(rc, m, err))) goto done;
     }
 
     {
@@ -505,6 +521,7 @@ static nv_status train_model(run_ctx *rc, int m, uint32_t *perm, nv_error *err) 
     }
     const int64_t n = rc->train.n, B = ex->batch_size;
     const int64_t steps = (n + B - 1) / B;
+    double last_checkpoint = nv_now();
     for (int64_t e = start + 1; e <= ex->epochs; e++) {
         /* The epoch's order depends only on (seed, epoch): every model, and a resumed
          * run, sees the same sequence of minibatches. */
@@ -535,7 +552,7 @@ static nv_status train_model(run_ctx *rc, int m, uint32_t *perm, nv_error *err) 
             goto done;
         }
         rc->metric_rows[m] = e + 1;
-        if ((st = queue_epoch_files(rc, m, t, e, err))) goto done;
+        if ((st = queue_epoch_files(rc, m, t, e, &last_checkpoint, err))) goto done;
         nv_train_event ev = {.kind = NV_EV_EPOCH, .model = md->name, .epoch = e, .epochs = ex->epochs,
                              .train_loss = row[M_TRAIN_LOSS], .train_acc = row[M_TRAIN_ACC],
                              .test_loss = row[M_TEST_LOSS], .test_acc = row[M_TEST_ACC]};

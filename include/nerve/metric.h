@@ -1,6 +1,7 @@
 /* metric.h: the distances persistent homology is computed on (analysis/metric.c),
  * landmark subsampling (analysis/landmarks.c), and the scale calibration of
- * Naitzat, Zhitnikov and Lim, "Topology of Deep Neural Networks" (JMLR 2020).
+ * Naitzat, Zhitnikov and Lim, "Topology of Deep Neural Networks" (JMLR 2020)
+ * (analysis/calibrate.c). docs/metric.md explains when to use which.
  *
  * Why more than Euclidean: deep layers of a trained net stretch and fold the data,
  * and Vietoris-Rips at a fixed Euclidean scale then sees dust (beta0 in the tens)
@@ -11,7 +12,11 @@
  * Distance matrices are dense compressed lower triangles (n*(n-1)/2 floats,
  * entry (i, j), i > j, at i*(i-1)/2 + j), the engine's nv_ph_input layout. Pairs
  * the kNN graph does not connect are INFINITY. Every function allocates its output
- * with malloc; the caller frees.
+ * with malloc; the caller frees (free()). On failure nothing is allocated and
+ * *lower / *sub is set to NULL.
+ *
+ * Determinism: every result is the same bytes for any thread count (each entry is
+ * computed by one thread in a fixed order; threads only split the rows).
  */
 #ifndef NERVE_METRIC_H
 #define NERVE_METRIC_H
@@ -31,32 +36,88 @@ typedef enum {
 
 typedef struct {
     nv_metric_kind kind;
-    int k;                   /* neighbours for the kNN graph (Naitzat et al.: 14) */
-    int normalize;           /* 1: divide by the median k-th neighbour Euclidean
-                                distance (per-layer scale normalisation) */
+    int k;                   /* neighbours for the kNN graph (Naitzat et al.: 14), and
+                                the k of the normalisation; ignored (may be 0) for
+                                euclidean/cosine without normalisation */
+    int normalize;           /* 1: divide by the median over points of the k-th
+                                nearest-neighbour distance (per-layer scale
+                                normalisation): Euclidean for euclidean and
+                                knn-weighted, cosine for cosine. Refused (NV_EINPUT)
+                                for knn-hops: hop counts have no scale to remove. */
 } nv_metric_spec;
 
-const char *nv_metric_name(nv_metric_kind k);
+const char *nv_metric_name(nv_metric_kind k);  /* "euclidean", ...; "unknown" */
 int nv_metric_parse(const char *s);  /* "euclidean", "cosine", "knn-hops", "knn-weighted"; -1 */
 
-/* Pairwise distances of x (n, d) under m, into *lower (malloc'd). Euclidean
- * distances are computed from coordinate differences, accumulated in double, and
- * rounded to float once, exactly as Ripser 1.2.1's point-cloud reader does. */
+/* Pairwise distances of x (n, d) under m, into *lower (malloc'd, n*(n-1)/2).
+ *
+ * Euclidean distances are computed exactly as Ripser 1.2.1's point-cloud reader
+ * does (ripser.cpp, euclidean_distance_matrix, value_t = float): coordinate
+ * differences squared and summed in float from 0.0f in coordinate order, sqrtf of
+ * the sum. So `nerve ph` on a point cloud reads the same floats as `ripser
+ * --format point-cloud`, and barcodes match to the bit. (An earlier version of this
+ * comment said "accumulated in double": Ripser does not do that; see
+ * docs/metric.md.)
+ *
+ * Cosine: 1 - x.y / (|x| |y|) in double, clamped to >= 0, rounded to float.
+ * kNN: each point's k nearest neighbours (Euclidean, ties to the lower index); an
+ * edge joins i and j when either is among the other's k nearest; hops are BFS
+ * hop counts, weighted distances Dijkstra sums of the Euclidean edge lengths (in
+ * double, rounded to float once).
+ * Bad input (NV_EINPUT, naming what and where): x NULL, n < 1, d < 1, a NaN or Inf
+ * coordinate (row, column), a zero row under cosine, k < 1 or k >= n where k is
+ * needed, normalisation of hop counts, a zero median k-th neighbour distance. */
 nv_status nv_distance_matrix(const nv_real *x, int64_t n, int64_t d, const nv_metric_spec *m,
                              float **lower, nv_error *err);
 
-/* The sub-matrix of `lower` (n points) on the vertices idx[0..count). */
+/* The same from a given distance matrix `base` (n points, compressed lower, finite
+ * and >= 0) instead of coordinates, for `--format distance` input: kind
+ * NV_METRIC_EUCLIDEAN means "base as it is" (copied, optionally normalised); the
+ * kNN kinds build the graph on base (edge lengths = base entries); cosine needs
+ * coordinates and is refused. */
+nv_status nv_distance_from_matrix(const float *base, int64_t n, const nv_metric_spec *m,
+                                  float **lower, nv_error *err);
+
+/* The median over the n points of the distance to the k-th nearest other point
+ * under `lower` (ties do not matter: it is a distance, not an index); for even n
+ * the mean of the two middle values, in double. 1 <= k < n. This is the divisor
+ * of spec.normalize; exposed so that outputs can record it. */
+nv_status nv_median_kth_neighbor(const float *lower, int64_t n, int k, double *median,
+                                 nv_error *err);
+
+/* The sub-matrix of `lower` (n points) on the vertices idx[0..count), in that
+ * order: sub entry (a, b), a > b, is d(idx[a], idx[b]); a repeated index gives 0.
+ * count >= 0; every idx in [0, n). *sub is malloc'd (count*(count-1)/2). */
 nv_status nv_distance_restrict(const float *lower, int64_t n, const int64_t *idx, int64_t count,
                                float **sub, nv_error *err);
+
+/* Distances among the landmarks idx[0..count) of x (n, d) under m: the same floats
+ * as nv_distance_restrict(nv_distance_matrix(x, n, d, m), idx) but without the
+ * n x n matrix, for large n. The kNN graph (and the normalisation's median) are
+ * built on all n points, so graph distances between landmarks run through every
+ * point, as the full matrix's do; the searches start from the landmarks only.
+ * Memory O(n k + count^2 + threads n); time O(n^2 d) for the neighbour search.
+ * *sub is malloc'd (count*(count-1)/2); idx as for nv_distance_restrict. */
+nv_status nv_distance_landmarks(const nv_real *x, int64_t n, int64_t d, const nv_metric_spec *m,
+                                const int64_t *idx, int64_t count, float **sub, nv_error *err);
 
 /* --- landmarks ----------------------------------------------------------------- */
 typedef enum { NV_LANDMARK_MAXMIN = 0, NV_LANDMARK_RANDOM } nv_landmark_kind;
 
-/* Chooses `count` of the n rows of x (n, d): max-min (greedy permutation, Euclidean,
- * starting from row `first`) or uniformly at random from the seeded RNG (stream
- * NV_STREAM_LANDMARK), sorted ascending for random. idx (count) is caller-provided.
- * *cover_radius (may be NULL) gets the max over points of the distance to the
- * nearest landmark. count >= n selects every row. */
+const char *nv_landmark_name(nv_landmark_kind k);  /* "maxmin", "random"; "unknown" */
+int nv_landmark_parse(const char *s);              /* "maxmin" (or "max-min"), "random"; -1 */
+
+/* Chooses `count` of the n rows of x (n, d): max-min (greedy permutation, Euclidean
+ * distances as nv_distance_matrix computes them, starting from row `first`, each
+ * next landmark the point farthest from those chosen, ties to the lowest index;
+ * idx in selection order) or uniformly at random without replacement from the
+ * seeded RNG (stream NV_STREAM_LANDMARK, draw j for the j-th pick; `first`
+ * ignored), sorted ascending. idx (min(count, n) entries) is caller-provided.
+ * *cover_radius (may be NULL) gets the max over points of the Euclidean distance to
+ * the nearest landmark (for random this costs n*count*d more work; pass NULL to
+ * skip it). count >= n selects every row: idx = 0..n-1, cover radius 0.
+ * Bad input: x or idx NULL, n < 1, d < 1, count < 1, first outside [0, n) for
+ * max-min, NaN/Inf coordinates, n >= 2^32 for random. */
 nv_status nv_landmarks_select(const nv_real *x, int64_t n, int64_t d, int64_t count,
                               nv_landmark_kind kind, uint64_t seed, int64_t first,
                               int64_t *idx, double *cover_radius, nv_error *err);
@@ -66,7 +127,23 @@ nv_status nv_landmarks_select(const nv_real *x, int64_t n, int64_t d, int64_t co
  * Betti numbers of x under the kNN metric (kind NV_METRIC_KNN_HOPS or _WEIGHTED)
  * equal `target` (target[0..ndims)), choosing the scale in the middle of the
  * longest interval where they do. Returns NV_EINPUT with a message when no k in
- * range achieves the target. */
+ * range achieves the target.
+ *
+ * The Betti numbers as a function of the scale t are those of the Rips complex at
+ * t (bars with birth <= t < death), so they are constant on half-open intervals
+ * [lo, hi) between consecutive filtration values; scale_lo and scale_hi are the
+ * ends of the longest such run. hi is INFINITY when the target holds at every
+ * larger scale (beta0 of a disconnected kNN graph); such a run is measured, and its
+ * middle taken, up to the largest finite distance dmax of the metric, past which
+ * nothing changes: scale = middle of [lo, max(lo, dmax)]. Ties in length go to the
+ * smaller scale. For hop counts the scale is an integer number of hops: the lower
+ * middle of the integers lo .. hi-1 (or lo .. dmax).
+ * ndims == 1 (beta0 only) is computed by union-find on the kNN graph and never
+ * calls the persistence engine; ndims >= 2 runs nv_ph_compute (dense, max_dim =
+ * ndims - 1), which must fit in memory for n points (use landmarks first). Scales
+ * are in the units of the metric without normalisation. Bad input (NV_EINPUT): x
+ * invalid as for nv_distance_matrix, another kind, ndims outside [1, 8], a target
+ * outside [0, n], not 1 <= k_min <= k_max < n. */
 typedef struct {
     int k;
     float scale;
@@ -76,6 +153,52 @@ typedef struct {
 nv_status nv_calibrate(const nv_real *x, int64_t n, int64_t d, nv_metric_kind kind,
                        const int64_t *target, int ndims, int k_min, int k_max,
                        nv_calibration *out, nv_error *err);
+
+/* --- internals shared by analysis/metric.c, landmarks.c and calibrate.c ---------
+ * Not part of the stable API (no validation beyond what is stated); declared here
+ * because the three files share them and the project keeps one header per module. */
+#define NV_METRIC_MAX_THREADS 64
+
+/* Runs fn(ctx, tid, start, end) over row ranges covering [0, n) on up to `threads`
+ * threads (tid < threads indexes per-thread scratch). Returns nonzero if any call
+ * did. Results must not depend on which thread runs a range. */
+typedef int (*nv_row_fn)(void *ctx, int tid, int64_t start, int64_t end);
+int nv_metric_parallel_rows(int64_t n, int threads, nv_row_fn fn, void *ctx);
+
+/* NV_EINPUT unless x is non-NULL, n >= 1, d >= 1 and every coordinate finite;
+ * `who` starts the message. */
+nv_status nv_metric_check_points(const nv_real *x, int64_t n, int64_t d, const char *who,
+                                 nv_error *err);
+
+/* Ripser's Euclidean distance between two points of dimension d (float sums). */
+float nv_metric_euclid_pair(const nv_real *a, const nv_real *b, int64_t d);
+
+/* The Euclidean lower triangle of valid points x (n, d); *lower malloc'd. */
+nv_status nv_metric_euclidean_lower(const nv_real *x, int64_t n, int64_t d, float **lower,
+                                    nv_error *err);
+
+/* The k nearest neighbours of every point under `lower`, nearest first, ties to the
+ * lower index: nb (n, k) indices and nd (n, k) distances, both malloc'd. 1 <= k < n. */
+nv_status nv_metric_knn_lists(const float *lower, int64_t n, int k, int64_t **nb, float **nd,
+                              nv_error *err);
+
+/* The symmetrised kNN graph in CSR form: neighbours of i are col[row_ptr[i] ..
+ * row_ptr[i+1]), ascending, with edge lengths len[...] taken from `lower`. */
+typedef struct {
+    int64_t n;
+    int64_t *row_ptr;   /* (n + 1) */
+    int64_t *col;       /* (row_ptr[n]) */
+    float *len;         /* (row_ptr[n]) */
+} nv_knn_graph;
+
+nv_status nv_metric_knn_graph(const float *lower, int64_t n, int k, nv_knn_graph *g,
+                              nv_error *err);
+void nv_knn_graph_free(nv_knn_graph *g);  /* accepts NULL or a zeroed graph */
+
+/* All-pairs graph distances of g (hops if !weighted, else edge-length sums) as a
+ * lower triangle (*lower malloc'd); INFINITY between components. */
+nv_status nv_metric_geodesic_lower(const nv_knn_graph *g, int weighted, float **lower,
+                                   nv_error *err);
 
 #ifdef __cplusplus
 }
