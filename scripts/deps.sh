@@ -62,6 +62,11 @@ if [ $want_test = 1 ]; then
   have_py python3-torch torch
   have_py python3-gudhi gudhi
   have_py python3-sklearn sklearn
+  have_py python3-scipy scipy
+  have_bin chromium chromium          # renders nerve report's page in the tests
+  have_bin slurm-wlm sbatch           # a private one-node Slurm for the sweep tests
+  have_bin slurm-wlm slurmctld
+  have_bin munge munged
 fi
 # de-duplicate
 mapfile -t missing < <(printf '%s\n' "${missing[@]}" | awk 'NF && !seen[$0]++')
