@@ -126,6 +126,13 @@ static config_setting_t *lookup(const reader *r, const char *path) {
     return config_lookup((config_t *)&r->file, path);
 }
 
+int nv_config_key_kind(const char *path) {
+    const key_def *k = find_key(path);
+    if (!k) return -1;
+    if (k->kind == K_GROUP) return 0;
+    return k->kind == K_NUMLIST || k->kind == K_INTLIST_OR_STR || k->kind == K_STRLIST_OR_STR ? 2 : 1;
+}
+
 static nv_status not_sweep(const reader *r, const config_setting_t *s, const char *path) {
     if (config_setting_is_aggregate(s))
         return bad(r, s, path,
@@ -584,7 +591,8 @@ char *nv_config_resolved_text(const nv_experiment *ex) {
     case NV_DATA_SPHERES:
         sb_printf(&b,
                   "  spheres: {\n    dim = %lld;\n    sphere_dim = %lld;\n    points_per_class = %lld;\n"
-                  "    radius = [%.17g, %.17g];\n    offset = %.17g;\n    noise = %.17g;\n"
+                  /* %#g keeps the decimal point: a libconfig array must not mix 1 and 1.3 */
+                  "    radius = [%#.17g, %#.17g];\n    offset = %.17g;\n    noise = %.17g;\n"
                   "    oversample = %.17g;\n    oversample_width = %.17g;\n  };\n",
                   (long long)d->spheres.dim, (long long)d->spheres.sphere_dim,
                   (long long)d->spheres.points_per_class, d->spheres.radius[0], d->spheres.radius[1],

@@ -23,6 +23,15 @@
 #include "nerve/checkpoint.h"
 #include "nerve/rng.h"
 #include "nerve/snapshot.h"
+#include "nerve/sweep.h"
+
+/* Library versions for run.json (the reproducibility record, docs/sweeps.md). */
+#include <cblas.h>
+#include <libconfig.h>
+#include <zlib.h>
+#ifdef NERVE_CUDA
+#include <cuda_runtime_api.h>
+#endif
 
 /* Columns of the per-epoch metrics table (checkpoint, CSV and metrics.h5). */
 enum { M_EPOCH, M_TRAIN_LOSS, M_TRAIN_ACC, M_TEST_LOSS, M_TEST_ACC, M_COLS };
@@ -89,7 +98,8 @@ static int first_diff_line(const char *a, const char *b) {
 /* Removes what a previous run left (only the files and folders a run writes). */
 static nv_status clear_run_dir(const char *dir, nv_error *err) {
     static const char *items[] = {"snapshots", "checkpoints", "metrics", "metrics.h5", "summary.json",
-                                  "config.cfg", "data.h5", "run.json", "log.txt"};
+                                  "config.cfg", "data.h5", "run.json", "log.txt",
+                                  "hashes.json"};
     for (size_t i = 0; i < NV_ARRAY_LEN(items); i++) {
         char p[NV_PATH_LEN + 64];
         snprintf(p, sizeof p, "%s/%s", dir, items[i]);
@@ -572,6 +582,28 @@ done:
 #define NERVE_GIT_COMMIT "unknown"
 #endif
 
+/* Every library whose version can change stored bytes or speed, so a run can be
+ * reproduced with the same stack. */
+static json_t *library_versions(const char *hdf5) {
+    json_t *l = json_object();
+    char buf[64];
+    json_object_set_new(l, "hdf5", json_string(hdf5));
+    const char *ob = openblas_get_config();
+    json_object_set_new(l, "openblas", json_string(ob ? ob : "unknown"));
+    snprintf(buf, sizeof buf, "%d.%d.%d", LIBCONFIG_VER_MAJOR, LIBCONFIG_VER_MINOR, LIBCONFIG_VER_REVISION);
+    json_object_set_new(l, "libconfig", json_string(buf));
+    json_object_set_new(l, "jansson", json_string(jansson_version_str()));
+    json_object_set_new(l, "zlib", json_string(zlibVersion()));
+#ifdef NERVE_CUDA
+    int v = 0;
+    if (cudaRuntimeGetVersion(&v) == cudaSuccess) {
+        snprintf(buf, sizeof buf, "%d.%d", v / 1000, (v % 1000) / 10);
+        json_object_set_new(l, "cuda_runtime", json_string(buf));
+    }
+#endif
+    return l;
+}
+
 static nv_status write_run_json(const run_ctx *rc, const char *status, double seconds, nv_error *err) {
     json_t *j = json_object();
     char host[256] = "";
@@ -597,6 +629,7 @@ static nv_status write_run_json(const run_ctx *rc, const char *status, double se
     json_object_set_new(j, "hdf5_version", json_string(h5v));
     const char *core = getenv("OPENBLAS_CORETYPE");
     json_object_set_new(j, "openblas_coretype", json_string(core ? core : "default"));
+    json_object_set_new(j, "libraries", library_versions(h5v));
     if (rc->opt->command_line) json_object_set_new(j, "command", json_string(rc->opt->command_line));
     char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(j);
@@ -736,6 +769,9 @@ nv_status nv_train_run(const nv_experiment *ex, const nv_train_options *opt, nv_
     rc.bg = NULL;
     if (st) goto done;
     if ((st = write_summary(&rc, err))) goto done;
+    /* Last: the dataset hashes are the record `nerve verify` checks and a sweep
+     * task's completion marker. */
+    if ((st = nv_run_hashes_write(rc.dir, err))) goto done;
     st = write_run_json(&rc, "finished", nv_now() - t0, err);
 done:
     if (rc.bg) {

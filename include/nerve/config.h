@@ -111,6 +111,11 @@ void nv_layer_name(int layer, int nlayers, char *buf, size_t len);
 
 const char *nv_data_source_name(nv_data_source s);
 
+/* For sweeps (sweep.c): what the schema expects at a dotted key: -1 not a key,
+ * 0 a group, 1 one value, 2 a list of values (models.hidden, data.spheres.radius,
+ * snapshots.epochs, snapshots.layers), so that a sweep over it is a list of lists. */
+int nv_config_key_kind(const char *path);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,523 @@
+/* sweep_collect.c: `nerve collect DIR` as a library call (sweep.h): merges the
+ * finished tasks of a sweep into one table per configuration (the sweep axes
+ * except the seed), mean and standard deviation over seeds.
+ *
+ * Inputs per finished task: run/summary.json (final test accuracy of each model)
+ * and, where they exist, the analysis tables other verbs write (docs/DESIGN.md,
+ * "The analysis directory"): analysis/ph/summary.csv (Betti numbers),
+ * analysis/stats/intrinsic_dimension.csv and analysis/stats/probes.csv. Those are
+ * read by column name, not position, so a verb adding a column does not break
+ * collect; each table's last snapshot epoch is used. Everything is formatted with
+ * fixed precision in task order, so the same finished runs give the same bytes
+ * whether they ran here or on a cluster.
+ */
+#include "nerve/sweep.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "nerve/plot.h"
+#include "nerve/snapshot.h"
+
+/* ---- a growable text buffer --------------------------------------------------------- */
+typedef struct {
+    char *buf;
+    size_t len, cap;
+} text;
+
+static void add(text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add(text *t, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) return;
+    if (t->len + (size_t)n + 1 > t->cap) {
+        size_t cap = (t->cap + (size_t)n + 1) * 2;
+        char *nb = realloc(t->buf, cap);
+        if (!nb) return;
+        t->buf = nb, t->cap = cap;
+    }
+    va_start(ap, fmt);
+    vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
+    va_end(ap);
+    t->len += (size_t)n;
+}
+
+/* ---- observations: (configuration, model, layer, quantity) -> values over seeds ------ */
+typedef struct {
+    char model[64], layer[64], quantity[96];
+} obs_key;
+
+typedef struct {
+    int64_t config;
+    int key;
+    double value;
+} obs;
+
+typedef struct {
+    obs_key *keys;
+    int nkeys, capkeys;
+    obs *v;
+    int64_t n, cap;
+} table;
+
+static int key_index(table *t, const char *model, const char *layer, const char *quantity) {
+    for (int i = 0; i < t->nkeys; i++)
+        if (!strcmp(t->keys[i].model, model) && !strcmp(t->keys[i].layer, layer) &&
+            !strcmp(t->keys[i].quantity, quantity))
+            return i;
+    if (t->nkeys == t->capkeys) {
+        int cap = t->capkeys ? 2 * t->capkeys : 32;
+        obs_key *nk = realloc(t->keys, (size_t)cap * sizeof *nk);
+        if (!nk) return -1;
+        t->keys = nk, t->capkeys = cap;
+    }
+    obs_key *k = &t->keys[t->nkeys];
+    snprintf(k->model, sizeof k->model, "%s", model);
+    snprintf(k->layer, sizeof k->layer, "%s", layer);
+    snprintf(k->quantity, sizeof k->quantity, "%s", quantity);
+    return t->nkeys++;
+}
+
+static int observe(table *t, int64_t config, const char *model, const char *layer, const char *quantity, double v) {
+    int k = key_index(t, model, layer, quantity);
+    if (k < 0) return -1;
+    if (t->n == t->cap) {
+        int64_t cap = t->cap ? 2 * t->cap : 256;
+        obs *nv = realloc(t->v, (size_t)cap * sizeof *nv);
+        if (!nv) return -1;
+        t->v = nv, t->cap = cap;
+    }
+    t->v[t->n++] = (obs){.config = config, .key = k, .value = v};
+    return 0;
+}
+
+static void table_free(table *t) {
+    free(t->keys);
+    free(t->v);
+}
+
+/* Mean and sample standard deviation (n - 1; NaN below two values) of one cell. */
+static int64_t cell_stats(const table *t, int64_t config, int key, double *mean, double *sd) {
+    int64_t n = 0;
+    double s = 0;
+    for (int64_t i = 0; i < t->n; i++)
+        if (t->v[i].config == config && t->v[i].key == key) s += t->v[i].value, n++;
+    *mean = n ? s / (double)n : NAN;
+    double q = 0;
+    for (int64_t i = 0; i < t->n; i++)
+        if (t->v[i].config == config && t->v[i].key == key) q += (t->v[i].value - *mean) * (t->v[i].value - *mean);
+    *sd = n > 1 ? sqrt(q / (double)(n - 1)) : NAN;
+    return n;
+}
+
+/* ---- CSV tables of the analysis verbs ------------------------------------------------- */
+#define MAX_COLS 64
+typedef struct {
+    int ncols;
+    char *cols[MAX_COLS];
+    int64_t nrows;
+    char ***rows;        /* (nrows, ncols) */
+    char *data;
+} csv;
+
+static void csv_free(csv *c) {
+    for (int64_t r = 0; r < c->nrows; r++) free(c->rows[r]);
+    free(c->rows);
+    free(c->data);
+}
+
+/* Splits one line on commas in place (fields are plain: names and numbers). */
+static int split(char *line, char **out, int max) {
+    int n = 0;
+    for (char *p = line;; p++) {
+        if (n < max) out[n] = p;
+        n++;
+        p += strcspn(p, ",");
+        if (!*p) break;
+        *p = '\0';
+    }
+    for (int i = 0; i < n && i < max; i++) {
+        char *f = out[i];
+        size_t l = strlen(f);
+        while (l && (f[l - 1] == '\r' || f[l - 1] == ' ')) f[--l] = '\0';
+        while (*f == ' ') f++;
+        if (*f == '"' && l >= 2 && f[strlen(f) - 1] == '"') f[strlen(f) - 1] = '\0', f++;
+        out[i] = f;
+    }
+    return n;
+}
+
+static int csv_read(const char *path, csv *c) {
+    memset(c, 0, sizeof *c);
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    c->data = n > 0 ? malloc((size_t)n + 1) : NULL;
+    if (!c->data || fread(c->data, 1, (size_t)n, f) != (size_t)n) {
+        fclose(f);
+        csv_free(c);
+        return -1;
+    }
+    fclose(f);
+    c->data[n] = '\0';
+    char *save = NULL, *line = strtok_r(c->data, "\n", &save);
+    if (!line) return -1;
+    int ncols = split(line, c->cols, MAX_COLS); /* once: split writes into the line */
+    c->ncols = NV_MIN(ncols, MAX_COLS);
+    int64_t cap = 0;
+    while ((line = strtok_r(NULL, "\n", &save))) {
+        if (!*line || *line == '#' || *line == '\r') continue;
+        char **row = calloc((size_t)c->ncols, sizeof *row);
+        if (!row) return -1;
+        char *fields[MAX_COLS];
+        int m = split(line, fields, MAX_COLS);
+        for (int i = 0; i < c->ncols; i++) row[i] = i < m ? fields[i] : "";
+        if (c->nrows == cap) {
+            cap = cap ? 2 * cap : 64;
+            char ***nr = realloc(c->rows, (size_t)cap * sizeof *nr);
+            if (!nr) { free(row); return -1; }
+            c->rows = nr;
+        }
+        c->rows[c->nrows++] = row;
+    }
+    return 0;
+}
+
+static int col(const csv *c, const char *name) {
+    for (int i = 0; i < c->ncols; i++)
+        if (!strcmp(c->cols[i], name)) return i;
+    return -1;
+}
+
+static int is_number(const char *s, double *v) {
+    char *end;
+    if (!*s) return 0;
+    *v = strtod(s, &end);
+    return *end == '\0';
+}
+
+/* Columns that identify a row rather than measure something. */
+static int is_key_column(const char *n) {
+    static const char *keys[] = {"model", "layer", "epoch", "split", "class", "label", "seed", "n", "k", "dim",
+                                 "landmarks", "points", "n_points", "scale", "layer_index", "width", "kind"};
+    for (size_t i = 0; i < NV_ARRAY_LEN(keys); i++)
+        if (!strcmp(n, keys[i])) return 1;
+    return 0;
+}
+
+/* The value of a filter column that the summary should use: "all" when some
+ * row has it (the pooled set or every class), then `second`, else NULL (keep all). */
+static const char *preferred(const csv *c, int ci, const char *second) {
+    if (ci < 0) return NULL;
+    const char *cand[] = {"all", second};
+    for (int k = 0; k < 2; k++) {
+        if (!cand[k]) continue;
+        for (int64_t r = 0; r < c->nrows; r++)
+            if (!strcmp(c->rows[r][ci], cand[k])) return cand[k];
+    }
+    return NULL;
+}
+
+typedef enum { SRC_PH = 0, SRC_ID, SRC_PROBES } source_kind;
+
+/* Adds one task's rows of one analysis table to the table of observations. */
+static int read_analysis(const char *path, source_kind kind, int64_t config, table *t, text *notes, int *found) {
+    csv c;
+    if (access(path, F_OK) != 0) return 0;
+    if (csv_read(path, &c) != 0) {
+        add(notes, "- %s: unreadable, skipped\n", path);
+        return 0;
+    }
+    int cm = col(&c, "model"), cl = col(&c, "layer"), ce = col(&c, "epoch"), cs = col(&c, "split");
+    int cc = col(&c, "class") >= 0 ? col(&c, "class") : col(&c, "label");
+    int cdim = col(&c, "dim"), cb = col(&c, "betti_at_scale") >= 0 ? col(&c, "betti_at_scale") : col(&c, "betti");
+    if (cm < 0 || cl < 0) {
+        add(notes, "- %s: no 'model' and 'layer' columns, skipped\n", path);
+        csv_free(&c);
+        return 0;
+    }
+    const char *split_want = preferred(&c, cs, kind == SRC_PROBES ? "test" : "train");
+    /* Betti numbers are the study's per-class topology: keep every class there */
+    const char *class_want = kind == SRC_PH ? NULL : preferred(&c, cc, "-1");
+    /* the last epoch of each model */
+    for (int64_t r = 0; r < c.nrows; r++) {
+        char **row = c.rows[r];
+        if (split_want && strcmp(row[cs], split_want)) continue;
+        if (class_want && strcmp(row[cc], class_want)) continue;
+        if (ce >= 0) {
+            double e = atof(row[ce]), last = -1;
+            for (int64_t q = 0; q < c.nrows; q++)
+                if (!strcmp(c.rows[q][cm], row[cm]) && atof(c.rows[q][ce]) > last) last = atof(c.rows[q][ce]);
+            if (e != last) continue;
+        }
+        double v;
+        if (kind == SRC_PH && cdim >= 0 && cb >= 0) {
+            char q[96];
+            if (cc >= 0 && strcmp(row[cc], "all")) snprintf(q, sizeof q, "betti%s_class%s", row[cdim], row[cc]);
+            else snprintf(q, sizeof q, "betti%s", row[cdim]);
+            if (is_number(row[cb], &v) && observe(t, config, row[cm], row[cl], q, v)) return -1;
+            *found = 1;
+            continue;
+        }
+        for (int i = 0; i < c.ncols; i++) {
+            const char *n = c.cols[i];
+            int want = kind == SRC_PH      ? !strncmp(n, "betti", 5)
+                       : kind == SRC_PROBES ? strstr(n, "acc") != NULL
+                                            : !is_key_column(n);
+            if (!want || i == cm || i == cl || !is_number(row[i], &v)) continue;
+            char q[96];
+            snprintf(q, sizeof q, "%s%s", kind == SRC_ID ? "id_" : kind == SRC_PROBES ? "probe_" : "", n);
+            if (!strcmp(q, "id_id") || !strcmp(q, "id_intrinsic_dimension")) snprintf(q, sizeof q, "intrinsic_dimension");
+            if (observe(t, config, row[cm], row[cl], q, v)) return -1;
+            *found = 1;
+        }
+    }
+    csv_free(&c);
+    return 0;
+}
+
+/* ---- output -------------------------------------------------------------------------- */
+static void fmt_num(char *buf, size_t len, double v) {
+    if (isnan(v)) buf[0] = '\0';
+    else snprintf(buf, len, "%.6f", v);
+}
+
+static const char *config_label(const nv_sweep_index *ix, int64_t config, char *buf, size_t len) {
+    buf[0] = '\0';
+    for (int64_t t = 0; t < ix->ntasks; t++) {
+        if (ix->tasks[t].config != config) continue;
+        for (int a = 0; a < ix->naxes; a++) {
+            if (a == ix->seed_axis) continue;
+            snprintf(buf + strlen(buf), len - strlen(buf), "%s%s", buf[0] ? " " : "", ix->tasks[t].labels[a]);
+        }
+        break;
+    }
+    if (!buf[0]) snprintf(buf, len, "all");
+    return buf;
+}
+
+static const char *task_axis_label(const nv_sweep_index *ix, int64_t config, int a) {
+    for (int64_t t = 0; t < ix->ntasks; t++)
+        if (ix->tasks[t].config == config) return ix->tasks[t].labels[a];
+    return "";
+}
+
+static nv_status draw_figure(const nv_sweep_index *ix, const table *acc, const char *path, nv_error *err) {
+    nv_plot_figure *f = NULL;
+    double w = NV_MAX(420.0, 70.0 * (double)ix->nconfigs + 120.0);
+    nv_status st = nv_plot_figure_new(1, 1, NV_MIN(w, 1600.0), 300, &f, err);
+    if (st) return st;
+    nv_plot_panel *p = nv_plot_figure_panel(f, 0, 0);
+    nv_plot_figure_set_title(f, "test accuracy (mean over seeds)");
+    nv_plot_panel_set_ylabel(p, "test accuracy");
+    nv_plot_panel_set_xlabel(p, "configuration");
+    double *x = calloc((size_t)ix->nconfigs, sizeof *x), *y = calloc((size_t)ix->nconfigs, sizeof *y);
+    char **labels = calloc((size_t)ix->nconfigs, sizeof *labels);
+    if (!x || !y || !labels) st = nv_fail(err, NV_ENOMEM, "out of memory");
+    for (int64_t c = 0; c < ix->nconfigs && !st; c++) {
+        char b[512];
+        x[c] = (double)c;
+        labels[c] = strdup(config_label(ix, c, b, sizeof b));
+    }
+    if (!st && ix->nconfigs <= 40) st = nv_plot_panel_set_xticks(p, x, (const char *const *)labels, (int)ix->nconfigs, err);
+    for (int k = 0; k < acc->nkeys && !st; k++) {
+        double sd;
+        for (int64_t c = 0; c < ix->nconfigs; c++) cell_stats(acc, c, k, &y[c], &sd);
+        st = nv_plot_line(p, acc->keys[k].model, x, y, ix->nconfigs, NULL, err);
+    }
+    if (!st) st = nv_plot_save(f, path, err);
+    for (int64_t c = 0; labels && c < ix->nconfigs; c++) free(labels[c]);
+    free(labels);
+    free(x);
+    free(y);
+    nv_plot_figure_free(f);
+    return st;
+}
+
+nv_status nv_sweep_collect(const char *dir, int figure, nv_collect_result *res, nv_error *err) {
+    memset(res, 0, sizeof *res);
+    nv_sweep_index *ix = NULL;
+    nv_status st = nv_sweep_index_load(dir, &ix, err);
+    if (st) return st;
+    table acc = {0}, ana = {0};
+    text csv_out = {0}, ana_out = {0}, md = {0}, notes = {0};
+    int64_t *done = calloc((size_t)NV_MAX(ix->nconfigs, 1), sizeof *done);
+    int64_t *total = calloc((size_t)NV_MAX(ix->nconfigs, 1), sizeof *total);
+    if (!done || !total) {
+        st = nv_fail(err, NV_ENOMEM, "out of memory");
+        goto out;
+    }
+    res->tasks = ix->ntasks;
+    res->configs = ix->nconfigs;
+    int found[3] = {0, 0, 0};
+    for (int64_t t = 0; t < ix->ntasks; t++) {
+        const nv_sweep_task *k = &ix->tasks[t];
+        total[k->config]++;
+        char path[4096];
+        if (!nv_sweep_task_finished(dir, k->name)) {
+            size_t l = strlen(res->unfinished);
+            if (l + strlen(k->name) + 2 < sizeof res->unfinished)
+                snprintf(res->unfinished + l, sizeof res->unfinished - l, "%s%s", l ? " " : "", k->name);
+            continue;
+        }
+        snprintf(path, sizeof path, "%s/tasks/%s/run/summary.json", dir, k->name);
+        json_t *sum = json_load_file(path, 0, NULL);
+        json_t *models = json_object_get(sum, "models");
+        if (!json_is_object(models)) {
+            json_decref(sum);
+            st = nv_fail(err, NV_EINPUT, "%s: unreadable or without 'models' (the task's hashes.json says it finished)", path);
+            goto out;
+        }
+        res->finished++;
+        done[k->config]++;
+        const char *name;
+        json_t *m;
+        json_object_foreach(models, name, m) {
+            json_t *a = json_object_get(m, "test_acc");
+            if (json_is_number(a) && observe(&acc, k->config, name, "", "test_acc", json_number_value(a))) {
+                json_decref(sum);
+                st = nv_fail(err, NV_ENOMEM, "out of memory");
+                goto out;
+            }
+        }
+        json_decref(sum);
+        static const char *files[3] = {"analysis/ph/summary.csv", "analysis/stats/intrinsic_dimension.csv",
+                                       "analysis/stats/probes.csv"};
+        for (int s = 0; s < 3; s++) {
+            snprintf(path, sizeof path, "%s/tasks/%s/run/%s", dir, k->name, files[s]);
+            if (read_analysis(path, (source_kind)s, k->config, &ana, &notes, &found[s])) {
+                st = nv_fail(err, NV_ENOMEM, "out of memory");
+                goto out;
+            }
+        }
+    }
+    res->analysis_ph = found[0], res->analysis_id = found[1], res->analysis_probes = found[2];
+
+    /* results.csv: one row per configuration */
+    add(&csv_out, "config");
+    for (int a = 0; a < ix->naxes; a++)
+        if (a != ix->seed_axis) add(&csv_out, ",%s", ix->keys[a]);
+    add(&csv_out, ",seeds_done,seeds_total");
+    for (int k = 0; k < acc.nkeys; k++) add(&csv_out, ",%s_test_acc_mean,%s_test_acc_std", acc.keys[k].model, acc.keys[k].model);
+    add(&csv_out, "\n");
+    for (int64_t c = 0; c < ix->nconfigs; c++) {
+        add(&csv_out, "%lld", (long long)c);
+        for (int a = 0; a < ix->naxes; a++)
+            if (a != ix->seed_axis) add(&csv_out, ",%s", task_axis_label(ix, c, a));
+        add(&csv_out, ",%lld,%lld", (long long)done[c], (long long)total[c]);
+        for (int k = 0; k < acc.nkeys; k++) {
+            double mean, sd;
+            char a[32], b[32];
+            cell_stats(&acc, c, k, &mean, &sd);
+            fmt_num(a, sizeof a, mean), fmt_num(b, sizeof b, sd);
+            add(&csv_out, ",%s,%s", a, b);
+        }
+        add(&csv_out, "\n");
+    }
+    /* analysis.csv: long format, one row per configuration, model, layer, quantity */
+    add(&ana_out, "config");
+    for (int a = 0; a < ix->naxes; a++)
+        if (a != ix->seed_axis) add(&ana_out, ",%s", ix->keys[a]);
+    add(&ana_out, ",model,layer,quantity,n,mean,std\n");
+    for (int64_t c = 0; c < ix->nconfigs; c++)
+        for (int k = 0; k < ana.nkeys; k++) {
+            double mean, sd;
+            int64_t n = cell_stats(&ana, c, k, &mean, &sd);
+            if (!n) continue;
+            char a[32], b[32];
+            fmt_num(a, sizeof a, mean), fmt_num(b, sizeof b, sd);
+            add(&ana_out, "%lld", (long long)c);
+            for (int x = 0; x < ix->naxes; x++)
+                if (x != ix->seed_axis) add(&ana_out, ",%s", task_axis_label(ix, c, x));
+            add(&ana_out, ",%s,%s,%s,%lld,%s,%s\n", ana.keys[k].model, ana.keys[k].layer, ana.keys[k].quantity,
+                (long long)n, a, b);
+        }
+
+    /* results.md */
+    add(&md, "# Sweep results: %s\n\n", dir);
+    add(&md, "%lld of %lld tasks finished, %lld configurations. Test accuracy at the last epoch, mean ± sample "
+             "standard deviation over seeds.\n\n", (long long)res->finished, (long long)res->tasks, (long long)res->configs);
+    add(&md, "| config |");
+    for (int a = 0; a < ix->naxes; a++)
+        if (a != ix->seed_axis) add(&md, " %s |", ix->keys[a]);
+    add(&md, " seeds |");
+    for (int k = 0; k < acc.nkeys; k++) add(&md, " %s |", acc.keys[k].model);
+    add(&md, "\n|---|");
+    for (int a = 0; a < ix->naxes; a++)
+        if (a != ix->seed_axis) add(&md, "---|");
+    add(&md, "---|");
+    for (int k = 0; k < acc.nkeys; k++) add(&md, "---|");
+    add(&md, "\n");
+    for (int64_t c = 0; c < ix->nconfigs; c++) {
+        add(&md, "| %lld |", (long long)c);
+        for (int a = 0; a < ix->naxes; a++)
+            if (a != ix->seed_axis) add(&md, " %s |", task_axis_label(ix, c, a));
+        add(&md, " %lld/%lld |", (long long)done[c], (long long)total[c]);
+        for (int k = 0; k < acc.nkeys; k++) {
+            double mean, sd;
+            cell_stats(&acc, c, k, &mean, &sd);
+            if (isnan(mean)) add(&md, " |");
+            else if (isnan(sd)) add(&md, " %.4f |", mean);
+            else add(&md, " %.4f ± %.4f |", mean, sd);
+        }
+        add(&md, "\n");
+    }
+    if (ana.nkeys) {
+        add(&md, "\n## Analysis (last snapshot epoch)\n\n| config | model | layer | quantity | n | mean | std |\n"
+                 "|---|---|---|---|---|---|---|\n");
+        for (int64_t c = 0; c < ix->nconfigs; c++)
+            for (int k = 0; k < ana.nkeys; k++) {
+                double mean, sd;
+                int64_t n = cell_stats(&ana, c, k, &mean, &sd);
+                if (!n) continue;
+                add(&md, "| %lld | %s | %s | %s | %lld | %.4f | ", (long long)c, ana.keys[k].model, ana.keys[k].layer,
+                    ana.keys[k].quantity, (long long)n, mean);
+                if (isnan(sd)) add(&md, " |\n");
+                else add(&md, "%.4f |\n", sd);
+            }
+    }
+    add(&md, "\n## Notes\n\n");
+    if (res->unfinished[0]) add(&md, "- unfinished tasks (not in the tables): %s\n", res->unfinished);
+    static const char *what[3] = {"Betti numbers (analysis/ph/summary.csv)",
+                                  "intrinsic dimension (analysis/stats/intrinsic_dimension.csv)",
+                                  "probe accuracy (analysis/stats/probes.csv)"};
+    for (int s = 0; s < 3; s++)
+        if (!found[s]) add(&md, "- %s: not present in any finished task, skipped\n", what[s]);
+    if (notes.buf) add(&md, "%s", notes.buf);
+
+    if (!csv_out.buf || !ana_out.buf || !md.buf) {
+        st = nv_fail(err, NV_ENOMEM, "out of memory");
+        goto out;
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s/collect", dir);
+    if ((st = nv_mkdirs(path, err))) goto out;
+    snprintf(path, sizeof path, "%s/collect/results.csv", dir);
+    if ((st = nv_atomic_write_text(path, csv_out.buf, err))) goto out;
+    snprintf(path, sizeof path, "%s/collect/analysis.csv", dir);
+    if ((st = nv_atomic_write_text(path, ana_out.buf, err))) goto out;
+    snprintf(path, sizeof path, "%s/collect/results.md", dir);
+    if ((st = nv_atomic_write_text(path, md.buf, err))) goto out;
+    if (figure && res->finished > 0) {
+        snprintf(path, sizeof path, "%s/collect/results.png", dir);
+        if ((st = draw_figure(ix, &acc, path, err))) goto out;
+        res->figure = 1;
+    }
+out:
+    free(done);
+    free(total);
+    free(csv_out.buf), free(ana_out.buf), free(md.buf), free(notes.buf);
+    table_free(&acc);
+    table_free(&ana);
+    nv_sweep_index_free(ix);
+    return st;
+}

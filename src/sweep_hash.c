@@ -1,0 +1,387 @@
+/* sweep_hash.c: the reproducibility record of a run (sweep.h): SHA-256 of the
+ * raw data of every dataset in every HDF5 file of a run, stored in hashes.json at
+ * the end of training and re-checked by `nerve verify`.
+ *
+ * Why our own SHA-256: it is 100 lines (FIPS 180-4), checked against the standard
+ * test vectors and sha256sum in tests/unit/test_sweep.c, and saves a library
+ * dependency. Why hash datasets and not files: an HDF5 file's bytes depend on the
+ * library's allocation choices, while CONTRACTS.md defines "the same" on the
+ * stored data (h5diff -d 0); the datasets are what must not change.
+ */
+#include "nerve/sweep.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <hdf5.h>
+
+#include "h5util.h"
+#include "nerve/snapshot.h"
+
+/* ---- SHA-256 ------------------------------------------------------------------ */
+static const uint32_t K256[64] = {
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
+
+static inline uint32_t rotr(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
+
+static void sha256_block(uint32_t h[8], const uint8_t *p) {
+    uint32_t w[64];
+    for (int i = 0; i < 16; i++)
+        w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 | (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
+    for (int i = 16; i < 64; i++) {
+        uint32_t s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3);
+        uint32_t s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10);
+        w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+    }
+    uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], k = h[7];
+    for (int i = 0; i < 64; i++) {
+        uint32_t t1 = k + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + K256[i] + w[i];
+        uint32_t t2 = (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
+        k = g, g = f, f = e, e = d + t1, d = c, c = b, b = a, a = t1 + t2;
+    }
+    h[0] += a, h[1] += b, h[2] += c, h[3] += d, h[4] += e, h[5] += f, h[6] += g, h[7] += k;
+}
+
+void nv_sha256_init(nv_sha256 *s) {
+    static const uint32_t H0[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                                   0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+    memcpy(s->h, H0, sizeof H0);
+    s->bytes = 0;
+    s->used = 0;
+}
+
+void nv_sha256_update(nv_sha256 *s, const void *data, size_t n) {
+    const uint8_t *p = data;
+    s->bytes += n;
+    if (s->used) {
+        size_t take = NV_MIN(n, 64 - s->used);
+        memcpy(s->block + s->used, p, take);
+        s->used += take, p += take, n -= take;
+        if (s->used < 64) return;
+        sha256_block(s->h, s->block);
+        s->used = 0;
+    }
+    for (; n >= 64; p += 64, n -= 64) sha256_block(s->h, p);
+    memcpy(s->block, p, n);
+    s->used = n;
+}
+
+void nv_sha256_final(nv_sha256 *s, uint8_t digest[32]) {
+    uint64_t bits = s->bytes * 8;
+    uint8_t pad = 0x80;
+    nv_sha256_update(s, &pad, 1);
+    pad = 0;
+    while (s->used != 56) nv_sha256_update(s, &pad, 1);
+    uint8_t len[8];
+    for (int i = 0; i < 8; i++) len[i] = (uint8_t)(bits >> (56 - 8 * i));
+    nv_sha256_update(s, len, 8);
+    for (int i = 0; i < 8; i++)
+        for (int j = 0; j < 4; j++) digest[4 * i + j] = (uint8_t)(s->h[i] >> (24 - 8 * j));
+}
+
+void nv_sha256_hex(const uint8_t digest[32], char hex[65]) {
+    static const char d[] = "0123456789abcdef";
+    for (int i = 0; i < 32; i++) hex[2 * i] = d[digest[i] >> 4], hex[2 * i + 1] = d[digest[i] & 15];
+    hex[64] = '\0';
+}
+
+/* ---- one dataset ----------------------------------------------------------------- */
+/* Bytes read at a time: snapshots of large data sets are hashed slab by slab. */
+#define SLAB_BYTES ((size_t)16 << 20)
+
+static nv_status hash_vlen_strings(hid_t ds, hid_t space, hssize_t npoints, nv_sha256 *s, const char *file,
+                                   const char *name, nv_error *err) {
+    char **v = calloc((size_t)NV_MAX(npoints, 1), sizeof *v);
+    if (!v) return nv_fail(err, NV_ENOMEM, "%s: %s: out of memory", file, name);
+    hid_t mt = H5Tcopy(H5T_C_S1);
+    H5Tset_size(mt, H5T_VARIABLE);
+    nv_status st = NV_OK;
+    if (npoints > 0 && H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0)
+        st = nv_h5_fail(err, NV_EINPUT, file, name, "cannot read the strings");
+    for (hssize_t i = 0; i < npoints && !st; i++) nv_sha256_update(s, v[i] ? v[i] : "", (v[i] ? strlen(v[i]) : 0) + 1);
+    if (npoints > 0 && !st) H5Dvlen_reclaim(mt, space, H5P_DEFAULT, v);
+    H5Tclose(mt);
+    free(v);
+    return st;
+}
+
+/* The raw data in the file's own type, so the hash does not depend on the
+ * reading machine's native types. */
+static nv_status hash_dataset(hid_t ds, const char *file, const char *name, char hex[65], nv_error *err) {
+    nv_status st = NV_OK;
+    hid_t type = H5Dget_type(ds), space = H5Dget_space(ds), mspace = -1;
+    void *buf = NULL;
+    nv_sha256 s;
+    nv_sha256_init(&s);
+    if (type < 0 || space < 0) {
+        st = nv_h5_fail(err, NV_EINPUT, file, name, "cannot read the type or shape");
+        goto done;
+    }
+    int rank = H5Sget_simple_extent_ndims(space);
+    hssize_t npoints = H5Sget_simple_extent_npoints(space);
+    if (rank < 0 || npoints < 0) {
+        st = nv_h5_fail(err, NV_EINPUT, file, name, "cannot read the shape");
+        goto done;
+    }
+    if (H5Tis_variable_str(type) > 0) {
+        st = hash_vlen_strings(ds, space, npoints, &s, file, name, err);
+        goto done;
+    }
+    if (H5Tget_class(type) == H5T_VLEN) {
+        st = nv_fail(err, NV_EINPUT, "%s: %s: variable-length sequences are not hashed by this version", file, name);
+        goto done;
+    }
+    size_t tsize = H5Tget_size(type);
+    if (npoints == 0) goto done;
+    if (rank == 0) {
+        buf = malloc(tsize);
+        if (!buf) { st = nv_fail(err, NV_ENOMEM, "%s: %s: out of memory", file, name); goto done; }
+        if (H5Dread(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
+            st = nv_h5_fail(err, NV_EINPUT, file, name, "cannot read");
+            goto done;
+        }
+        nv_sha256_update(&s, buf, tsize);
+        goto done;
+    }
+    hsize_t dims[H5S_MAX_RANK];
+    H5Sget_simple_extent_dims(space, dims, NULL);
+    size_t row = tsize;
+    for (int i = 1; i < rank; i++) row *= (size_t)dims[i];
+    hsize_t rows = (hsize_t)NV_MAX((size_t)1, SLAB_BYTES / NV_MAX(row, (size_t)1));
+    if (rows > dims[0]) rows = dims[0];
+    buf = malloc(row * (size_t)rows);
+    if (!buf) { st = nv_fail(err, NV_ENOMEM, "%s: %s: out of memory", file, name); goto done; }
+    for (hsize_t r0 = 0; r0 < dims[0]; r0 += rows) {
+        hsize_t start[H5S_MAX_RANK] = {0}, count[H5S_MAX_RANK];
+        memcpy(count, dims, sizeof(hsize_t) * (size_t)rank);
+        start[0] = r0;
+        count[0] = NV_MIN(rows, dims[0] - r0);
+        if (mspace >= 0) H5Sclose(mspace);
+        mspace = H5Screate_simple(rank, count, NULL);
+        if (H5Sselect_hyperslab(space, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
+            H5Dread(ds, type, mspace, space, H5P_DEFAULT, buf) < 0) {
+            st = nv_h5_fail(err, NV_EINPUT, file, name, "cannot read rows %llu..", (unsigned long long)r0);
+            goto done;
+        }
+        nv_sha256_update(&s, buf, row * (size_t)count[0]);
+    }
+done:
+    free(buf);
+    if (mspace >= 0) H5Sclose(mspace);
+    if (space >= 0) H5Sclose(space);
+    if (type >= 0) H5Tclose(type);
+    if (!st) {
+        uint8_t d[32];
+        nv_sha256_final(&s, d);
+        nv_sha256_hex(d, hex);
+    }
+    return st;
+}
+
+/* ---- one file -------------------------------------------------------------------- */
+typedef struct {
+    const char *file;
+    json_t *out;
+    nv_error *err;
+    nv_status st;
+} visit_ctx;
+
+static herr_t visit_link(hid_t group, const char *name, const H5L_info_t *info, void *data) {
+    visit_ctx *v = data;
+    if (info->type != H5L_TYPE_HARD) return 0;
+    hid_t obj = H5Oopen(group, name, H5P_DEFAULT);
+    if (obj < 0) {
+        v->st = nv_h5_fail(v->err, NV_EINPUT, v->file, name, "cannot open");
+        return -1;
+    }
+    if (H5Iget_type(obj) == H5I_DATASET) {
+        char hex[65], path[1024];
+        snprintf(path, sizeof path, "/%s", name);
+        v->st = hash_dataset(obj, v->file, path, hex, v->err);
+        if (!v->st) json_object_set_new(v->out, path, json_string(hex));
+    }
+    H5Oclose(obj);
+    return v->st ? -1 : 0;
+}
+
+static nv_status file_hashes(const char *path, json_t **out, nv_error *err) {
+    nv_h5_quiet();
+    *out = NULL;
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) return nv_h5_fail(err, NV_EINPUT, path, NULL, "cannot open as HDF5");
+    visit_ctx v = {.file = path, .out = json_object(), .err = err};
+    herr_t r = H5Lvisit(f, H5_INDEX_NAME, H5_ITER_INC, visit_link, &v);
+    H5Fclose(f);
+    if (!v.st && r < 0) v.st = nv_h5_fail(err, NV_EINPUT, path, NULL, "cannot walk the file's groups");
+    if (v.st) {
+        json_decref(v.out);
+        return v.st;
+    }
+    *out = v.out;
+    return NV_OK;
+}
+
+nv_status nv_h5_file_hashes(const char *path, char **json, nv_error *err) {
+    json_t *o;
+    nv_status st = file_hashes(path, &o, err);
+    if (st) return st;
+    *json = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    return *json ? NV_OK : nv_fail(err, NV_ENOMEM, "out of memory");
+}
+
+/* ---- the run's files ------------------------------------------------------------------ */
+typedef struct {
+    char **v;
+    size_t n, cap;
+} strlist;
+
+static int push(strlist *l, const char *s) {
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 64;
+        char **nv = realloc(l->v, cap * sizeof *nv);
+        if (!nv) return -1;
+        l->v = nv, l->cap = cap;
+    }
+    return (l->v[l->n] = strdup(s)) ? (int)(l->n++, 0) : -1;
+}
+
+static void strlist_free(strlist *l) {
+    for (size_t i = 0; i < l->n; i++) free(l->v[i]);
+    free(l->v);
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* *.h5 under root/rel, skipping hidden names (temporary files being written) and
+ * analysis/ (written after training by other verbs, with their own idempotence). */
+static nv_status find_h5(const char *root, const char *rel, strlist *out, nv_error *err) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s%s%s", root, *rel ? "/" : "", rel);
+    DIR *d = opendir(path);
+    if (!d) return nv_fail(err, NV_EINPUT, "%s: cannot open the directory (%s)", path, strerror(errno));
+    nv_status st = NV_OK;
+    struct dirent *e;
+    while (!st && (e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        if (!*rel && !strcmp(e->d_name, "analysis")) continue;
+        char sub[4096], full[8192];
+        snprintf(sub, sizeof sub, "%s%s%s", rel, *rel ? "/" : "", e->d_name);
+        snprintf(full, sizeof full, "%s/%s", root, sub);
+        struct stat sb;
+        if (stat(full, &sb) != 0) continue;
+        if (S_ISDIR(sb.st_mode)) st = find_h5(root, sub, out, err);
+        else {
+            size_t n = strlen(sub);
+            if (n > 3 && !strcmp(sub + n - 3, ".h5") && push(out, sub))
+                st = nv_fail(err, NV_ENOMEM, "out of memory");
+        }
+    }
+    closedir(d);
+    return st;
+}
+
+nv_status nv_run_hashes_write(const char *run_dir, nv_error *err) {
+    strlist files = {0};
+    json_t *root = json_object(), *fo = json_object();
+    nv_status st = find_h5(run_dir, "", &files, err);
+    if (!st) qsort(files.v, files.n, sizeof *files.v, cmp_str);
+    for (size_t i = 0; i < files.n && !st; i++) {
+        char full[8192];
+        snprintf(full, sizeof full, "%s/%s", run_dir, files.v[i]);
+        json_t *h;
+        if (!(st = file_hashes(full, &h, err))) json_object_set_new(fo, files.v[i], h);
+    }
+    char *text = NULL;
+    if (!st) {
+        json_object_set_new(root, "format", json_string("nerve-hashes"));
+        json_object_set_new(root, "format_version", json_integer(1));
+        json_object_set_new(root, "algorithm", json_string("sha256 of each dataset's raw data as stored"));
+        json_object_set_new(root, "files", fo);
+        fo = NULL;
+        text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        if (!text) st = nv_fail(err, NV_ENOMEM, "out of memory");
+    }
+    if (!st) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/hashes.json", run_dir);
+        size_t n = strlen(text);
+        char *t2 = realloc(text, n + 2);
+        if (t2) text = t2, strcpy(text + n, "\n");
+        st = nv_atomic_write_text(path, text, err);
+    }
+    free(text);
+    json_decref(fo);
+    json_decref(root);
+    strlist_free(&files);
+    return st;
+}
+
+nv_status nv_run_hashes_verify(const char *run_dir, int64_t *nfiles, int64_t *ndatasets, nv_error *err) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/hashes.json", run_dir);
+    json_error_t je;
+    json_t *root = json_load_file(path, 0, &je);
+    if (nfiles) *nfiles = 0;
+    if (ndatasets) *ndatasets = 0;
+    if (!root)
+        return nv_fail(err, NV_EINPUT, "%s: %s (a run writes hashes.json when its training finishes)", path,
+                       access(path, F_OK) ? "no such file" : je.text);
+    nv_status st = NV_OK;
+    json_t *files = json_object_get(root, "files");
+    const char *fmt = json_string_value(json_object_get(root, "format"));
+    if (!fmt || strcmp(fmt, "nerve-hashes") || !json_is_object(files)) {
+        st = nv_fail(err, NV_EINPUT, "%s: not a nerve-hashes file (format \"%s\")", path, fmt ? fmt : "");
+        goto done;
+    }
+    const char *rel;
+    json_t *want;
+    json_object_foreach(files, rel, want) {
+        char full[8192];
+        snprintf(full, sizeof full, "%s/%s", run_dir, rel);
+        if (access(full, F_OK) != 0) {
+            st = nv_fail(err, NV_EINPUT, "%s: the file is missing (recorded in hashes.json)", full);
+            goto done;
+        }
+        json_t *got;
+        if ((st = file_hashes(full, &got, err))) goto done;
+        const char *ds;
+        json_t *h;
+        json_object_foreach(want, ds, h) {
+            json_t *g = json_object_get(got, ds);
+            if (!g) st = nv_fail(err, NV_EINPUT, "%s: dataset %s is missing (recorded in hashes.json)", full, ds);
+            else if (strcmp(json_string_value(g), json_string_value(h) ? json_string_value(h) : ""))
+                st = nv_fail(err, NV_EINPUT, "%s: dataset %s differs: sha256 %s, recorded %s", full, ds,
+                             json_string_value(g), json_string_value(h) ? json_string_value(h) : "?");
+            if (st) break;
+            if (ndatasets) (*ndatasets)++;
+        }
+        if (!st) {
+            json_object_foreach(got, ds, h) {
+                if (!json_object_get(want, ds)) {
+                    st = nv_fail(err, NV_EINPUT, "%s: dataset %s is not recorded in hashes.json (added later?)", full, ds);
+                    break;
+                }
+            }
+        }
+        json_decref(got);
+        if (st) goto done;
+        if (nfiles) (*nfiles)++;
+    }
+done:
+    json_decref(root);
+    return st;
+}

@@ -1,0 +1,185 @@
+/* test_sweep.c: SHA-256 against the FIPS 180-4 test vectors (whole and in pieces),
+ * and the expansion of sweep configs: which lists are axes (a list at a key that
+ * takes one value; a list of lists at a key that takes a list), the seed axis
+ * last and fastest, the task configs free of lists, and every refusal. */
+#include "testutil.h"
+
+#include <unistd.h>
+
+#include "nerve/config.h"
+#include "nerve/sweep.h"
+
+static char g_dir[256];
+
+static int teardown(void **state) {
+    (void)state;
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static const char *write_cfg(const char *name, const char *text) {
+    static char path[512];
+    snprintf(path, sizeof path, "%s/%s", g_dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+static int setup(void **state) {
+    (void)state;
+    snprintf(g_dir, sizeof g_dir, "%s", nv_test_tmpdir("sweep"));
+    return 0;
+}
+
+static void hex_of(const void *data, size_t n, char hex[65]) {
+    nv_sha256 s;
+    uint8_t d[32];
+    nv_sha256_init(&s);
+    nv_sha256_update(&s, data, n);
+    nv_sha256_final(&s, d);
+    nv_sha256_hex(d, hex);
+}
+
+static void test_sha256_vectors(void **state) {
+    (void)state;
+    char hex[65];
+    hex_of("", 0, hex);
+    assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    hex_of("abc", 3, hex);
+    assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    const char *m448 = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+    hex_of(m448, strlen(m448), hex);
+    assert_string_equal(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+    const char *m896 = "abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu";
+    hex_of(m896, strlen(m896), hex);
+    assert_string_equal(hex, "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1");
+    /* one million 'a', fed in uneven pieces: the block buffering must not matter */
+    char *a = malloc(1000000);
+    memset(a, 'a', 1000000);
+    nv_sha256 s;
+    uint8_t d[32];
+    nv_sha256_init(&s);
+    size_t off = 0, step = 1;
+    while (off < 1000000) {
+        size_t n = NV_MIN(step, 1000000 - off);
+        nv_sha256_update(&s, a + off, n);
+        off += n;
+        step = step * 3 % 1000 + 1;
+    }
+    nv_sha256_final(&s, d);
+    nv_sha256_hex(d, hex);
+    assert_string_equal(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+    free(a);
+}
+
+static void test_key_kinds(void **state) {
+    (void)state;
+    assert_int_equal(nv_config_key_kind("models"), 0);
+    assert_int_equal(nv_config_key_kind("models.activation"), 1);
+    assert_int_equal(nv_config_key_kind("models.hidden"), 2);
+    assert_int_equal(nv_config_key_kind("snapshots.layers"), 2);
+    assert_int_equal(nv_config_key_kind("models.nonsense"), -1);
+}
+
+static const char *TINY =
+    "experiment = \"t\";\n"
+    "data: { source = \"spheres\"; spheres: { dim = 4; points_per_class = 20; }; };\n"
+    "train: { epochs = 2; };\n";
+
+static void test_expansion(void **state) {
+    (void)state;
+    char text[2048];
+    snprintf(text, sizeof text,
+             "%smodels: { activation = [\"relu\", \"leaky_relu\", \"tanh\"];\n"
+             "  hidden = ([64, 64, 64], [32, 32, 32, 32]); };\nseeds = [1, 2, 3];\n", TINY);
+    nv_sweep_plan *p = NULL;
+    nv_error err = {0};
+    assert_int_equal(nv_sweep_plan_load(write_cfg("s.cfg", text), 1000, &p, &err), NV_OK);
+    assert_int_equal(p->naxes, 3);
+    assert_string_equal(p->axes[0].key, "models.activation");
+    assert_string_equal(p->axes[1].key, "models.hidden");
+    assert_string_equal(p->axes[2].key, "seed");
+    assert_int_equal(p->seed_axis, 2);
+    assert_int_equal(p->ntasks, 18);
+    assert_int_equal(p->nconfigs, 6);
+    assert_string_equal(p->axes[1].labels[1], "32-32-32-32");
+    assert_string_equal(p->axes[1].json[0], "[64,64,64]");
+    /* the seed varies fastest: tasks 0..2 are one configuration */
+    int idx[NV_SWEEP_MAX_AXES];
+    nv_sweep_task_index(p, 4, idx);
+    assert_int_equal(idx[0], 0);
+    assert_int_equal(idx[1], 1);
+    assert_int_equal(idx[2], 1);
+    assert_int_equal(p->task_seeds[4], 2);
+    char name[16];
+    nv_sweep_task_name(p, 17, name, sizeof name);
+    assert_string_equal(name, "0017");
+    /* task 4: relu, hidden 32x4, seed 2; its config has no lists left */
+    const char *c4 = p->task_configs[4];
+    assert_non_null(strstr(c4, "seed = 2;"));
+    assert_non_null(strstr(c4, "hidden = [32, 32, 32, 32];"));
+    assert_non_null(strstr(c4, "activation = \"relu\";"));
+    assert_null(strstr(c4, "seeds"));
+    assert_non_null(strstr(p->task_configs[17], "activation = \"tanh\";"));
+    /* a task config is a plain experiment: nerve train loads it */
+    nv_experiment ex;
+    assert_int_equal(nv_config_load(write_cfg("t4.cfg", c4), NULL, 0, &ex, &err), NV_OK);
+    assert_int_equal(ex.nhidden, 4);
+    nv_sweep_plan_free(p);
+
+    /* no lists: one task; a list at a key that takes a list is a value, not an axis */
+    snprintf(text, sizeof text, "%smodels: { hidden = [8, 8]; };\n", TINY);
+    assert_int_equal(nv_sweep_plan_load(write_cfg("one.cfg", text), 1000, &p, &err), NV_OK);
+    assert_int_equal(p->naxes, 0);
+    assert_int_equal(p->ntasks, 1);
+    assert_int_equal(p->seed_axis, -1);
+    nv_sweep_plan_free(p);
+
+    /* `seed = [...]` works as well as `seeds = [...]` */
+    snprintf(text, sizeof text, "%sseed = [5, 6];\n", TINY);
+    assert_int_equal(nv_sweep_plan_load(write_cfg("seed.cfg", text), 1000, &p, &err), NV_OK);
+    assert_int_equal(p->ntasks, 2);
+    assert_int_equal(p->task_seeds[1], 6);
+    nv_sweep_plan_free(p);
+}
+
+static void expect_refusal(const char *body, int64_t max, const char *needle) {
+    char text[2048];
+    snprintf(text, sizeof text, "%s%s", TINY, body);
+    nv_sweep_plan *p = NULL;
+    nv_error err = {0};
+    nv_status st = nv_sweep_plan_load(write_cfg("bad.cfg", text), max, &p, &err);
+    if (st != NV_EINPUT || !strstr(err.msg, needle)) {
+        print_error("body %s: status %d, message '%s', expected '%s'\n", body, st, err.msg, needle);
+        fail();
+    }
+    assert_null(p);
+}
+
+static void test_refusals(void **state) {
+    (void)state;
+    expect_refusal("models: { activation = []; };\n", 1000, "the sweep is empty");
+    expect_refusal("seeds = [1, 2, 3, 4];\nmodels: { activation = [\"relu\", \"tanh\"]; };\n", 7,
+                   "has 8 tasks, more than the limit of 7");
+    expect_refusal("models: { activation = [\"relu\", \"bogus\"]; };\n", 1000, "task 0001 (models.activation = bogus)");
+    expect_refusal("models: { activation = [\"relu\", \"bogus\"]; };\n", 1000, "key 'models.activation'");
+    expect_refusal("seeds = [1, 2];\nseed = 3;\n", 1000, "'seed' must not be given too");
+    expect_refusal("models: { hidden = ([8, 8], 4); };\n", 1000, "mixes lists and single values");
+    expect_refusal("models: { activation = ([\"relu\"], [\"tanh\"]); };\n", 1000, "takes one value");
+    expect_refusal("models: { hidden = [[8, 8], [4]]; };\n", 1000, "list of lists in parentheses");
+    expect_refusal("seeds = [1.5, 2];\n", 1000, "mismatched");
+    expect_refusal("seeds = (1, \"x\");\n", 1000, "expected a whole number");
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sha256_vectors),
+        cmocka_unit_test(test_key_kinds),
+        cmocka_unit_test(test_expansion),
+        cmocka_unit_test(test_refusals),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
