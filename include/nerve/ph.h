@@ -12,6 +12,8 @@
 #ifndef NERVE_PH_H
 #define NERVE_PH_H
 
+#include <stdio.h>
+
 #include "nerve/common.h"
 
 #ifdef __cplusplus
@@ -40,6 +42,10 @@ typedef struct {
     int threads;            /* 0 = nv_default_threads() */
     int want_simplices;     /* fill birth/death simplices of each pair */
     size_t memory_limit;    /* bytes; 0 = no limit. Above it: NV_ENOMEM before any work */
+    int keep_long_edges;    /* sparse input only: edges longer than the threshold stay in
+                               the 1-skeleton while higher simplices obey it, which is what
+                               Ripser 1.2.1 computes for `--format sparse --threshold T`
+                               (default 0: the threshold applies to every simplex) */
 } nv_ph_params;
 
 void nv_ph_params_defaults(nv_ph_params *p);
@@ -76,6 +82,50 @@ int64_t nv_ph_betti_at(const nv_ph_result *r, int dim, float scale);
  * engine refuses work above p->memory_limit with a message that says what to
  * change: threshold, dimension, landmarks). */
 size_t nv_ph_memory_estimate(const nv_ph_input *in, const nv_ph_params *p);
+
+/* --- input: Ripser's file formats (analysis/ph_io.c) ------------------------------ */
+
+/* The formats of Ripser 1.2.1 (--format); `distance` is its default. */
+typedef enum {
+    NV_PH_FMT_DISTANCE = 0,   /* full matrix, one row per line (or its lower triangle
+                                 with the diagonal); must be symmetric, zero diagonal */
+    NV_PH_FMT_LOWER,          /* lower triangle without diagonal, row by row, any layout */
+    NV_PH_FMT_UPPER,          /* upper triangle without diagonal, row by row */
+    NV_PH_FMT_POINT_CLOUD,    /* one point per line, coordinates separated by spaces/commas */
+    NV_PH_FMT_DIPHA,          /* DIPHA distance matrix (binary, int64 header, doubles) */
+    NV_PH_FMT_SPARSE,         /* lines "i j d": an edge of length d, absent pairs infinite */
+    NV_PH_FMT_BINARY          /* lower triangle as little-endian float32 values */
+} nv_ph_format;
+
+const char *nv_ph_format_name(nv_ph_format f);
+int nv_ph_format_parse(const char *s); /* -1 if unknown */
+
+/* What a file held. Exactly one of points / lower / the CSR arrays is set. All
+ * arrays are malloc'd by nv_ph_read and released by nv_ph_data_free. */
+typedef struct {
+    nv_ph_format format;
+    int64_t n;                /* points or vertices (>= 2) */
+    int64_t dim;              /* point-cloud: coordinates per point */
+    float *points;            /* point-cloud: (n, dim) */
+    float *lower;             /* dense formats: (n(n-1)/2), the engine's layout */
+    int64_t *row_ptr;         /* sparse: (n + 1), symmetric, sorted, no diagonal */
+    int64_t *col;             /* sparse: (row_ptr[n]) */
+    float *val;               /* sparse: (row_ptr[n]) */
+    int64_t entries;          /* sparse: off-diagonal entries read (Ripser's count) */
+} nv_ph_data;
+
+/* Reads a whole file (`name` is used in messages; f may be stdin). Bad input gets
+ * one message with the file, line (or byte offset), what was found and expected. */
+nv_status nv_ph_read(FILE *f, const char *name, nv_ph_format fmt, nv_ph_data *out, nv_error *err);
+void nv_ph_data_free(nv_ph_data *d);
+
+/* Euclidean distances of points (n, dim) into *lower (malloc'd), computed as
+ * Ripser 1.2.1's point-cloud reader does (float differences, squares and sum,
+ * then a float square root), so the values agree to the bit. */
+nv_status nv_ph_euclidean(const float *points, int64_t n, int64_t dim, float **lower, nv_error *err);
+
+/* The enclosing radius min_i max_j d(i, j): the cut-off used with no threshold. */
+float nv_ph_enclosing_radius(const float *lower, int64_t n);
 
 #ifdef __cplusplus
 }

@@ -5,8 +5,8 @@
  * and landmarks of include/nerve/metric.h.
  *
  * Everything is read and computed before the first line is printed: bad input
- * leaves no partial output. `nerve ph RUN_DIR` (a run directory) is reserved for the
- * run pipeline and refused for now.
+ * leaves no partial output. `nerve ph RUN_DIR` (a run directory) is handed to the
+ * run pipeline, nv_cmd_ph_run (cmd_ph_run.c).
  */
 #include "cli.h"
 
@@ -135,12 +135,14 @@ static int ph_parse(int argc, char **argv, ph_opts *o) {
             if (nv_cli_int("ph", name, val, 0, 30, &iv)) return 2;
             o->params.max_dim = (int)iv;
         } else if (strcmp(name, "--threshold") == 0) {
+            /* the value itself from strtof, as Ripser's std::stof: (float)strtod
+             * can round differently, and a threshold equal to a distance matters */
             if (nv_cli_double("ph", name, val, 0, INFINITY, &dv)) return 2;
-            o->params.threshold = (float)dv;
+            o->params.threshold = strtof(val, NULL);
             o->have_threshold = 1;
         } else if (strcmp(name, "--ratio") == 0) {
             if (nv_cli_double("ph", name, val, 1, INFINITY, &dv)) return 2;
-            o->params.ratio = (float)dv;
+            o->params.ratio = strtof(val, NULL);
         } else if (strcmp(name, "--modulus") == 0) {
             if (nv_cli_int("ph", name, val, 2, 65521, &iv)) return 2;
             if (!ph_is_prime(iv)) return nv_cli_usage("ph", "option --modulus: found %lld: expected a prime", iv);
@@ -217,17 +219,24 @@ static void ph_print_simplex(FILE *f, int64_t idx, int dim, int64_t n, const int
         fprintf(f, "%lld%s", (long long)(landmark ? landmark[v[i]] : v[i]), i ? "," : "");
 }
 
+/* `nerve ph RUN`: a directory among the positional arguments means a run
+ * directory, whose options (cmd_ph_run.c) differ from the file mode's, so the
+ * decision comes before parsing. Values of options are never taken for it:
+ * a directory is never a valid value of a file-mode option. */
+static int ph_is_run_mode(int argc, char **argv) {
+    for (int i = 1; i < argc; i++) {
+        struct stat sb;
+        if (argv[i][0] == '-' && argv[i][1] != '\0') continue;
+        if (stat(argv[i], &sb) == 0 && S_ISDIR(sb.st_mode)) return 1;
+    }
+    return 0;
+}
+
 int nv_cmd_ph(int argc, char **argv) {
+    if (ph_is_run_mode(argc, argv)) return nv_cmd_ph_run(argc, argv);
     ph_opts o;
     int rc = ph_parse(argc, argv, &o);
     if (rc) return rc < 0 ? 0 : rc;
-    if (o.file && strcmp(o.file, "-") != 0) {
-        struct stat sb;
-        if (stat(o.file, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-            fprintf(stderr, "nerve ph: run directories are not supported yet\n");
-            return 2;
-        }
-    }
     nv_error err = {0};
     nv_ph_data data = {0};
     nv_ph_result res = {0};

@@ -1,0 +1,1772 @@
+/* ph.c: the Vietoris-Rips persistent homology engine: barcodes of a filtration on
+ * the complete graph (dense distance matrix) or on a graph (sparse, below a
+ * threshold), over Z/p, identical to Ripser 1.2.1's.
+ *
+ * How it works (the algorithm of Ripser; our own code):
+ *  - Simplices are colex indices (see ph_internal.h); their vertices, diameters and
+ *    coboundaries are recomputed from the distance matrix when needed, never stored.
+ *  - Dimension 0 is Kruskal's algorithm with a union-find (elder rule).
+ *  - Dimensions >= 1 reduce the coboundary matrix (persistent cohomology) column by
+ *    column in decreasing filtration order, with
+ *      clearing        simplices that were pivots one dimension down are skipped;
+ *      apparent pairs  (s, t) with t the earliest cofacet of s at the same diameter
+ *                      and s the latest facet of t: zero-length pairs found locally,
+ *                      their columns never built;
+ *      emergent pairs  a column whose first same-diameter cofacet is nobody's pivot
+ *                      is finished without assembling its coboundary;
+ *      the enclosing radius: with no threshold the dense complex is cut at the
+ *                      smallest radius at which it is a cone (nothing dies later).
+ *  - Columns of dimension d + 1 are enumerated by a depth-first clique search, so no
+ *    list of all simplices of any dimension is kept (Ripser 1.2.1 keeps one per
+ *    dimension; this is the memory its later versions save).
+ *  - Threads: columns are reduced in chunks. Within a chunk every thread reduces its
+ *    columns against the pivots of all earlier chunks (frozen, read-only); then one
+ *    thread walks the chunk in order, publishes the pivots, and finishes the rare
+ *    column whose pivot an earlier column of the same chunk took. The pairing of a
+ *    filtration does not depend on the reduction order, and the sequential publish
+ *    keeps even the stored reduction matrix the same for any thread count.
+ */
+#include "ph_internal.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* --- types ------------------------------------------------------------------------ */
+
+/* A cochain entry: a simplex, its diameter, a coefficient in Z/p. */
+typedef struct {
+    int64_t idx;
+    float diam;
+    uint32_t coef;
+} ph_entry;
+
+/* A column to reduce: 12 bytes, the largest array the engine keeps. */
+#pragma pack(push, 4)
+typedef struct {
+    int64_t idx;
+    float diam;
+} ph_col;
+#pragma pack(pop)
+
+/* Everything the enumeration needs, read-only once built. */
+typedef struct {
+    int64_t n;
+    int sparse;
+    const float *lower;                 /* dense: n(n-1)/2 */
+    const int64_t *row_ptr, *col;       /* sparse: edges <= threshold, by neighbour */
+    const float *val;
+    float threshold;                    /* simplices with larger diameter are absent */
+    int max_dim;
+    int64_t *binom;                     /* (max_dim + 3, n + 1): binom[k*(n+1)+m] = C(m,k) */
+    int64_t bstride;
+    uint32_t p;
+    uint32_t *inv;                      /* (p): multiplicative inverses mod p */
+} ph_ctx;
+
+static inline int64_t ph_C(const ph_ctx *c, int64_t m, int k) {
+    return c->binom[(int64_t)k * c->bstride + m];
+}
+
+static inline float ph_dist_dense(const ph_ctx *c, int64_t i, int64_t j) {
+    if (i == j) return 0.0f;
+    if (i < j) { int64_t t = i; i = j; j = t; }
+    return c->lower[i * (i - 1) / 2 + j];
+}
+
+/* Sparse lookup by binary search in i's sorted neighbour list; absent = infinity. */
+static float ph_dist_sparse(const ph_ctx *c, int64_t i, int64_t j) {
+    if (i == j) return 0.0f;
+    int64_t lo = c->row_ptr[i], hi = c->row_ptr[i + 1];
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (c->col[mid] < j) lo = mid + 1;
+        else hi = mid;
+    }
+    return (lo < c->row_ptr[i + 1] && c->col[lo] == j) ? c->val[lo] : INFINITY;
+}
+
+static inline float ph_dist(const ph_ctx *c, int64_t i, int64_t j) {
+    return c->sparse ? ph_dist_sparse(c, i, j) : ph_dist_dense(c, i, j);
+}
+
+/* --- simplices ---------------------------------------------------------------------- */
+
+/* Largest v < top with C(v, k) <= idx (the top vertex of a simplex with index idx). */
+static int64_t ph_max_vertex(const ph_ctx *c, int64_t idx, int k, int64_t top) {
+    int64_t lo = k - 1, hi = top - 1;
+    if (ph_C(c, hi, k) <= idx) return hi;
+    while (hi - lo > 1) { /* C(lo,k) <= idx < C(hi,k) */
+        int64_t mid = lo + (hi - lo) / 2;
+        if (ph_C(c, mid, k) <= idx) lo = mid;
+        else hi = mid;
+    }
+    return lo;
+}
+
+/* Vertices of simplex idx of dimension d into w[0..d], decreasing. */
+static void ph_vertices(const ph_ctx *c, int64_t idx, int d, int64_t *w) {
+    int64_t top = c->n;
+    for (int k = d + 1; k >= 1; k--) {
+        int64_t v = ph_max_vertex(c, idx, k, top);
+        w[d + 1 - k] = v;
+        idx -= ph_C(c, v, k);
+        top = v;
+    }
+}
+
+/* Vertices of edge idx = C(a,2) + b, a > b: a from a square root, then fixed up
+ * against rounding. Kruskal decodes every edge, so this beats two binary searches. */
+static inline void ph_edge_vertices(int64_t idx, int64_t *w) {
+    int64_t a = (int64_t)((1.0 + sqrt(1.0 + 8.0 * (double)idx)) / 2.0);
+    while (a * (a - 1) / 2 > idx) a--;
+    while ((a + 1) * a / 2 <= idx) a++;
+    w[0] = a;
+    w[1] = idx - a * (a - 1) / 2;
+}
+
+/* --- coboundary enumeration --------------------------------------------------------- */
+
+/* Walks the cofacets of one simplex with diameter <= threshold in decreasing index
+ * order: the added vertex j runs from n-1 down (dense) or along the common
+ * neighbours of all vertices, largest first (sparse). The running sums `above` and
+ * `below` hold the index contributions of the simplex's vertices above and below j,
+ * so each cofacet index costs one table lookup. */
+typedef struct {
+    int d;
+    int t;                              /* vertices w[0..t) are above j */
+    float diam;
+    uint32_t coef;
+    int64_t j;
+    int64_t above, below;
+    int64_t w[PH_MAX_DIM + 2];          /* vertices, decreasing */
+    int64_t pos[PH_MAX_DIM + 2];        /* sparse: cursor in each vertex's neighbour list */
+    int unfiltered;                     /* sparse: also cofacets above the threshold */
+    int64_t added;                      /* the vertex added by the last cofacet returned */
+} ph_cob;
+
+/* Starts the walk from known vertices w[0..d] (decreasing). */
+static void ph_cob_init_w(const ph_ctx *c, ph_cob *it, const int64_t *w, int64_t idx, float diam,
+                          int d, uint32_t coef) {
+    if (w != it->w) memcpy(it->w, w, (size_t)(d + 1) * sizeof *w);
+    it->d = d;
+    it->t = 0;
+    it->diam = diam;
+    it->coef = coef;
+    it->j = c->n - 1;
+    it->above = 0;
+    it->below = idx;
+    it->unfiltered = 0;
+    if (c->sparse)
+        for (int s = 0; s <= d; s++) it->pos[s] = c->row_ptr[it->w[s] + 1] - 1;
+}
+
+static void ph_cob_init(const ph_ctx *c, ph_cob *it, int64_t idx, float diam, int d,
+                        uint32_t coef) {
+    ph_vertices(c, idx, d, it->w);
+    ph_cob_init_w(c, it, it->w, idx, diam, d, coef);
+}
+
+/* The vertices (decreasing) of the cofacet the walk just returned. */
+static void ph_cob_vertices(const ph_cob *it, int64_t *w) {
+    for (int s = 0; s < it->t; s++) w[s] = it->w[s];
+    w[it->t] = it->added;
+    for (int s = it->t; s <= it->d; s++) w[s + 1] = it->w[s];
+}
+
+/* Coefficient of the cofacet: (-1)^(number of the simplex's vertices below j),
+ * the sign of the face map that deletes j (a coboundary is a transposed boundary). */
+static inline uint32_t ph_cob_coef(const ph_ctx *c, const ph_cob *it) {
+    return ((it->d + 1 - it->t) & 1) ? c->p - it->coef : it->coef;
+}
+
+static inline int ph_cob_next_dense(const ph_ctx *c, ph_cob *it, ph_entry *out) {
+    const int d = it->d;
+    const float thr = c->threshold;
+    while (it->j >= 0) {
+        int64_t j = it->j--;
+        if (it->t <= d && j == it->w[it->t]) {
+            it->below -= ph_C(c, j, d + 1 - it->t);
+            it->above += ph_C(c, j, d + 2 - it->t);
+            it->t++;
+            continue;
+        }
+        float m = it->diam;
+        int s = 0;
+        for (; s <= d; s++) {
+            float x = ph_dist_dense(c, j, it->w[s]);
+            if (x > m) {
+                if (x > thr) break;
+                m = x;
+            }
+        }
+        if (s <= d) continue; /* an edge longer than the threshold */
+        it->added = j;
+        out->idx = it->above + ph_C(c, j, d + 2 - it->t) + it->below;
+        out->diam = m;
+        out->coef = ph_cob_coef(c, it);
+        return 1;
+    }
+    return 0;
+}
+
+static inline int ph_cob_next_sparse(const ph_ctx *c, ph_cob *it, ph_entry *out) {
+    const int d = it->d;
+    const int64_t *col = c->col;
+    const float *val = c->val;
+    const int64_t lo0 = c->row_ptr[it->w[0]];
+    for (;;) {
+        int64_t p0 = it->pos[0];
+        if (p0 < lo0) return 0;
+        int64_t j = col[p0];
+        float m = it->diam;
+        if (val[p0] > m) m = val[p0];
+        int64_t behind = -1; /* a smaller neighbour some other list jumped to */
+        for (int s = 1; s <= d; s++) {
+            int64_t ps = it->pos[s], lo = c->row_ptr[it->w[s]];
+            while (ps >= lo && col[ps] > j) ps--;
+            it->pos[s] = ps;
+            if (ps < lo) { it->pos[0] = lo0 - 1; return 0; }
+            if (col[ps] != j) { behind = col[ps]; break; }
+            if (val[ps] > m) m = val[ps];
+        }
+        if (behind >= 0) {
+            while (p0 >= lo0 && col[p0] > behind) p0--;
+            it->pos[0] = p0;
+            continue;
+        }
+        it->pos[0] = p0 - 1;
+        if (m > c->threshold && !it->unfiltered) continue; /* only with keep_long_edges */
+        while (it->t <= d && it->w[it->t] > j) {
+            it->below -= ph_C(c, it->w[it->t], d + 1 - it->t);
+            it->above += ph_C(c, it->w[it->t], d + 2 - it->t);
+            it->t++;
+        }
+        it->added = j;
+        out->idx = it->above + ph_C(c, j, d + 2 - it->t) + it->below;
+        out->diam = m;
+        out->coef = ph_cob_coef(c, it);
+        return 1;
+    }
+}
+
+static inline int ph_cob_next(const ph_ctx *c, ph_cob *it, ph_entry *out) {
+    return c->sparse ? ph_cob_next_sparse(c, it, out) : ph_cob_next_dense(c, it, out);
+}
+
+/* --- zero-length (apparent) pairs ------------------------------------------------- */
+
+/* The earliest cofacet (largest index among those of equal diameter) of simplex
+ * (w, idx, diam, dim d), if it has the same diameter: 1 and the cofacet in *out, its
+ * vertices in wout (may be NULL); 0 otherwise. */
+static int ph_zero_pivot_cofacet(const ph_ctx *c, const int64_t *w, int64_t idx, float diam,
+                                 int d, ph_entry *out, int64_t *wout) {
+    ph_cob it;
+    ph_cob_init_w(c, &it, w, idx, diam, d, 1);
+    /* Ripser looks for apparent pairs without the threshold; it matters only for
+     * the long edges that keep_long_edges keeps */
+    it.unfiltered = 1;
+    while (ph_cob_next(c, &it, out))
+        if (out->diam == diam) {
+            if (wout) ph_cob_vertices(&it, wout);
+            return 1;
+        }
+    return 0;
+}
+
+/* The latest facet (smallest index among those of equal diameter) of simplex t
+ * (vertices w, decreasing; dimension d >= 1), if it has t's diameter: 1, the facet
+ * in *out with coef the sign of t in the facet's coboundary, its vertices in wout
+ * (may be NULL). Facets in increasing index order delete the largest vertex first. */
+static int ph_zero_pivot_facet(const ph_ctx *c, const int64_t *w, float diam, int d,
+                               ph_entry *out, int64_t *wout) {
+    float dm[(PH_MAX_DIM + 2) * (PH_MAX_DIM + 2)];
+    const int nv = d + 1;
+    for (int a = 0; a < nv; a++)
+        for (int b = a + 1; b < nv; b++) dm[a * nv + b] = dm[b * nv + a] = ph_dist(c, w[a], w[b]);
+    for (int r = 0; r < nv; r++) {
+        float m = 0.0f;
+        for (int a = 0; a < nv; a++) {
+            if (a == r) continue;
+            for (int b = a + 1; b < nv; b++)
+                if (b != r && dm[a * nv + b] > m) m = dm[a * nv + b];
+        }
+        if (m != diam) continue;
+        int64_t f = 0;
+        for (int a = 0, k = 0; a < nv; a++) { /* rank of w[a] in the facet: d-1-a or d-a */
+            if (a == r) continue;
+            int rank = a < r ? d - 1 - a : d - a;
+            f += ph_C(c, w[a], rank + 1);
+            if (wout) wout[k++] = w[a];
+        }
+        out->idx = f;
+        out->diam = m;
+        out->coef = ((d - r) & 1) ? c->p - 1 : 1; /* w[r] has rank d - r in t */
+        return 1;
+    }
+    return 0;
+}
+
+/* The facet f with (f, t) an apparent pair: 1 and f in *f; 0 if none. */
+static int ph_apparent_facet_w(const ph_ctx *c, const int64_t *w, int64_t idx, float diam, int d,
+                               ph_entry *f) {
+    int64_t wf[PH_MAX_DIM + 2];
+    ph_entry t;
+    if (!ph_zero_pivot_facet(c, w, diam, d, f, wf)) return 0;
+    return ph_zero_pivot_cofacet(c, wf, f->idx, f->diam, d - 1, &t, NULL) && t.idx == idx;
+}
+
+static int ph_apparent_facet(const ph_ctx *c, int64_t idx, float diam, int d, ph_entry *f) {
+    int64_t w[PH_MAX_DIM + 2];
+    ph_vertices(c, idx, d, w);
+    return ph_apparent_facet_w(c, w, idx, diam, d, f);
+}
+
+/* Whether (s, t) is an apparent pair for some cofacet t of s (vertices w). */
+static int ph_has_apparent_cofacet_w(const ph_ctx *c, const int64_t *w, int64_t idx, float diam,
+                                     int d) {
+    int64_t wt[PH_MAX_DIM + 3];
+    ph_entry t, f;
+    if (!ph_zero_pivot_cofacet(c, w, idx, diam, d, &t, wt)) return 0;
+    return ph_zero_pivot_facet(c, wt, t.diam, d + 1, &f, NULL) && f.idx == idx;
+}
+
+/* --- binary heap of entries, earliest in the filtration on top ------------------- */
+
+typedef struct {
+    ph_entry *a;
+    int64_t len, cap;
+} ph_heap;
+
+static inline int ph_before(const ph_entry *x, const ph_entry *y) {
+    return x->diam < y->diam || (x->diam == y->diam && x->idx > y->idx);
+}
+
+static int ph_heap_push(ph_heap *h, ph_entry e) {
+    if (h->len == h->cap) {
+        int64_t cap = h->cap ? 2 * h->cap : 256;
+        ph_entry *a = realloc(h->a, (size_t)cap * sizeof *a);
+        if (!a) return -1;
+        h->a = a;
+        h->cap = cap;
+    }
+    int64_t i = h->len++;
+    while (i > 0) {
+        int64_t parent = (i - 1) / 2;
+        if (!ph_before(&e, &h->a[parent])) break;
+        h->a[i] = h->a[parent];
+        i = parent;
+    }
+    h->a[i] = e;
+    return 0;
+}
+
+/* Removes the top. Bottom-up: the hole walks to a leaf along the earlier children
+ * (one comparison per level), then the last entry, which almost always belongs
+ * near the bottom, sifts up from there. Most of the engine's time on hard columns
+ * is spent here. */
+static void ph_heap_pop(ph_heap *h) {
+    const int64_t n = --h->len;
+    if (n == 0) return;
+    ph_entry last = h->a[n];
+    ph_entry *a = h->a;
+    int64_t i = 0;
+    for (;;) {
+        int64_t l = 2 * i + 1;
+        if (l >= n) break;
+        int64_t m = (l + 1 < n && ph_before(&a[l + 1], &a[l])) ? l + 1 : l;
+        a[i] = a[m];
+        i = m;
+    }
+    while (i > 0) {
+        int64_t parent = (i - 1) / 2;
+        if (!ph_before(&last, &a[parent])) break;
+        a[i] = a[parent];
+        i = parent;
+    }
+    a[i] = last;
+}
+
+/* Removes and returns the earliest entry with a nonzero summed coefficient. */
+static ph_entry ph_heap_pop_pivot(ph_heap *h, uint32_t p) {
+    while (h->len > 0) {
+        ph_entry top = h->a[0];
+        ph_heap_pop(h);
+        uint32_t coef = top.coef;
+        while (h->len > 0 && h->a[0].idx == top.idx) {
+            coef = (coef + h->a[0].coef) % p;
+            ph_heap_pop(h);
+        }
+        if (coef != 0) {
+            top.coef = coef;
+            return top;
+        }
+    }
+    ph_entry none = {-1, 0.0f, 0};
+    return none;
+}
+
+/* Appends without ordering; ph_heapify restores the heap afterwards. */
+static inline int ph_heap_append(ph_heap *h, ph_entry e) {
+    if (h->len == h->cap) {
+        int64_t cap = h->cap ? 2 * h->cap : 256;
+        ph_entry *a = realloc(h->a, (size_t)cap * sizeof *a);
+        if (!a) return -1;
+        h->a = a;
+        h->cap = cap;
+    }
+    h->a[h->len++] = e;
+    return 0;
+}
+
+/* Floyd's bottom-up construction: O(len), against O(len log len) for pushes. */
+static void ph_heapify(ph_heap *h) {
+    ph_entry *a = h->a;
+    const int64_t n = h->len;
+    for (int64_t start = n / 2; start-- > 0;) {
+        ph_entry x = a[start];
+        int64_t i = start;
+        for (;;) {
+            int64_t l = 2 * i + 1;
+            if (l >= n) break;
+            int64_t m = (l + 1 < n && ph_before(&a[l + 1], &a[l])) ? l + 1 : l;
+            if (!ph_before(&a[m], &x)) break;
+            a[i] = a[m];
+            i = m;
+        }
+        a[i] = x;
+    }
+}
+
+static ph_entry ph_heap_pivot(ph_heap *h, uint32_t p, int *oom) {
+    ph_entry e = ph_heap_pop_pivot(h, p);
+    if (e.idx >= 0 && ph_heap_push(h, e)) *oom = 1;
+    return e;
+}
+
+/* --- pivot map: open addressing, (d+1)-simplex index -> column and coefficient ---- */
+
+typedef struct {
+    int64_t key; /* -1: empty */
+    int64_t val; /* column << 16 | coefficient of the pivot */
+} ph_slot;
+
+typedef struct {
+    ph_slot *s;
+    int64_t mask, count;
+} ph_map;
+
+static inline uint64_t ph_hash(int64_t k) {
+    uint64_t x = (uint64_t)k * 0x9E3779B97F4A7C15ull;
+    return x ^ (x >> 29);
+}
+
+static int ph_map_init(ph_map *m, int64_t expect) {
+    int64_t cap = 64;
+    while (cap < 2 * expect) cap *= 2;
+    m->s = malloc((size_t)cap * sizeof *m->s);
+    if (!m->s) return -1;
+    for (int64_t i = 0; i < cap; i++) m->s[i].key = -1;
+    m->mask = cap - 1;
+    m->count = 0;
+    return 0;
+}
+
+static void ph_map_free(ph_map *m) {
+    free(m->s);
+    m->s = NULL;
+    m->mask = -1;
+    m->count = 0;
+}
+
+static inline int64_t ph_map_get(const ph_map *m, int64_t key) {
+    if (!m->s) return -1;
+    for (uint64_t i = ph_hash(key) & (uint64_t)m->mask;; i = (i + 1) & (uint64_t)m->mask) {
+        if (m->s[i].key == key) return m->s[i].val;
+        if (m->s[i].key < 0) return -1;
+    }
+}
+
+static int ph_map_put(ph_map *m, int64_t key, int64_t val) {
+    if (2 * (m->count + 1) > m->mask + 1) { /* keep the load under one half */
+        int64_t cap = 2 * (m->mask + 1);
+        ph_slot *s = malloc((size_t)cap * sizeof *s);
+        if (!s) return -1;
+        for (int64_t i = 0; i < cap; i++) s[i].key = -1;
+        for (int64_t i = 0; i <= m->mask; i++) {
+            if (m->s[i].key < 0) continue;
+            uint64_t k = ph_hash(m->s[i].key) & (uint64_t)(cap - 1);
+            while (s[k].key >= 0) k = (k + 1) & (uint64_t)(cap - 1);
+            s[k] = m->s[i];
+        }
+        free(m->s);
+        m->s = s;
+        m->mask = cap - 1;
+    }
+    uint64_t i = ph_hash(key) & (uint64_t)m->mask;
+    while (m->s[i].key >= 0) i = (i + 1) & (uint64_t)m->mask;
+    m->s[i].key = key;
+    m->s[i].val = val;
+    m->count++;
+    return 0;
+}
+
+/* --- sorting columns ---------------------------------------------------------------- */
+
+/* Columns are reduced from the end of the filtration: larger diameter first, then
+ * smaller index (the reverse of the filtration's tie-break). */
+static inline int ph_col_first(const ph_col *x, const ph_col *y) {
+    return x->diam > y->diam || (x->diam == y->diam && x->idx < y->idx);
+}
+
+static void ph_sort_cols(ph_col *a, int64_t n) {
+    while (n > 24) {
+        int64_t mid = n / 2;
+        /* median of three into a[0] as the pivot */
+        if (ph_col_first(&a[mid], &a[0])) { ph_col t = a[mid]; a[mid] = a[0]; a[0] = t; }
+        if (ph_col_first(&a[n - 1], &a[0])) { ph_col t = a[n - 1]; a[n - 1] = a[0]; a[0] = t; }
+        if (ph_col_first(&a[n - 1], &a[mid])) { ph_col t = a[n - 1]; a[n - 1] = a[mid]; a[mid] = t; }
+        ph_col pivot = a[mid];
+        int64_t i = 0, j = n - 1;
+        for (;;) {
+            while (ph_col_first(&a[i], &pivot)) i++;
+            while (ph_col_first(&pivot, &a[j])) j--;
+            if (i >= j) break;
+            ph_col t = a[i]; a[i] = a[j]; a[j] = t;
+            i++;
+            j--;
+        }
+        /* [0, j] and [j+1, n): recurse into the smaller part, loop on the larger */
+        int64_t left = j + 1;
+        if (left < n - left) {
+            ph_sort_cols(a, left);
+            a += left;
+            n -= left;
+        } else {
+            ph_sort_cols(a + left, n - left);
+            n = left;
+        }
+    }
+    for (int64_t i = 1; i < n; i++) {
+        ph_col x = a[i];
+        int64_t j = i;
+        while (j > 0 && ph_col_first(&x, &a[j - 1])) { a[j] = a[j - 1]; j--; }
+        a[j] = x;
+    }
+}
+
+/* --- a small thread pool: every thread runs the same function, then all meet ------ */
+
+typedef void (*ph_task)(void *arg, int tid);
+typedef struct ph_pool ph_pool;
+typedef struct {
+    ph_pool *pool;
+    int id;
+} ph_worker_arg;
+struct ph_pool {
+    int nthreads;                       /* including the calling thread */
+    pthread_t tid[256];
+    ph_worker_arg args[256];
+    pthread_mutex_t mu;
+    pthread_cond_t start_cv, done_cv;
+    int64_t generation;                 /* bumped once per task */
+    int running;                        /* workers still in the current task */
+    ph_task fn;
+    void *arg;
+    int quit;
+};
+
+static void *ph_worker(void *p) {
+    ph_worker_arg *wa = p;
+    ph_pool *pool = wa->pool;
+    int64_t seen = 0;
+    pthread_mutex_lock(&pool->mu);
+    for (;;) {
+        while (pool->generation == seen && !pool->quit) pthread_cond_wait(&pool->start_cv, &pool->mu);
+        if (pool->quit) break;
+        seen = pool->generation;
+        pthread_mutex_unlock(&pool->mu);
+        pool->fn(pool->arg, wa->id);
+        pthread_mutex_lock(&pool->mu);
+        if (--pool->running == 0) pthread_cond_signal(&pool->done_cv);
+    }
+    pthread_mutex_unlock(&pool->mu);
+    return NULL;
+}
+
+/* Runs fn(arg, tid) on every thread (tid 0 is the caller) and waits for all. */
+static void ph_pool_run(ph_pool *pool, ph_task fn, void *arg) {
+    if (pool->nthreads <= 1) {
+        fn(arg, 0);
+        return;
+    }
+    pthread_mutex_lock(&pool->mu);
+    pool->fn = fn;
+    pool->arg = arg;
+    pool->running = pool->nthreads - 1;
+    pool->generation++;
+    pthread_cond_broadcast(&pool->start_cv);
+    pthread_mutex_unlock(&pool->mu);
+    fn(arg, 0);
+    pthread_mutex_lock(&pool->mu);
+    while (pool->running > 0) pthread_cond_wait(&pool->done_cv, &pool->mu);
+    pthread_mutex_unlock(&pool->mu);
+}
+
+/* Starts up to nthreads - 1 workers; runs with fewer if the system refuses some. */
+static void ph_pool_start(ph_pool *pool, int nthreads) {
+    pool->nthreads = 1;
+    pool->generation = 0;
+    pool->quit = 0;
+    pthread_mutex_init(&pool->mu, NULL);
+    pthread_cond_init(&pool->start_cv, NULL);
+    pthread_cond_init(&pool->done_cv, NULL);
+    for (int i = 1; i < nthreads && i < 256; i++) {
+        pool->args[i].pool = pool;
+        pool->args[i].id = i;
+        if (pthread_create(&pool->tid[i], NULL, ph_worker, &pool->args[i])) break;
+        pool->nthreads = i + 1;
+    }
+}
+
+static void ph_pool_stop(ph_pool *pool) {
+    pthread_mutex_lock(&pool->mu);
+    pool->quit = 1;
+    pthread_cond_broadcast(&pool->start_cv);
+    pthread_mutex_unlock(&pool->mu);
+    for (int i = 1; i < pool->nthreads; i++) pthread_join(pool->tid[i], NULL);
+    pthread_mutex_destroy(&pool->mu);
+    pthread_cond_destroy(&pool->start_cv);
+    pthread_cond_destroy(&pool->done_cv);
+    pool->nthreads = 1;
+}
+
+/* --- the engine state ---------------------------------------------------------------- */
+
+typedef struct {
+    ph_heap cob;        /* working coboundary */
+    ph_heap red;        /* working reduction column (which columns were added) */
+    ph_entry *vbuf;     /* finished reduction columns of this thread's chunk share */
+    int64_t vlen, vcap;
+    int64_t *lvl;       /* DFS candidate lists: (max_dim + 2) levels of n vertices */
+    float *lvd;
+    int64_t *lvn;
+    ph_col *out;        /* assembled columns of this thread */
+    int64_t olen, ocap;
+    int oom;
+} ph_ws;
+
+/* The result of reducing one column before it is published. */
+typedef struct {
+    ph_entry pivot;     /* idx -1: the column reduced to zero (essential class) */
+    int tid;
+    int64_t voff, vlen; /* its reduction column in ws[tid].vbuf, including itself */
+} ph_pending;
+
+typedef struct {
+    nv_ph_pair *a;
+    int64_t len, cap;
+} ph_pairs;
+
+typedef struct {
+    ph_ctx c;
+    float ratio;
+    int nthreads;
+    int want_simplices;
+    ph_pool *pool;
+    ph_ws *ws;
+    int nws;            /* workspaces allocated (>= threads running) */
+    int keep_long_edges;
+    ph_pairs pairs;
+    /* the dimension being reduced */
+    int dim;
+    ph_col *cols;
+    int64_t ncols;
+    ph_map map;         /* pivots of dimension dim (kept for clearing dim + 1) */
+    ph_entry *arena;    /* stored reduction columns, without the column itself */
+    int64_t alen, acap;
+    int64_t *aoff;      /* (ncols + 1): column j's entries are arena[aoff[j], aoff[j+1]) */
+    /* chunk under parallel reduction */
+    int64_t chunk_lo, chunk_hi;
+    atomic_llong next;
+    ph_pending *pend;
+    int oom;
+} ph_engine;
+
+static int ph_pairs_add(ph_pairs *r, int dim, float birth, float death, int64_t bs, int64_t ds) {
+    if (r->len == r->cap) {
+        int64_t cap = r->cap ? 2 * r->cap : 1024;
+        nv_ph_pair *a = realloc(r->a, (size_t)cap * sizeof *a);
+        if (!a) return -1;
+        r->a = a;
+        r->cap = cap;
+    }
+    nv_ph_pair *q = &r->a[r->len++];
+    q->dim = dim;
+    q->birth = birth;
+    q->death = death;
+    q->birth_simplex = bs;
+    q->death_simplex = ds;
+    return 0;
+}
+
+/* Adds coef * (simplex) to the reduction column and coef * (its coboundary) to the
+ * working coboundary. */
+static void ph_add_simplex(const ph_ctx *c, ph_ws *ws, int64_t idx, float diam, uint32_t coef,
+                           int dim) {
+    ph_entry e = {idx, diam, coef};
+    if (ph_heap_push(&ws->red, e)) ws->oom = 1;
+    ph_cob it;
+    ph_cob_init(c, &it, idx, diam, dim, coef);
+    /* into a small heap, appending everything and rebuilding is cheaper than
+     * sifting each entry up */
+    const int64_t before = ws->cob.len;
+    if (before < 64) {
+        while (ph_cob_next(c, &it, &e))
+            if (ph_heap_append(&ws->cob, e)) ws->oom = 1;
+        ph_heapify(&ws->cob);
+    } else {
+        while (ph_cob_next(c, &it, &e))
+            if (ph_heap_push(&ws->cob, e)) ws->oom = 1;
+    }
+}
+
+/* Adds factor * (published column k) to the working columns. */
+static void ph_add_column(ph_engine *E, ph_ws *ws, int64_t k, uint32_t factor) {
+    const ph_ctx *c = &E->c;
+    ph_add_simplex(c, ws, E->cols[k].idx, E->cols[k].diam, factor, E->dim);
+    for (int64_t i = E->aoff[k]; i < E->aoff[k + 1]; i++) {
+        const ph_entry *v = &E->arena[i];
+        ph_add_simplex(c, ws, v->idx, v->diam, (uint32_t)((uint64_t)factor * v->coef % c->p),
+                       E->dim);
+    }
+}
+
+/* Builds the coboundary of column j and returns its pivot. When the earliest
+ * same-diameter cofacet is nobody's pivot and in no apparent pair, it is the pivot
+ * of the reduced column too (an emergent pair): return it without the rest. */
+static ph_entry ph_init_column(ph_engine *E, ph_ws *ws, int64_t j) {
+    const ph_ctx *c = &E->c;
+    const ph_col *s = &E->cols[j];
+    ph_entry e = {s->idx, s->diam, 1};
+    ws->red.len = 0;
+    ws->cob.len = 0;
+    if (ph_heap_push(&ws->red, e)) ws->oom = 1;
+    ph_cob it;
+    ph_cob_init(c, &it, s->idx, s->diam, E->dim, 1);
+    int check = 1;
+    while (ph_cob_next(c, &it, &e)) {
+        if (check && e.diam == s->diam) {
+            int64_t wt[PH_MAX_DIM + 3];
+            ph_entry f;
+            ph_cob_vertices(&it, wt);
+            if (ph_map_get(&E->map, e.idx) < 0 && !ph_apparent_facet_w(c, wt, e.idx, e.diam, E->dim + 1, &f)) {
+                ws->cob.len = 0;
+                return e;
+            }
+            check = 0;
+        }
+        /* gathered unordered: an emergent column never needs the heap */
+        if (ph_heap_append(&ws->cob, e)) ws->oom = 1;
+    }
+    ph_heapify(&ws->cob);
+    return ph_heap_pivot(&ws->cob, c->p, &ws->oom);
+}
+
+/* Reduces the working column against the published pivots until its pivot is new
+ * (returned) or it is zero (idx -1). */
+static ph_entry ph_reduce(ph_engine *E, ph_ws *ws, ph_entry pivot) {
+    const ph_ctx *c = &E->c;
+    while (pivot.idx >= 0 && !ws->oom) {
+        int64_t v = ph_map_get(&E->map, pivot.idx);
+        if (v >= 0) {
+            uint32_t ck = (uint32_t)(v & 0xffff);
+            uint32_t factor = (uint32_t)((c->p - (uint64_t)pivot.coef * c->inv[ck] % c->p) % c->p);
+            ph_add_column(E, ws, v >> 16, factor);
+        } else {
+            /* the pivot may belong to an apparent pair whose column was never built */
+            ph_entry f;
+            if (!ph_apparent_facet(c, pivot.idx, pivot.diam, E->dim + 1, &f)) return pivot;
+            uint32_t coef = (uint32_t)((c->p - (uint64_t)pivot.coef * f.coef % c->p) % c->p);
+            ph_add_simplex(c, ws, f.idx, f.diam, coef, E->dim);
+        }
+        pivot = ph_heap_pivot(&ws->cob, c->p, &ws->oom);
+    }
+    return pivot;
+}
+
+/* Moves the finished reduction column (combined, nonzero) into ws->vbuf. */
+static int64_t ph_save_red(ph_engine *E, ph_ws *ws) {
+    int64_t start = ws->vlen;
+    for (;;) {
+        ph_entry e = ph_heap_pop_pivot(&ws->red, E->c.p);
+        if (e.idx < 0) break;
+        if (ws->vlen == ws->vcap) {
+            int64_t cap = ws->vcap ? 2 * ws->vcap : 1024;
+            ph_entry *a = realloc(ws->vbuf, (size_t)cap * sizeof *a);
+            if (!a) { ws->oom = 1; break; }
+            ws->vbuf = a;
+            ws->vcap = cap;
+        }
+        ws->vbuf[ws->vlen++] = e;
+    }
+    return start;
+}
+
+/* Publishes column j: its pivot (if any) enters the map, its reduction column the
+ * arena, its interval the result. Runs on one thread, in column order. */
+static void ph_publish(ph_engine *E, int64_t j, ph_entry pivot, const ph_entry *v, int64_t vlen) {
+    const ph_col *s = &E->cols[j];
+    if (pivot.idx < 0) {
+        if (ph_pairs_add(&E->pairs, E->dim, s->diam, INFINITY, s->idx, -1)) E->oom = 1;
+        E->aoff[j + 1] = E->alen;
+        return;
+    }
+    if (pivot.diam > s->diam * E->ratio)
+        if (ph_pairs_add(&E->pairs, E->dim, s->diam, pivot.diam, s->idx, pivot.idx)) E->oom = 1;
+    if (ph_map_put(&E->map, pivot.idx, (j << 16) | pivot.coef)) E->oom = 1;
+    if (E->alen + vlen > E->acap) {
+        int64_t cap = E->acap ? E->acap : 4096;
+        while (cap < E->alen + vlen) cap *= 2;
+        ph_entry *a = realloc(E->arena, (size_t)cap * sizeof *a);
+        if (!a) { E->oom = 1; return; }
+        E->arena = a;
+        E->acap = cap;
+    }
+    for (int64_t i = 0; i < vlen; i++)
+        if (v[i].idx != s->idx) E->arena[E->alen++] = v[i];
+    E->aoff[j + 1] = E->alen;
+}
+
+/* Thread body of the first phase: reduce this chunk's columns against the pivots
+ * of earlier chunks (the map is not written while this runs). */
+static void ph_chunk_task(void *arg, int tid) {
+    ph_engine *E = arg;
+    ph_ws *ws = &E->ws[tid];
+    for (;;) {
+        int64_t j = atomic_fetch_add(&E->next, 1);
+        if (j >= E->chunk_hi) break;
+        ph_entry pivot = ph_init_column(E, ws, j);
+        pivot = ph_reduce(E, ws, pivot);
+        ph_pending *pd = &E->pend[j - E->chunk_lo];
+        pd->pivot = pivot;
+        pd->tid = tid;
+        pd->voff = ph_save_red(E, ws);
+        pd->vlen = ws->vlen - pd->voff;
+    }
+}
+
+/* Reduces the columns E->cols of dimension E->dim, filling E->map and the pairs. */
+static nv_status ph_reduce_dimension(ph_engine *E, nv_error *err) {
+    const int64_t m = E->ncols;
+    E->alen = 0;
+    E->aoff = malloc((size_t)(m + 1) * sizeof *E->aoff);
+    if (!E->aoff || ph_map_init(&E->map, NV_MIN(m, (int64_t)1 << 20)))
+        return nv_fail(err, NV_ENOMEM, "out of memory for the pivots of dimension %d", E->dim);
+    E->aoff[0] = 0;
+    ph_ws *w0 = &E->ws[0];
+    /* Chunks big enough to amortise the meeting of threads, small enough that
+     * columns of one chunk rarely need the same pivot. */
+    const int64_t chunk = E->nthreads > 1 ? 256 * (int64_t)E->nthreads : 0;
+    if (E->nthreads > 1 && m > chunk) {
+        E->pend = malloc((size_t)chunk * sizeof *E->pend);
+        if (!E->pend) return nv_fail(err, NV_ENOMEM, "out of memory for the chunk of columns");
+    }
+    for (int64_t lo = 0; lo < m && !E->oom; lo = E->chunk_hi) {
+        if (!E->pend) { /* one thread: reduce and publish column by column */
+            E->chunk_hi = lo + 1;
+            w0->vlen = 0;
+            ph_entry pivot = ph_reduce(E, w0, ph_init_column(E, w0, lo));
+            int64_t off = ph_save_red(E, w0);
+            ph_publish(E, lo, pivot, w0->vbuf + off, w0->vlen - off);
+            if (w0->oom) E->oom = 1;
+            continue;
+        }
+        E->chunk_lo = lo;
+        E->chunk_hi = NV_MIN(m, lo + chunk);
+        atomic_store(&E->next, lo);
+        for (int t = 0; t < E->nthreads; t++) E->ws[t].vlen = 0;
+        ph_pool_run(E->pool, ph_chunk_task, E);
+        for (int t = 0; t < E->nthreads; t++)
+            if (E->ws[t].oom) E->oom = 1;
+        for (int64_t j = lo; j < E->chunk_hi && !E->oom; j++) {
+            ph_pending *pd = &E->pend[j - lo];
+            const ph_entry *v = E->ws[pd->tid].vbuf + pd->voff;
+            if (pd->pivot.idx >= 0 && ph_map_get(&E->map, pd->pivot.idx) >= 0) {
+                /* an earlier column of this chunk took the pivot: rebuild the working
+                 * coboundary from the reduction column and go on, now sequentially */
+                ph_ws *ws = &E->ws[0];
+                ws->red.len = 0;
+                ws->cob.len = 0;
+                            /* v may live in ws->vbuf: copy it out of the way of ph_save_red */
+                int64_t vl = pd->vlen;
+                ph_entry *vc = malloc((size_t)(vl ? vl : 1) * sizeof *vc);
+                if (!vc) { E->oom = 1; break; }
+                if (vl) memcpy(vc, v, (size_t)vl * sizeof *vc);
+                for (int64_t i = 0; i < vl; i++)
+                    ph_add_simplex(&E->c, ws, vc[i].idx, vc[i].diam, vc[i].coef, E->dim);
+                free(vc);
+                ph_entry pivot = ph_reduce(E, ws, ph_heap_pivot(&ws->cob, E->c.p, &ws->oom));
+                int64_t off = ph_save_red(E, ws);
+                ph_publish(E, j, pivot, ws->vbuf + off, ws->vlen - off);
+                if (ws->oom) E->oom = 1;
+            } else {
+                ph_publish(E, j, pd->pivot, v, pd->vlen);
+            }
+        }
+    }
+    free(E->pend);
+    E->pend = NULL;
+    free(E->aoff);
+    E->aoff = NULL;
+    free(E->arena);
+    E->arena = NULL;
+    E->acap = E->alen = 0;
+    if (E->oom) return nv_fail(err, NV_ENOMEM, "out of memory reducing dimension %d", E->dim);
+    return NV_OK;
+}
+
+/* --- dimension 0 ---------------------------------------------------------------------- */
+
+static int64_t ph_uf_find(int64_t *parent, int64_t x) {
+    while (parent[x] != x) {
+        parent[x] = parent[parent[x]];
+        x = parent[x];
+    }
+    return x;
+}
+
+/* Edge x enters the filtration before edge y (shorter, then larger index). */
+static inline int ph_edge_before(float xd, int64_t xi, float yd, int64_t yi) {
+    return xd < yd || (xd == yd && xi > yi);
+}
+
+/* Dense input: the minimum spanning forest by Prim's algorithm, O(n^2) time and
+ * O(n) memory, instead of sorting every edge for Kruskal. With edges strictly
+ * ordered by (diameter, index) the tree is unique, so it is Kruskal's and Ripser's. */
+static int64_t ph_prim(const ph_ctx *c, ph_col *tree, float *bd, int64_t *bi, uint8_t *in) {
+    const int64_t n = c->n;
+    int64_t count = 0;
+    for (int64_t v = 0; v < n; v++) { in[v] = 0; bi[v] = -1; }
+    for (int64_t s = 0; s < n; s++) {
+        if (in[s]) continue;
+        int64_t v = s; /* a new component */
+        for (;;) {
+            in[v] = 1;
+            int64_t best = -1;
+            for (int64_t u = 0; u < n; u++) {
+                if (in[u]) continue;
+                float x = ph_dist_dense(c, u, v);
+                int64_t e = u > v ? u * (u - 1) / 2 + v : v * (v - 1) / 2 + u;
+                if (x <= c->threshold && (bi[u] < 0 || ph_edge_before(x, e, bd[u], bi[u]))) {
+                    bd[u] = x;
+                    bi[u] = e;
+                }
+                if (bi[u] >= 0 && (best < 0 || ph_edge_before(bd[u], bi[u], bd[best], bi[best]))) best = u;
+            }
+            if (best < 0) break;
+            tree[count++] = (ph_col){bi[best], bd[best]};
+            v = best;
+        }
+    }
+    return count;
+}
+
+typedef struct {
+    ph_engine *E;
+    ph_map *tree;
+    atomic_llong next;
+} ph_edge_job;
+
+/* Dense input: the columns of dimension 1 are the edges under the threshold that
+ * are neither in the spanning tree (paired with a vertex) nor the facet of an
+ * apparent pair; rows of the matrix are shared out among the threads. */
+static void ph_edge_cols_task(void *arg, int tid) {
+    ph_edge_job *J = arg;
+    ph_engine *E = J->E;
+    const ph_ctx *c = &E->c;
+    ph_ws *ws = &E->ws[tid];
+    for (;;) {
+        int64_t i = atomic_fetch_add(&J->next, 1);
+        if (i >= c->n) break;
+        for (int64_t j = 0; j < i; j++) {
+            int64_t e = i * (i - 1) / 2 + j;
+            float x = c->lower[e];
+            if (!(x <= c->threshold) || ph_map_get(J->tree, e) >= 0) continue;
+            int64_t w[2] = {i, j};
+            if (ph_has_apparent_cofacet_w(c, w, e, x, 1)) continue;
+            if (ws->olen == ws->ocap) {
+                int64_t cap = ws->ocap ? 2 * ws->ocap : 4096;
+                ph_col *na = realloc(ws->out, (size_t)cap * sizeof *na);
+                if (!na) { ws->oom = 1; return; }
+                ws->out = na;
+                ws->ocap = cap;
+            }
+            ws->out[ws->olen++] = (ph_col){e, x};
+        }
+    }
+}
+
+/* Sparse input: the same test for edges already listed (marked in keep). */
+typedef struct {
+    ph_engine *E;
+    ph_col *edges;
+    uint8_t *keep;
+    int64_t count;
+    atomic_llong next;
+} ph_sparse_edge_job;
+
+static void ph_edge_apparent_task(void *arg, int tid) {
+    ph_sparse_edge_job *J = arg;
+    (void)tid;
+    for (;;) {
+        int64_t lo = atomic_fetch_add(&J->next, 4096);
+        if (lo >= J->count) break;
+        int64_t hi = NV_MIN(J->count, lo + 4096);
+        for (int64_t i = lo; i < hi; i++) {
+            if (!J->keep[i]) continue;
+            int64_t w[2];
+            ph_edge_vertices(J->edges[i].idx, w);
+            if (ph_has_apparent_cofacet_w(&J->E->c, w, J->edges[i].idx, J->edges[i].diam, 1)) J->keep[i] = 0;
+        }
+    }
+}
+
+static nv_status ph_gather_cols(ph_engine *E, int d, nv_error *err);
+
+/* H0 by the elder rule over the spanning forest in filtration order; leaves the
+ * columns of dimension 1 (non-tree edges outside apparent pairs, in reduction
+ * order) in E->cols. */
+static nv_status ph_dim0(ph_engine *E, nv_error *err) {
+    const ph_ctx *c = &E->c;
+    const int64_t n = c->n;
+    int64_t count = 0;
+    ph_col *edges = NULL;
+    int64_t *parent = NULL, *eldest = NULL, *bi = NULL;
+    float *bd = NULL;
+    uint8_t *keep = NULL;
+    ph_map tree = {NULL, -1, 0};
+    nv_status st = NV_OK;
+    if (c->sparse) {
+        count = c->row_ptr[n] / 2;
+        edges = malloc((size_t)(count ? count : 1) * sizeof *edges);
+        if (!edges) goto oom;
+        int64_t k = 0;
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t q = c->row_ptr[i]; q < c->row_ptr[i + 1] && c->col[q] < i; q++)
+                if (c->val[q] <= c->threshold || E->keep_long_edges)
+                    edges[k++] = (ph_col){i * (i - 1) / 2 + c->col[q], c->val[q]};
+        count = k;
+    } else {
+        edges = malloc((size_t)(n > 1 ? n - 1 : 1) * sizeof *edges);
+        bd = malloc((size_t)n * sizeof *bd);
+        bi = malloc((size_t)n * sizeof *bi);
+        keep = malloc((size_t)n);
+        if (!edges || !bd || !bi || !keep) goto oom;
+        count = ph_prim(c, edges, bd, bi, keep);
+        free(keep);
+        keep = NULL;
+    }
+    /* reduction order is the reverse of the filtration: walk it backwards */
+    ph_sort_cols(edges, count);
+    parent = malloc((size_t)n * sizeof *parent);
+    eldest = malloc((size_t)n * sizeof *eldest);
+    keep = malloc((size_t)(count ? count : 1));
+    if (!parent || !eldest || !keep) goto oom;
+    for (int64_t i = 0; i < n; i++) parent[i] = eldest[i] = i;
+    for (int64_t i = count; i-- > 0;) {
+        int64_t w[2];
+        ph_edge_vertices(edges[i].idx, w);
+        int64_t a = ph_uf_find(parent, w[0]), b = ph_uf_find(parent, w[1]);
+        keep[i] = 0;
+        if (a != b) {
+            /* elder rule: vertices enter in decreasing order (the tie-break), so the
+             * component whose eldest vertex is smaller is the younger and dies */
+            int64_t young = eldest[a] < eldest[b] ? a : b, old = young == a ? b : a;
+            if (edges[i].diam != 0.0f)
+                if (ph_pairs_add(&E->pairs, 0, 0.0f, edges[i].diam, eldest[young], edges[i].idx))
+                    goto oom;
+            parent[young] = old;
+        } else {
+            keep[i] = 1;
+        }
+    }
+    for (int64_t i = 0; i < n; i++)
+        if (ph_uf_find(parent, i) == i)
+            if (ph_pairs_add(&E->pairs, 0, 0.0f, INFINITY, eldest[i], -1)) goto oom;
+    if (c->max_dim >= 1 && c->sparse) {
+        ph_sparse_edge_job J = {E, edges, keep, count, 0};
+        atomic_store(&J.next, 0);
+        ph_pool_run(E->pool, ph_edge_apparent_task, &J);
+        /* keep the columns, already in reduction order, in place */
+        int64_t k = 0;
+        for (int64_t i = 0; i < count; i++)
+            if (keep[i]) edges[k++] = edges[i];
+        E->cols = edges;
+        E->ncols = k;
+        edges = NULL;
+    } else if (c->max_dim >= 1) {
+        if (ph_map_init(&tree, count)) goto oom;
+        for (int64_t i = 0; i < count; i++)
+            if (ph_map_put(&tree, edges[i].idx, 0)) goto oom;
+        free(edges);
+        edges = NULL;
+        ph_edge_job J = {E, &tree, 0};
+        atomic_store(&J.next, 0);
+        for (int t = 0; t < E->nthreads; t++) E->ws[t].olen = 0;
+        ph_pool_run(E->pool, ph_edge_cols_task, &J);
+        st = ph_gather_cols(E, 1, err);
+    }
+    goto done;
+oom:
+    st = nv_fail(err, NV_ENOMEM, "out of memory in dimension 0 (%lld edges)", (long long)count);
+done:
+    ph_map_free(&tree);
+    free(edges);
+    free(parent);
+    free(eldest);
+    free(keep);
+    free(bd);
+    free(bi);
+    return st;
+}
+
+/* --- assembling the columns of dimension d >= 2 by a clique search ------------------ */
+
+typedef struct {
+    ph_engine *E;
+    int d;
+    atomic_llong next;
+} ph_asm_job;
+
+/* Whether the simplex with vertices v[0..d] (increasing) is in an apparent pair. */
+static int ph_in_apparent_pair(const ph_ctx *c, int d, const int64_t *v, float diam) {
+    int64_t idx = 0, w[PH_MAX_DIM + 2];
+    ph_entry f;
+    for (int i = 0; i <= d; i++) {
+        idx += ph_C(c, v[i], i + 1);
+        w[d - i] = v[i];
+    }
+    return (d >= 1 && ph_apparent_facet_w(c, w, idx, diam, d, &f)) || ph_has_apparent_cofacet_w(c, w, idx, diam, d);
+}
+
+static void ph_asm_emit(ph_engine *E, ph_ws *ws, int d, const int64_t *v, float diam) {
+    const ph_ctx *c = &E->c;
+    int64_t idx = 0, w[PH_MAX_DIM + 2];
+    ph_entry f;
+    for (int i = 0; i <= d; i++) {
+        idx += ph_C(c, v[i], i + 1);
+        w[d - i] = v[i];
+    }
+    if (ph_map_get(&E->map, idx) >= 0) return; /* clearing: paired one dimension down */
+    if (ph_apparent_facet_w(c, w, idx, diam, d, &f)) return;
+    if (ph_has_apparent_cofacet_w(c, w, idx, diam, d)) return;
+    if (ws->olen == ws->ocap) {
+        int64_t cap = ws->ocap ? 2 * ws->ocap : 4096;
+        ph_col *a = realloc(ws->out, (size_t)cap * sizeof *a);
+        if (!a) { ws->oom = 1; return; }
+        ws->out = a;
+        ws->ocap = cap;
+    }
+    ws->out[ws->olen++] = (ph_col){idx, diam};
+}
+
+/* Enumerates the simplices {v0 < v1 < ... < vd} with v0 = root and diameter <=
+ * threshold. Level l holds the vertices u > v_l adjacent to v_0..v_l, each with its
+ * largest distance to them; the simplex's diameter is the running maximum. */
+static int64_t ph_clique_search(ph_engine *E, ph_ws *ws, int d, int64_t root, int emit) {
+    const ph_ctx *c = &E->c;
+    const int64_t n = c->n;
+    int64_t v[PH_MAX_DIM + 2];
+    float pd[PH_MAX_DIM + 2];  /* diameter of {v_0..v_l} */
+    int64_t at[PH_MAX_DIM + 2];
+    int64_t found = 0;
+    int64_t *L0 = ws->lvl;
+    float *D0 = ws->lvd;
+    int64_t len = 0;
+    v[0] = root;
+    pd[0] = 0.0f;
+    if (c->sparse) {
+        for (int64_t q = c->row_ptr[root]; q < c->row_ptr[root + 1]; q++)
+            if (c->col[q] > root && c->val[q] <= c->threshold) { L0[len] = c->col[q]; D0[len] = c->val[q]; len++; }
+    } else {
+        for (int64_t u = root + 1; u < n; u++) {
+            float x = c->lower[u * (u - 1) / 2 + root];
+            if (x <= c->threshold) { L0[len] = u; D0[len] = x; len++; }
+        }
+    }
+    ws->lvn[0] = len;
+    int l = 0; /* choosing v_{l+1} from level l */
+    at[0] = 0;
+    while (l >= 0) {
+        int64_t *L = ws->lvl + (int64_t)l * n;
+        float *D = ws->lvd + (int64_t)l * n;
+        if (at[l] >= ws->lvn[l]) { l--; continue; }
+        int64_t i = at[l]++;
+        v[l + 1] = L[i];
+        pd[l + 1] = pd[l] > D[i] ? pd[l] : D[i];
+        if (l + 1 == d) {
+            if (emit == 1) ph_asm_emit(E, ws, d, v, pd[l + 1]);
+            else if (emit == 0 || !ph_in_apparent_pair(&E->c, d, v, pd[l + 1])) found++;
+            continue;
+        }
+        /* next level: later vertices of this level adjacent to v_{l+1} */
+        int64_t *L2 = ws->lvl + (int64_t)(l + 1) * n;
+        float *D2 = ws->lvd + (int64_t)(l + 1) * n;
+        int64_t len2 = 0, u1 = v[l + 1];
+        if (c->sparse) {
+            int64_t q = c->row_ptr[u1], qe = c->row_ptr[u1 + 1];
+            for (int64_t k = i + 1; k < ws->lvn[l]; k++) {
+                int64_t u = L[k];
+                while (q < qe && c->col[q] < u) q++;
+                if (q == qe) break;
+                if (c->col[q] == u && c->val[q] <= c->threshold) {
+                    L2[len2] = u;
+                    D2[len2] = D[k] > c->val[q] ? D[k] : c->val[q];
+                    len2++;
+                }
+            }
+        } else {
+            for (int64_t k = i + 1; k < ws->lvn[l]; k++) {
+                int64_t u = L[k];
+                float x = c->lower[u * (u - 1) / 2 + u1];
+                if (x <= c->threshold) {
+                    L2[len2] = u;
+                    D2[len2] = D[k] > x ? D[k] : x;
+                    len2++;
+                }
+            }
+        }
+        l++;
+        ws->lvn[l] = len2;
+        at[l] = 0;
+    }
+    return found;
+}
+
+static void ph_asm_task(void *arg, int tid) {
+    ph_asm_job *J = arg;
+    ph_engine *E = J->E;
+    for (;;) {
+        int64_t root = atomic_fetch_add(&J->next, 1);
+        if (root >= E->c.n) break;
+        ph_clique_search(E, &E->ws[tid], J->d, root, 1);
+    }
+}
+
+/* Fills E->cols with the columns of dimension d, clearing against E->map (the
+ * pivots of dimension d - 1), sorted into reduction order. */
+static nv_status ph_assemble(ph_engine *E, int d, nv_error *err) {
+    ph_asm_job J = {E, d, 0};
+    atomic_store(&J.next, 0);
+    for (int t = 0; t < E->nthreads; t++) E->ws[t].olen = 0;
+    ph_pool_run(E->pool, ph_asm_task, &J);
+    return ph_gather_cols(E, d, err);
+}
+
+/* Joins the threads' column buffers into E->cols, sorted into reduction order. */
+static nv_status ph_gather_cols(ph_engine *E, int d, nv_error *err) {
+    int64_t total = 0;
+    for (int t = 0; t < E->nthreads; t++) {
+        if (E->ws[t].oom) return nv_fail(err, NV_ENOMEM, "out of memory assembling dimension %d", d);
+        total += E->ws[t].olen;
+    }
+    /* one thread: its buffer is the column array; several: concatenate */
+    if (E->nthreads == 1) {
+        E->cols = E->ws[0].out;
+        E->ws[0].out = NULL;
+        E->ws[0].ocap = 0;
+    } else {
+        E->cols = malloc((size_t)(total ? total : 1) * sizeof *E->cols);
+        if (!E->cols) return nv_fail(err, NV_ENOMEM, "out of memory assembling dimension %d", d);
+        int64_t k = 0;
+        for (int t = 0; t < E->nthreads; t++) {
+            if (E->ws[t].olen) memcpy(E->cols + k, E->ws[t].out, (size_t)E->ws[t].olen * sizeof *E->cols);
+            k += E->ws[t].olen;
+            free(E->ws[t].out);
+            E->ws[t].out = NULL;
+            E->ws[t].ocap = 0;
+        }
+    }
+    E->ncols = total;
+    ph_sort_cols(E->cols, total);
+    return NV_OK;
+}
+
+/* --- setup ------------------------------------------------------------------------------ */
+
+void nv_ph_params_defaults(nv_ph_params *p) {
+    memset(p, 0, sizeof *p);
+    p->max_dim = 1;
+    p->threshold = INFINITY;
+    p->ratio = 1.0f;
+    p->modulus = 2;
+    p->threads = 0;
+    p->want_simplices = 0;
+    p->memory_limit = 0;
+}
+
+static int ph_is_prime(uint32_t p) {
+    if (p < 2) return 0;
+    for (uint32_t q = 2; q * q <= p; q++)
+        if (p % q == 0) return 0;
+    return 1;
+}
+
+/* Pascal's triangle up to k = kmax, refusing inputs whose simplex indices would not
+ * fit in 63 bits. */
+static nv_status ph_binomials(int64_t n, int kmax, int64_t **out, nv_error *err) {
+    int64_t stride = n + 1;
+    int64_t *b = malloc((size_t)(kmax + 1) * (size_t)stride * sizeof *b);
+    if (!b) return nv_fail(err, NV_ENOMEM, "out of memory for the binomial table");
+    for (int k = 0; k <= kmax; k++)
+        for (int64_t m = 0; m <= n; m++) {
+            int64_t v;
+            if (k == 0) v = 1;
+            else if (m == 0) v = 0;
+            else if (__builtin_add_overflow(b[(int64_t)(k - 1) * stride + m - 1],
+                                            b[(int64_t)k * stride + m - 1], &v)) {
+                free(b);
+                return nv_fail(err, NV_EINPUT,
+                               "%lld points with homology up to dimension %d need simplex "
+                               "indices beyond 64 bits (C(%lld, %d) overflows); lower --dim, "
+                               "or use fewer points (--landmarks)",
+                               (long long)n, kmax - 2, (long long)n, kmax);
+            }
+            b[(int64_t)k * stride + m] = v;
+        }
+    *out = b;
+    return NV_OK;
+}
+
+/* The smallest radius at which the complex is a cone: min over i of max over j. */
+float nv_ph_enclosing_radius(const float *lower, int64_t n) {
+    float best = INFINITY;
+    for (int64_t i = 0; i < n; i++) {
+        float r = 0.0f;
+        for (int64_t j = 0; j < n; j++) {
+            float x = (i == j) ? 0.0f : (i > j ? lower[i * (i - 1) / 2 + j] : lower[j * (j - 1) / 2 + i]);
+            if (x > r) r = x;
+            if (r >= best) break;
+        }
+        if (r < best) best = r;
+    }
+    return best;
+}
+
+nv_status nv_ph__sparsify(const float *lower, int64_t n, float threshold, int64_t **row_ptr,
+                          int64_t **col, float **val, nv_error *err) {
+    int64_t *rp = calloc((size_t)n + 1, sizeof *rp);
+    if (!rp) return nv_fail(err, NV_ENOMEM, "out of memory for the sparse matrix");
+    for (int64_t i = 1; i < n; i++)
+        for (int64_t j = 0; j < i; j++) {
+            float x = lower[i * (i - 1) / 2 + j];
+            if (x <= threshold && x < INFINITY) { rp[i + 1]++; rp[j + 1]++; }
+        }
+    for (int64_t i = 0; i < n; i++) rp[i + 1] += rp[i];
+    int64_t nnz = rp[n];
+    int64_t *cl = malloc((size_t)(nnz ? nnz : 1) * sizeof *cl);
+    float *vl = malloc((size_t)(nnz ? nnz : 1) * sizeof *vl);
+    int64_t *fill = malloc((size_t)(n ? n : 1) * sizeof *fill);
+    if (!cl || !vl || !fill) {
+        free(rp); free(cl); free(vl); free(fill);
+        return nv_fail(err, NV_ENOMEM, "out of memory for the sparse matrix (%lld entries)",
+                       (long long)nnz);
+    }
+    memcpy(fill, rp, (size_t)n * sizeof *fill);
+    /* rows in increasing j: row i gets j < i first (from row i of lower), then j > i
+     * (column i of later rows), so each list comes out sorted */
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = 0; j < i; j++) {
+            float x = lower[i * (i - 1) / 2 + j];
+            if (x <= threshold && x < INFINITY) {
+                cl[fill[i]] = j; vl[fill[i]++] = x;
+                cl[fill[j]] = i; vl[fill[j]++] = x;
+            }
+        }
+    free(fill);
+    *row_ptr = rp;
+    *col = cl;
+    *val = vl;
+    return NV_OK;
+}
+
+static int ph_pair_cmp(const void *a, const void *b) {
+    const nv_ph_pair *x = a, *y = b;
+    if (x->dim != y->dim) return x->dim < y->dim ? -1 : 1;
+    if (x->birth != y->birth) return x->birth < y->birth ? -1 : 1;
+    if (x->death != y->death) return x->death < y->death ? -1 : 1;
+    if (x->birth_simplex != y->birth_simplex) return x->birth_simplex < y->birth_simplex ? -1 : 1;
+    return (x->death_simplex > y->death_simplex) - (x->death_simplex < y->death_simplex);
+}
+
+/* Validates the input: sizes, NaN, negative distances, sparse structure. */
+static nv_status ph_check_input(const nv_ph_input *in, const nv_ph_params *p, nv_error *err) {
+    if (!in || in->n < 1) return nv_fail(err, NV_EINPUT, "persistent homology needs at least 1 point");
+    if (p->max_dim < 0 || p->max_dim > PH_MAX_DIM)
+        return nv_fail(err, NV_EINPUT, "homology dimension %d: expected 0..%d", p->max_dim, PH_MAX_DIM);
+    if (!ph_is_prime(p->modulus) || p->modulus > PH_MAX_MODULUS)
+        return nv_fail(err, NV_EINPUT, "modulus %u: expected a prime <= %u", p->modulus, PH_MAX_MODULUS);
+    if (!(p->ratio >= 1.0f)) return nv_fail(err, NV_EINPUT, "ratio %g: expected a number >= 1", p->ratio);
+    if (isnan(p->threshold) || p->threshold < 0)
+        return nv_fail(err, NV_EINPUT, "threshold %g: expected a number >= 0", p->threshold);
+    if (in->kind == NV_PH_DENSE) {
+        if (!in->lower && in->n > 1) return nv_fail(err, NV_EINPUT, "dense input without a distance matrix");
+        for (int64_t i = 1; i < in->n; i++)
+            for (int64_t j = 0; j < i; j++) {
+                float x = in->lower[i * (i - 1) / 2 + j];
+                if (isnan(x) || x < 0)
+                    return nv_fail(err, NV_EINPUT, "distance (%lld, %lld) is %g: expected a number >= 0",
+                                   (long long)i, (long long)j, x);
+            }
+    } else {
+        if (!in->row_ptr || !in->col || !in->val) return nv_fail(err, NV_EINPUT, "sparse input without arrays");
+        for (int64_t i = 0; i < in->n; i++) {
+            if (in->row_ptr[i + 1] < in->row_ptr[i])
+                return nv_fail(err, NV_EINPUT, "sparse input: row_ptr decreases at row %lld", (long long)i);
+            for (int64_t q = in->row_ptr[i]; q < in->row_ptr[i + 1]; q++) {
+                int64_t j = in->col[q];
+                float x = in->val[q];
+                if (j < 0 || j >= in->n || j == i)
+                    return nv_fail(err, NV_EINPUT, "sparse input: row %lld has neighbour %lld (expected 0..%lld, not itself)",
+                                   (long long)i, (long long)j, (long long)in->n - 1);
+                if (isnan(x) || x < 0)
+                    return nv_fail(err, NV_EINPUT, "sparse input: distance (%lld, %lld) is %g: expected a number >= 0",
+                                   (long long)i, (long long)j, x);
+                if (q > in->row_ptr[i] && in->col[q - 1] >= j)
+                    return nv_fail(err, NV_EINPUT, "sparse input: neighbours of row %lld are not strictly increasing",
+                                   (long long)i);
+            }
+        }
+    }
+    return NV_OK;
+}
+
+/* --- the memory estimate -------------------------------------------------------------- */
+
+/* Estimates the columns of dimension d: the d-simplices (diameter <= threshold)
+ * outside apparent pairs, which are the vast majority of the rest, counted from a
+ * sample of root vertices (a simplex's smallest vertex) and scaled up. Exact when
+ * every root is sampled; costs about 16/n of assembling the columns. */
+#define PH_ESTIMATE_SAMPLES 16
+static double ph_estimate_columns(ph_engine *E, int d, int apparent) {
+    const ph_ctx *c = &E->c;
+    const int64_t n = c->n;
+    const int64_t samples = NV_MIN(n, PH_ESTIMATE_SAMPLES);
+    int64_t found = 0;
+    for (int64_t s = 0; s < samples; s++) {
+        int64_t root = (int64_t)(((double)s + 0.5) * (double)n / (double)samples);
+        if (d >= 2) {
+            found += ph_clique_search(E, &E->ws[0], d, root, apparent ? 2 : 0);
+        } else if (c->sparse) {
+            for (int64_t q = c->row_ptr[root]; q < c->row_ptr[root + 1]; q++) {
+                int64_t v[2] = {root, c->col[q]};
+                if (v[1] > root && c->val[q] <= c->threshold && !(apparent && ph_in_apparent_pair(c, 1, v, c->val[q])))
+                    found++;
+            }
+        } else {
+            for (int64_t u = root + 1; u < n; u++) {
+                int64_t v[2] = {root, u};
+                float x = c->lower[u * (u - 1) / 2 + root];
+                if (x <= c->threshold && !(apparent && ph_in_apparent_pair(c, 1, v, x))) found++;
+            }
+        }
+    }
+    return (double)found * (double)n / (double)samples;
+}
+
+typedef struct {
+    double input, edges, columns[PH_MAX_DIM + 1], total;
+} ph_estimate;
+
+/* Bytes of what the engine stores: the input, the edges (sparse) or the spanning
+ * tree (dense) of dimension 0, and per dimension the columns, the pivot map (kept
+ * one dimension longer for clearing), the offsets and reduction columns of a few
+ * entries each. Not included: the working coboundary of an exceptionally hard
+ * column, which can reach hundreds of MiB (400 points on a 2-sphere in dimension 2).
+ * apparent = 0 counts every simplex as a column: a quick upper bound. */
+static void ph_estimate_engine(ph_engine *E, ph_estimate *est, int apparent) {
+    const ph_ctx *c = &E->c;
+    const double n = (double)c->n;
+    memset(est, 0, sizeof *est);
+    double nedges = c->sparse ? (double)c->row_ptr[c->n] / 2 : n - 1;
+    est->input = c->sparse ? (double)c->row_ptr[c->n] * 12 + n * 8 : n * (n - 1) / 2 * 4;
+    est->edges = nedges * (12 + 1) + n * 32;
+    est->total = est->input + est->edges;
+    double prev = n;
+    for (int d = 1; d <= c->max_dim; d++) {
+        double cols = ph_estimate_columns(E, d, apparent);
+        double b = cols * 12 * (E->nthreads > 1 ? 2 : 1) + cols * 8 + cols * 16 * 4 + cols * 16 * 2;
+        b += prev * 16 * 4; /* the pivots of the dimension below */
+        est->columns[d] = b;
+        if (est->input + b > est->total) est->total = est->input + b;
+        prev = cols;
+    }
+    est->total += (double)E->nthreads * ((double)(c->max_dim + 2) * n * 12 + 16 * n * 64) + 8e6;
+}
+
+/* --- entry points ------------------------------------------------------------------- */
+
+typedef struct {
+    int64_t *row_ptr, *col;
+    float *val;
+} ph_owned;
+
+static nv_status ph_engine_open(ph_engine *E, ph_owned *own, const nv_ph_input *in,
+                                const nv_ph_params *p, nv_error *err) {
+    memset(E, 0, sizeof *E);
+    memset(own, 0, sizeof *own);
+    nv_status st = ph_check_input(in, p, err);
+    if (st) return st;
+    ph_ctx *c = &E->c;
+    c->n = in->n;
+    c->max_dim = p->max_dim;
+    c->p = p->modulus;
+    E->ratio = p->ratio;
+    E->want_simplices = p->want_simplices;
+    E->keep_long_edges = p->keep_long_edges;
+    E->nthreads = p->threads > 0 ? p->threads : nv_default_threads();
+    if (E->nthreads > 256) E->nthreads = 256;
+    if (in->kind == NV_PH_DENSE && isinf(p->threshold)) {
+        c->sparse = 0;
+        c->lower = in->lower;
+        c->threshold = c->n > 1 ? nv_ph_enclosing_radius(in->lower, c->n) : 0.0f;
+        /* an infinite entry is an absent edge (a disconnected kNN graph), never a
+         * simplex: cut just below infinity */
+        if (isinf(c->threshold)) c->threshold = 3.4028234663852886e38f;
+    } else if (in->kind == NV_PH_DENSE) {
+        /* Ripser's choice: with a threshold the complex is a graph */
+        st = nv_ph__sparsify(in->lower, in->n, p->threshold, &own->row_ptr, &own->col, &own->val, err);
+        if (st) return st;
+        c->sparse = 1;
+        c->row_ptr = own->row_ptr;
+        c->col = own->col;
+        c->val = own->val;
+        c->threshold = p->threshold;
+    } else {
+        c->sparse = 1;
+        c->threshold = p->threshold;
+        if (isinf(p->threshold)) c->threshold = 3.4028234663852886e38f;
+        /* drop edges above the threshold once, so enumeration never sees them */
+        int64_t nnz = in->row_ptr[in->n], keep = 0;
+        for (int64_t q = 0; q < nnz; q++) keep += p->keep_long_edges || in->val[q] <= c->threshold;
+        if (keep == nnz - in->row_ptr[0]) {
+            c->row_ptr = in->row_ptr;
+            c->col = in->col;
+            c->val = in->val;
+        } else {
+            own->row_ptr = malloc((size_t)(in->n + 1) * sizeof *own->row_ptr);
+            own->col = malloc((size_t)(keep ? keep : 1) * sizeof *own->col);
+            own->val = malloc((size_t)(keep ? keep : 1) * sizeof *own->val);
+            if (!own->row_ptr || !own->col || !own->val)
+                return nv_fail(err, NV_ENOMEM, "out of memory for the sparse matrix");
+            int64_t k = 0;
+            for (int64_t i = 0; i < in->n; i++) {
+                own->row_ptr[i] = k;
+                for (int64_t q = in->row_ptr[i]; q < in->row_ptr[i + 1]; q++)
+                    if (p->keep_long_edges || in->val[q] <= c->threshold) { own->col[k] = in->col[q]; own->val[k++] = in->val[q]; }
+            }
+            own->row_ptr[in->n] = k;
+            c->row_ptr = own->row_ptr;
+            c->col = own->col;
+            c->val = own->val;
+        }
+        /* a symmetric structure is what the enumeration relies on */
+        for (int64_t i = 0; i < in->n; i++)
+            for (int64_t q = c->row_ptr[i]; q < c->row_ptr[i + 1]; q++) {
+                int64_t j = c->col[q];
+                if (ph_dist_sparse(c, j, i) != c->val[q])
+                    return nv_fail(err, NV_EINPUT,
+                                   "sparse input: edge (%lld, %lld) has length %g but (%lld, %lld) has %g: expected a symmetric matrix",
+                                   (long long)i, (long long)j, c->val[q], (long long)j, (long long)i,
+                                   ph_dist_sparse(c, j, i));
+            }
+    }
+    E->c.bstride = c->n + 1;
+    st = ph_binomials(c->n, c->max_dim + 2, &c->binom, err);
+    if (st) return st;
+    c->inv = malloc((size_t)c->p * sizeof *c->inv);
+    if (!c->inv) return nv_fail(err, NV_ENOMEM, "out of memory");
+    /* inverses by Fermat: a^(p-2) */
+    c->inv[0] = 0;
+    for (uint32_t a = 1; a < c->p; a++) {
+        uint64_t r = 1, b = a, e = c->p - 2;
+        while (e) {
+            if (e & 1) r = r * b % c->p;
+            b = b * b % c->p;
+            e >>= 1;
+        }
+        c->inv[a] = (uint32_t)r;
+    }
+    E->ws = calloc((size_t)E->nthreads, sizeof *E->ws);
+    if (!E->ws) return nv_fail(err, NV_ENOMEM, "out of memory");
+    E->nws = E->nthreads;
+    int levels = c->max_dim + 2;
+    for (int t = 0; t < E->nthreads; t++) {
+        ph_ws *ws = &E->ws[t];
+        ws->lvl = malloc((size_t)levels * (size_t)c->n * sizeof *ws->lvl);
+        ws->lvd = malloc((size_t)levels * (size_t)c->n * sizeof *ws->lvd);
+        ws->lvn = malloc((size_t)levels * sizeof *ws->lvn);
+        if (!ws->lvl || !ws->lvd || !ws->lvn) return nv_fail(err, NV_ENOMEM, "out of memory");
+    }
+    E->map.mask = -1;
+    return NV_OK;
+}
+
+static void ph_engine_close(ph_engine *E, ph_owned *own) {
+    if (E->ws)
+        for (int t = 0; t < E->nws; t++) {
+            ph_ws *ws = &E->ws[t];
+            free(ws->cob.a);
+            free(ws->red.a);
+            free(ws->vbuf);
+            free(ws->lvl);
+            free(ws->lvd);
+            free(ws->lvn);
+            free(ws->out);
+        }
+    free(E->ws);
+    free(E->c.binom);
+    free(E->c.inv);
+    free(E->cols);
+    free(E->pairs.a);
+    free(E->pend);
+    free(E->aoff);
+    free(E->arena);
+    ph_map_free(&E->map);
+    free(own->row_ptr);
+    free(own->col);
+    free(own->val);
+}
+
+size_t nv_ph_memory_estimate(const nv_ph_input *in, const nv_ph_params *p) {
+    ph_engine E;
+    ph_owned own;
+    nv_ph_params q = *p;
+    q.threads = 1; /* the sample search runs on one thread */
+    ph_estimate est;
+    if (ph_engine_open(&E, &own, in, &q, NULL)) {
+        ph_engine_close(&E, &own);
+        return 0;
+    }
+    E.nthreads = p->threads > 0 ? p->threads : nv_default_threads();
+    ph_estimate_engine(&E, &est, 1);
+    ph_engine_close(&E, &own);
+    return est.total > 1.8e19 ? SIZE_MAX : (size_t)est.total;
+}
+
+/* Bytes for people: "512 B", "3.2 MiB", "41.0 GiB". */
+static void ph_human(double b, char *out) {
+    const char *unit[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+    int u = 0;
+    while (b >= 1024 && u < 5) { b /= 1024; u++; }
+    snprintf(out, 32, u ? "%.1f %s" : "%.0f %s", b, unit[u]);
+}
+
+nv_status nv_ph_compute(const nv_ph_input *in, const nv_ph_params *p, nv_ph_result *out,
+                        nv_error *err) {
+    ph_engine E;
+    ph_owned own;
+    memset(out, 0, sizeof *out);
+    nv_status st = ph_engine_open(&E, &own, in, p, err);
+    if (st) goto done;
+    if (p->memory_limit > 0) {
+        ph_estimate est;
+        ph_estimate_engine(&E, &est, 0); /* cheap; refine only when it is too much */
+        if (est.total > (double)p->memory_limit) ph_estimate_engine(&E, &est, 1);
+        if (est.total > (double)p->memory_limit) {
+            int worst = 0;
+            for (int d = 1; d <= E.c.max_dim; d++)
+                if (est.columns[d] > est.columns[worst]) worst = d;
+            char total[32], dimb[32], limit[32];
+            ph_human(est.total, total);
+            ph_human(est.columns[worst], dimb);
+            ph_human((double)p->memory_limit, limit);
+            st = nv_fail(err, NV_ENOMEM,
+                         "refusing to start: %lld points up to dimension %d need about %s "
+                         "(dimension %d alone %s), above the memory limit of %s; "
+                         "lower the threshold (--threshold), the dimension (--dim), or the "
+                         "number of points (--landmarks), or raise --memory-limit",
+                         (long long)in->n, p->max_dim, total, worst, dimb, limit);
+            goto done;
+        }
+    }
+    E.pool = calloc(1, sizeof *E.pool);
+    if (!E.pool) {
+        st = nv_fail(err, NV_ENOMEM, "out of memory");
+        goto done;
+    }
+    ph_pool_start(E.pool, E.nthreads);
+    E.nthreads = E.pool->nthreads; /* the threads we got */
+    st = ph_dim0(&E, err);
+    for (int d = 1; st == NV_OK && d <= E.c.max_dim; d++) {
+        E.dim = d;
+        if (d >= 2) {
+            st = ph_assemble(&E, d, err); /* clears against the map of dimension d - 1 */
+            if (st) break;
+        }
+        ph_map_free(&E.map);
+        st = ph_reduce_dimension(&E, err);
+        free(E.cols);
+        E.cols = NULL;
+    }
+    ph_pool_stop(E.pool);
+    free(E.pool);
+    E.pool = NULL;
+    if (st) goto done;
+    qsort(E.pairs.a, (size_t)E.pairs.len, sizeof *E.pairs.a, ph_pair_cmp);
+    if (!p->want_simplices)
+        for (int64_t i = 0; i < E.pairs.len; i++) E.pairs.a[i].birth_simplex = E.pairs.a[i].death_simplex = -1;
+    out->max_dim = p->max_dim;
+    out->n = in->n;
+    out->count = E.pairs.len;
+    out->pairs = E.pairs.a;
+    E.pairs.a = NULL;
+done:
+    ph_engine_close(&E, &own);
+    return st;
+}
+
+void nv_ph_result_free(nv_ph_result *r) {
+    if (!r) return;
+    free(r->pairs);
+    r->pairs = NULL;
+    r->count = 0;
+}
+
+/* C(m, k) without a table, for callers outside a computation (output, tests). */
+static int64_t ph_binom_slow(int64_t m, int k) {
+    if (k < 0 || m < k) return 0;
+    __int128 r = 1;
+    for (int i = 1; i <= k; i++) r = r * (m - k + i) / i;
+    return r > INT64_MAX ? INT64_MAX : (int64_t)r;
+}
+
+void nv_ph_simplex_vertices(int64_t index, int dim, int64_t n, int64_t *vertices) {
+    int64_t top = n;
+    for (int k = dim + 1; k >= 1; k--) {
+        int64_t lo = k - 1, hi = top - 1; /* largest v < top with C(v,k) <= index */
+        if (ph_binom_slow(hi, k) <= index) lo = hi;
+        else
+            while (hi - lo > 1) {
+                int64_t mid = lo + (hi - lo) / 2;
+                if (ph_binom_slow(mid, k) <= index) lo = mid;
+                else hi = mid;
+            }
+        vertices[dim + 1 - k] = lo;
+        index -= ph_binom_slow(lo, k);
+        top = lo;
+    }
+}
+
+int64_t nv_ph_betti_at(const nv_ph_result *r, int dim, float scale) {
+    int64_t count = 0;
+    for (int64_t i = 0; i < r->count; i++) {
+        const nv_ph_pair *q = &r->pairs[i];
+        if (q->dim == dim && q->birth <= scale && scale < q->death) count++;
+    }
+    return count;
+}
