@@ -1,0 +1,1038 @@
+/* ph_run.c: `nerve ph RUN`, persistent homology of every snapshot of a training
+ * run (include/nerve/phrun.h, docs/ph-runs.md).
+ *
+ * The pipeline of this file:
+ *   1. plan: the run's manifest lists the snapshot files (model x epoch); each gets
+ *      one diagram file analysis/ph/<model>/epoch_EEEE.h5 (format nerve-diagrams).
+ *   2. calibrate: k and the scale at which Betti numbers are read, once per run,
+ *      on the input layer of the expressive model's first snapshot, per class, to
+ *      the data's known Betti numbers (Naitzat, Zhitnikov and Lim 2020), stored
+ *      in analysis/ph/calibration.json and reused while the settings stay the same.
+ *   3. compute: for this task's files (nv_task_owns), over threads
+ *      (nv_parallel_for, one file per work item): every layer x split x class set,
+ *      max-min landmarks, the distance matrix among them, the engine's barcode,
+ *      written to a temporary file and renamed. A file that exists and records the
+ *      same parameters is skipped, which makes the verb idempotent and resumable.
+ *   4. summarise (ph_run_summary.c): tables and figures from the files that exist.
+ *
+ * Why the landmarks' own kNN graph: the distance among landmarks is computed on the
+ * landmark cloud itself (its kNN graph for the kNN kinds), the same construction
+ * the calibration sees, so the reference layer shows exactly the calibrated Betti
+ * numbers, and each diagram costs O(L^2) for L landmarks instead of the O(n^2 d)
+ * neighbour search over all n points of a class.
+ */
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <hdf5.h>
+#include <jansson.h>
+
+#include "h5util.h"
+#include "nerve/metric.h"
+#include "nerve/parallel.h"
+#include "nerve/ph.h"
+#include "ph_run_internal.h"
+
+#define CALIB_FORMAT "nerve-ph-calibration"
+
+void nv_phrun_options_defaults(nv_phrun_options *o) {
+    memset(o, 0, sizeof *o);
+    o->metric = NV_METRIC_KNN_HOPS;
+    o->k = 0;
+    o->scale = -1.0;
+    o->k_min = 14;
+    o->k_max = 40;
+    o->max_dim = 1;
+    o->threshold = NAN;
+    o->landmarks = 200;
+    o->nsplits = 1;
+    strcpy(o->splits[0], "all");
+    o->figures = 1;
+    o->tasks = 1;
+}
+
+int64_t phr_mtime(const char *path) {
+    struct stat st;
+    if (stat(path, &st) != 0) return 0;
+    return (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+}
+
+static void note(const nv_phrun_options *o, nv_phrun_event_kind kind, int64_t done, int64_t total,
+                 const char *text) {
+    if (!o->on_event) return;
+    nv_phrun_event ev = {.kind = kind, .done = done, .total = total, .text = text};
+    o->on_event(o->ctx, &ev);
+}
+
+/* ------------------------------------------------------------------ planning */
+
+/* The layer names of a snapshot, in network order, that the file holds. */
+static nv_status snapshot_layers(const char *path, phr_item *it, nv_error *err) {
+    nv_h5_quiet();
+    hid_t fid = nv_h5_open_read(path, err);
+    if (fid < 0) return err && err->status ? err->status : NV_EINPUT;
+    char **names = NULL;
+    int64_t n = 0;
+    nv_status st = nv_h5_check_format(fid, path, NV_SNAPSHOT_FORMAT, NV_SNAPSHOT_VERSION, NULL, err);
+    if (st == NV_OK) st = nv_h5_read_attr_strs(fid, "layer_names", &names, &n, path, "/", err);
+    if (st == NV_OK) {
+        it->nlayers = 0;
+        for (int64_t i = 0; i < n && it->nlayers < PHR_MAX_LAYERS; i++) {
+            char obj[128];
+            snprintf(obj, sizeof obj, "layers/%s", names[i]);
+            if (!nv_h5_exists(fid, obj)) continue; /* snapshots.layers chose a subset */
+            snprintf(it->layers[it->nlayers++], 64, "%s", names[i]);
+        }
+    }
+    nv_h5_free_strs(names, n);
+    H5Fclose(fid);
+    return st;
+}
+
+nv_status phr_plan_make(const char *run_dir, const char *only_layer, phr_plan *plan, nv_error *err) {
+    memset(plan, 0, sizeof *plan);
+    nv_manifest man = {0};
+    struct stat st_dir;
+    if (stat(run_dir, &st_dir) != 0 || !S_ISDIR(st_dir.st_mode))
+        return nv_fail(err, NV_EINPUT, "%s: not a directory (expected a run directory from 'nerve train')",
+                       run_dir);
+    if (strlen(run_dir) >= sizeof plan->run)
+        return nv_fail(err, NV_EINPUT, "run directory path longer than %zu bytes", sizeof plan->run - 1);
+    char snapdir[600], manpath[640];
+    snprintf(plan->run, sizeof plan->run, "%s", run_dir);
+    snprintf(snapdir, sizeof snapdir, "%s/snapshots", run_dir);
+    snprintf(manpath, sizeof manpath, "%s/manifest.json", snapdir);
+    if (phr_mtime(manpath) == 0)
+        return nv_fail(err, NV_EINPUT,
+                       "%s: not a run directory (no snapshots/manifest.json; expected the output "
+                       "directory of 'nerve train')",
+                       run_dir);
+    snprintf(plan->ph_dir, sizeof plan->ph_dir, "%s/analysis/ph", run_dir);
+    snprintf(plan->fig_dir, sizeof plan->fig_dir, "%s/analysis/figures", run_dir);
+    nv_status st = nv_manifest_read(snapdir, &man, err);
+    if (st) return st;
+    if (man.count == 0) {
+        nv_manifest_free(&man);
+        return nv_fail(err, NV_EINPUT, "%s: the manifest lists no snapshot files", manpath);
+    }
+    plan->items = nv_calloc((size_t)man.count, sizeof(phr_item), err);
+    if (!plan->items) {
+        nv_manifest_free(&man);
+        return NV_ENOMEM;
+    }
+    int layer_found = 0;
+    for (int64_t i = 0; i < man.count; i++) {
+        phr_item *it = &plan->items[i];
+        const nv_manifest_entry *e = &man.files[i];
+        snprintf(it->model, sizeof it->model, "%s", e->model);
+        it->epoch = e->epoch;
+        snprintf(it->snap_rel, sizeof it->snap_rel, "snapshots/%s", e->path);
+        snprintf(it->snap_path, sizeof it->snap_path, "%s/%s", run_dir, it->snap_rel);
+        snprintf(it->out_path, sizeof it->out_path, "%s/%s/epoch_%04lld.h5", plan->ph_dir, e->model,
+                 (long long)e->epoch);
+        if (phr_mtime(it->snap_path) == 0) {
+            st = nv_fail(err, NV_EINPUT, "%s: snapshot listed in %s is missing", it->snap_path, manpath);
+            break;
+        }
+        st = snapshot_layers(it->snap_path, it, err);
+        if (st) break;
+        if (only_layer && only_layer[0]) {
+            int keep = 0;
+            for (int l = 0; l < it->nlayers; l++)
+                if (strcmp(it->layers[l], only_layer) == 0) keep = 1;
+            it->nlayers = 0;
+            if (keep) {
+                snprintf(it->layers[0], 64, "%s", only_layer);
+                it->nlayers = 1;
+                layer_found = 1;
+            }
+        }
+        plan->n++;
+    }
+    if (st == NV_OK && only_layer && only_layer[0] && !layer_found) {
+        char have[512] = "";
+        phr_item tmp = {0};
+        if (snapshot_layers(plan->items[0].snap_path, &tmp, NULL) == NV_OK)
+            for (int l = 0; l < tmp.nlayers; l++) {
+                strncat(have, l ? ", " : "", sizeof have - strlen(have) - 1);
+                strncat(have, tmp.layers[l], sizeof have - strlen(have) - 1);
+            }
+        st = nv_fail(err, NV_EINPUT, "--layer '%s': no snapshot of %s has that layer (%s has: %s)",
+                     only_layer, run_dir, plan->items[0].snap_rel, have);
+    }
+    nv_manifest_free(&man);
+    if (st) phr_plan_free(plan);
+    return st;
+}
+
+void phr_plan_free(phr_plan *plan) {
+    if (!plan) return;
+    free(plan->items);
+    plan->items = NULL;
+    plan->n = 0;
+}
+
+/* ------------------------------------------------------- one point cloud -> barcode */
+
+/* The classes present in labels (sorted ascending, at most `cap`). */
+static int classes_of(const int64_t *labels, int64_t n, int64_t *cls, int cap) {
+    int nc = 0;
+    for (int64_t i = 0; i < n; i++) {
+        int a = 0;
+        while (a < nc && cls[a] < labels[i]) a++;
+        if (a < nc && cls[a] == labels[i]) continue;
+        if (nc == cap) continue;
+        memmove(cls + a + 1, cls + a, (size_t)(nc - a) * sizeof *cls);
+        cls[a] = labels[i];
+        nc++;
+    }
+    return nc;
+}
+
+/* A barcode of the rows of x (n, d) whose label is `cls` (every row if cls < 0). */
+typedef struct {
+    int64_t n_points;       /* rows of the class */
+    int64_t count;          /* landmarks used */
+    int64_t *rows;          /* (count) rows of the split's matrix, selection order */
+    int64_t *ids;           /* (count) their sample ids */
+    double cover_radius;
+    int k_used;             /* k of the kNN graph (capped at count - 1) */
+    double dmax;            /* the largest finite distance among the landmarks */
+    nv_ph_result res;
+} phr_diag;
+
+static void phr_diag_free(phr_diag *g) {
+    free(g->rows);
+    free(g->ids);
+    nv_ph_result_free(&g->res);
+    memset(g, 0, sizeof *g);
+}
+
+/* Landmarks of the class rows and the barcode of the distances among them. The
+ * coordinates of the landmarks are also returned (*lx, (count, d)) when lx is not
+ * NULL, for the calibration. */
+static nv_status class_barcode(const nv_real *x, int64_t n, int64_t d, const int64_t *labels,
+                               const int64_t *ids, int64_t cls, const nv_phrun_options *o, int k,
+                               double threshold, int compute, phr_diag *g, nv_real **lx,
+                               nv_error *err) {
+    memset(g, 0, sizeof *g);
+    nv_status st = NV_OK;
+    int64_t *sel = NULL, *idx = NULL;
+    nv_real *xc = NULL, *xl = NULL;
+    float *lower = NULL;
+    int64_t nc = 0;
+    sel = nv_malloc((size_t)(n ? n : 1) * sizeof *sel, err);
+    if (!sel) return NV_ENOMEM;
+    for (int64_t i = 0; i < n; i++)
+        if (cls < 0 || labels[i] == cls) sel[nc++] = i;
+    g->n_points = nc;
+    int64_t count = NV_MIN(nc, o->landmarks);
+    g->count = count;
+    g->rows = nv_malloc((size_t)(count ? count : 1) * sizeof(int64_t), err);
+    g->ids = nv_malloc((size_t)(count ? count : 1) * sizeof(int64_t), err);
+    xc = nv_malloc((size_t)(nc ? nc : 1) * (size_t)d * sizeof(nv_real), err);
+    idx = nv_malloc((size_t)(count ? count : 1) * sizeof *idx, err);
+    xl = nv_malloc((size_t)(count ? count : 1) * (size_t)d * sizeof(nv_real), err);
+    if (!g->rows || !g->ids || !xc || !idx || !xl) {
+        st = NV_ENOMEM;
+        goto done;
+    }
+    for (int64_t a = 0; a < nc; a++) memcpy(xc + a * d, x + sel[a] * d, (size_t)d * sizeof(nv_real));
+    if (count > 0) {
+        /* max-min from the class's first row: deterministic, and an r-net of the class */
+        st = nv_landmarks_select(xc, nc, d, count, NV_LANDMARK_MAXMIN, 0, 0, idx, &g->cover_radius, err);
+        if (st) goto done;
+    }
+    for (int64_t a = 0; a < count; a++) {
+        g->rows[a] = sel[idx[a]];
+        g->ids[a] = ids[sel[idx[a]]];
+        memcpy(xl + a * d, xc + idx[a] * d, (size_t)d * sizeof(nv_real));
+    }
+    int knn = o->metric == NV_METRIC_KNN_HOPS || o->metric == NV_METRIC_KNN_WEIGHTED;
+    g->k_used = knn ? (int)NV_MIN((int64_t)k, count - 1) : 0;
+    g->res.max_dim = o->max_dim;
+    g->res.n = count;
+    if (!compute) goto done;
+    if (count <= 1) {
+        /* Too few points for a distance matrix: one point is one essential class. */
+        if (count == 1) {
+            g->res.pairs = nv_calloc(1, sizeof(nv_ph_pair), err);
+            if (!g->res.pairs) {
+                st = NV_ENOMEM;
+                goto done;
+            }
+            g->res.pairs[0] = (nv_ph_pair){0, 0.0f, INFINITY, -1, -1};
+            g->res.count = 1;
+        }
+        goto done;
+    }
+    if (knn && g->k_used < 1) goto done;
+    nv_metric_spec spec = {.kind = o->metric, .k = g->k_used, .normalize = 0};
+    st = nv_distance_matrix(xl, count, d, &spec, &lower, err);
+    if (st) goto done;
+    for (int64_t i = 0; i < count * (count - 1) / 2; i++)
+        if (isfinite(lower[i]) && lower[i] > g->dmax) g->dmax = lower[i];
+    nv_ph_params p;
+    nv_ph_params_defaults(&p);
+    p.max_dim = o->max_dim;
+    p.threshold = (float)threshold;
+    p.threads = 1; /* the files are spread over the threads already */
+    nv_ph_input in = {.kind = NV_PH_DENSE, .n = count, .lower = lower};
+    st = nv_ph_compute(&in, &p, &g->res, err);
+done:
+    free(sel);
+    free(xc);
+    free(idx);
+    free(lower);
+    if (st == NV_OK && lx) {
+        *lx = xl;
+        xl = NULL;
+    }
+    free(xl);
+    if (st) phr_diag_free(g);
+    return st;
+}
+
+/* ------------------------------------------------------------------ calibration */
+
+typedef struct {
+    int k;
+    double scale, lo, hi;
+    int computed;     /* 1: made now; 0: read from calibration.json or given */
+} phr_calib;
+
+static const char *target_text(const nv_phrun_options *o, char *buf, size_t len) {
+    buf[0] = 0;
+    for (int i = 0; i < o->ntarget; i++)
+        snprintf(buf + strlen(buf), len - strlen(buf), "%s%lld", i ? "," : "", (long long)o->target[i]);
+    return buf;
+}
+
+/* Everything the calibration depends on, as one string: calibration.json is reused
+ * only when this matches. */
+static void calib_key(const nv_phrun_options *o, const phr_item *ref, char *buf, size_t len) {
+    char t[128];
+    snprintf(buf, len, "metric=%s target=%s k=%d scale=%.17g k_range=%d-%d landmarks=%lld ref=%s",
+             nv_metric_name(o->metric), target_text(o, t, sizeof t), o->k, o->scale, o->k_min,
+             o->k_max, (long long)o->landmarks, ref->snap_rel);
+}
+
+/* The reference snapshot: the expressive model's first epoch, else the first file. */
+static const phr_item *reference_item(const phr_plan *plan) {
+    const phr_item *ref = NULL;
+    for (int64_t i = 0; i < plan->n; i++)
+        if (strcmp(plan->items[i].model, "expressive") == 0 && (!ref || plan->items[i].epoch < ref->epoch))
+            ref = &plan->items[i];
+    return ref ? ref : &plan->items[0];
+}
+
+/* Betti vector of r at scale s equals target? */
+static int betti_matches(const nv_ph_result *r, const nv_phrun_options *o, double s) {
+    for (int dd = 0; dd < o->ntarget; dd++)
+        if (nv_ph_betti_at(r, dd, (float)s) != o->target[dd]) return 0;
+    return 1;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The longest interval [lo, hi) of scales where every class shows the target,
+ * over the union of the filtration values of all classes (Betti numbers only change
+ * there). Returns 0 if there is none. hi = INFINITY when it runs to the end. */
+static int joint_interval(const phr_diag *g, int nclass, const nv_phrun_options *o, double *lo,
+                          double *hi) {
+    int64_t m = 1;
+    for (int c = 0; c < nclass; c++) m += 2 * g[c].res.count;
+    double *bp = malloc((size_t)m * sizeof *bp);
+    if (!bp) return 0;
+    int64_t nb = 0;
+    bp[nb++] = 0.0;
+    for (int c = 0; c < nclass; c++)
+        for (int64_t i = 0; i < g[c].res.count; i++) {
+            const nv_ph_pair *p = &g[c].res.pairs[i];
+            if (isfinite(p->birth)) bp[nb++] = p->birth;
+            if (isfinite(p->death)) bp[nb++] = p->death;
+        }
+    qsort(bp, (size_t)nb, sizeof *bp, cmp_double);
+    int64_t u = 0;
+    for (int64_t i = 0; i < nb; i++)
+        if (u == 0 || bp[i] != bp[u - 1]) bp[u++] = bp[i];
+    int found = 0;
+    double best = -1.0;
+    for (int64_t i = 0; i < u;) {
+        int ok = 1;
+        for (int c = 0; c < nclass && ok; c++) ok = betti_matches(&g[c].res, o, bp[i]);
+        if (!ok) {
+            i++;
+            continue;
+        }
+        int64_t j = i + 1;
+        for (; j < u; j++) {
+            int ok2 = 1;
+            for (int c = 0; c < nclass && ok2; c++) ok2 = betti_matches(&g[c].res, o, bp[j]);
+            if (!ok2) break;
+        }
+        double a = bp[i], b = j < u ? bp[j] : INFINITY;
+        /* a run to infinity is measured up to the last filtration value, past which
+         * nothing changes (as nv_calibrate does) */
+        double len = isfinite(b) ? b - a : bp[u - 1] - a;
+        if (len > best) {
+            best = len;
+            *lo = a;
+            *hi = b;
+            found = 1;
+        }
+        i = j;
+    }
+    free(bp);
+    return found;
+}
+
+/* The reading scale in [lo, hi): the middle; hop counts are integers, so the lower
+ * middle integer. A run to infinity is cut at `dmax` (the largest finite value). */
+static double middle_scale(double lo, double hi, double dmax, int hops) {
+    double top = isfinite(hi) ? hi : fmax(lo, dmax);
+    if (hops) {
+        double last = isfinite(hi) ? ceil(hi) - 1.0 : floor(top);
+        if (last < lo) last = lo;
+        return lo + floor((last - lo) / 2.0);
+    }
+    return isfinite(hi) ? 0.5 * (lo + hi) : 0.5 * (lo + top);
+}
+
+/* The largest finite distance of the classes' metrics: past it nothing changes, so
+ * an interval that runs to infinity is measured up to it (as nv_calibrate does). */
+static double max_finite(const phr_diag *g, int nclass) {
+    double m = 0.0;
+    for (int c = 0; c < nclass; c++) m = fmax(m, g[c].dmax);
+    return m;
+}
+
+typedef struct {
+    int64_t cls;
+    int64_t n_points, count;
+    int k;
+    double scale, lo, hi;    /* nv_calibrate's answer for this class alone (kNN kinds) */
+} phr_class_calib;
+
+/* Calibrates on the reference (input layer, split all). cc (cap classes) gets the
+ * per-class answers. */
+static nv_status calibrate(const phr_plan *plan, const nv_phrun_options *o, const phr_item *ref,
+                           phr_calib *cal, phr_class_calib *cc, int *ncc, nv_error *err) {
+    nv_real *x = NULL;
+    int64_t n = 0, d = 0, nl = 0, ni = 0;
+    int64_t *labels = NULL, *ids = NULL;
+    nv_status st = NV_OK;
+    phr_diag g[64];
+    nv_real *lx[64];
+    int64_t cls[64];
+    int nclass = 0, ndone = 0;
+    memset(g, 0, sizeof g);
+    memset(lx, 0, sizeof lx);
+    int have_input = 0;
+    for (int l = 0; l < ref->nlayers; l++) have_input |= strcmp(ref->layers[l], "input") == 0;
+    phr_item full = *ref;
+    if (!have_input && snapshot_layers(ref->snap_path, &full, NULL) == NV_OK)
+        for (int l = 0; l < full.nlayers; l++) have_input |= strcmp(full.layers[l], "input") == 0;
+    if (!have_input)
+        return nv_fail(err, NV_EINPUT,
+                       "%s: no 'input' layer to calibrate on (snapshots.layers left it out); give "
+                       "--k and --scale",
+                       ref->snap_path);
+    st = nv_snapshot_read(ref->snap_path, "input", "all", 0, &x, &n, &d, err);
+    if (st == NV_OK) st = nv_snapshot_read_index(ref->snap_path, "labels", "all", &labels, &nl, err);
+    if (st == NV_OK) st = nv_snapshot_read_index(ref->snap_path, "ids", "all", &ids, &ni, err);
+    if (st) goto done;
+    nclass = classes_of(labels, n, cls, 64);
+    int knn = o->metric == NV_METRIC_KNN_HOPS || o->metric == NV_METRIC_KNN_WEIGHTED;
+    int hops = o->metric == NV_METRIC_KNN_HOPS;
+    int k_lo = knn ? (o->k > 0 ? o->k : o->k_min) : 0;
+    int k_hi = knn ? (o->k > 0 ? o->k : o->k_max) : 0;
+    /* landmarks once per class: they depend on coordinates only, not on k */
+    for (int c = 0; c < nclass; c++) {
+        st = class_barcode(x, n, d, labels, ids, cls[c], o, 1, INFINITY, 0, &g[c], &lx[c], err);
+        if (st) goto done;
+        ndone = c + 1;
+    }
+    char tt[128];
+    target_text(o, tt, sizeof tt);
+    for (int k = k_lo; k <= k_hi; k++) {
+        int all_ok = 1;
+        double lo = -INFINITY, hi = INFINITY, top = 0.0;
+        for (int c = 0; c < nclass && all_ok; c++) {
+            nv_ph_result_free(&g[c].res);
+            cc[c] = (phr_class_calib){.cls = cls[c], .n_points = g[c].n_points, .count = g[c].count, .k = k};
+            if (!knn) {
+                /* no k to search: the barcode exactly as the analysis computes it,
+                 * scanned jointly below */
+                phr_diag tmp;
+                st = class_barcode(x, n, d, labels, ids, cls[c], o, k, INFINITY, 1, &tmp, NULL, err);
+                if (st) goto done;
+                g[c].res = tmp.res;
+                g[c].dmax = tmp.dmax;
+                tmp.res = (nv_ph_result){0};
+                phr_diag_free(&tmp);
+                continue;
+            }
+            if (k >= g[c].count) {
+                all_ok = 0;
+                break;
+            }
+            /* beta0 first: union-find on the kNN graph, no engine, so a k whose
+             * graph has the wrong number of components costs almost nothing */
+            nv_calibration one;
+            nv_error e2 = {0};
+            if (nv_calibrate(lx[c], g[c].count, d, o->metric, o->target, 1, k, k, &one, &e2) ||
+                (o->ntarget > 1 &&
+                 nv_calibrate(lx[c], g[c].count, d, o->metric, o->target, o->ntarget, k, k, &one, &e2))) {
+                if (e2.status != NV_EINPUT) {
+                    st = nv_fail(err, e2.status, "%s", e2.msg);
+                    goto done;
+                }
+                all_ok = 0;
+                break;
+            }
+            cc[c].scale = one.scale;
+            cc[c].lo = one.scale_lo;
+            cc[c].hi = one.scale_hi;
+            /* one scale for every class: the intersection of their intervals */
+            lo = fmax(lo, one.scale_lo);
+            hi = fmin(hi, one.scale_hi);
+            top = fmax(top, one.scale);
+        }
+        if (!all_ok) continue;
+        double scale;
+        if (knn) {
+            if (!(lo < hi)) continue;
+            /* a run to infinity: the largest per-class middle lies inside it */
+            scale = isfinite(hi) ? middle_scale(lo, hi, 0.0, hops) : fmax(lo, top);
+        } else {
+            if (!joint_interval(g, nclass, o, &lo, &hi)) continue;
+            scale = middle_scale(lo, hi, max_finite(g, nclass), 0);
+        }
+        cal->k = knn ? k : 0;
+        cal->lo = lo;
+        cal->hi = hi;
+        cal->scale = scale;
+        cal->computed = 1;
+        *ncc = nclass;
+        goto done;
+    }
+    if (knn)
+        st = nv_fail(err, NV_EINPUT,
+                     "calibration on %s (layer input, split all, %d classes, <= %lld landmarks "
+                     "each): no k in [%d, %d] gives every class the Betti numbers (%s) at one "
+                     "scale under %s; pass --target-betti, --k/--scale, or another --metric",
+                     ref->snap_path, nclass, (long long)o->landmarks, k_lo, k_hi, tt,
+                     nv_metric_name(o->metric));
+    else
+        st = nv_fail(err, NV_EINPUT,
+                     "calibration on %s (layer input, split all, %d classes): no scale gives every "
+                     "class the Betti numbers (%s) under %s; pass --target-betti or --scale",
+                     ref->snap_path, nclass, tt, nv_metric_name(o->metric));
+done:
+    for (int c = 0; c < ndone; c++) {
+        phr_diag_free(&g[c]);
+        free(lx[c]);
+    }
+    free(x);
+    free(labels);
+    free(ids);
+    return st;
+}
+
+static nv_status calibration_write(const char *path, const char *key, const nv_phrun_options *o,
+                                   const phr_item *ref, const phr_calib *cal,
+                                   const phr_class_calib *cc, int ncc, nv_error *err) {
+    json_t *j = json_object();
+    json_object_set_new(j, "format", json_string(CALIB_FORMAT));
+    json_object_set_new(j, "format_version", json_integer(1));
+    json_object_set_new(j, "metric", json_string(nv_metric_name(o->metric)));
+    json_object_set_new(j, "k", json_integer(cal->k));
+    json_object_set_new(j, "scale", json_real(cal->scale));
+    json_object_set_new(j, "scale_lo", isfinite(cal->lo) ? json_real(cal->lo) : json_null());
+    json_object_set_new(j, "scale_hi", isfinite(cal->hi) ? json_real(cal->hi) : json_null());
+    json_t *t = json_array();
+    for (int i = 0; i < o->ntarget; i++) json_array_append_new(t, json_integer(o->target[i]));
+    json_object_set_new(j, "target_betti", t);
+    json_object_set_new(j, "k_given", json_boolean(o->k > 0));
+    json_object_set_new(j, "scale_given", json_boolean(o->scale >= 0));
+    json_object_set_new(j, "k_min", json_integer(o->k_min));
+    json_object_set_new(j, "k_max", json_integer(o->k_max));
+    json_object_set_new(j, "landmarks", json_integer(o->landmarks));
+    json_t *r = json_object();
+    json_object_set_new(r, "snapshot", json_string(ref->snap_rel));
+    json_object_set_new(r, "model", json_string(ref->model));
+    json_object_set_new(r, "epoch", json_integer(ref->epoch));
+    json_object_set_new(r, "layer", json_string("input"));
+    json_object_set_new(r, "split", json_string("all"));
+    json_object_set_new(j, "reference", r);
+    json_t *a = json_array();
+    for (int c = 0; c < ncc; c++) {
+        json_t *e = json_object();
+        json_object_set_new(e, "class", json_integer(cc[c].cls));
+        json_object_set_new(e, "n_points", json_integer(cc[c].n_points));
+        json_object_set_new(e, "landmarks", json_integer(cc[c].count));
+        if (o->metric == NV_METRIC_KNN_HOPS || o->metric == NV_METRIC_KNN_WEIGHTED) {
+            /* nv_calibrate's own answer for this class at the chosen k */
+            json_object_set_new(e, "scale", json_real(cc[c].scale));
+            json_object_set_new(e, "scale_lo", json_real(cc[c].lo));
+            json_object_set_new(e, "scale_hi", isfinite(cc[c].hi) ? json_real(cc[c].hi) : json_null());
+        }
+        json_array_append_new(a, e);
+    }
+    json_object_set_new(j, "classes", a);
+    json_object_set_new(j, "key", json_string(key));
+    char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
+    json_decref(j);
+    if (!text) return nv_fail(err, NV_ENOMEM, "%s: out of memory formatting JSON", path);
+    size_t len = strlen(text);
+    char *withnl = malloc(len + 2);
+    nv_status st = NV_ENOMEM;
+    if (withnl) {
+        memcpy(withnl, text, len);
+        withnl[len] = '\n';
+        withnl[len + 1] = 0;
+        st = nv_atomic_write_text(path, withnl, err);
+    } else {
+        nv_fail(err, NV_ENOMEM, "%s: out of memory", path);
+    }
+    free(withnl);
+    free(text);
+    return st;
+}
+
+/* Reuses calibration.json when its key matches; returns 1 if it did. */
+static int calibration_reuse(const char *path, const char *key, phr_calib *cal) {
+    json_error_t je;
+    json_t *j = json_load_file(path, 0, &je);
+    if (!j) return 0;
+    int ok = 0;
+    json_t *jk = json_object_get(j, "key"), *k = json_object_get(j, "k"), *s = json_object_get(j, "scale");
+    if (json_is_string(jk) && strcmp(json_string_value(jk), key) == 0 && json_is_integer(k) &&
+        json_is_number(s)) {
+        json_t *lo = json_object_get(j, "scale_lo"), *hi = json_object_get(j, "scale_hi");
+        cal->k = (int)json_integer_value(k);
+        cal->scale = json_number_value(s);
+        cal->lo = json_is_number(lo) ? json_number_value(lo) : -INFINITY;
+        cal->hi = json_is_number(hi) ? json_number_value(hi) : INFINITY;
+        cal->computed = 0;
+        ok = 1;
+    }
+    json_decref(j);
+    return ok;
+}
+
+/* The target Betti numbers from the run's data when not given: a class of the
+ * spheres data is an m-sphere (beta0 = 1, beta_m = 1, others 0); other data have no
+ * known topology, and each class is assumed connected (beta0 = 1). */
+static nv_status default_target(const phr_plan *plan, nv_phrun_options *o, nv_error *err) {
+    if (o->ntarget > 0) {
+        if (o->ntarget > o->max_dim + 1)
+            return nv_fail(err, NV_EINPUT,
+                           "--target-betti: %d numbers given but only dimensions 0..%d are computed "
+                           "(--max-dim %d)",
+                           o->ntarget, o->max_dim, o->max_dim);
+        return NV_OK;
+    }
+    /* The resolved config.cfg names the source and sphere_dim. It is scanned as
+     * text rather than loaded with nv_config_load: that loader validates every key
+     * and refuses some resolved files (e.g. `radius = [1, 1.3]`, a list libconfig
+     * reads as mixed types), and only these two keys matter here. */
+    char cfg[PHR_PATH + 16];
+    snprintf(cfg, sizeof cfg, "%s/config.cfg", plan->run);
+    int sphere_dim = -1;
+    FILE *f = fopen(cfg, "r");
+    if (f) {
+        char line[512];
+        int spheres = 0, m = -1;
+        while (fgets(line, sizeof line, f)) {
+            const char *p = line + strspn(line, " \t");
+            if (strncmp(p, "source", 6) == 0 && strstr(p, "\"spheres\"")) spheres = 1;
+            if (strncmp(p, "sphere_dim", 10) == 0) {
+                const char *eq = strchr(p, '=');
+                if (eq) m = atoi(eq + 1);
+            }
+        }
+        fclose(f);
+        if (spheres) sphere_dim = m;
+    }
+    if (sphere_dim < 1) {
+        o->ntarget = 1;
+        o->target[0] = 1;
+        return NV_OK;
+    }
+    o->ntarget = o->max_dim + 1;
+    for (int i = 0; i < o->ntarget; i++) o->target[i] = (i == 0 || i == sphere_dim) ? 1 : 0;
+    return NV_OK;
+}
+
+static nv_status get_calibration(const phr_plan *plan, nv_phrun_options *o, phr_calib *cal,
+                                 nv_error *err) {
+    nv_status st = default_target(plan, o, err);
+    if (st) return st;
+    int knn = o->metric == NV_METRIC_KNN_HOPS || o->metric == NV_METRIC_KNN_WEIGHTED;
+    if (!knn && o->k > 0)
+        return nv_fail(err, NV_EINPUT, "--k %d: metric %s uses no kNN graph (k is for knn-hops and knn-weighted)",
+                       o->k, nv_metric_name(o->metric));
+    if (knn && (o->k_min < 1 || o->k_max < o->k_min))
+        return nv_fail(err, NV_EINPUT, "k range [%d, %d]: expected 1 <= k_min <= k_max", o->k_min, o->k_max);
+    /* fully given: nothing to calibrate */
+    if (o->scale >= 0 && (!knn || o->k > 0)) {
+        *cal = (phr_calib){.k = knn ? o->k : 0, .scale = o->scale, .lo = o->scale, .hi = o->scale};
+        return NV_OK;
+    }
+    const phr_item *ref = reference_item(plan);
+    char key[2048], path[PHR_PATH + 32];
+    calib_key(o, ref, key, sizeof key);
+    snprintf(path, sizeof path, "%s/calibration.json", plan->ph_dir);
+    if (!o->force && calibration_reuse(path, key, cal)) return NV_OK;
+    phr_class_calib cc[64];
+    int ncc = 0;
+    st = calibrate(plan, o, ref, cal, cc, &ncc, err);
+    if (st) return st;
+    if (o->scale >= 0) cal->scale = o->scale; /* --scale alone: k calibrated, scale given */
+    st = nv_mkdirs(plan->ph_dir, err);
+    if (st == NV_OK) st = calibration_write(path, key, o, ref, cal, cc, ncc, err);
+    return st;
+}
+
+/* ------------------------------------------------------------------ diagram files */
+
+/* Every parameter a diagram file depends on, as one string stored as the root
+ * attribute `params`: a file is recomputed exactly when this changes. */
+static void params_key(const nv_phrun_options *o, const phr_calib *cal, double threshold,
+                       const phr_item *it, char *buf, size_t len) {
+    snprintf(buf, len,
+             "metric=%s k=%d scale=%.17g threshold=%.17g max_dim=%d landmarks=%lld "
+             "landmark_method=maxmin splits=",
+             nv_metric_name(o->metric), cal->k, cal->scale, threshold, o->max_dim, (long long)o->landmarks);
+    for (int s = 0; s < o->nsplits; s++)
+        snprintf(buf + strlen(buf), len - strlen(buf), "%s%s", s ? "," : "", o->splits[s]);
+    snprintf(buf + strlen(buf), len - strlen(buf), " layers=");
+    for (int l = 0; l < it->nlayers; l++)
+        snprintf(buf + strlen(buf), len - strlen(buf), "%s%s", l ? "," : "", it->layers[l]);
+}
+
+/* 1 when `path` is a diagram file of this version whose params equal `key`. */
+static int diagram_file_current(const char *path, const char *key) {
+    if (phr_mtime(path) == 0) return 0;
+    nv_h5_quiet();
+    hid_t fid = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (fid < 0) return 0;
+    int ok = 0;
+    char *p = NULL;
+    if (nv_h5_check_format(fid, path, NV_DIAGRAMS_FORMAT, NV_DIAGRAMS_VERSION, NULL, NULL) == NV_OK &&
+        nv_h5_read_attr_str(fid, "params", &p, path, "/", NULL) == NV_OK)
+        ok = strcmp(p, key) == 0;
+    free(p);
+    H5Fclose(fid);
+    return ok;
+}
+
+static hid_t group_at(hid_t loc, const char *name) {
+    if (nv_h5_exists(loc, name)) return H5Gopen2(loc, name, H5P_DEFAULT);
+    hid_t gcpl = nv_h5_gcpl();
+    hid_t g = H5Gcreate2(loc, name, H5P_DEFAULT, gcpl, H5P_DEFAULT);
+    H5Pclose(gcpl);
+    return g;
+}
+
+/* One diagram's group: datasets dim (i32), birth, death (f32, death = inf for an
+ * essential class) and the parameters as attributes. */
+static nv_status write_diagram(hid_t fid, const char *file, const char *layer, const char *split,
+                               const char *group, const phr_diag *g, const nv_phrun_options *o,
+                               const phr_calib *cal, double threshold, nv_error *err) {
+    nv_status st = NV_OK;
+    hid_t gl = group_at(fid, layer);
+    hid_t gs = gl >= 0 ? group_at(gl, split) : -1;
+    hid_t gc = gs >= 0 ? group_at(gs, group) : -1;
+    int64_t m = g->res.count;
+    int32_t *dim = malloc((size_t)(m ? m : 1) * sizeof *dim);
+    float *b = malloc((size_t)(m ? m : 1) * sizeof *b), *dd = malloc((size_t)(m ? m : 1) * sizeof *dd);
+    char obj[256];
+    snprintf(obj, sizeof obj, "/%s/%s/%s", layer, split, group);
+    if (gc < 0) {
+        st = nv_h5_fail(err, NV_EIO, file, obj, "cannot create the group");
+        goto done;
+    }
+    if (!dim || !b || !dd) {
+        st = nv_fail(err, NV_ENOMEM, "%s: out of memory", file);
+        goto done;
+    }
+    for (int64_t i = 0; i < m; i++) {
+        dim[i] = g->res.pairs[i].dim;
+        b[i] = g->res.pairs[i].birth;
+        dd[i] = g->res.pairs[i].death;
+    }
+    st = nv_h5_write_dataset(gc, "dim", H5T_STD_I32LE, H5T_NATIVE_INT32, 1, &m, dim, 0, file, err);
+    if (!st) st = nv_h5_write_dataset(gc, "birth", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, &m, b, 0, file, err);
+    if (!st) st = nv_h5_write_dataset(gc, "death", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, &m, dd, 0, file, err);
+    if (!st) st = nv_h5_attr_str(gc, "distance", nv_metric_name(o->metric), file, err);
+    if (!st) st = nv_h5_attr_i64(gc, "k", g->k_used, file, err);
+    if (!st) st = nv_h5_attr_f64(gc, "scale", cal->scale, file, err);
+    if (!st) st = nv_h5_attr_f64(gc, "threshold", threshold, file, err);
+    if (!st) st = nv_h5_attr_i64(gc, "max_dim", o->max_dim, file, err);
+    if (!st) st = nv_h5_attr_i64(gc, "landmarks", g->count, file, err);
+    if (!st) st = nv_h5_attr_i64(gc, "landmarks_requested", o->landmarks, file, err);
+    if (!st) st = nv_h5_attr_str(gc, "landmark_method", "maxmin", file, err);
+    if (!st) st = nv_h5_attr_i64s(gc, "landmark_ids", g->ids, g->count, file, err);
+    if (!st) st = nv_h5_attr_i64s(gc, "landmark_rows", g->rows, g->count, file, err);
+    if (!st) st = nv_h5_attr_f64(gc, "cover_radius", g->cover_radius, file, err);
+    if (!st) st = nv_h5_attr_i64(gc, "n_points", g->n_points, file, err);
+done:
+    free(dim);
+    free(b);
+    free(dd);
+    if (gc >= 0) H5Gclose(gc);
+    if (gs >= 0) H5Gclose(gs);
+    if (gl >= 0) H5Gclose(gl);
+    return st;
+}
+
+typedef struct {
+    const phr_plan *plan;
+    const nv_phrun_options *o;
+    const phr_calib *cal;
+    double threshold;         /* the Rips threshold used (INFINITY: none) */
+    const int64_t *work;      /* (nwork) plan indices this task computes */
+    int64_t nwork;
+    int64_t *diagrams;        /* (nwork) written per work item */
+    pthread_mutex_t mu;
+    int64_t done;
+} phr_ctx;
+
+/* One snapshot file -> one diagram file. Everything is computed in memory first and
+ * written at the end, so the temporary file is open only briefly. */
+static nv_status compute_file(int64_t w, void *vctx, nv_error *err) {
+    phr_ctx *ctx = vctx;
+    const phr_item *it = &ctx->plan->items[ctx->work[w]];
+    const nv_phrun_options *o = ctx->o;
+    nv_status st = NV_OK;
+    int ns = o->nsplits, nl = it->nlayers;
+    int64_t cls[64];
+    int ncls[NV_PHRUN_MAX_SPLITS];
+    /* diagrams[l][s][c], c = nclass(split) for the combined set */
+    phr_diag *g = NULL;
+    int64_t *labels[NV_PHRUN_MAX_SPLITS] = {0}, *ids[NV_PHRUN_MAX_SPLITS] = {0};
+    int64_t nrows[NV_PHRUN_MAX_SPLITS] = {0};
+    int ncls_max = 0, slots = 0;
+    hid_t fid = -1;
+    char *tmp = NULL;
+    for (int s = 0; s < ns; s++) {
+        int64_t n2 = 0;
+        st = nv_snapshot_read_index(it->snap_path, "labels", o->splits[s], &labels[s], &nrows[s], err);
+        if (!st) st = nv_snapshot_read_index(it->snap_path, "ids", o->splits[s], &ids[s], &n2, err);
+        if (st) goto done;
+        ncls[s] = classes_of(labels[s], nrows[s], cls, 63);
+        ncls_max = NV_MAX(ncls_max, ncls[s]);
+    }
+    slots = nl * ns * (ncls_max + 1);
+    g = nv_calloc((size_t)slots, sizeof *g, err);
+    if (!g) {
+        st = NV_ENOMEM;
+        goto done;
+    }
+    for (int l = 0; l < nl; l++)
+        for (int s = 0; s < ns; s++) {
+            nv_real *x = NULL;
+            int64_t n = 0, d = 0;
+            st = nv_snapshot_read(it->snap_path, it->layers[l], o->splits[s], 0, &x, &n, &d, err);
+            if (st) goto done;
+            int nc = classes_of(labels[s], nrows[s], cls, 63);
+            for (int c = 0; c <= nc && st == NV_OK; c++) {
+                phr_diag *gd = &g[(l * ns + s) * (ncls_max + 1) + c];
+                st = class_barcode(x, n, d, labels[s], ids[s], c < nc ? cls[c] : -1, o, ctx->cal->k,
+                                   ctx->threshold, 1,
+                                   gd, NULL, err);
+                if (st) {
+                    char label[32] = "all";
+                    if (c < nc) snprintf(label, sizeof label, "%lld", (long long)cls[c]);
+                    nv_error_prefix(err, "%s: layer %s, split %s, class %s: ", it->snap_path, it->layers[l],
+                                    o->splits[s], label);
+                }
+            }
+            free(x);
+            if (st) goto done;
+        }
+    /* write */
+    st = nv_mkdirs(ctx->plan->ph_dir, err);
+    char dir[PHR_PATH + 80];
+    snprintf(dir, sizeof dir, "%s/%s", ctx->plan->ph_dir, it->model);
+    if (!st) st = nv_mkdirs(dir, err);
+    if (st) goto done;
+    nv_h5_quiet();
+    fid = nv_h5_create_temp(it->out_path, &tmp, err);
+    if (fid < 0) {
+        st = err && err->status ? err->status : NV_EIO;
+        goto done;
+    }
+    char key[2048];
+    params_key(o, ctx->cal, ctx->threshold, it, key, sizeof key);
+    const char *layer_names[PHR_MAX_LAYERS], *split_names[NV_PHRUN_MAX_SPLITS];
+    for (int l = 0; l < nl; l++) layer_names[l] = it->layers[l];
+    for (int s = 0; s < ns; s++) split_names[s] = o->splits[s];
+    const char *f = it->out_path;
+    st = nv_h5_attr_str(fid, "format", NV_DIAGRAMS_FORMAT, f, err);
+    if (!st) st = nv_h5_attr_i64(fid, "format_version", NV_DIAGRAMS_VERSION, f, err);
+    if (!st) st = nv_h5_attr_str(fid, "nerve_version", NERVE_VERSION, f, err);
+    if (!st) st = nv_h5_attr_str(fid, "model", it->model, f, err);
+    if (!st) st = nv_h5_attr_i64(fid, "epoch", it->epoch, f, err);
+    if (!st) st = nv_h5_attr_str(fid, "snapshot", it->snap_rel, f, err);
+    if (!st) st = nv_h5_attr_str(fid, "params", key, f, err);
+    if (!st) st = nv_h5_attr_str(fid, "distance", nv_metric_name(o->metric), f, err);
+    if (!st) st = nv_h5_attr_i64(fid, "k", ctx->cal->k, f, err);
+    if (!st) st = nv_h5_attr_f64(fid, "scale", ctx->cal->scale, f, err);
+    if (!st) st = nv_h5_attr_f64(fid, "threshold", ctx->threshold, f, err);
+    if (!st) st = nv_h5_attr_i64(fid, "max_dim", o->max_dim, f, err);
+    if (!st) st = nv_h5_attr_i64(fid, "landmarks", o->landmarks, f, err);
+    if (!st) st = nv_h5_attr_strs(fid, "layers", layer_names, nl, f, err);
+    if (!st) st = nv_h5_attr_strs(fid, "splits", split_names, ns, f, err);
+    int64_t written = 0;
+    for (int l = 0; l < nl && !st; l++)
+        for (int s = 0; s < ns && !st; s++) {
+            int nc = classes_of(labels[s], nrows[s], cls, 63);
+            for (int c = 0; c <= nc && !st; c++) {
+                char gname[32];
+                if (c < nc)
+                    snprintf(gname, sizeof gname, "class_%lld", (long long)cls[c]);
+                else
+                    snprintf(gname, sizeof gname, "%s", PHR_ALL_CLASSES);
+                st = write_diagram(fid, f, it->layers[l], o->splits[s], gname,
+                                   &g[(l * ns + s) * (ncls_max + 1) + c], o, ctx->cal, ctx->threshold,
+                                   err);
+                written++;
+            }
+        }
+    if (st) goto done;
+    st = nv_h5_commit_temp(fid, tmp, it->out_path, err);
+    fid = -1;
+    if (st) goto done;
+    ctx->diagrams[w] = written;
+    pthread_mutex_lock(&ctx->mu);
+    ctx->done++;
+    note(o, NV_PHRUN_EV_FILE_DONE, ctx->done, ctx->nwork, it->out_path);
+    pthread_mutex_unlock(&ctx->mu);
+done:
+    if (fid >= 0 || tmp) {
+        if (st) nv_h5_discard_temp(fid, tmp);
+    }
+    free(tmp);
+    for (int i = 0; g && i < slots; i++) phr_diag_free(&g[i]);
+    free(g);
+    for (int s = 0; s < ns; s++) {
+        free(labels[s]);
+        free(ids[s]);
+    }
+    return st;
+}
+
+static nv_status check_options(const nv_phrun_options *o, nv_error *err) {
+    if (o->max_dim < 0 || o->max_dim > 3)
+        return nv_fail(err, NV_EINPUT, "--max-dim %d: expected 0..3", o->max_dim);
+    if (o->landmarks < 2 || o->landmarks > 20000)
+        return nv_fail(err, NV_EINPUT, "--landmarks %lld: expected 2..20000", (long long)o->landmarks);
+    if (o->nsplits < 1) return nv_fail(err, NV_EINPUT, "--splits: expected at least one split");
+    for (int s = 0; s < o->nsplits; s++)
+        if (strcmp(o->splits[s], "train") && strcmp(o->splits[s], "test") && strcmp(o->splits[s], "all"))
+            return nv_fail(err, NV_EINPUT, "--splits: unknown split '%s' (expected train, test, all)",
+                           o->splits[s]);
+    if (o->tasks < 1 || o->task < 0 || o->task >= o->tasks)
+        return nv_fail(err, NV_EINPUT, "--task %d --tasks %d: expected 0 <= task < tasks", o->task, o->tasks);
+    if (strcmp(nv_metric_name(o->metric), "unknown") == 0)
+        return nv_fail(err, NV_EINPUT, "metric: unknown kind %d", (int)o->metric);
+    return NV_OK;
+}
+
+nv_status nv_phrun_run(const char *run_dir, const nv_phrun_options *opts, nv_phrun_report *rep,
+                       nv_error *err) {
+    nv_phrun_options o = *opts;
+    nv_phrun_report dummy;
+    if (!rep) rep = &dummy;
+    memset(rep, 0, sizeof *rep);
+    nv_status st = check_options(&o, err);
+    if (st) return st;
+    phr_plan plan;
+    st = phr_plan_make(run_dir, o.only_layer, &plan, err);
+    if (st) return st;
+    phr_calib cal = {0};
+    int64_t *work = NULL, *diagrams = NULL;
+    st = get_calibration(&plan, &o, &cal, err);
+    if (st) goto done;
+    rep->calibrated = cal.computed;
+    rep->k = cal.k;
+    rep->scale = cal.scale;
+    rep->files_total = plan.n;
+    /* knn-hops: the filtration is cut at the reading scale by default (see phrun.h) */
+    double threshold = isnan(o.threshold) ? (o.metric == NV_METRIC_KNN_HOPS ? cal.scale : INFINITY)
+                                          : o.threshold;
+    if (threshold < cal.scale) {
+        st = nv_fail(err, NV_EINPUT,
+                     "--threshold %g is below the scale %g at which Betti numbers are read; "
+                     "expected >= the scale (or inf)",
+                     threshold, cal.scale);
+        goto done;
+    }
+    rep->threshold = threshold;
+    work = nv_calloc((size_t)plan.n, sizeof *work, err);
+    diagrams = nv_calloc((size_t)plan.n, sizeof *diagrams, err);
+    if (!work || !diagrams) {
+        st = NV_ENOMEM;
+        goto done;
+    }
+    int64_t nwork = 0;
+    for (int64_t i = 0; i < plan.n; i++) {
+        if (!nv_task_owns(i, o.task, o.tasks)) continue;
+        rep->files_owned++;
+        if (plan.items[i].nlayers == 0) continue; /* --layer not in this file */
+        char key[2048];
+        params_key(&o, &cal, threshold, &plan.items[i], key, sizeof key);
+        if (!o.force && diagram_file_current(plan.items[i].out_path, key)) {
+            rep->files_skipped++;
+            continue;
+        }
+        work[nwork++] = i;
+    }
+    note(&o, NV_PHRUN_EV_START, 0, nwork, NULL);
+    if (nwork > 0) {
+        phr_ctx ctx = {.plan = &plan, .o = &o, .cal = &cal, .threshold = threshold, .work = work,
+                       .nwork = nwork,
+                       .diagrams = diagrams};
+        pthread_mutex_init(&ctx.mu, NULL);
+        int threads = o.threads > 0 ? o.threads : nv_default_threads();
+        st = nv_parallel_for(nwork, threads, compute_file, &ctx, err);
+        pthread_mutex_destroy(&ctx.mu);
+        rep->files_computed = ctx.done;
+        for (int64_t w = 0; w < nwork; w++) rep->diagrams += diagrams[w];
+        if (st) goto done;
+    }
+    st = phr_summarize(&plan, &o, nwork > 0 || cal.computed, rep, err);
+done:
+    free(work);
+    free(diagrams);
+    phr_plan_free(&plan);
+    return st;
+}
+
+nv_status nv_phrun_summarize(const char *run_dir, const nv_phrun_options *opts, nv_phrun_report *rep,
+                             nv_error *err) {
+    nv_phrun_report dummy;
+    if (!rep) rep = &dummy;
+    memset(rep, 0, sizeof *rep);
+    nv_status st = check_options(opts, err);
+    if (st) return st;
+    phr_plan plan;
+    st = phr_plan_make(run_dir, opts->only_layer, &plan, err);
+    if (st) return st;
+    rep->files_total = plan.n;
+    st = phr_summarize(&plan, opts, 1, rep, err);
+    phr_plan_free(&plan);
+    return st;
+}

@@ -1,0 +1,51 @@
+/* ph_run_internal.h: what analysis/ph_run.c (planning, calibration, diagram
+ * files) and analysis/ph_run_summary.c (summary tables and figures) share. Not a
+ * public header: include/nerve/phrun.h is the module's interface. */
+#ifndef NERVE_PH_RUN_INTERNAL_H
+#define NERVE_PH_RUN_INTERNAL_H
+
+#include "nerve/config.h"
+#include "nerve/phrun.h"
+#include "nerve/snapshot.h"
+
+#define PHR_PATH 1024
+#define PHR_MAX_LAYERS (NV_MAX_LAYERS + 1)
+
+/* One unit of work: a snapshot file (model x epoch) and its diagram file. */
+typedef struct {
+    char model[64];
+    int64_t epoch;
+    char snap_rel[600];         /* "snapshots/<model>/epoch_EEEE.h5", relative to the run */
+    char snap_path[2 * PHR_PATH];  /* the same under the run directory */
+    char out_path[2 * PHR_PATH];   /* <run>/analysis/ph/<model>/epoch_EEEE.h5 */
+    int nlayers;                /* layers analysed (after --layer), network order */
+    char layers[PHR_MAX_LAYERS][64];
+} phr_item;
+
+typedef struct {
+    char run[512];
+    char ph_dir[600];           /* <run>/analysis/ph */
+    char fig_dir[600];          /* <run>/analysis/figures */
+    int64_t n;
+    phr_item *items;            /* (n), manifest order: by model, then epoch */
+} phr_plan;
+
+/* Reads the manifest and every listed snapshot's layer names (checking format and
+ * version). NV_EINPUT for a directory that is not a run, a listed file that is
+ * missing or of an unknown version, or only_layer that no snapshot has. */
+nv_status phr_plan_make(const char *run_dir, const char *only_layer, phr_plan *plan, nv_error *err);
+void phr_plan_free(phr_plan *plan);
+
+/* Modification time of a file in nanoseconds; 0 if it does not exist. */
+int64_t phr_mtime(const char *path);
+
+/* The summary step (ph_run_summary.c) over the files of `plan` that exist. force = 0
+ * skips it when summary.csv, distances.csv and the chart are newer than every
+ * diagram file (nothing changed since they were written). */
+nv_status phr_summarize(const phr_plan *plan, const nv_phrun_options *o, int force,
+                        nv_phrun_report *rep, nv_error *err);
+
+/* Group names of a diagram file: "class_<c>" or "all"; in CSVs "<c>" or "all". */
+#define PHR_ALL_CLASSES "all"
+
+#endif
