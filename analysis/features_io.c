@@ -1,0 +1,267 @@
+/* features_io.c: one snapshot's feature images end to end (the unit of work of
+ * `nerve features`): read the network and the training inputs from the snapshot,
+ * take the box and the centre from the data, run the ascent for every layer, rank
+ * the real inputs that excite each unit most, and write the "nerve-features" file
+ * (v1) atomically, plus the figures (features_plot.c).
+ *
+ * File layout (docs/features.md):
+ *   /                       attrs format, format_version, nerve_version, model, epoch,
+ *                           params (the string that decides reuse), device,
+ *                           steps, lr, decay, blur_every, blur_width, norm_pct,
+ *                           contrib_pct, jitter, init, pre, seed, preset, box,
+ *                           img_h, img_w, layer_names
+ *   /box/lo, /box/hi, /box/centre (d) f32
+ *   /layers/<name>/inputs (units, d) f32     the optimised inputs
+ *                 /activations (units) f32   their objective
+ *                 /data_max (units) f32      the largest objective over the train split
+ *                 /top_ids (units, 9) i64    sample ids of the 9 most exciting inputs
+ *                 /top_rows (units, 9) i64   their rows in the train split
+ *                 /top_activations (units, 9) f32
+ *     attrs index (mlp.h numbering), units
+ * Nothing varies between two runs with the same inputs except the attribute
+ * `device` (which backend ran); the CPU writes the same bytes every time.
+ */
+#include "nerve/features.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "h5util.h"
+#include "nerve/snapshot.h"
+
+static void layer_name(const nv_mlp_spec *s, int l, char *out, size_t len) {
+    if (l == s->nlayers) snprintf(out, len, "logits");
+    else snprintf(out, len, "hidden%d", l);
+}
+
+/* The parameter string recorded in every file: equal strings mean reusable files. */
+static void params_string(const nv_features_job *job, char *out, size_t len) {
+    const nv_features_params *p = &job->p;
+    snprintf(out, len,
+             "v1 steps=%lld lr=%.9g decay=%.9g blur_every=%d blur_width=%.9g norm_pct=%.9g "
+             "contrib_pct=%.9g jitter=%d init=%s pre=%d seed=%llu box=%s preset=%d",
+             (long long)p->steps, (double)p->lr, (double)p->decay, p->blur_every,
+             (double)p->blur_width, (double)p->norm_pct, (double)p->contrib_pct, p->jitter,
+             p->init == NV_FEAT_INIT_ZEROS ? "zeros" : p->init == NV_FEAT_INIT_TOP ? "top" : "mean", p->pre,
+             (unsigned long long)p->seed, job->box_global ? "global" : "feature", job->preset);
+}
+
+/* 1 when path exists, is a nerve-features file and carries the same params. */
+static int reusable(const char *path, const char *params) {
+    if (access(path, R_OK) != 0) return 0;
+    nv_h5_quiet();
+    nv_error e = {0};
+    hid_t fid = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (fid < 0) return 0;
+    int ok = 0;
+    char *have = NULL;
+    if (nv_h5_check_format(fid, path, NV_FEATURES_FORMAT, NV_FEATURES_VERSION, NULL, &e) == NV_OK &&
+        nv_h5_read_attr_str(fid, "params", &have, path, "/", &e) == NV_OK)
+        ok = strcmp(have, params) == 0;
+    free(have);
+    H5Fclose(fid);
+    return ok;
+}
+
+/* The 9 rows of v (n values, stride `stride`) with the largest values, descending;
+ * ties go to the lower row, so the ranking is deterministic. */
+static void top_rows(const nv_real *v, int64_t n, int64_t stride, int64_t *rows, nv_real *vals) {
+    int64_t k = 0;
+    for (int64_t i = 0; i < n; i++) {
+        nv_real a = v[i * stride];
+        if (k == NV_FEATURES_TOPK && !(a > vals[k - 1])) continue;
+        int64_t pos = k < NV_FEATURES_TOPK ? k++ : k - 1;
+        while (pos > 0 && a > vals[pos - 1]) {
+            vals[pos] = vals[pos - 1];
+            rows[pos] = rows[pos - 1];
+            pos--;
+        }
+        vals[pos] = a;
+        rows[pos] = i;
+    }
+    for (; k < NV_FEATURES_TOPK; k++) { rows[k] = -1; vals[k] = NAN; }
+}
+
+nv_status nv_features_snapshot(const char *snapshot_path, const char *model, int64_t epoch,
+                               const nv_features_job *job, const char *out_h5,
+                               const char *fig_prefix, int *skipped, char *used_device,
+                               size_t used_len, nv_error *err) {
+    char params[512];
+    params_string(job, params, sizeof params);
+    *skipped = 0;
+    if (used_device && used_len) used_device[0] = '\0';
+    if (reusable(out_h5, params)) {
+        *skipped = 1;
+        return NV_OK;
+    }
+    nv_status st = NV_OK;
+    nv_mlp_spec spec;
+    nv_real *P = NULL, *X = NULL, *lo = NULL, *hi = NULL, *centre = NULL;
+    int64_t *ids = NULL, n = 0, d = 0, nid = 0;
+    nv_real *fx = NULL, *fact = NULL, *dact = NULL, *dmax = NULL, *topv = NULL;
+    int64_t *topr = NULL, *topi = NULL;
+    hid_t fid = -1, lg = -1;
+    char *tmp = NULL;
+    if ((st = nv_snapshot_read_params(snapshot_path, &spec, &P, err)) != NV_OK) goto done;
+    if ((st = nv_snapshot_read(snapshot_path, "input", "train", 0, &X, &n, &d, err)) != NV_OK) {
+        nv_error_prefix(err, "features need the input layer in the snapshot (snapshots.layers): ");
+        goto done;
+    }
+    if ((st = nv_snapshot_read_index(snapshot_path, "ids", "train", &ids, &nid, err)) != NV_OK) goto done;
+    if (d != spec.widths[0] || nid != n || n < 1) {
+        st = nv_fail(err, NV_EINPUT, "%s: input layer (%lld x %lld) does not match the network "
+                     "(%lld inputs) or the ids (%lld)", snapshot_path, (long long)n, (long long)d,
+                     (long long)spec.widths[0], (long long)nid);
+        goto done;
+    }
+    lo = nv_malloc((size_t)d * sizeof *lo, err);
+    hi = nv_malloc((size_t)d * sizeof *hi, err);
+    centre = nv_malloc((size_t)d * sizeof *centre, err);
+    if (!lo || !hi || !centre) { st = NV_ENOMEM; goto done; }
+    /* The box: per-feature [min, max] of the train split, or one [min, max] over all. */
+    for (int64_t i = 0; i < d; i++) {
+        double sum = 0.0;
+        lo[i] = hi[i] = X[i];
+        for (int64_t r = 0; r < n; r++) {
+            nv_real v = X[r * d + i];
+            lo[i] = fminf(lo[i], v);
+            hi[i] = fmaxf(hi[i], v);
+            sum += v;
+        }
+        centre[i] = (nv_real)(sum / (double)n);
+    }
+    if (job->box_global) {
+        nv_real a = lo[0], b = hi[0];
+        for (int64_t i = 1; i < d; i++) { a = fminf(a, lo[i]); b = fmaxf(b, hi[i]); }
+        for (int64_t i = 0; i < d; i++) { lo[i] = a; hi[i] = b; }
+    }
+    nv_features_params p = job->p;
+    int side = (int)lround(sqrt((double)d));
+    if (d >= 64 && (int64_t)side * side == d) p.img_h = p.img_w = side;
+    else p.img_h = p.img_w = 0;
+
+    fid = nv_h5_create_temp(out_h5, &tmp, err);
+    if (fid < 0) { st = err && err->status != NV_OK ? err->status : NV_EIO; goto done; }
+    const char *names[NV_MAX_LAYERS];
+    char namebuf[NV_MAX_LAYERS][32];
+    for (int l = 1; l <= spec.nlayers; l++) {
+        layer_name(&spec, l, namebuf[l - 1], sizeof namebuf[0]);
+        names[l - 1] = namebuf[l - 1];
+    }
+    char epoch_s[32];
+    snprintf(epoch_s, sizeof epoch_s, "%lld", (long long)epoch);
+    if ((st = nv_h5_attr_str(fid, "format", NV_FEATURES_FORMAT, tmp, err)) ||
+        (st = nv_h5_attr_i64(fid, "format_version", NV_FEATURES_VERSION, tmp, err)) ||
+        (st = nv_h5_attr_str(fid, "nerve_version", NERVE_VERSION, tmp, err)) ||
+        (st = nv_h5_attr_str(fid, "model", model, tmp, err)) ||
+        (st = nv_h5_attr_i64(fid, "epoch", epoch, tmp, err)) ||
+        (st = nv_h5_attr_str(fid, "params", params, tmp, err)) ||
+        (st = nv_h5_attr_i64(fid, "steps", p.steps, tmp, err)) ||
+        (st = nv_h5_attr_f64(fid, "lr", p.lr, tmp, err)) ||
+        (st = nv_h5_attr_f64(fid, "decay", p.decay, tmp, err)) ||
+        (st = nv_h5_attr_i64(fid, "blur_every", p.blur_every, tmp, err)) ||
+        (st = nv_h5_attr_f64(fid, "blur_width", p.blur_width, tmp, err)) ||
+        (st = nv_h5_attr_f64(fid, "norm_pct", p.norm_pct, tmp, err)) ||
+        (st = nv_h5_attr_f64(fid, "contrib_pct", p.contrib_pct, tmp, err)) ||
+        (st = nv_h5_attr_i64(fid, "jitter", p.jitter, tmp, err)) ||
+        (st = nv_h5_attr_str(fid, "init", p.init == NV_FEAT_INIT_ZEROS ? "zeros" : p.init == NV_FEAT_INIT_TOP ? "top" : "mean", tmp, err)) ||
+        (st = nv_h5_attr_i64(fid, "pre", p.pre, tmp, err)) ||
+        (st = nv_h5_attr_u64(fid, "seed", p.seed, tmp, err)) ||
+        (st = nv_h5_attr_i64(fid, "preset", job->preset, tmp, err)) ||
+        (st = nv_h5_attr_str(fid, "box", job->box_global ? "global" : "feature", tmp, err)) ||
+        (st = nv_h5_attr_i64(fid, "img_h", p.img_h, tmp, err)) ||
+        (st = nv_h5_attr_i64(fid, "img_w", p.img_w, tmp, err)) ||
+        (st = nv_h5_attr_strs(fid, "layer_names", names, spec.nlayers, tmp, err)))
+        goto done;
+    {
+        hid_t gcpl = nv_h5_gcpl();
+        hid_t bg = H5Gcreate2(fid, "box", H5P_DEFAULT, gcpl, H5P_DEFAULT);
+        H5Pclose(gcpl);
+        if (bg < 0) { st = nv_h5_fail(err, NV_EIO, tmp, "box", "cannot create the group"); goto done; }
+        if ((st = nv_h5_write_dataset(bg, "lo", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, &d, lo, 0, tmp, err)) ||
+            (st = nv_h5_write_dataset(bg, "hi", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, &d, hi, 0, tmp, err)) ||
+            (st = nv_h5_write_dataset(bg, "centre", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, &d, centre, 0, tmp, err))) {
+            H5Gclose(bg);
+            goto done;
+        }
+        H5Gclose(bg);
+        gcpl = nv_h5_gcpl();
+        lg = H5Gcreate2(fid, "layers", H5P_DEFAULT, gcpl, H5P_DEFAULT);
+        H5Pclose(gcpl);
+        if (lg < 0) { st = nv_h5_fail(err, NV_EIO, tmp, "layers", "cannot create the group"); goto done; }
+    }
+    for (int l = 1; l <= spec.nlayers; l++) {
+        int64_t units = spec.widths[l];
+        nv_features_problem pb = {&spec, P, l, lo, hi, centre, NULL};
+        fx = nv_malloc((size_t)(units * d) * sizeof *fx, err);
+        fact = nv_malloc((size_t)units * sizeof *fact, err);
+        dact = nv_malloc((size_t)(n * units) * sizeof *dact, err);
+        dmax = nv_malloc((size_t)units * sizeof *dmax, err);
+        topv = nv_malloc((size_t)(units * NV_FEATURES_TOPK) * sizeof *topv, err);
+        topr = nv_malloc((size_t)(units * NV_FEATURES_TOPK) * sizeof *topr, err);
+        topi = nv_malloc((size_t)(units * NV_FEATURES_TOPK) * sizeof *topi, err);
+        if (!fx || !fact || !dact || !dmax || !topv || !topr || !topi) { st = NV_ENOMEM; goto done; }
+        if ((st = nv_features_eval(&pb, p.pre, X, n, dact, err)) != NV_OK) goto done;
+        for (int64_t u = 0; u < units; u++) {
+            top_rows(dact + u, n, units, topr + u * NV_FEATURES_TOPK, topv + u * NV_FEATURES_TOPK);
+            dmax[u] = topv[u * NV_FEATURES_TOPK];
+            for (int k = 0; k < NV_FEATURES_TOPK; k++) {
+                int64_t r = topr[u * NV_FEATURES_TOPK + k];
+                topi[u * NV_FEATURES_TOPK + k] = r >= 0 ? ids[r] : -1;
+            }
+        }
+        if (p.init == NV_FEAT_INIT_TOP) {
+            /* Start each unit at its most exciting real input (fx is the buffer). */
+            for (int64_t u = 0; u < units; u++)
+                memcpy(fx + u * d, X + topr[u * NV_FEATURES_TOPK] * d, (size_t)d * sizeof *fx);
+            pb.starts = fx;
+        }
+        nv_device_kind used = NV_DEVICE_CPU;
+        if ((st = nv_features_ascend(&pb, &p, job->device, fx, fact, &used, err)) != NV_OK) goto done;
+        if (used_device && used_len)
+            snprintf(used_device, used_len, "%s", used == NV_DEVICE_CUDA ? "cuda" : "cpu");
+        hid_t gcpl = nv_h5_gcpl();
+        hid_t g = H5Gcreate2(lg, names[l - 1], H5P_DEFAULT, gcpl, H5P_DEFAULT);
+        H5Pclose(gcpl);
+        if (g < 0) { st = nv_h5_fail(err, NV_EIO, tmp, names[l - 1], "cannot create the group"); goto done; }
+        int64_t dims2[2] = {units, d}, dimsk[2] = {units, NV_FEATURES_TOPK};
+        if ((st = nv_h5_attr_i64(g, "index", l, tmp, err)) ||
+            (st = nv_h5_attr_i64(g, "units", units, tmp, err)) ||
+            (st = nv_h5_write_dataset(g, "inputs", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, dims2, fx, 0, tmp, err)) ||
+            (st = nv_h5_write_dataset(g, "activations", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, &units, fact, 0, tmp, err)) ||
+            (st = nv_h5_write_dataset(g, "data_max", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, &units, dmax, 0, tmp, err)) ||
+            (st = nv_h5_write_dataset(g, "top_ids", H5T_STD_I64LE, H5T_NATIVE_INT64, 2, dimsk, topi, 0, tmp, err)) ||
+            (st = nv_h5_write_dataset(g, "top_rows", H5T_STD_I64LE, H5T_NATIVE_INT64, 2, dimsk, topr, 0, tmp, err)) ||
+            (st = nv_h5_write_dataset(g, "top_activations", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, dimsk, topv, 0, tmp, err))) {
+            H5Gclose(g);
+            goto done;
+        }
+        H5Gclose(g);
+        if (fig_prefix) {
+            char png[1024];
+            snprintf(png, sizeof png, "%s_%s.png", fig_prefix, names[l - 1]);
+            nv_features_figure fig = {fx, fact, dmax, units, d, p.img_h, p.img_w, lo, hi, centre,
+                                      X, topr, model, epoch, names[l - 1]};
+            if ((st = nv_features_plot_layer(&fig, png, err)) != NV_OK) goto done;
+        }
+        free(fx); free(fact); free(dact); free(dmax); free(topv); free(topr); free(topi);
+        fx = fact = dact = dmax = topv = NULL;
+        topr = topi = NULL;
+    }
+    if ((st = nv_h5_attr_str(fid, "device", used_device && used_device[0] ? used_device : "cpu", tmp, err)))
+        goto done;
+    H5Gclose(lg);
+    lg = -1;
+    st = nv_h5_commit_temp(fid, tmp, out_h5, err);
+    fid = -1;
+done:
+    if (lg >= 0) H5Gclose(lg);
+    if (fid >= 0) nv_h5_discard_temp(fid, tmp);
+    free(tmp);
+    free(P); free(X); free(ids); free(lo); free(hi); free(centre);
+    free(fx); free(fact); free(dact); free(dmax); free(topv); free(topr); free(topi);
+    return st;
+}
