@@ -32,6 +32,45 @@
 #include "h5util.h"
 #include "nerve/snapshot.h"
 
+/* Second ascent, from each unit's most exciting training input (row topr[u*TOPK]),
+ * for the units whose first result fx/fact stays below their data maximum dmax;
+ * keeps, per unit, whichever result excites it more. *restarted counts the units
+ * improved. */
+static nv_status restart_short_units(const nv_features_problem *pb, const nv_features_params *p,
+                                     nv_device_kind device, const nv_real *X, const int64_t *topr,
+                                     const nv_real *dmax, int64_t units, int64_t d, nv_real *fx,
+                                     nv_real *fact, int64_t *restarted, nv_error *err) {
+    *restarted = 0;
+    /* Only the default start: `zeros` and `top` are asked for explicitly and are
+     * reported as they are (the gradient checks rely on that). */
+    if (p->init != NV_FEAT_INIT_MEAN) return NV_OK;
+    int64_t short_units = 0;
+    for (int64_t u = 0; u < units; u++) short_units += fact[u] < dmax[u];
+    if (short_units == 0) return NV_OK;
+    nv_real *x2 = nv_malloc((size_t)(units * d) * sizeof *x2, err);
+    nv_real *a2 = nv_malloc((size_t)units * sizeof *a2, err);
+    nv_status st = (!x2 || !a2) ? NV_ENOMEM : NV_OK;
+    if (!st) {
+        for (int64_t u = 0; u < units; u++)
+            memcpy(x2 + u * d, X + topr[u * NV_FEATURES_TOPK] * d, (size_t)d * sizeof *x2);
+        nv_features_problem pb2 = *pb;
+        pb2.starts = x2;
+        nv_features_params p2 = *p;
+        p2.init = NV_FEAT_INIT_TOP;
+        st = nv_features_ascend(&pb2, &p2, device, x2, a2, NULL, err);
+    }
+    for (int64_t u = 0; u < units && !st; u++) {
+        if (fact[u] < dmax[u] && a2[u] > fact[u]) {
+            memcpy(fx + u * d, x2 + u * d, (size_t)d * sizeof *fx);
+            fact[u] = a2[u];
+            (*restarted)++;
+        }
+    }
+    free(x2);
+    free(a2);
+    return st;
+}
+
 static void layer_name(const nv_mlp_spec *s, int l, char *out, size_t len) {
     if (l == s->nlayers) snprintf(out, len, "logits");
     else snprintf(out, len, "hidden%d", l);
@@ -221,6 +260,16 @@ nv_status nv_features_snapshot(const char *snapshot_path, const char *model, int
         }
         nv_device_kind used = NV_DEVICE_CPU;
         if ((st = nv_features_ascend(&pb, &p, job->device, fx, fact, &used, err)) != NV_OK) goto done;
+        /* With the default start, a unit whose ascent from the mean stays below the
+         * best real input (a ReLU
+         * that is off at the start passes no gradient, common behind a 2-3 unit
+         * bottleneck) is restarted from that input, and the better result is kept:
+         * every stored optimum then excites its unit at least as much as any input
+         * of the data set. */
+        int64_t restarted = 0;
+        if ((st = restart_short_units(&pb, &p, job->device, X, topr, dmax, units, d, fx, fact, &restarted,
+                                      err)) != NV_OK)
+            goto done;
         if (used_device && used_len)
             snprintf(used_device, used_len, "%s", used == NV_DEVICE_CUDA ? "cuda" : "cpu");
         hid_t gcpl = nv_h5_gcpl();
@@ -230,6 +279,7 @@ nv_status nv_features_snapshot(const char *snapshot_path, const char *model, int
         int64_t dims2[2] = {units, d}, dimsk[2] = {units, NV_FEATURES_TOPK};
         if ((st = nv_h5_attr_i64(g, "index", l, tmp, err)) ||
             (st = nv_h5_attr_i64(g, "units", units, tmp, err)) ||
+            (st = nv_h5_attr_i64(g, "restarted_from_top", restarted, tmp, err)) ||
             (st = nv_h5_write_dataset(g, "inputs", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, dims2, fx, 0, tmp, err)) ||
             (st = nv_h5_write_dataset(g, "activations", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, &units, fact, 0, tmp, err)) ||
             (st = nv_h5_write_dataset(g, "data_max", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, &units, dmax, 0, tmp, err)) ||

@@ -158,6 +158,11 @@ def main():
     figs = os.listdir(run_s + "/analysis/figures/features")
     check(any(n.startswith("expressive_e0000_hidden1") for n in figs), "layer figures written")
     check(any(n.endswith("_unit0_history.png") for n in figs), "history figures written")
+    # (b) also from the default start (the data mean): units that stay below the
+    # best real input are restarted from it, so the check holds there too.
+    shutil.rmtree(run_s + "/analysis/features")
+    run(["features", run_s, "--steps", "200", "--threads", "2", "--no-figures"])
+    check_b(run_s, "spheres, default start")
     rc, _, err = run(["features", run_s, "--preset", "7"], expect=2)
     check("--preset" in err, "a bad preset is a usage error (exit 2)")
     rc, _, err = run(["features", tmp + "/nope"], expect=2)
