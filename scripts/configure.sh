@@ -20,7 +20,7 @@ pc() { pkg-config "$@" 2>/dev/null; }
 
 hdf5_cflags=$(pc --cflags hdf5 || echo "-I/usr/include/hdf5/serial")
 hdf5_libs=$(pc --libs hdf5 || echo "-L/usr/lib/x86_64-linux-gnu/hdf5/serial -lhdf5")
-blas_cflags=$(pc --cflags openblas || echo "")
+blas_cflags=$(pc --cflags openblas || echo "-I/usr/include/x86_64-linux-gnu/openblas-pthread")
 blas_libs=$(pc --libs openblas || echo "-lopenblas")
 cairo_cflags=$(pc --cflags cairo || echo "-I/usr/include/cairo")
 cairo_libs=$(pc --libs cairo || echo "-lcairo")

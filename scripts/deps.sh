@@ -41,7 +41,9 @@ NERVE_CPPFLAGS="${NERVE_CPPFLAGS:-} $HDF5_INC $OB_INC"
 
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 have_header libhdf5-dev hdf5.h
-have_header libopenblas-dev cblas.h
+# OpenBLAS itself, not any cblas.h: a new Debian machine has the reference BLAS
+# headers (libblas-dev), which lack openblas_set_num_threads.
+have_header libopenblas-dev openblas_config.h
 have_header liblapacke-dev lapacke.h
 have_header libconfig-dev libconfig.h
 have_header libjansson-dev jansson.h
