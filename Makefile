@@ -173,8 +173,11 @@ demo-fashion: all
 	bash experiments/demo.sh $(NERVE) experiments/fashion.cfg
 
 $(BUILD)/.test-deps: scripts/deps.sh
+	@mkdir -p $(BUILD)
 	@bash scripts/deps.sh --test
 	@touch $@
+# Test programs need cmocka (and the tests the reference tools): install those first.
+$(UNIT_BIN) $(GPU_BIN) $(TOOL_BIN) $(BENCH_BIN): | $(BUILD)/.test-deps
 
 # T=pattern runs only the tests whose name contains the pattern.
 test: all $(UNIT_BIN) $(TOOL_BIN) $(BUILD)/.test-deps
