@@ -23,6 +23,7 @@
 #include "nerve/diagram.h"
 #include "nerve/parallel.h"
 #include "nerve/plot.h"
+#include "nerve/strbuf.h"
 #include "ph_run_internal.h"
 
 /* One diagram group of a file, all its dimensions. */
@@ -205,42 +206,6 @@ static nv_status read_file(const phr_plan *plan, int item, phr_entries *es, nv_e
 
 /* ------------------------------------------------------------------ tables */
 
-/* A growing text buffer for the CSVs. */
-typedef struct {
-    char *s;
-    size_t len, cap;
-    int oom;
-} phr_buf;
-
-static void buf_printf(phr_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-#include <stdarg.h>
-static void buf_printf(phr_buf *b, const char *fmt, ...) {
-    if (b->oom) return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int need = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? b->cap - b->len : 0, fmt, ap);
-        va_end(ap);
-        if (need < 0) {
-            b->oom = 1;
-            return;
-        }
-        if (b->s && b->len + (size_t)need < b->cap) {
-            b->len += (size_t)need;
-            return;
-        }
-        size_t cap = b->cap ? b->cap * 2 : 65536;
-        while (cap < b->len + (size_t)need + 1) cap *= 2;
-        char *s = realloc(b->s, cap);
-        if (!s) {
-            b->oom = 1;
-            return;
-        }
-        b->s = s;
-        b->cap = cap;
-    }
-}
-
 /* Doubles in CSVs: shortest round-trip form, "inf" for an infinite distance. */
 static void fmt_num(char *out, size_t len, double v) {
     if (isinf(v)) {
@@ -260,8 +225,8 @@ static void fmt_num(char *out, size_t len, double v) {
 
 static nv_status write_summary(const phr_plan *plan, const phr_entries *es, const char *path,
                                nv_error *err) {
-    phr_buf b = {0};
-    buf_printf(&b, "model,epoch,layer,split,class,dim,betti_at_scale,total_persistence,entropy,n_points,scale\n");
+    nv_strbuf b = {0};
+    nv_sb_printf(&b, "model,epoch,layer,split,class,dim,betti_at_scale,total_persistence,entropy,n_points,scale\n");
     for (int64_t i = 0; i < es->n; i++) {
         const phr_entry *e = &es->e[i];
         const phr_item *it = &plan->items[e->item];
@@ -270,24 +235,24 @@ static nv_status write_summary(const phr_plan *plan, const phr_entries *es, cons
             nv_status st = nv_diagram_total_persistence(&e->dc[d], 1.0, INFINITY, &tp, err);
             if (!st) st = nv_diagram_entropy(&e->dc[d], INFINITY, 0, &ent, err);
             if (st) {
-                free(b.s);
+                nv_sb_free(&b);
                 return st;
             }
             char t1[64], t2[64], t3[64];
             fmt_num(t1, sizeof t1, tp);
             fmt_num(t2, sizeof t2, ent);
             fmt_num(t3, sizeof t3, e->scale);
-            buf_printf(&b, "%s,%lld,%s,%s,%s,%d,%lld,%s,%s,%lld,%s\n", it->model, (long long)it->epoch, e->layer,
-                       e->split, e->cls, d, (long long)nv_diagram_betti_at(&e->dg[d], e->scale), t1, t2,
-                       (long long)e->n_points, t3);
+            nv_sb_printf(&b, "%s,%lld,%s,%s,%s,%d,%lld,%s,%s,%lld,%s\n", it->model, (long long)it->epoch, e->layer,
+                         e->split, e->cls, d, (long long)nv_diagram_betti_at(&e->dg[d], e->scale), t1, t2,
+                         (long long)e->n_points, t3);
         }
     }
     if (b.oom) {
-        free(b.s);
+        nv_sb_free(&b);
         return nv_fail(err, NV_ENOMEM, "%s: out of memory", path);
     }
-    nv_status st = nv_atomic_write_text(path, b.s ? b.s : "", err);
-    free(b.s);
+    nv_status st = nv_atomic_write_text(path, nv_sb_str(&b), err);
+    nv_sb_free(&b);
     return st;
 }
 
@@ -359,8 +324,8 @@ static nv_status write_distances(const phr_plan *plan, const phr_entries *es, in
         free(cmp);
         return st;
     }
-    phr_buf b = {0};
-    buf_printf(&b, "model,split,class,dim,kind,layer_a,epoch_a,layer_b,epoch_b,bottleneck,wasserstein1\n");
+    nv_strbuf b = {0};
+    nv_sb_printf(&b, "model,split,class,dim,kind,layer_a,epoch_a,layer_b,epoch_b,bottleneck,wasserstein1\n");
     for (int pass = 0; pass < 2; pass++)
         for (int64_t i = 0; i < nc; i++) {
             if (cmp[i].layer_kind != pass) continue;
@@ -370,18 +335,18 @@ static nv_status write_distances(const phr_plan *plan, const phr_entries *es, in
                 char t1[64], t2[64];
                 fmt_num(t1, sizeof t1, cmp[i].bottleneck[d]);
                 fmt_num(t2, sizeof t2, cmp[i].w1[d]);
-                buf_printf(&b, "%s,%s,%s,%d,%s,%s,%lld,%s,%lld,%s,%s\n", xi->model, x->split, x->cls, d,
-                           pass ? "layer" : "epoch", x->layer, (long long)xi->epoch, y->layer,
-                           (long long)yi->epoch, t1, t2);
+                nv_sb_printf(&b, "%s,%s,%s,%d,%s,%s,%lld,%s,%lld,%s,%s\n", xi->model, x->split, x->cls, d,
+                             pass ? "layer" : "epoch", x->layer, (long long)xi->epoch, y->layer,
+                             (long long)yi->epoch, t1, t2);
             }
         }
     free(cmp);
     if (b.oom) {
-        free(b.s);
+        nv_sb_free(&b);
         return nv_fail(err, NV_ENOMEM, "%s: out of memory", path);
     }
-    st = nv_atomic_write_text(path, b.s ? b.s : "", err);
-    free(b.s);
+    st = nv_atomic_write_text(path, nv_sb_str(&b), err);
+    nv_sb_free(&b);
     return st;
 }
 

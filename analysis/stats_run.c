@@ -25,7 +25,6 @@
 
 #include <math.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +35,7 @@
 #include "nerve/plot.h"
 #include "nerve/snapshot.h"
 #include "nerve/stats.h"
+#include "nerve/strbuf.h"
 
 static const char *const SPLITS[3] = {"train", "test", "all"};
 #define PCA_FRACTION 0.9
@@ -386,57 +386,23 @@ static nv_status write_nd(hid_t loc, const char *name, hid_t ftype, hid_t mtype,
     return st;
 }
 
-/* A growing text buffer for CSV tables and the parameter key. */
-typedef struct {
-    char *s;
-    size_t len, cap;
-    int oom;
-} text;
-
-static void tprintf(text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void tprintf(text *t, const char *fmt, ...) {
-    if (t->oom) return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(t->s ? t->s + t->len : NULL, t->s ? t->cap - t->len : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            t->oom = 1;
-            return;
-        }
-        if (t->s && t->len + (size_t)n < t->cap) {
-            t->len += (size_t)n;
-            return;
-        }
-        size_t cap = (t->cap + (size_t)n + 1) * 2;
-        char *s = realloc(t->s, cap);
-        if (!s) {
-            t->oom = 1;
-            return;
-        }
-        t->s = s;
-        t->cap = cap;
-    }
-}
-
-static nv_status write_text(const char *path, text *t, nv_error *err) {
+static nv_status write_text(const char *path, nv_strbuf *t, nv_error *err) {
     if (t->oom) return nv_fail(err, NV_ENOMEM, "out of memory building %s", path);
-    return nv_atomic_write_text(path, t->s ? t->s : "", err);
+    return nv_atomic_write_text(path, nv_sb_str(t), err);
 }
 
 /* The parameters and inputs that decide every number: equal keys, equal results. */
-static void param_key(const stats_ctx *c, text *t) {
-    tprintf(t, "twonn_points=%lld;cka_points=%lld;probe_C=%.17g;probe_max_iter=%d;pca_fraction=%g;"
-               "snapshots=", (long long)c->twonn_points, (long long)c->cka_points, c->probe.C,
-            c->probe.max_iter, PCA_FRACTION);
+static void param_key(const stats_ctx *c, nv_strbuf *t) {
+    nv_sb_printf(t, "twonn_points=%lld;cka_points=%lld;probe_C=%.17g;probe_max_iter=%d;pca_fraction=%g;"
+                    "snapshots=", (long long)c->twonn_points, (long long)c->cka_points, c->probe.C,
+                 c->probe.max_iter, PCA_FRACTION);
     for (int m = 0; m < c->n_ms; m++) {
         const model_stats *ms = &c->ms[m];
-        tprintf(t, "%s[", ms->rm->model);
-        for (int l = 0; l < ms->L; l++) tprintf(t, "%s%s", l ? "," : "", ms->rm->layers[l]);
-        tprintf(t, "]");
-        for (int64_t e = 0; e < ms->E; e++) tprintf(t, "%s%lld", e ? "," : ":", (long long)ms->epochs[e]);
-        tprintf(t, ";");
+        nv_sb_printf(t, "%s[", ms->rm->model);
+        for (int l = 0; l < ms->L; l++) nv_sb_printf(t, "%s%s", l ? "," : "", ms->rm->layers[l]);
+        nv_sb_printf(t, "]");
+        for (int64_t e = 0; e < ms->E; e++) nv_sb_printf(t, "%s%lld", e ? "," : ":", (long long)ms->epochs[e]);
+        nv_sb_printf(t, ";");
     }
 }
 
@@ -539,12 +505,12 @@ fail:
 }
 
 static nv_status write_csvs(const stats_ctx *c, const char *dir, nv_error *err) {
-    text id = {0}, pr = {0}, cl = {0}, ce = {0}, cm = {0};
-    tprintf(&id, "model,epoch,layer,split,twonn,pca90\n");
-    tprintf(&pr, "model,epoch,layer,train_acc,test_acc\n");
-    tprintf(&cl, "model,epoch,layer_a,layer_b,cka\n");
-    tprintf(&ce, "model,layer,epoch_a,epoch_b,cka\n");
-    tprintf(&cm, "model_a,model_b,epoch,layer_a,layer_b,cka\n");
+    nv_strbuf id = {0}, pr = {0}, cl = {0}, ce = {0}, cm = {0};
+    nv_sb_printf(&id, "model,epoch,layer,split,twonn,pca90\n");
+    nv_sb_printf(&pr, "model,epoch,layer,train_acc,test_acc\n");
+    nv_sb_printf(&cl, "model,epoch,layer_a,layer_b,cka\n");
+    nv_sb_printf(&ce, "model,layer,epoch_a,epoch_b,cka\n");
+    nv_sb_printf(&cm, "model_a,model_b,epoch,layer_a,layer_b,cka\n");
     for (int m = 0; m < c->n_ms; m++) {
         const model_stats *ms = &c->ms[m];
         const char *mn = ms->rm->model;
@@ -555,20 +521,20 @@ static nv_status write_csvs(const stats_ctx *c, const char *dir, nv_error *err) 
                 long long ep = (long long)ms->epochs[e];
                 for (int s = 0; s < 3; s++) {
                     int64_t at = (e * L + l) * 3 + s;
-                    tprintf(&id, "%s,%lld,%s,%s,%.10g,%lld\n", mn, ep, ln[l], SPLITS[s],
-                            ms->twonn[at], (long long)ms->pca90[at]);
+                    nv_sb_printf(&id, "%s,%lld,%s,%s,%.10g,%lld\n", mn, ep, ln[l], SPLITS[s],
+                                 ms->twonn[at], (long long)ms->pca90[at]);
                 }
-                tprintf(&pr, "%s,%lld,%s,%.10g,%.10g\n", mn, ep, ln[l], ms->probe_train[e * L + l],
-                        ms->probe_test[e * L + l]);
+                nv_sb_printf(&pr, "%s,%lld,%s,%.10g,%.10g\n", mn, ep, ln[l], ms->probe_train[e * L + l],
+                             ms->probe_test[e * L + l]);
                 for (int64_t j = 0; j < L; j++)
-                    tprintf(&cl, "%s,%lld,%s,%s,%.10g\n", mn, ep, ln[l], ln[j],
-                            ms->cka_layers[(e * L + l) * L + j]);
+                    nv_sb_printf(&cl, "%s,%lld,%s,%s,%.10g\n", mn, ep, ln[l], ln[j],
+                                 ms->cka_layers[(e * L + l) * L + j]);
             }
         for (int64_t l = 0; l < L; l++)
             for (int64_t a = 0; a < E; a++)
                 for (int64_t b = 0; b < E; b++)
-                    tprintf(&ce, "%s,%s,%lld,%lld,%.10g\n", mn, ln[l], (long long)ms->epochs[a],
-                            (long long)ms->epochs[b], ms->cka_epochs[(l * E + a) * E + b]);
+                    nv_sb_printf(&ce, "%s,%s,%lld,%lld,%.10g\n", mn, ln[l], (long long)ms->epochs[a],
+                                 (long long)ms->epochs[b], ms->cka_epochs[(l * E + a) * E + b]);
     }
     if (c->has_cross) {
         const cross_stats *cs = &c->cross;
@@ -576,11 +542,11 @@ static nv_status write_csvs(const stats_ctx *c, const char *dir, nv_error *err) 
         for (int64_t e = 0; e < cs->E; e++)
             for (int i = 0; i < A->L; i++)
                 for (int j = 0; j < B->L; j++)
-                    tprintf(&cm, "%s,%s,%lld,%s,%s,%.10g\n", A->rm->model, B->rm->model,
-                            (long long)A->epochs[cs->ea[e]], A->rm->layers[i], B->rm->layers[j],
-                            cs->cka[(e * A->L + i) * B->L + j]);
+                    nv_sb_printf(&cm, "%s,%s,%lld,%s,%s,%.10g\n", A->rm->model, B->rm->model,
+                                 (long long)A->epochs[cs->ea[e]], A->rm->layers[i], B->rm->layers[j],
+                                 cs->cka[(e * A->L + i) * B->L + j]);
     }
-    struct { const char *name; text *t; } files[5] = {
+    struct { const char *name; nv_strbuf *t; } files[5] = {
         {"intrinsic_dimension.csv", &id}, {"probes.csv", &pr}, {"cka_layers.csv", &cl},
         {"cka_epochs.csv", &ce}, {"cka_models.csv", &cm}};
     nv_status st = NV_OK;
@@ -588,7 +554,7 @@ static nv_status write_csvs(const stats_ctx *c, const char *dir, nv_error *err) 
         char path[4400];
         snprintf(path, sizeof path, "%s/%s", dir, files[i].name);
         if (st == NV_OK) st = write_text(path, files[i].t, err);
-        free(files[i].t->s);
+        nv_sb_free(files[i].t);
     }
     return st;
 }
@@ -775,7 +741,7 @@ nv_status nv_stats_run(const char *run_dir, const nv_stats_run_opts *opts_in,
                              .max_iter = o.probe_max_iter > 0 ? o.probe_max_iter : 500}};
     pthread_mutex_init(&c.lock, NULL);
     nv_run_index ix = {0};
-    text key = {0};
+    nv_strbuf key = {0};
     nv_status st = nv_run_index_read(run_dir, &o.select, &ix, err);
     if (st != NV_OK) goto done;
     c.ms = nv_calloc((size_t)ix.n_models, sizeof *c.ms, err);
@@ -874,7 +840,7 @@ done:
     free(c.cross.eb);
     free(c.cross.cka);
     free(c.units);
-    free(key.s);
+    nv_sb_free(&key);
     nv_run_index_free(&ix);
     pthread_mutex_destroy(&c.lock);
     if (res) *res = r;

@@ -1,13 +1,15 @@
-/* check.cuh: checked CUDA and cuBLAS calls for the cuda/ files. Every runtime and
- * cuBLAS call goes through one of these so a failure becomes NV_EDEVICE with the
- * file, line, the call and CUDA's own name for the error (library code never
- * prints). They expect an `nv_error *err` in scope.
+/* check.cuh: checked CUDA, cuBLAS and cuSOLVER calls for every cuda/ file. Every
+ * runtime, cuBLAS and cuSOLVER call goes through one of these so a failure becomes
+ * NV_EDEVICE with the file, line, the call and CUDA's own name for the error
+ * (library code never prints), worded the same whichever file it came from. They
+ * expect an `nv_error *err` in scope; the _GOTO forms also an `nv_status st`.
  */
 #ifndef NERVE_CUDA_CHECK_CUH
 #define NERVE_CUDA_CHECK_CUH
 
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
+#include <cusolverDn.h>
 
 #include "nerve/common.h"
 
@@ -21,6 +23,12 @@ static inline nv_status nv_cublas_fail(cublasStatus_t s, const char *call, const
                                        int line, nv_error *err) {
     return nv_fail(err, NV_EDEVICE, "%s:%d: %s failed: %s (%d)", file, line, call,
                    cublasGetStatusString(s), (int)s);
+}
+
+/* cuSOLVER has no status-to-string call, so the number is all there is. */
+static inline nv_status nv_cusolver_fail(cusolverStatus_t s, const char *call, const char *file,
+                                         int line, nv_error *err) {
+    return nv_fail(err, NV_EDEVICE, "%s:%d: %s failed: cuSOLVER status %d", file, line, call, (int)s);
 }
 
 /* Return the status from the enclosing function on failure. */
@@ -51,8 +59,17 @@ static inline nv_status nv_cublas_fail(cublasStatus_t s, const char *call, const
             goto label;                                                              \
         }                                                                            \
     } while (0)
+#define NV_CUSOLVER_GOTO(call, label)                                                \
+    do {                                                                             \
+        cusolverStatus_t s_ = (call);                                                \
+        if (s_ != CUSOLVER_STATUS_SUCCESS) {                                         \
+            st = nv_cusolver_fail(s_, #call, __FILE__, __LINE__, err);               \
+            goto label;                                                              \
+        }                                                                            \
+    } while (0)
 /* After a kernel launch: a bad configuration shows up here, not at the launch. */
 #define NV_LAUNCHED() NV_CU(cudaGetLastError())
+#define NV_LAUNCHED_GOTO(label) NV_CU_GOTO(cudaGetLastError(), label)
 
 /* Propagate a status from a call that already filled err. */
 #define NV_TRY(expr)                     \

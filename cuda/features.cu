@@ -23,26 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CUDA_TRY(call)                                                                      \
-    do {                                                                                    \
-        cudaError_t e_ = (call);                                                            \
-        if (e_ != cudaSuccess) {                                                            \
-            st = nv_fail(err, NV_EDEVICE, "%s:%d: %s: %s", __FILE__, __LINE__, #call,       \
-                         cudaGetErrorString(e_));                                           \
-            goto done;                                                                      \
-        }                                                                                   \
-    } while (0)
-#define CUBLAS_TRY(call)                                                                    \
-    do {                                                                                    \
-        cublasStatus_t e_ = (call);                                                         \
-        if (e_ != CUBLAS_STATUS_SUCCESS) {                                                  \
-            st = nv_fail(err, NV_EDEVICE, "%s:%d: %s: cuBLAS status %d", __FILE__, __LINE__, \
-                         #call, (int)e_);                                                   \
-            goto done;                                                                      \
-        }                                                                                   \
-    } while (0)
-/* A launch's own error (bad configuration), checked right after it. */
-#define LAUNCHED() CUDA_TRY(cudaGetLastError())
+#include "check.cuh"
 
 static const int THREADS = 256;
 
@@ -94,23 +75,23 @@ static nv_status gpu_create(const nv_features_problem *pb, const nv_features_par
         size_t ws = (size_t)(max_rows * c->maxw) * sizeof(float);
         c->blur_r = nv_features_blur_radius(p->blur_width);
         int taps = 2 * c->blur_r + 1;
-        CUBLAS_TRY(cublasCreate(&c->blas));
+        NV_CUBLAS_GOTO(cublasCreate(&c->blas), done);
         /* Plain FP32 sgemm, no TF32: the CPU reference has 24-bit products. */
-        CUBLAS_TRY(cublasSetMathMode(c->blas, CUBLAS_DEFAULT_MATH));
-        CUDA_TRY(cudaMalloc(&c->params, (size_t)np * sizeof(float)));
-        CUDA_TRY(cudaMalloc(&c->lo, (size_t)d * sizeof(float)));
-        CUDA_TRY(cudaMalloc(&c->hi, (size_t)d * sizeof(float)));
-        CUDA_TRY(cudaMalloc(&c->span, (size_t)d * sizeof(float)));
-        CUDA_TRY(cudaMalloc(&c->centre, (size_t)d * sizeof(float)));
-        CUDA_TRY(cudaMalloc(&c->zs, ws * (size_t)hidden));
-        CUDA_TRY(cudaMalloc(&c->as, ws * (size_t)hidden));
-        CUDA_TRY(cudaMalloc(&c->da, ws));
-        CUDA_TRY(cudaMalloc(&c->db, ws));
-        CUDA_TRY(cudaMalloc(&c->blur_w, (size_t)taps * sizeof(float)));
-        CUDA_TRY(cudaMemcpy(c->params, pb->params, (size_t)np * sizeof(float), cudaMemcpyHostToDevice));
-        CUDA_TRY(cudaMemcpy(c->lo, pb->lo, (size_t)d * sizeof(float), cudaMemcpyHostToDevice));
-        CUDA_TRY(cudaMemcpy(c->hi, pb->hi, (size_t)d * sizeof(float), cudaMemcpyHostToDevice));
-        CUDA_TRY(cudaMemcpy(c->centre, pb->centre, (size_t)d * sizeof(float), cudaMemcpyHostToDevice));
+        NV_CUBLAS_GOTO(cublasSetMathMode(c->blas, CUBLAS_DEFAULT_MATH), done);
+        NV_CU_GOTO(cudaMalloc(&c->params, (size_t)np * sizeof(float)), done);
+        NV_CU_GOTO(cudaMalloc(&c->lo, (size_t)d * sizeof(float)), done);
+        NV_CU_GOTO(cudaMalloc(&c->hi, (size_t)d * sizeof(float)), done);
+        NV_CU_GOTO(cudaMalloc(&c->span, (size_t)d * sizeof(float)), done);
+        NV_CU_GOTO(cudaMalloc(&c->centre, (size_t)d * sizeof(float)), done);
+        NV_CU_GOTO(cudaMalloc(&c->zs, ws * (size_t)hidden), done);
+        NV_CU_GOTO(cudaMalloc(&c->as, ws * (size_t)hidden), done);
+        NV_CU_GOTO(cudaMalloc(&c->da, ws), done);
+        NV_CU_GOTO(cudaMalloc(&c->db, ws), done);
+        NV_CU_GOTO(cudaMalloc(&c->blur_w, (size_t)taps * sizeof(float)), done);
+        NV_CU_GOTO(cudaMemcpy(c->params, pb->params, (size_t)np * sizeof(float), cudaMemcpyHostToDevice), done);
+        NV_CU_GOTO(cudaMemcpy(c->lo, pb->lo, (size_t)d * sizeof(float), cudaMemcpyHostToDevice), done);
+        NV_CU_GOTO(cudaMemcpy(c->hi, pb->hi, (size_t)d * sizeof(float), cudaMemcpyHostToDevice), done);
+        NV_CU_GOTO(cudaMemcpy(c->centre, pb->centre, (size_t)d * sizeof(float), cudaMemcpyHostToDevice), done);
         hspan = (float *)malloc((size_t)d * sizeof(float));
         hw = (float *)malloc((size_t)taps * sizeof(float));
         if (!hspan || !hw) { st = nv_fail(err, NV_ENOMEM, "features: out of host memory"); goto done; }
@@ -120,8 +101,8 @@ static nv_status gpu_create(const nv_features_problem *pb, const nv_features_par
             hw[k + c->blur_r] = p->blur_width > 0
                 ? (float)exp(-(double)k * k / (2.0 * (double)p->blur_width * p->blur_width))
                 : (float)(k == 0);
-        CUDA_TRY(cudaMemcpy(c->span, hspan, (size_t)d * sizeof(float), cudaMemcpyHostToDevice));
-        CUDA_TRY(cudaMemcpy(c->blur_w, hw, (size_t)taps * sizeof(float), cudaMemcpyHostToDevice));
+        NV_CU_GOTO(cudaMemcpy(c->span, hspan, (size_t)d * sizeof(float), cudaMemcpyHostToDevice), done);
+        NV_CU_GOTO(cudaMemcpy(c->blur_w, hw, (size_t)taps * sizeof(float), cudaMemcpyHostToDevice), done);
     }
 done:
     free(hspan);
@@ -134,8 +115,8 @@ done:
 static nv_status gpu_alloc(void *ctx, int64_t n, nv_real **p, nv_error *err) {
     nv_status st = NV_OK;
     (void)ctx;
-    CUDA_TRY(cudaMalloc((void **)p, (size_t)(n > 0 ? n : 1) * sizeof(float)));
-    CUDA_TRY(cudaMemset(*p, 0, (size_t)(n > 0 ? n : 1) * sizeof(float)));
+    NV_CU_GOTO(cudaMalloc((void **)p, (size_t)(n > 0 ? n : 1) * sizeof(float)), done);
+    NV_CU_GOTO(cudaMemset(*p, 0, (size_t)(n > 0 ? n : 1) * sizeof(float)), done);
 done:
     return st;
 }
@@ -143,7 +124,7 @@ static void gpu_release(void *ctx, nv_real *p) { (void)ctx; cudaFree(p); }
 static nv_status gpu_upload(void *ctx, nv_real *dst, const nv_real *src, int64_t n, nv_error *err) {
     nv_status st = NV_OK;
     (void)ctx;
-    CUDA_TRY(cudaMemcpy(dst, src, (size_t)n * sizeof(float), cudaMemcpyHostToDevice));
+    NV_CU_GOTO(cudaMemcpy(dst, src, (size_t)n * sizeof(float), cudaMemcpyHostToDevice), done);
 done:
     return st;
 }
@@ -151,7 +132,7 @@ static nv_status gpu_download(void *ctx, nv_real *dst, const nv_real *src, int64
                               nv_error *err) {
     nv_status st = NV_OK;
     (void)ctx;
-    CUDA_TRY(cudaMemcpy(dst, src, (size_t)n * sizeof(float), cudaMemcpyDeviceToHost));
+    NV_CU_GOTO(cudaMemcpy(dst, src, (size_t)n * sizeof(float), cudaMemcpyDeviceToHost), done);
 done:
     return st;
 }
@@ -184,9 +165,9 @@ static nv_status gpu_grad(void *ctx, const nv_real *x, int64_t n, int64_t u0, nv
         int64_t win = s->widths[k - 1], wout = s->widths[k];
         float *zk = c->zs + (k - 1) * stride, *ak = c->as + (k - 1) * stride;
         /* Z (n, wout) = A (n, win) W^T: column-major Z^T = W A^T. */
-        CUBLAS_TRY(cublasSgemm(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)wout, (int)n, (int)win, &one,
-                               c->params + nv_mlp_weight_offset(s, k - 1), (int)win, a, (int)win,
-                               &zero, zk, (int)wout));
+        NV_CUBLAS_GOTO(cublasSgemm(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)wout, (int)n, (int)win, &one,
+                                   c->params + nv_mlp_weight_offset(s, k - 1), (int)win, a, (int)win,
+                                   &zero, zk, (int)wout), done);
         if ((st = nv_cuda_bias_add(zk, c->params + nv_mlp_bias_offset(s, k - 1), n, wout, NULL, err))) goto done;
         if ((st = nv_cuda_act_forward(s->act, s->leaky_slope, zk, ak, n * wout, NULL, err))) goto done;
         a = ak;
@@ -197,16 +178,16 @@ static nv_status gpu_grad(void *ctx, const nv_real *x, int64_t n, int64_t u0, nv
         feat_target_kernel<<<blocks_for(n), THREADS>>>(a, c->params + nv_mlp_weight_offset(s, l - 1),
                                                        c->params + nv_mlp_bias_offset(s, l - 1), n,
                                                        win, u0, z, dcur);
-        LAUNCHED();
+        NV_LAUNCHED_GOTO(done);
         for (int k = l - 1; k >= 1; k--) {
             int64_t wk = s->widths[k], wprev = s->widths[k - 1];
             float *zk = c->zs + (k - 1) * stride, *ak = c->as + (k - 1) * stride;
             if ((st = nv_cuda_act_backward(s->act, s->leaky_slope, zk, ak, dcur, dcur, n * wk, NULL, err))) goto done;
             float *dnext = k == 1 ? g : (dcur == c->da ? c->db : c->da);
             /* dA (n, wprev) = dZ (n, wk) W (wk, wprev): column-major dA^T = W^T dZ^T. */
-            CUBLAS_TRY(cublasSgemm(c->blas, CUBLAS_OP_N, CUBLAS_OP_N, (int)wprev, (int)n, (int)wk,
-                                   &one, c->params + nv_mlp_weight_offset(s, k - 1), (int)wprev,
-                                   dcur, (int)wk, &zero, dnext, (int)wprev));
+            NV_CUBLAS_GOTO(cublasSgemm(c->blas, CUBLAS_OP_N, CUBLAS_OP_N, (int)wprev, (int)n, (int)wk,
+                                       &one, c->params + nv_mlp_weight_offset(s, k - 1), (int)wprev,
+                                       dcur, (int)wk, &zero, dnext, (int)wprev), done);
             dcur = dnext;
         }
     }
@@ -234,7 +215,7 @@ static nv_status gpu_shift(void *ctx, const nv_real *src, nv_real *dst, int64_t 
     nv_status st = NV_OK;
     feat_shift_kernel<<<blocks_for(n * c->d), THREADS>>>(src, dst, n, c->p.img_h, c->p.img_w, u0, t,
                                                          sign, c->p.seed, c->layer, c->p.jitter);
-    LAUNCHED();
+    NV_LAUNCHED_GOTO(done);
 done:
     return st;
 }
@@ -268,7 +249,7 @@ static nv_status gpu_step(void *ctx, nv_real *x, const nv_real *g, int64_t n, fl
     gpu_ctx *c = (gpu_ctx *)ctx;
     nv_status st = NV_OK;
     feat_step_kernel<<<(unsigned)n, 256>>>(x, g, c->d, c->span, c->lo, c->hi, lr_t);
-    LAUNCHED();
+    NV_LAUNCHED_GOTO(done);
 done:
     return st;
 }
@@ -284,7 +265,7 @@ static nv_status gpu_decay(void *ctx, nv_real *x, int64_t n, float decay, nv_err
     gpu_ctx *c = (gpu_ctx *)ctx;
     nv_status st = NV_OK;
     feat_decay_kernel<<<blocks_for(n * c->d), THREADS>>>(x, n, c->d, c->centre, 1.0f - decay);
-    LAUNCHED();
+    NV_LAUNCHED_GOTO(done);
 done:
     return st;
 }
@@ -336,7 +317,7 @@ static nv_status gpu_blur(void *ctx, nv_real *x, nv_real *tmp, int64_t n, float 
     for (int pass = 0; pass < 2; pass++) {
         feat_blur_kernel<<<blocks_for(n * c->d), THREADS>>>(x, tmp, n, c->p.img_h, c->p.img_w,
                                                             c->centre, c->blur_w, c->blur_r, pass);
-        LAUNCHED();
+        NV_LAUNCHED_GOTO(done);
     }
 done:
     return st;
@@ -377,9 +358,9 @@ static nv_status gpu_clip(void *ctx, nv_real *x, const nv_real *g, nv_real *tmp,
     gpu_ctx *c = (gpu_ctx *)ctx;
     nv_status st = NV_OK;
     feat_clip_values_kernel<<<blocks_for(n * c->d), THREADS>>>(x, g, tmp, n, c->d, c->centre);
-    LAUNCHED();
+    NV_LAUNCHED_GOTO(done);
     feat_clip_kernel<<<(unsigned)n, THREADS>>>(x, tmp, c->d, c->centre, nv_features_pct_rank(pct, c->d));
-    LAUNCHED();
+    NV_LAUNCHED_GOTO(done);
 done:
     return st;
 }
@@ -400,7 +381,7 @@ static nv_status gpu_keep(void *ctx, const nv_real *x, const nv_real *z, nv_real
     gpu_ctx *c = (gpu_ctx *)ctx;
     nv_status st = NV_OK;
     feat_keep_kernel<<<(unsigned)n, THREADS>>>(x, z, xb, zb, c->d, first);
-    LAUNCHED();
+    NV_LAUNCHED_GOTO(done);
 done:
     return st;
 }
@@ -416,7 +397,7 @@ static nv_status gpu_project(void *ctx, nv_real *x, int64_t n, nv_error *err) {
     gpu_ctx *c = (gpu_ctx *)ctx;
     nv_status st = NV_OK;
     feat_project_kernel<<<blocks_for(n * c->d), THREADS>>>(x, n, c->d, c->lo, c->hi);
-    LAUNCHED();
+    NV_LAUNCHED_GOTO(done);
 done:
     return st;
 }

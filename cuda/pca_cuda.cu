@@ -19,33 +19,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define CUDA_TRY(call)                                                                      \
-    do {                                                                                    \
-        cudaError_t e_ = (call);                                                            \
-        if (e_ != cudaSuccess) {                                                            \
-            st = nv_fail(err, NV_EDEVICE, "%s:%d: %s: %s", __FILE__, __LINE__, #call,       \
-                         cudaGetErrorString(e_));                                           \
-            goto done;                                                                      \
-        }                                                                                   \
-    } while (0)
-#define CUBLAS_TRY(call)                                                                    \
-    do {                                                                                    \
-        cublasStatus_t e_ = (call);                                                         \
-        if (e_ != CUBLAS_STATUS_SUCCESS) {                                                  \
-            st = nv_fail(err, NV_EDEVICE, "%s:%d: %s: cuBLAS status %d", __FILE__, __LINE__, \
-                         #call, (int)e_);                                                   \
-            goto done;                                                                      \
-        }                                                                                   \
-    } while (0)
-#define CUSOLVER_TRY(call)                                                                  \
-    do {                                                                                    \
-        cusolverStatus_t e_ = (call);                                                       \
-        if (e_ != CUSOLVER_STATUS_SUCCESS) {                                                \
-            st = nv_fail(err, NV_EDEVICE, "%s:%d: %s: cuSOLVER status %d", __FILE__,        \
-                         __LINE__, #call, (int)e_);                                         \
-            goto done;                                                                      \
-        }                                                                                   \
-    } while (0)
+#include "check.cuh"
 
 extern "C" int nv_pca_cuda_usable(char *why, size_t why_len) {
     int count = 0;
@@ -85,36 +59,36 @@ extern "C" nv_status nv_pca_core_cuda(const nv_real *x, int64_t n, int64_t d, co
     int *dinfo = NULL, info = 0, lwork = 0;
     double *w = NULL;
 
-    CUBLAS_TRY(cublasCreate(&blas));
-    CUSOLVER_TRY(cusolverDnCreate(&solver));
-    CUDA_TRY(cudaMalloc((void **)&dx, (size_t)n * d * sizeof(float)));
-    CUDA_TRY(cudaMalloc((void **)&dmean, (size_t)d * sizeof(double)));
-    CUDA_TRY(cudaMalloc((void **)&dxc, (size_t)n * d * sizeof(double)));
-    CUDA_TRY(cudaMalloc((void **)&da, (size_t)m * m * sizeof(double)));
-    CUDA_TRY(cudaMalloc((void **)&dw, (size_t)m * sizeof(double)));
-    CUDA_TRY(cudaMalloc((void **)&dv, (size_t)d * k * sizeof(double)));
-    CUDA_TRY(cudaMalloc((void **)&dproj, (size_t)n * k * sizeof(double)));
-    CUDA_TRY(cudaMalloc((void **)&dinfo, sizeof(int)));
-    CUDA_TRY(cudaMemcpy(dx, x, (size_t)n * d * sizeof(float), cudaMemcpyHostToDevice));
-    CUDA_TRY(cudaMemcpy(dmean, mean, (size_t)d * sizeof(double), cudaMemcpyHostToDevice));
+    NV_CUBLAS_GOTO(cublasCreate(&blas), done);
+    NV_CUSOLVER_GOTO(cusolverDnCreate(&solver), done);
+    NV_CU_GOTO(cudaMalloc((void **)&dx, (size_t)n * d * sizeof(float)), done);
+    NV_CU_GOTO(cudaMalloc((void **)&dmean, (size_t)d * sizeof(double)), done);
+    NV_CU_GOTO(cudaMalloc((void **)&dxc, (size_t)n * d * sizeof(double)), done);
+    NV_CU_GOTO(cudaMalloc((void **)&da, (size_t)m * m * sizeof(double)), done);
+    NV_CU_GOTO(cudaMalloc((void **)&dw, (size_t)m * sizeof(double)), done);
+    NV_CU_GOTO(cudaMalloc((void **)&dv, (size_t)d * k * sizeof(double)), done);
+    NV_CU_GOTO(cudaMalloc((void **)&dproj, (size_t)n * k * sizeof(double)), done);
+    NV_CU_GOTO(cudaMalloc((void **)&dinfo, sizeof(int)), done);
+    NV_CU_GOTO(cudaMemcpy(dx, x, (size_t)n * d * sizeof(float), cudaMemcpyHostToDevice), done);
+    NV_CU_GOTO(cudaMemcpy(dmean, mean, (size_t)d * sizeof(double), cudaMemcpyHostToDevice), done);
     {
         int64_t total = n * d;
         int threads = 256;
         unsigned blocks = (unsigned)((total + threads - 1) / threads);
         pca_centre_kernel<<<blocks, threads>>>(dx, dmean, dxc, n, d);
-        CUDA_TRY(cudaGetLastError());
+        NV_CU_GOTO(cudaGetLastError(), done);
     }
 
     /* Covariance C = A A^T / (n-1) (d x d), or Gram G = A^T A / (n-1) (n x n). */
-    CUBLAS_TRY(cublasDsyrk(blas, CUBLAS_FILL_MODE_UPPER, gram ? CUBLAS_OP_T : CUBLAS_OP_N, (int)m,
-                           (int)(gram ? d : n), &scale, dxc, (int)d, &zero, da, (int)m));
-    CUSOLVER_TRY(cusolverDnDsyevd_bufferSize(solver, CUSOLVER_EIG_MODE_VECTOR,
-                                             CUBLAS_FILL_MODE_UPPER, (int)m, da, (int)m, dw,
-                                             &lwork));
-    CUDA_TRY(cudaMalloc((void **)&dwork, (size_t)(lwork > 0 ? lwork : 1) * sizeof(double)));
-    CUSOLVER_TRY(cusolverDnDsyevd(solver, CUSOLVER_EIG_MODE_VECTOR, CUBLAS_FILL_MODE_UPPER, (int)m,
-                                  da, (int)m, dw, dwork, lwork, dinfo));
-    CUDA_TRY(cudaMemcpy(&info, dinfo, sizeof(int), cudaMemcpyDeviceToHost));
+    NV_CUBLAS_GOTO(cublasDsyrk(blas, CUBLAS_FILL_MODE_UPPER, gram ? CUBLAS_OP_T : CUBLAS_OP_N, (int)m,
+                               (int)(gram ? d : n), &scale, dxc, (int)d, &zero, da, (int)m), done);
+    NV_CUSOLVER_GOTO(cusolverDnDsyevd_bufferSize(solver, CUSOLVER_EIG_MODE_VECTOR,
+                                                 CUBLAS_FILL_MODE_UPPER, (int)m, da, (int)m, dw,
+                                                 &lwork), done);
+    NV_CU_GOTO(cudaMalloc((void **)&dwork, (size_t)(lwork > 0 ? lwork : 1) * sizeof(double)), done);
+    NV_CUSOLVER_GOTO(cusolverDnDsyevd(solver, CUSOLVER_EIG_MODE_VECTOR, CUBLAS_FILL_MODE_UPPER, (int)m,
+                                      da, (int)m, dw, dwork, lwork, dinfo), done);
+    NV_CU_GOTO(cudaMemcpy(&info, dinfo, sizeof(int), cudaMemcpyDeviceToHost), done);
     if (info != 0) {
         st = nv_fail(err, info < 0 ? NV_EINTERNAL : NV_ENUMERIC,
                      "pca: cusolverDnDsyevd on a %lld x %lld matrix returned info %d",
@@ -126,38 +100,38 @@ extern "C" nv_status nv_pca_core_cuda(const nv_real *x, int64_t n, int64_t d, co
         st = nv_fail(err, NV_ENOMEM, "pca: out of memory (%lld doubles)", (long long)m);
         goto done;
     }
-    CUDA_TRY(cudaMemcpy(w, dw, (size_t)m * sizeof(double), cudaMemcpyDeviceToHost));
+    NV_CU_GOTO(cudaMemcpy(w, dw, (size_t)m * sizeof(double), cudaMemcpyDeviceToHost), done);
     for (int64_t j = 0; j < m; j++) evals[j] = w[m - 1 - j]; /* ascending -> descending */
 
     if (!gram) {
         /* Component j is eigenvector column d-1-j; V (d x k) column-major. */
         for (int64_t j = 0; j < k; j++)
-            CUDA_TRY(cudaMemcpy(dv + j * d, da + (d - 1 - j) * d, (size_t)d * sizeof(double),
-                                cudaMemcpyDeviceToDevice));
+            NV_CU_GOTO(cudaMemcpy(dv + j * d, da + (d - 1 - j) * d, (size_t)d * sizeof(double),
+                                  cudaMemcpyDeviceToDevice), done);
     } else {
-        CUDA_TRY(cudaMalloc((void **)&du, (size_t)n * k * sizeof(double)));
+        NV_CU_GOTO(cudaMalloc((void **)&du, (size_t)n * k * sizeof(double)), done);
         for (int64_t j = 0; j < k; j++)
-            CUDA_TRY(cudaMemcpy(du + j * n, da + (n - 1 - j) * n, (size_t)n * sizeof(double),
-                                cudaMemcpyDeviceToDevice));
+            NV_CU_GOTO(cudaMemcpy(du + j * n, da + (n - 1 - j) * n, (size_t)n * sizeof(double),
+                                  cudaMemcpyDeviceToDevice), done);
         /* V = A U_k (d x k): the covariance eigenvectors, before normalisation. */
-        CUBLAS_TRY(cublasDgemm(blas, CUBLAS_OP_N, CUBLAS_OP_N, (int)d, (int)k, (int)n, &one, dxc,
-                               (int)d, du, (int)n, &zero, dv, (int)d));
+        NV_CUBLAS_GOTO(cublasDgemm(blas, CUBLAS_OP_N, CUBLAS_OP_N, (int)d, (int)k, (int)n, &one, dxc,
+                                   (int)d, du, (int)n, &zero, dv, (int)d), done);
         /* Normalise by the computed norm, zeroing directions without variance, with
          * the threshold the CPU uses (NV_PCA_GRAM_ZERO_REL). */
         double gmax = fmax(evals[0], 0.0) * (double)(n - 1);
         for (int64_t j = 0; j < k; j++) {
             double nrm = 0.0;
-            CUBLAS_TRY(cublasDnrm2(blas, (int)d, dv + j * d, 1, &nrm));
+            NV_CUBLAS_GOTO(cublasDnrm2(blas, (int)d, dv + j * d, 1, &nrm), done);
             double s = (nrm * nrm <= NV_PCA_GRAM_ZERO_REL * gmax || nrm == 0.0) ? 0.0 : 1.0 / nrm;
-            CUBLAS_TRY(cublasDscal(blas, (int)d, &s, dv + j * d, 1));
+            NV_CUBLAS_GOTO(cublasDscal(blas, (int)d, &s, dv + j * d, 1), done);
         }
     }
     /* proj^T (k x n) = V^T A: row-major proj (n, k). */
-    CUBLAS_TRY(cublasDgemm(blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)k, (int)n, (int)d, &one, dv, (int)d,
-                           dxc, (int)d, &zero, dproj, (int)k));
+    NV_CUBLAS_GOTO(cublasDgemm(blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)k, (int)n, (int)d, &one, dv, (int)d,
+                               dxc, (int)d, &zero, dproj, (int)k), done);
     /* V column-major d x k is comps row-major (k, d). */
-    CUDA_TRY(cudaMemcpy(comps, dv, (size_t)d * k * sizeof(double), cudaMemcpyDeviceToHost));
-    CUDA_TRY(cudaMemcpy(proj, dproj, (size_t)n * k * sizeof(double), cudaMemcpyDeviceToHost));
+    NV_CU_GOTO(cudaMemcpy(comps, dv, (size_t)d * k * sizeof(double), cudaMemcpyDeviceToHost), done);
+    NV_CU_GOTO(cudaMemcpy(proj, dproj, (size_t)n * k * sizeof(double), cudaMemcpyDeviceToHost), done);
 
 done:
     free(w);

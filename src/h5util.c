@@ -66,28 +66,36 @@ nv_status nv_fsync_dir(const char *dir, nv_error *err) {
     return NV_OK;
 }
 
-static char *dir_of(const char *path) {
+nv_status nv_fsync_parent(const char *path, nv_error *err) {
     const char *slash = strrchr(path, '/');
-    if (!slash) return strdup(".");
-    if (slash == path) return strdup("/");
-    return strndup(path, (size_t)(slash - path));
+    char *dir = !slash ? strdup(".") : slash == path ? strdup("/") : strndup(path, (size_t)(slash - path));
+    if (!dir) return nv_fail(err, NV_ENOMEM, "out of memory");
+    nv_status st = nv_fsync_dir(dir, err);
+    free(dir);
+    return st;
+}
+
+/* A hidden name in the same directory: the rename stays on one file system (so it
+ * is atomic) and directory listings and globs of *.h5 skip it. pid and a
+ * per-process counter: no two writers (processes or threads) share a temporary
+ * name, even for the same final file. */
+char *nv_temp_path(const char *final_path, nv_error *err) {
+    static atomic_long counter;
+    const char *slash = strrchr(final_path, '/');
+    size_t dlen = slash ? (size_t)(slash - final_path) + 1 : 0;
+    const char *base = slash ? slash + 1 : final_path;
+    size_t len = strlen(final_path) + 48;
+    char *tmp = nv_malloc(len, err);
+    if (!tmp) return NULL;
+    snprintf(tmp, len, "%.*s.%s.tmp-%ld-%ld", (int)dlen, final_path, base, (long)getpid(),
+             (long)atomic_fetch_add(&counter, 1));
+    return tmp;
 }
 
 hid_t nv_h5_create_temp(const char *final_path, char **tmp_path, nv_error *err) {
     *tmp_path = NULL;
-    const char *slash = strrchr(final_path, '/');
-    size_t dlen = slash ? (size_t)(slash - final_path) + 1 : 0;
-    const char *base = slash ? slash + 1 : final_path;
-    size_t len = strlen(final_path) + 32;
-    char *tmp = nv_malloc(len, err);
+    char *tmp = nv_temp_path(final_path, err);
     if (!tmp) return H5I_INVALID_HID;
-    /* A hidden name in the same directory: the rename stays on one file system (so
-     * it is atomic) and directory listings and globs of *.h5 skip it. */
-    /* pid and a per-process counter: no two writers (processes or threads) share a
-     * temporary name, even for the same final file. */
-    static atomic_long counter;
-    snprintf(tmp, len, "%.*s.%s.tmp-%ld-%ld", (int)dlen, final_path, base, (long)getpid(),
-             (long)atomic_fetch_add(&counter, 1));
     nv_h5_quiet();
     hid_t fcpl = nv_h5_fcpl(), fapl = H5Pcreate(H5P_FILE_ACCESS);
     /* The 1.10 file format: the virtual datasets need HDF5 1.10 to be read anyway,
@@ -139,11 +147,7 @@ nv_status nv_h5_commit_temp(hid_t fid, const char *tmp_path, const char *final_p
         return nv_fail(err, NV_EIO, "file %s: cannot rename to %s: %s", tmp_path, final_path,
                        strerror(e));
     }
-    char *dir = dir_of(final_path);
-    if (!dir) return nv_fail(err, NV_ENOMEM, "out of memory");
-    nv_status st = nv_fsync_dir(dir, err);
-    free(dir);
-    return st;
+    return nv_fsync_parent(final_path, err);
 }
 
 /* --- attributes (write) ------------------------------------------------------- */

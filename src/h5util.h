@@ -35,6 +35,10 @@ hid_t nv_h5_gcpl(void);
 hid_t nv_h5_dcpl(void);
 
 /* --- atomic files ---------------------------------------------------------------- */
+/* The temporary name "<dirname(final)>/.<basename(final)>.tmp-<pid>-<n>" (n counts
+ * per process) that every atomic writer (HDF5 files here, text files in
+ * nv_atomic_write_text) uses; malloc'd, caller frees; NULL (err filled) on OOM. */
+char *nv_temp_path(const char *final_path, nv_error *err);
 /* Creates "<dirname(final)>/.<basename(final)>.tmp-<pid>-<n>" (n counts per process)
  * and returns its id; *tmp_path (malloc'd, caller frees) is its name. */
 hid_t nv_h5_create_temp(const char *final_path, char **tmp_path, nv_error *err);
@@ -46,6 +50,8 @@ nv_status nv_h5_commit_temp(hid_t fid, const char *tmp_path, const char *final_p
 void nv_h5_discard_temp(hid_t fid, const char *tmp_path);
 /* fsync of a directory, so a rename in it survives a power cut. */
 nv_status nv_fsync_dir(const char *dir, nv_error *err);
+/* nv_fsync_dir of the directory holding path ("." for a bare name), after a rename. */
+nv_status nv_fsync_parent(const char *path, nv_error *err);
 
 /* --- attributes (write) ------------------------------------------------------ */
 nv_status nv_h5_attr_str(hid_t loc, const char *name, const char *value, const char *file,

@@ -15,7 +15,6 @@
 #include <glob.h>
 #include <jansson.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,91 +23,22 @@
 #include "nerve/config.h"
 #include "nerve/plot.h"
 #include "nerve/snapshot.h"
-
-/* --- a growable string ----------------------------------------------------------- */
-typedef struct {
-    char *s;
-    size_t len, cap;
-    int oom;
-} buf;
-
-static void put(buf *b, const char *data, size_t n) {
-    if (b->oom) return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1 << 16;
-        while (cap < b->len + n + 1) cap *= 2;
-        char *s = realloc(b->s, cap);
-        if (!s) {
-            b->oom = 1;
-            return;
-        }
-        b->s = s;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->len, data, n);
-    b->len += n;
-    b->s[b->len] = '\0';
-}
-
-static void puts_(buf *b, const char *s) { put(b, s, strlen(s)); }
-
-static void putf(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void putf(buf *b, const char *fmt, ...) {
-    char tmp[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n < 0) return;
-    if ((size_t)n < sizeof tmp) {
-        put(b, tmp, (size_t)n);
-        return;
-    }
-    char *big = malloc((size_t)n + 1);
-    if (!big) {
-        b->oom = 1;
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(big, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    put(b, big, (size_t)n);
-    free(big);
-}
+#include "nerve/strbuf.h"
 
 /* HTML-escapes text. */
-static void put_text(buf *b, const char *s) {
+static void put_text(nv_strbuf *b, const char *s) {
     for (; *s; s++) {
         switch (*s) {
-        case '<': puts_(b, "&lt;"); break;
-        case '>': puts_(b, "&gt;"); break;
-        case '&': puts_(b, "&amp;"); break;
-        case '"': puts_(b, "&quot;"); break;
-        default: put(b, s, 1);
+        case '<': nv_sb_puts(b, "&lt;"); break;
+        case '>': nv_sb_puts(b, "&gt;"); break;
+        case '&': nv_sb_puts(b, "&amp;"); break;
+        case '"': nv_sb_puts(b, "&quot;"); break;
+        default: nv_sb_put(b, s, 1);
         }
     }
 }
 
-static char *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *data = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if (data && fread(data, 1, (size_t)n, f) != (size_t)n) {
-        free(data);
-        data = NULL;
-    }
-    fclose(f);
-    if (data) {
-        data[n] = '\0';
-        if (len) *len = (size_t)n;
-    }
-    return data;
-}
-
-static void put_base64(buf *b, const unsigned char *d, size_t n) {
+static void put_base64(nv_strbuf *b, const unsigned char *d, size_t n) {
     static const char T[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     char out[4];
     for (size_t i = 0; i < n; i += 3) {
@@ -119,13 +49,13 @@ static void put_base64(buf *b, const unsigned char *d, size_t n) {
         out[1] = T[(v >> 12) & 63];
         out[2] = i + 1 < n ? T[(v >> 6) & 63] : '=';
         out[3] = i + 2 < n ? T[v & 63] : '=';
-        put(b, out, 4);
+        nv_sb_put(b, out, 4);
     }
 }
 
 /* Inline SVG with every id and reference prefixed by `pfx`, and the XML
  * declaration dropped (not allowed inside HTML). */
-static void put_svg(buf *b, const char *svg, const char *pfx) {
+static void put_svg(nv_strbuf *b, const char *svg, const char *pfx) {
     const char *p = strstr(svg, "<svg");
     if (!p) return;
     static const char *keys[] = {"id=\"", "href=\"#", "url(#"};
@@ -140,12 +70,12 @@ static void put_svg(buf *b, const char *svg, const char *pfx) {
             }
         }
         if (!next) {
-            puts_(b, p);
+            nv_sb_puts(b, p);
             break;
         }
         size_t kl = strlen(keys[which]);
-        put(b, p, (size_t)(next - p) + kl);
-        puts_(b, pfx);
+        nv_sb_put(b, p, (size_t)(next - p) + kl);
+        nv_sb_puts(b, pfx);
         p = next + kl;
     }
 }
@@ -246,40 +176,40 @@ typedef struct {
 } page_state;
 
 /* Embeds one figure file: SVG inline, PNG as a data URI. */
-static void embed(buf *b, page_state *ps, const char *run, const char *path, const char *kind,
+static void embed(nv_strbuf *b, page_state *ps, const char *run, const char *path, const char *kind,
                   const char *caption) {
     size_t n = 0;
-    char *data = slurp(path, &n);
+    char *data = nv_read_file(path, &n);
     if (!data) return;
     const char *rel = strncmp(path, run, strlen(run)) == 0 ? path + strlen(run) + 1 : path;
-    putf(b, "<figure class=\"fig\" data-kind=\"%s\" data-source=\"", kind);
+    nv_sb_printf(b, "<figure class=\"fig\" data-kind=\"%s\" data-source=\"", kind);
     put_text(b, rel);
-    puts_(b, "\">\n");
+    nv_sb_puts(b, "\">\n");
     size_t pl = strlen(path);
     if (pl > 4 && !strcmp(path + pl - 4, ".svg")) {
         char pfx[32];
         snprintf(pfx, sizeof pfx, "f%d-", ps->count);
         put_svg(b, data, pfx);
     } else {
-        puts_(b, "<img alt=\"");
+        nv_sb_puts(b, "<img alt=\"");
         put_text(b, rel);
-        puts_(b, "\" src=\"data:image/png;base64,");
+        nv_sb_puts(b, "\" src=\"data:image/png;base64,");
         put_base64(b, (const unsigned char *)data, n);
-        puts_(b, "\">");
+        nv_sb_puts(b, "\">");
     }
     ps->count++;
     free(data);
     if (caption) {
-        puts_(b, "\n<figcaption>");
+        nv_sb_puts(b, "\n<figcaption>");
         put_text(b, caption);
-        puts_(b, "</figcaption>");
+        nv_sb_puts(b, "</figcaption>");
     }
-    puts_(b, "\n</figure>\n");
+    nv_sb_puts(b, "\n</figure>\n");
 }
 
 /* Embeds the files matching pattern (under the run), preferring the SVG of a
  * PNG/SVG pair; returns how many. */
-static int embed_glob(buf *b, page_state *ps, const char *run, const char *pattern, const char *kind,
+static int embed_glob(nv_strbuf *b, page_state *ps, const char *run, const char *pattern, const char *kind,
                       int max) {
     char pat[NV_PATH_LEN + 128];
     snprintf(pat, sizeof pat, "%s/%s", run, pattern);
@@ -302,41 +232,41 @@ static int embed_glob(buf *b, page_state *ps, const char *run, const char *patte
 }
 
 /* A CSV file as an HTML table (small files only), with a data-source attribute. */
-static void embed_csv_table(buf *b, const char *run, const char *rel, const char *kind, int max_rows) {
+static void embed_csv_table(nv_strbuf *b, const char *run, const char *rel, const char *kind, int max_rows) {
     char path[NV_PATH_LEN + 128];
     snprintf(path, sizeof path, "%s/%s", run, rel);
     FILE *f = fopen(path, "r");
     if (!f) return;
-    putf(b, "<details><summary>%s (table)</summary>\n<table class=\"data\" data-kind=\"%s\" data-source=\"", rel, kind);
+    nv_sb_printf(b, "<details><summary>%s (table)</summary>\n<table class=\"data\" data-kind=\"%s\" data-source=\"", rel, kind);
     put_text(b, rel);
-    puts_(b, "\">\n");
+    nv_sb_puts(b, "\">\n");
     char line[4096];
     int row = 0;
     while (fgets(line, sizeof line, f) && (max_rows <= 0 || row <= max_rows)) {
         line[strcspn(line, "\r\n")] = '\0';
-        puts_(b, "<tr>");
+        nv_sb_puts(b, "<tr>");
         char *save = NULL;
         for (char *c = strtok_r(line, ",", &save); c; c = strtok_r(NULL, ",", &save)) {
-            puts_(b, row == 0 ? "<th>" : "<td>");
+            nv_sb_puts(b, row == 0 ? "<th>" : "<td>");
             put_text(b, c);
-            puts_(b, row == 0 ? "</th>" : "</td>");
+            nv_sb_puts(b, row == 0 ? "</th>" : "</td>");
         }
-        puts_(b, "</tr>\n");
+        nv_sb_puts(b, "</tr>\n");
         row++;
     }
     fclose(f);
-    puts_(b, "</table></details>\n");
+    nv_sb_puts(b, "</table></details>\n");
 }
 
-static void missing(buf *b, const char *what, const char *cmd) {
-    puts_(b, "<p class=\"missing\">No ");
+static void missing(nv_strbuf *b, const char *what, const char *cmd) {
+    nv_sb_puts(b, "<p class=\"missing\">No ");
     put_text(b, what);
-    puts_(b, " yet: run <code>");
+    nv_sb_puts(b, " yet: run <code>");
     put_text(b, cmd);
-    puts_(b, "</code>, then <code>nerve report</code> again.</p>\n");
+    nv_sb_puts(b, "</code>, then <code>nerve report</code> again.</p>\n");
 }
 
-static void summary_table(buf *b, const char *run) {
+static void summary_table(nv_strbuf *b, const char *run) {
     char path[NV_PATH_LEN + 32];
     snprintf(path, sizeof path, "%s/summary.json", run);
     json_error_t je;
@@ -346,24 +276,24 @@ static void summary_table(buf *b, const char *run) {
         return;
     }
     json_t *models = json_object_get(j, "models");
-    puts_(b, "<table class=\"summary\" data-kind=\"summary\"><tr><th>model</th><th>widths</th>"
-             "<th>train accuracy</th><th>test accuracy</th><th>train loss</th><th>test loss</th></tr>\n");
+    nv_sb_puts(b, "<table class=\"summary\" data-kind=\"summary\"><tr><th>model</th><th>widths</th>"
+                "<th>train accuracy</th><th>test accuracy</th><th>train loss</th><th>test loss</th></tr>\n");
     const char *name;
     json_t *m;
     json_object_foreach(models, name, m) {
-        puts_(b, "<tr><td>");
+        nv_sb_puts(b, "<tr><td>");
         put_text(b, name);
-        puts_(b, "</td><td>");
+        nv_sb_puts(b, "</td><td>");
         json_t *w = json_object_get(m, "widths");
         for (size_t i = 0; i < json_array_size(w); i++)
-            putf(b, "%s%lld", i ? "-" : "", (long long)json_integer_value(json_array_get(w, i)));
-        putf(b, "</td><td>%.2f%%</td><td>%.2f%%</td><td>%.4f</td><td>%.4f</td></tr>\n",
-             100 * json_number_value(json_object_get(m, "train_acc")),
-             100 * json_number_value(json_object_get(m, "test_acc")),
-             json_number_value(json_object_get(m, "train_loss")),
-             json_number_value(json_object_get(m, "test_loss")));
+            nv_sb_printf(b, "%s%lld", i ? "-" : "", (long long)json_integer_value(json_array_get(w, i)));
+        nv_sb_printf(b, "</td><td>%.2f%%</td><td>%.2f%%</td><td>%.4f</td><td>%.4f</td></tr>\n",
+                     100 * json_number_value(json_object_get(m, "train_acc")),
+                     100 * json_number_value(json_object_get(m, "test_acc")),
+                     json_number_value(json_object_get(m, "train_loss")),
+                     json_number_value(json_object_get(m, "test_loss")));
     }
-    puts_(b, "</table>\n");
+    nv_sb_puts(b, "</table>\n");
     json_decref(j);
 }
 
@@ -396,42 +326,42 @@ nv_status nv_report_write(const char *run, const nv_report_options *opt, char *o
     if (st) return st;
     int max_diagrams = opt && opt->max_diagram_figures > 0 ? opt->max_diagram_figures : 60;
 
-    buf b = {0};
+    nv_strbuf b = {0};
     page_state ps = {0};
-    char *cfg = slurp(path, NULL);
+    char *cfg = nv_read_file(path, NULL);
     snprintf(path, sizeof path, "%s/run.json", run);
     json_t *rj = json_load_file(path, 0, NULL);
     const char *exp = rj ? json_string_value(json_object_get(rj, "experiment")) : NULL;
-    puts_(&b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>nerve report: ");
+    nv_sb_puts(&b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>nerve report: ");
     put_text(&b, exp ? exp : run);
-    putf(&b, "</title>\n<style>%s</style>\n%s</head>\n<body>\n<h1>nerve report: ", CSS, SCRIPT);
+    nv_sb_printf(&b, "</title>\n<style>%s</style>\n%s</head>\n<body>\n<h1>nerve report: ", CSS, SCRIPT);
     put_text(&b, exp ? exp : run);
-    puts_(&b, "</h1>\n<p class=\"meta\">");
+    nv_sb_puts(&b, "</h1>\n<p class=\"meta\">");
     if (rj) {
         const char *keys[] = {"nerve_version", "git_commit", "device", "updated", "host"};
         const char *labels[] = {"nerve", "commit", "device", "run updated", "host"};
         for (int i = 0; i < 5; i++) {
             const char *v = json_string_value(json_object_get(rj, keys[i]));
             if (!v) continue;
-            putf(&b, "%s%s: ", i ? " &middot; " : "", labels[i]);
+            nv_sb_printf(&b, "%s%s: ", i ? " &middot; " : "", labels[i]);
             put_text(&b, v);
         }
     }
-    puts_(&b, "</p>\n");
+    nv_sb_puts(&b, "</p>\n");
 
-    puts_(&b, "<h2 id=\"summary\">Summary</h2>\n");
+    nv_sb_puts(&b, "<h2 id=\"summary\">Summary</h2>\n");
     summary_table(&b, run);
     if (cfg) {
-        puts_(&b, "<details><summary>resolved configuration</summary><pre>");
+        nv_sb_puts(&b, "<details><summary>resolved configuration</summary><pre>");
         put_text(&b, cfg);
-        puts_(&b, "</pre></details>\n");
+        nv_sb_puts(&b, "</pre></details>\n");
     }
 
-    puts_(&b, "<h2 id=\"training\">Training</h2>\n");
+    nv_sb_puts(&b, "<h2 id=\"training\">Training</h2>\n");
     if (!embed_glob(&b, &ps, run, "analysis/figures/training.svg", "training", 0))
         missing(&b, "training curves", "nerve train");
 
-    puts_(&b, "<h2 id=\"topology\">Topology: Betti numbers by layer and epoch</h2>\n");
+    nv_sb_puts(&b, "<h2 id=\"topology\">Topology: Betti numbers by layer and epoch</h2>\n");
     if (embed_glob(&b, &ps, run, "analysis/figures/betti_chart.svg", "betti-chart", 0)) {
         embed_csv_table(&b, run, "analysis/ph/summary.csv", "ph-summary", 0);
         embed_csv_table(&b, run, "analysis/ph/distances.csv", "ph-distances", 400);
@@ -440,16 +370,16 @@ nv_status nv_report_write(const char *run, const nv_report_options *opt, char *o
     }
     char pat[128];
     snprintf(pat, sizeof pat, "analysis/figures/diagrams/*.png");
-    puts_(&b, "<details><summary>persistence diagrams and barcodes</summary>\n");
+    nv_sb_puts(&b, "<details><summary>persistence diagrams and barcodes</summary>\n");
     embed_glob(&b, &ps, run, pat, "diagram", max_diagrams);
-    puts_(&b, "</details>\n");
+    nv_sb_puts(&b, "</details>\n");
 
-    puts_(&b, "<h2 id=\"pca\">PCA projections</h2>\n");
+    nv_sb_puts(&b, "<h2 id=\"pca\">PCA projections</h2>\n");
     if (!embed_glob(&b, &ps, run, "analysis/figures/pca_grid_*.svg", "pca", 0) &&
         !embed_glob(&b, &ps, run, "analysis/figures/pca_grid_*.png", "pca", 0))
         missing(&b, "PCA", "nerve pca RUN");
 
-    puts_(&b, "<h2 id=\"geometry\">Intrinsic dimension and linear probes</h2>\n");
+    nv_sb_puts(&b, "<h2 id=\"geometry\">Intrinsic dimension and linear probes</h2>\n");
     if (embed_glob(&b, &ps, run, "analysis/figures/id_probe.svg", "id-probe", 0) ||
         embed_glob(&b, &ps, run, "analysis/figures/id_probe.png", "id-probe", 0)) {
         embed_csv_table(&b, run, "analysis/stats/intrinsic_dimension.csv", "intrinsic-dimension", 600);
@@ -458,28 +388,28 @@ nv_status nv_report_write(const char *run, const nv_report_options *opt, char *o
         missing(&b, "intrinsic dimension or probes", "nerve stats RUN");
     }
 
-    puts_(&b, "<h2 id=\"cka\">Representation similarity (linear CKA)</h2>\n");
+    nv_sb_puts(&b, "<h2 id=\"cka\">Representation similarity (linear CKA)</h2>\n");
     if (!embed_glob(&b, &ps, run, "analysis/figures/cka_*.svg", "cka", 0) &&
         !embed_glob(&b, &ps, run, "analysis/figures/cka_*.png", "cka", 0))
         missing(&b, "CKA maps", "nerve stats RUN");
 
-    puts_(&b, "<h2 id=\"features\">Feature images</h2>\n");
+    nv_sb_puts(&b, "<h2 id=\"features\">Feature images</h2>\n");
     if (!embed_glob(&b, &ps, run, "analysis/figures/features/*.png", "features", 40))
         missing(&b, "feature images", "nerve features RUN");
 
-    putf(&b, "<p class=\"meta\">Written by nerve %s (nerve report). %d figures.</p>\n</body></html>\n",
-         NERVE_VERSION, ps.count);
+    nv_sb_printf(&b, "<p class=\"meta\">Written by nerve %s (nerve report). %d figures.</p>\n</body></html>\n",
+                 NERVE_VERSION, ps.count);
     free(cfg);
     if (rj) json_decref(rj);
     if (b.oom) {
-        free(b.s);
+        nv_sb_free(&b);
         return nv_fail(err, NV_ENOMEM, "out of memory assembling the report");
     }
     snprintf(path, sizeof path, "%s/analysis", run);
     st = nv_mkdirs(path, err);
     snprintf(path, sizeof path, "%s/analysis/report.html", run);
-    if (!st) st = nv_atomic_write_text(path, b.s, err);
-    free(b.s);
+    if (!st) st = nv_atomic_write_text(path, nv_sb_str(&b), err);
+    nv_sb_free(&b);
     if (!st && out_path) snprintf(out_path, out_len, "%s", path);
     return st;
 }

@@ -23,6 +23,7 @@
 #include "nerve/checkpoint.h"
 #include "nerve/rng.h"
 #include "nerve/snapshot.h"
+#include "nerve/strbuf.h"
 #include "nerve/sweep.h"
 
 /* Library versions for run.json (the reproducibility record, docs/sweeps.md). */
@@ -69,22 +70,6 @@ static void note(const run_ctx *rc, const char *fmt, ...) {
 static int path_exists(const char *p) {
     struct stat sb;
     return stat(p, &sb) == 0;
-}
-
-static char *read_text_file(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    if (buf) buf[n] = '\0';
-    fclose(f);
-    return buf;
 }
 
 /* The first line where two texts differ (1-based), for a useful refusal. */
@@ -684,7 +669,7 @@ static nv_status prepare_dir(run_ctx *rc, nv_error *err) {
         return nv_fail(err, NV_EINPUT, "%s: the run directory is not writable (%s)", dir, strerror(errno));
     char cfg[NV_PATH_LEN + 32];
     snprintf(cfg, sizeof cfg, "%s/config.cfg", dir);
-    char *old = read_text_file(cfg);
+    char *old = nv_read_file(cfg, NULL);
     if (old) {
         int same = !strcmp(old, rc->config_text);
         int line = same ? 0 : first_diff_line(old, rc->config_text);

@@ -14,7 +14,6 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,18 +49,9 @@ nv_status nv_mkdirs(const char *path, nv_error *err) {
     return st;
 }
 
-/* Distinguishes temporary names of concurrent writers in one process. */
-static atomic_long tmp_counter;
-
 nv_status nv_atomic_write_text(const char *path, const char *text, nv_error *err) {
-    const char *slash = strrchr(path, '/');
-    size_t dlen = slash ? (size_t)(slash - path) + 1 : 0;
-    const char *base = slash ? slash + 1 : path;
-    size_t len = strlen(path) + 48;
-    char *tmp = nv_malloc(len, err);
+    char *tmp = nv_temp_path(path, err);
     if (!tmp) return NV_ENOMEM;
-    snprintf(tmp, len, "%.*s.%s.tmp-%ld-%ld", (int)dlen, path, base, (long)getpid(),
-             (long)atomic_fetch_add(&tmp_counter, 1));
     nv_status st = NV_OK;
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0) {
@@ -89,13 +79,7 @@ nv_status nv_atomic_write_text(const char *path, const char *text, nv_error *err
         unlink(tmp);
         goto done;
     }
-    if (slash) {
-        char *dir = strndup(path, slash == path ? 1 : (size_t)(slash - path));
-        st = dir ? nv_fsync_dir(dir, err) : nv_fail(err, NV_ENOMEM, "out of memory");
-        free(dir);
-    } else {
-        st = nv_fsync_dir(".", err);
-    }
+    st = nv_fsync_parent(path, err);
 done:
     free(tmp);
     return st;

@@ -21,6 +21,7 @@
 
 #include "nerve/config.h"
 #include "nerve/snapshot.h"
+#include "nerve/strbuf.h"
 
 /* ---- values as text and JSON ------------------------------------------------------ */
 static void label_of(const config_setting_t *s, char *buf, size_t len, int top) {
@@ -339,19 +340,6 @@ done:
 }
 
 /* ---- the sweep directory ----------------------------------------------------------------- */
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) free(b), b = NULL;
-    if (b) b[n] = '\0';
-    fclose(f);
-    return b;
-}
-
 static json_t *sweep_json(const nv_sweep_plan *p) {
     json_t *root = json_object(), *axes = json_array(), *tasks = json_array();
     json_object_set_new(root, "format", json_string(NV_SWEEP_FORMAT));
@@ -415,7 +403,7 @@ nv_status nv_sweep_write(const nv_sweep_plan *p, const char *dir, nv_error *err)
         char name[32];
         nv_sweep_task_name(p, t, name, sizeof name);
         snprintf(path, sizeof path, "%s/tasks/%s/config.cfg", dir, name);
-        char *cur = slurp(path);
+        char *cur = nv_read_file(path, NULL);
         int differs = cur && strcmp(cur, p->task_configs[t]);
         free(cur);
         if (differs)
@@ -428,7 +416,7 @@ nv_status nv_sweep_write(const nv_sweep_plan *p, const char *dir, nv_error *err)
         snprintf(path, sizeof path, "%s/tasks/%s", dir, name);
         if ((st = nv_mkdirs(path, err))) break;
         snprintf(path, sizeof path, "%s/tasks/%s/config.cfg", dir, name);
-        char *cur = slurp(path);
+        char *cur = nv_read_file(path, NULL);
         if (!cur) st = nv_atomic_write_text(path, p->task_configs[t], err);
         free(cur);
     }
@@ -534,7 +522,7 @@ int nv_sweep_task_finished(const char *dir, const char *task_name) {
     if (access(a, F_OK) != 0) return 0;
     snprintf(a, sizeof a, "%s/tasks/%s/config.cfg", dir, task_name);
     snprintf(b, sizeof b, "%s/tasks/%s/run/config.cfg", dir, task_name);
-    char *x = slurp(a), *y = slurp(b);
+    char *x = nv_read_file(a, NULL), *y = nv_read_file(b, NULL);
     int same = x && y && !strcmp(x, y);
     free(x);
     free(y);

@@ -15,7 +15,6 @@
 
 #include <jansson.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,31 +22,7 @@
 
 #include "nerve/plot.h"
 #include "nerve/snapshot.h"
-
-/* ---- a growable text buffer --------------------------------------------------------- */
-typedef struct {
-    char *buf;
-    size_t len, cap;
-} text;
-
-static void add(text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void add(text *t, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0) return;
-    if (t->len + (size_t)n + 1 > t->cap) {
-        size_t cap = (t->cap + (size_t)n + 1) * 2;
-        char *nb = realloc(t->buf, cap);
-        if (!nb) return;
-        t->buf = nb, t->cap = cap;
-    }
-    va_start(ap, fmt);
-    vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
-    va_end(ap);
-    t->len += (size_t)n;
-}
+#include "nerve/strbuf.h"
 
 /* ---- observations: (configuration, model, layer, quantity) -> values over seeds ------ */
 typedef struct {
@@ -156,21 +131,13 @@ static int split(char *line, char **out, int max) {
 
 static int csv_read(const char *path, csv *c) {
     memset(c, 0, sizeof *c);
-    FILE *f = fopen(path, "rb");
-    if (!f) return -1;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    c->data = n > 0 ? malloc((size_t)n + 1) : NULL;
-    if (!c->data || fread(c->data, 1, (size_t)n, f) != (size_t)n) {
-        fclose(f);
+    c->data = nv_read_file(path, NULL);
+    if (!c->data) return -1;
+    char *save = NULL, *line = strtok_r(c->data, "\n", &save);
+    if (!line) { /* empty: no header to read columns by */
         csv_free(c);
         return -1;
     }
-    fclose(f);
-    c->data[n] = '\0';
-    char *save = NULL, *line = strtok_r(c->data, "\n", &save);
-    if (!line) return -1;
     int ncols = split(line, c->cols, MAX_COLS); /* once: split writes into the line */
     c->ncols = NV_MIN(ncols, MAX_COLS);
     int64_t cap = 0;
@@ -230,18 +197,18 @@ static const char *preferred(const csv *c, int ci, const char *second) {
 typedef enum { SRC_PH = 0, SRC_ID, SRC_PROBES } source_kind;
 
 /* Adds one task's rows of one analysis table to the table of observations. */
-static int read_analysis(const char *path, source_kind kind, int64_t config, table *t, text *notes, int *found) {
+static int read_analysis(const char *path, source_kind kind, int64_t config, table *t, nv_strbuf *notes, int *found) {
     csv c;
     if (access(path, F_OK) != 0) return 0;
     if (csv_read(path, &c) != 0) {
-        add(notes, "- %s: unreadable, skipped\n", path);
+        nv_sb_printf(notes, "- %s: unreadable, skipped\n", path);
         return 0;
     }
     int cm = col(&c, "model"), cl = col(&c, "layer"), ce = col(&c, "epoch"), cs = col(&c, "split");
     int cc = col(&c, "class") >= 0 ? col(&c, "class") : col(&c, "label");
     int cdim = col(&c, "dim"), cb = col(&c, "betti_at_scale") >= 0 ? col(&c, "betti_at_scale") : col(&c, "betti");
     if (cm < 0 || cl < 0) {
-        add(notes, "- %s: no 'model' and 'layer' columns, skipped\n", path);
+        nv_sb_printf(notes, "- %s: no 'model' and 'layer' columns, skipped\n", path);
         csv_free(&c);
         return 0;
     }
@@ -349,7 +316,7 @@ nv_status nv_sweep_collect(const char *dir, int figure, nv_collect_result *res, 
     nv_status st = nv_sweep_index_load(dir, &ix, err);
     if (st) return st;
     table acc = {0}, ana = {0};
-    text csv_out = {0}, ana_out = {0}, md = {0}, notes = {0};
+    nv_strbuf csv_out = {0}, ana_out = {0}, md = {0}, notes = {0};
     int64_t *done = calloc((size_t)NV_MAX(ix->nconfigs, 1), sizeof *done);
     int64_t *total = calloc((size_t)NV_MAX(ix->nconfigs, 1), sizeof *total);
     if (!done || !total) {
@@ -403,31 +370,31 @@ nv_status nv_sweep_collect(const char *dir, int figure, nv_collect_result *res, 
     res->analysis_ph = found[0], res->analysis_id = found[1], res->analysis_probes = found[2];
 
     /* results.csv: one row per configuration */
-    add(&csv_out, "config");
+    nv_sb_printf(&csv_out, "config");
     for (int a = 0; a < ix->naxes; a++)
-        if (a != ix->seed_axis) add(&csv_out, ",%s", ix->keys[a]);
-    add(&csv_out, ",seeds_done,seeds_total");
-    for (int k = 0; k < acc.nkeys; k++) add(&csv_out, ",%s_test_acc_mean,%s_test_acc_std", acc.keys[k].model, acc.keys[k].model);
-    add(&csv_out, "\n");
+        if (a != ix->seed_axis) nv_sb_printf(&csv_out, ",%s", ix->keys[a]);
+    nv_sb_printf(&csv_out, ",seeds_done,seeds_total");
+    for (int k = 0; k < acc.nkeys; k++) nv_sb_printf(&csv_out, ",%s_test_acc_mean,%s_test_acc_std", acc.keys[k].model, acc.keys[k].model);
+    nv_sb_printf(&csv_out, "\n");
     for (int64_t c = 0; c < ix->nconfigs; c++) {
-        add(&csv_out, "%lld", (long long)c);
+        nv_sb_printf(&csv_out, "%lld", (long long)c);
         for (int a = 0; a < ix->naxes; a++)
-            if (a != ix->seed_axis) add(&csv_out, ",%s", task_axis_label(ix, c, a));
-        add(&csv_out, ",%lld,%lld", (long long)done[c], (long long)total[c]);
+            if (a != ix->seed_axis) nv_sb_printf(&csv_out, ",%s", task_axis_label(ix, c, a));
+        nv_sb_printf(&csv_out, ",%lld,%lld", (long long)done[c], (long long)total[c]);
         for (int k = 0; k < acc.nkeys; k++) {
             double mean, sd;
             char a[32], b[32];
             cell_stats(&acc, c, k, &mean, &sd);
             fmt_num(a, sizeof a, mean), fmt_num(b, sizeof b, sd);
-            add(&csv_out, ",%s,%s", a, b);
+            nv_sb_printf(&csv_out, ",%s,%s", a, b);
         }
-        add(&csv_out, "\n");
+        nv_sb_printf(&csv_out, "\n");
     }
     /* analysis.csv: long format, one row per configuration, model, layer, quantity */
-    add(&ana_out, "config");
+    nv_sb_printf(&ana_out, "config");
     for (int a = 0; a < ix->naxes; a++)
-        if (a != ix->seed_axis) add(&ana_out, ",%s", ix->keys[a]);
-    add(&ana_out, ",model,layer,quantity,n,mean,std\n");
+        if (a != ix->seed_axis) nv_sb_printf(&ana_out, ",%s", ix->keys[a]);
+    nv_sb_printf(&ana_out, ",model,layer,quantity,n,mean,std\n");
     for (int64_t c = 0; c < ix->nconfigs; c++)
         for (int k = 0; k < ana.nkeys; k++) {
             double mean, sd;
@@ -435,66 +402,66 @@ nv_status nv_sweep_collect(const char *dir, int figure, nv_collect_result *res, 
             if (!n) continue;
             char a[32], b[32];
             fmt_num(a, sizeof a, mean), fmt_num(b, sizeof b, sd);
-            add(&ana_out, "%lld", (long long)c);
+            nv_sb_printf(&ana_out, "%lld", (long long)c);
             for (int x = 0; x < ix->naxes; x++)
-                if (x != ix->seed_axis) add(&ana_out, ",%s", task_axis_label(ix, c, x));
-            add(&ana_out, ",%s,%s,%s,%lld,%s,%s\n", ana.keys[k].model, ana.keys[k].layer, ana.keys[k].quantity,
-                (long long)n, a, b);
+                if (x != ix->seed_axis) nv_sb_printf(&ana_out, ",%s", task_axis_label(ix, c, x));
+            nv_sb_printf(&ana_out, ",%s,%s,%s,%lld,%s,%s\n", ana.keys[k].model, ana.keys[k].layer, ana.keys[k].quantity,
+                         (long long)n, a, b);
         }
 
     /* results.md */
-    add(&md, "# Sweep results: %s\n\n", dir);
-    add(&md, "%lld of %lld tasks finished, %lld configurations. Test accuracy at the last epoch, mean ± sample "
-             "standard deviation over seeds.\n\n", (long long)res->finished, (long long)res->tasks, (long long)res->configs);
-    add(&md, "| config |");
+    nv_sb_printf(&md, "# Sweep results: %s\n\n", dir);
+    nv_sb_printf(&md, "%lld of %lld tasks finished, %lld configurations. Test accuracy at the last epoch, mean ± sample "
+                      "standard deviation over seeds.\n\n", (long long)res->finished, (long long)res->tasks, (long long)res->configs);
+    nv_sb_printf(&md, "| config |");
     for (int a = 0; a < ix->naxes; a++)
-        if (a != ix->seed_axis) add(&md, " %s |", ix->keys[a]);
-    add(&md, " seeds |");
-    for (int k = 0; k < acc.nkeys; k++) add(&md, " %s |", acc.keys[k].model);
-    add(&md, "\n|---|");
+        if (a != ix->seed_axis) nv_sb_printf(&md, " %s |", ix->keys[a]);
+    nv_sb_printf(&md, " seeds |");
+    for (int k = 0; k < acc.nkeys; k++) nv_sb_printf(&md, " %s |", acc.keys[k].model);
+    nv_sb_printf(&md, "\n|---|");
     for (int a = 0; a < ix->naxes; a++)
-        if (a != ix->seed_axis) add(&md, "---|");
-    add(&md, "---|");
-    for (int k = 0; k < acc.nkeys; k++) add(&md, "---|");
-    add(&md, "\n");
+        if (a != ix->seed_axis) nv_sb_printf(&md, "---|");
+    nv_sb_printf(&md, "---|");
+    for (int k = 0; k < acc.nkeys; k++) nv_sb_printf(&md, "---|");
+    nv_sb_printf(&md, "\n");
     for (int64_t c = 0; c < ix->nconfigs; c++) {
-        add(&md, "| %lld |", (long long)c);
+        nv_sb_printf(&md, "| %lld |", (long long)c);
         for (int a = 0; a < ix->naxes; a++)
-            if (a != ix->seed_axis) add(&md, " %s |", task_axis_label(ix, c, a));
-        add(&md, " %lld/%lld |", (long long)done[c], (long long)total[c]);
+            if (a != ix->seed_axis) nv_sb_printf(&md, " %s |", task_axis_label(ix, c, a));
+        nv_sb_printf(&md, " %lld/%lld |", (long long)done[c], (long long)total[c]);
         for (int k = 0; k < acc.nkeys; k++) {
             double mean, sd;
             cell_stats(&acc, c, k, &mean, &sd);
-            if (isnan(mean)) add(&md, " |");
-            else if (isnan(sd)) add(&md, " %.4f |", mean);
-            else add(&md, " %.4f ± %.4f |", mean, sd);
+            if (isnan(mean)) nv_sb_printf(&md, " |");
+            else if (isnan(sd)) nv_sb_printf(&md, " %.4f |", mean);
+            else nv_sb_printf(&md, " %.4f ± %.4f |", mean, sd);
         }
-        add(&md, "\n");
+        nv_sb_printf(&md, "\n");
     }
     if (ana.nkeys) {
-        add(&md, "\n## Analysis (last snapshot epoch)\n\n| config | model | layer | quantity | n | mean | std |\n"
-                 "|---|---|---|---|---|---|---|\n");
+        nv_sb_printf(&md, "\n## Analysis (last snapshot epoch)\n\n| config | model | layer | quantity | n | mean | std |\n"
+                          "|---|---|---|---|---|---|---|\n");
         for (int64_t c = 0; c < ix->nconfigs; c++)
             for (int k = 0; k < ana.nkeys; k++) {
                 double mean, sd;
                 int64_t n = cell_stats(&ana, c, k, &mean, &sd);
                 if (!n) continue;
-                add(&md, "| %lld | %s | %s | %s | %lld | %.4f | ", (long long)c, ana.keys[k].model, ana.keys[k].layer,
-                    ana.keys[k].quantity, (long long)n, mean);
-                if (isnan(sd)) add(&md, " |\n");
-                else add(&md, "%.4f |\n", sd);
+                nv_sb_printf(&md, "| %lld | %s | %s | %s | %lld | %.4f | ", (long long)c, ana.keys[k].model, ana.keys[k].layer,
+                             ana.keys[k].quantity, (long long)n, mean);
+                if (isnan(sd)) nv_sb_printf(&md, " |\n");
+                else nv_sb_printf(&md, "%.4f |\n", sd);
             }
     }
-    add(&md, "\n## Notes\n\n");
-    if (res->unfinished[0]) add(&md, "- unfinished tasks (not in the tables): %s\n", res->unfinished);
+    nv_sb_printf(&md, "\n## Notes\n\n");
+    if (res->unfinished[0]) nv_sb_printf(&md, "- unfinished tasks (not in the tables): %s\n", res->unfinished);
     static const char *what[3] = {"Betti numbers (analysis/ph/summary.csv)",
                                   "intrinsic dimension (analysis/stats/intrinsic_dimension.csv)",
                                   "probe accuracy (analysis/stats/probes.csv)"};
     for (int s = 0; s < 3; s++)
-        if (!found[s]) add(&md, "- %s: not present in any finished task, skipped\n", what[s]);
-    if (notes.buf) add(&md, "%s", notes.buf);
+        if (!found[s]) nv_sb_printf(&md, "- %s: not present in any finished task, skipped\n", what[s]);
+    nv_sb_puts(&md, nv_sb_str(&notes));
 
-    if (!csv_out.buf || !ana_out.buf || !md.buf) {
+    if (csv_out.oom || ana_out.oom || md.oom || notes.oom) {
         st = nv_fail(err, NV_ENOMEM, "out of memory");
         goto out;
     }
@@ -502,11 +469,11 @@ nv_status nv_sweep_collect(const char *dir, int figure, nv_collect_result *res, 
     snprintf(path, sizeof path, "%s/collect", dir);
     if ((st = nv_mkdirs(path, err))) goto out;
     snprintf(path, sizeof path, "%s/collect/results.csv", dir);
-    if ((st = nv_atomic_write_text(path, csv_out.buf, err))) goto out;
+    if ((st = nv_atomic_write_text(path, nv_sb_str(&csv_out), err))) goto out;
     snprintf(path, sizeof path, "%s/collect/analysis.csv", dir);
-    if ((st = nv_atomic_write_text(path, ana_out.buf, err))) goto out;
+    if ((st = nv_atomic_write_text(path, nv_sb_str(&ana_out), err))) goto out;
     snprintf(path, sizeof path, "%s/collect/results.md", dir);
-    if ((st = nv_atomic_write_text(path, md.buf, err))) goto out;
+    if ((st = nv_atomic_write_text(path, nv_sb_str(&md), err))) goto out;
     if (figure && res->finished > 0) {
         snprintf(path, sizeof path, "%s/collect/results.png", dir);
         if ((st = draw_figure(ix, &acc, path, err))) goto out;
@@ -515,7 +482,7 @@ nv_status nv_sweep_collect(const char *dir, int figure, nv_collect_result *res, 
 out:
     free(done);
     free(total);
-    free(csv_out.buf), free(ana_out.buf), free(md.buf), free(notes.buf);
+    nv_sb_free(&csv_out), nv_sb_free(&ana_out), nv_sb_free(&md), nv_sb_free(&notes);
     table_free(&acc);
     table_free(&ana);
     nv_sweep_index_free(ix);

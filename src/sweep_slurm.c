@@ -15,7 +15,6 @@
 #include "nerve/sweep.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,81 +24,58 @@
 #include <jansson.h>
 
 #include "nerve/snapshot.h"
-
-typedef struct {
-    char *buf;
-    size_t len, cap;
-} text;
-
-static void add(text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void add(text *t, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0 || !t) return;
-    if (t->len + (size_t)n + 1 > t->cap) {
-        size_t cap = (t->cap + (size_t)n + 1) * 2;
-        char *nb = realloc(t->buf, cap);
-        if (!nb) return;
-        t->buf = nb, t->cap = cap;
-    }
-    va_start(ap, fmt);
-    vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
-    va_end(ap);
-    t->len += (size_t)n;
-}
+#include "nerve/strbuf.h"
 
 char *nv_sweep_slurm_script(const nv_sweep_slurm_options *o, int analysis) {
-    text t = {0};
+    nv_strbuf t = {0};
     const char *stage = analysis ? "analyze" : "train";
     int cpus = o->cpus > 0 ? o->cpus : 1;
-    add(&t, "#!/bin/bash\n");
+    nv_sb_printf(&t, "#!/bin/bash\n");
     if (!analysis)
-        add(&t, "# The training array of the sweep %s, written by `nerve sweep` (nerve %s).\n"
-                "# Task i trains tasks/<i>/config.cfg into tasks/<i>/run. Requeue-safe: --resume\n"
-                "# continues a preempted task from its last checkpoint to the same bytes; idempotent:\n"
-                "# a task whose run already holds hashes.json for the same config exits at once.\n",
-            o->dir, NERVE_VERSION);
+        nv_sb_printf(&t, "# The training array of the sweep %s, written by `nerve sweep` (nerve %s).\n"
+                         "# Task i trains tasks/<i>/config.cfg into tasks/<i>/run. Requeue-safe: --resume\n"
+                         "# continues a preempted task from its last checkpoint to the same bytes; idempotent:\n"
+                         "# a task whose run already holds hashes.json for the same config exits at once.\n",
+                     o->dir, NERVE_VERSION);
     else
-        add(&t, "# The analysis array of the sweep %s, written by `nerve sweep` (nerve %s).\n"
-                "# Submitted with --dependency=aftercorr:<training job>: task i starts when training\n"
-                "# task i has finished well. Each step is `nerve VERB tasks/<i>/run` (idempotent:\n"
-                "# the analysis verbs skip outputs that exist); a verb this nerve lacks is skipped.\n",
-            o->dir, NERVE_VERSION);
-    add(&t, "#SBATCH --job-name=nerve-%s\n", stage);
-    add(&t, "#SBATCH --array=0-%lld\n", (long long)(o->ntasks - 1));
-    add(&t, "#SBATCH --output=%s/logs/%s_%%A_%%a.out\n", o->dir, stage);
-    add(&t, "#SBATCH --open-mode=append\n#SBATCH --requeue\n");
-    add(&t, "#SBATCH --chdir=%s\n", o->workdir);
-    add(&t, "#SBATCH --ntasks=1\n#SBATCH --cpus-per-task=%d\n", cpus);
-    if (o->gpu) add(&t, "#SBATCH --gres=gpu:1\n");
-    if (o->partition) add(&t, "#SBATCH --partition=%s\n", o->partition);
-    if (o->time) add(&t, "#SBATCH --time=%s\n", o->time);
-    if (o->mem) add(&t, "#SBATCH --mem=%s\n", o->mem);
-    if (o->account) add(&t, "#SBATCH --account=%s\n", o->account);
-    add(&t, "set -u\n");
-    add(&t, "NERVE='%s'\nSWEEP='%s'\n", o->nerve, o->dir);
-    add(&t, "task=$(printf '%%0%dd' \"$SLURM_ARRAY_TASK_ID\")\n", o->digits);
-    add(&t, "dir=\"$SWEEP/tasks/$task\"\n");
-    add(&t, "export NERVE_THREADS=\"${SLURM_CPUS_PER_TASK:-%d}\"\n", cpus);
+        nv_sb_printf(&t, "# The analysis array of the sweep %s, written by `nerve sweep` (nerve %s).\n"
+                         "# Submitted with --dependency=aftercorr:<training job>: task i starts when training\n"
+                         "# task i has finished well. Each step is `nerve VERB tasks/<i>/run` (idempotent:\n"
+                         "# the analysis verbs skip outputs that exist); a verb this nerve lacks is skipped.\n",
+                     o->dir, NERVE_VERSION);
+    nv_sb_printf(&t, "#SBATCH --job-name=nerve-%s\n", stage);
+    nv_sb_printf(&t, "#SBATCH --array=0-%lld\n", (long long)(o->ntasks - 1));
+    nv_sb_printf(&t, "#SBATCH --output=%s/logs/%s_%%A_%%a.out\n", o->dir, stage);
+    nv_sb_printf(&t, "#SBATCH --open-mode=append\n#SBATCH --requeue\n");
+    nv_sb_printf(&t, "#SBATCH --chdir=%s\n", o->workdir);
+    nv_sb_printf(&t, "#SBATCH --ntasks=1\n#SBATCH --cpus-per-task=%d\n", cpus);
+    if (o->gpu) nv_sb_printf(&t, "#SBATCH --gres=gpu:1\n");
+    if (o->partition) nv_sb_printf(&t, "#SBATCH --partition=%s\n", o->partition);
+    if (o->time) nv_sb_printf(&t, "#SBATCH --time=%s\n", o->time);
+    if (o->mem) nv_sb_printf(&t, "#SBATCH --mem=%s\n", o->mem);
+    if (o->account) nv_sb_printf(&t, "#SBATCH --account=%s\n", o->account);
+    nv_sb_printf(&t, "set -u\n");
+    nv_sb_printf(&t, "NERVE='%s'\nSWEEP='%s'\n", o->nerve, o->dir);
+    nv_sb_printf(&t, "task=$(printf '%%0%dd' \"$SLURM_ARRAY_TASK_ID\")\n", o->digits);
+    nv_sb_printf(&t, "dir=\"$SWEEP/tasks/$task\"\n");
+    nv_sb_printf(&t, "export NERVE_THREADS=\"${SLURM_CPUS_PER_TASK:-%d}\"\n", cpus);
     if (!analysis) {
-        add(&t, "if [ -f \"$dir/run/hashes.json\" ] && cmp -s \"$dir/config.cfg\" \"$dir/run/config.cfg\"; then\n"
-                "  echo \"task $task: already trained ($dir/run/hashes.json)\"\n  exit 0\nfi\n");
-        add(&t, "exec \"$NERVE\" train \"$dir/config.cfg\" --out \"$dir/run\" --resume --threads \"$NERVE_THREADS\"%s\n",
-            o->gpu ? " --device cuda" : "");
+        nv_sb_printf(&t, "if [ -f \"$dir/run/hashes.json\" ] && cmp -s \"$dir/config.cfg\" \"$dir/run/config.cfg\"; then\n"
+                         "  echo \"task $task: already trained ($dir/run/hashes.json)\"\n  exit 0\nfi\n");
+        nv_sb_printf(&t, "exec \"$NERVE\" train \"$dir/config.cfg\" --out \"$dir/run\" --resume --threads \"$NERVE_THREADS\"%s\n",
+                     o->gpu ? " --device cuda" : "");
     } else {
-        add(&t, "for verb in");
-        for (int i = 0; i < o->nsteps; i++) add(&t, " %s", o->steps[i]);
-        add(&t, "; do\n"
-                "  if \"$NERVE\" \"$verb\" --help >/dev/null 2>&1; then\n"
-                "    \"$NERVE\" \"$verb\" \"$dir/run\" || exit $?\n"
-                "  else\n"
-                "    echo \"task $task: analysis step '$verb' skipped: \\`nerve $verb\\` is not available in this nerve (not built yet, or no such verb)\"\n"
-                "  fi\n"
-                "done\n");
+        nv_sb_printf(&t, "for verb in");
+        for (int i = 0; i < o->nsteps; i++) nv_sb_printf(&t, " %s", o->steps[i]);
+        nv_sb_printf(&t, "; do\n"
+                         "  if \"$NERVE\" \"$verb\" --help >/dev/null 2>&1; then\n"
+                         "    \"$NERVE\" \"$verb\" \"$dir/run\" || exit $?\n"
+                         "  else\n"
+                         "    echo \"task $task: analysis step '$verb' skipped: \\`nerve $verb\\` is not available in this nerve (not built yet, or no such verb)\"\n"
+                         "  fi\n"
+                         "done\n");
     }
-    return t.buf;
+    return nv_sb_take(&t);
 }
 
 /* Paths go into #SBATCH lines and single-quoted shell words. */

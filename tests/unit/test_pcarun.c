@@ -166,14 +166,8 @@ static void test_bad_selection(void **state) {
     free(run);
 }
 
-static char *write_tmp(const char *text) {
-    static char path[256];
-    snprintf(path, sizeof path, "%s/m.csv", nv_test_tmpdir("pcarun-csv"));
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-    return path;
+static const char *write_tmp(const char *text) {
+    return nv_test_write_file(nv_test_tmpdir("pcarun-csv"), "m.csv", text);
 }
 
 static void test_matrix_reader(void **state) {

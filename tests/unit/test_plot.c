@@ -42,20 +42,6 @@ static const char *out_path(const char *name) {
     return buf[k];
 }
 
-static char *slurp(const char *path) {
-    FILE *fp = fopen(path, "rb");
-    assert_non_null(fp);
-    fseek(fp, 0, SEEK_END);
-    long n = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    assert_non_null(s);
-    assert_int_equal(fread(s, 1, (size_t)n, fp), (size_t)n);
-    s[n] = '\0';
-    fclose(fp);
-    return s;
-}
-
 /* How many elements of the SVG are filled with colour c. cairo 1.16 writes
  * "fill:rgb(R%,G%,B%)" into a style attribute; later versions write a fill
  * attribute, so look for the percentages, which both spell the same way. */
@@ -172,7 +158,7 @@ static void test_line_chart(void **state) {
 
     /* SVG: one filled path per marker (5 + 4, the NaN point has none) and one per
      * legend entry. */
-    char *svg = slurp(out_path("line.svg"));
+    char *svg = nv_test_read_file(out_path("line.svg"), NULL);
     assert_non_null(strstr(svg, "<svg"));
     assert_int_equal(count_fill(svg, nv_plot_palette(0)), 5 + 1);
     assert_int_equal(count_fill(svg, nv_plot_palette(1)), 4 + 1);
@@ -197,7 +183,7 @@ static void test_same_bytes_and_atomic(void **state) {
         char a[32], b[32];
         snprintf(a, sizeof a, "a.%s", ext[i]);
         snprintf(b, sizeof b, "b.%s", ext[i]);
-        char *sa = slurp(out_path(a)), *sb = slurp(out_path(b));
+        char *sa = nv_test_read_file(out_path(a), NULL), *sb = nv_test_read_file(out_path(b), NULL);
         struct stat st;
         stat(out_path(a), &st);
         assert_true(st.st_size > 100);
@@ -269,7 +255,7 @@ static void test_diagram_and_barcode(void **state) {
     }
     assert_true(found);
     cairo_surface_destroy(im.s);
-    char *svg = slurp(out_path("diagram.svg"));
+    char *svg = nv_test_read_file(out_path("diagram.svg"), NULL);
     /* diagram: 4 H0 markers + 1 legend; barcode draws H0 as strokes, its legend as a line */
     assert_int_equal(count_fill(svg, nv_plot_palette(0)), 4 + 1 + 1 /* essential arrowhead */);
     free(svg);
@@ -358,7 +344,7 @@ static void test_scatter_classes_and_heatmap(void **state) {
     nv_plot_color grey = {0.85, 0.85, 0.85};
     assert_color_at(&im, dx * 2, dy * 2, grey);
     cairo_surface_destroy(im.s);
-    char *svg = slurp(out_path("scatter_heat.svg"));
+    char *svg = nv_test_read_file(out_path("scatter_heat.svg"), NULL);
     /* 100 points per class plus the legend's marker */
     for (int k = 0; k < 3; k++) assert_int_equal(count_fill(svg, nv_plot_palette(k)), 100 + 1);
     free(svg);

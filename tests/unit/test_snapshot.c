@@ -289,18 +289,6 @@ static void test_unknown_version_refused(void **state) {
     rm_tree(dir);
 }
 
-static unsigned char *slurp(const char *path, size_t *n) {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return NULL;
-    fseek(fp, 0, SEEK_END);
-    long len = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    unsigned char *b = malloc((size_t)len);
-    *n = fread(b, 1, (size_t)len, fp);
-    fclose(fp);
-    return b;
-}
-
 static void test_same_bytes(void **state) {
     (void)state;
     char a[256], b[256];
@@ -314,10 +302,8 @@ static void test_same_bytes(void **state) {
     sleep(1);
     assert_int_equal(write_fixture(b, "m", 2, &f, NTR, NTE, 0, &err), NV_OK);
     size_t na = 0, nb = 0;
-    unsigned char *x = slurp(snap_path(a, "m", 2), &na);
-    unsigned char *y = slurp(snap_path(b, "m", 2), &nb);
-    assert_non_null(x);
-    assert_non_null(y);
+    char *x = nv_test_read_file(snap_path(a, "m", 2), &na);
+    char *y = nv_test_read_file(snap_path(b, "m", 2), &nb);
     assert_int_equal(na, nb);
     assert_memory_equal(x, y, na);
     free(x);
@@ -338,7 +324,7 @@ static void test_atomic_text_and_mkdirs(void **state) {
     assert_int_equal(nv_atomic_write_text(p, "one\n", &err), NV_OK);
     assert_int_equal(nv_atomic_write_text(p, "two\n", &err), NV_OK);
     size_t n = 0;
-    unsigned char *t = slurp(p, &n);
+    char *t = nv_test_read_file(p, &n);
     assert_int_equal(n, 4);
     assert_memory_equal(t, "two\n", 4);
     free(t);

@@ -18,16 +18,6 @@ static int teardown(void **state) {
     return system(cmd) == 0 ? 0 : -1;
 }
 
-static const char *write_cfg(const char *name, const char *text) {
-    static char path[512];
-    snprintf(path, sizeof path, "%s/%s", g_dir, name);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-    return path;
-}
-
 static int setup(void **state) {
     (void)state;
     snprintf(g_dir, sizeof g_dir, "%s", nv_test_tmpdir("sweep"));
@@ -97,7 +87,7 @@ static void test_expansion(void **state) {
              "  hidden = ([64, 64, 64], [32, 32, 32, 32]); };\nseeds = [1, 2, 3];\n", TINY);
     nv_sweep_plan *p = NULL;
     nv_error err = {0};
-    assert_int_equal(nv_sweep_plan_load(write_cfg("s.cfg", text), 1000, &p, &err), NV_OK);
+    assert_int_equal(nv_sweep_plan_load(nv_test_write_file(g_dir, "s.cfg", text), 1000, &p, &err), NV_OK);
     assert_int_equal(p->naxes, 3);
     assert_string_equal(p->axes[0].key, "models.activation");
     assert_string_equal(p->axes[1].key, "models.hidden");
@@ -126,13 +116,13 @@ static void test_expansion(void **state) {
     assert_non_null(strstr(p->task_configs[17], "activation = \"tanh\";"));
     /* a task config is a plain experiment: nerve train loads it */
     nv_experiment ex;
-    assert_int_equal(nv_config_load(write_cfg("t4.cfg", c4), NULL, 0, &ex, &err), NV_OK);
+    assert_int_equal(nv_config_load(nv_test_write_file(g_dir, "t4.cfg", c4), NULL, 0, &ex, &err), NV_OK);
     assert_int_equal(ex.nhidden, 4);
     nv_sweep_plan_free(p);
 
     /* no lists: one task; a list at a key that takes a list is a value, not an axis */
     snprintf(text, sizeof text, "%smodels: { hidden = [8, 8]; };\n", TINY);
-    assert_int_equal(nv_sweep_plan_load(write_cfg("one.cfg", text), 1000, &p, &err), NV_OK);
+    assert_int_equal(nv_sweep_plan_load(nv_test_write_file(g_dir, "one.cfg", text), 1000, &p, &err), NV_OK);
     assert_int_equal(p->naxes, 0);
     assert_int_equal(p->ntasks, 1);
     assert_int_equal(p->seed_axis, -1);
@@ -140,7 +130,7 @@ static void test_expansion(void **state) {
 
     /* `seed = [...]` works as well as `seeds = [...]` */
     snprintf(text, sizeof text, "%sseed = [5, 6];\n", TINY);
-    assert_int_equal(nv_sweep_plan_load(write_cfg("seed.cfg", text), 1000, &p, &err), NV_OK);
+    assert_int_equal(nv_sweep_plan_load(nv_test_write_file(g_dir, "seed.cfg", text), 1000, &p, &err), NV_OK);
     assert_int_equal(p->ntasks, 2);
     assert_int_equal(p->task_seeds[1], 6);
     nv_sweep_plan_free(p);
@@ -151,7 +141,7 @@ static void expect_refusal(const char *body, int64_t max, const char *needle) {
     snprintf(text, sizeof text, "%s%s", TINY, body);
     nv_sweep_plan *p = NULL;
     nv_error err = {0};
-    nv_status st = nv_sweep_plan_load(write_cfg("bad.cfg", text), max, &p, &err);
+    nv_status st = nv_sweep_plan_load(nv_test_write_file(g_dir, "bad.cfg", text), max, &p, &err);
     if (st != NV_EINPUT || !strstr(err.msg, needle)) {
         print_error("body %s: status %d, message '%s', expected '%s'\n", body, st, err.msg, needle);
         fail();

@@ -1,5 +1,6 @@
 /* testutil.h: what every cmocka unit test includes; the parity comparison of
- * ../shared/CONTRACTS.md (|a - b| <= atol + rtol * |b|) in one place. */
+ * ../shared/CONTRACTS.md (|a - b| <= atol + rtol * |b|) in one place, and the
+ * temporary-directory and file helpers the tests would otherwise each repeat. */
 #ifndef NERVE_TESTUTIL_H
 #define NERVE_TESTUTIL_H
 #include <math.h>
@@ -11,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+
+#include "nerve/strbuf.h"
 
 /* Asserts every element of a (the result) is within atol + rtol*|b| of b (the
  * reference), printing the first offender. */
@@ -34,5 +37,25 @@ static inline char *nv_test_tmpdir(const char *tag) {
     char *p = mkdtemp(buf);
     if (!p) fail_msg("mkdtemp failed");
     return p;
+}
+
+/* Writes `text` to dir/name and returns the path (a static buffer, valid until the
+ * next call): the small config and CSV inputs the tests load. */
+static inline const char *nv_test_write_file(const char *dir, const char *name, const char *text) {
+    static char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+/* A whole file, '\0'-terminated (nv_read_file); fails the test if it cannot be read.
+ * len may be NULL. The caller frees. */
+static inline char *nv_test_read_file(const char *path, size_t *len) {
+    char *s = nv_read_file(path, len);
+    if (!s) fail_msg("cannot read %s", path);
+    return s;
 }
 #endif

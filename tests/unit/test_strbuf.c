@@ -1,0 +1,98 @@
+/* test_strbuf.c: the shared text buffer (strbuf.h): appends of every kind land in
+ * order, long formats grow the buffer, take hands over ownership and leaves the
+ * buffer empty, and the whole-file reader returns the exact bytes. */
+#include "testutil.h"
+
+#include <unistd.h>
+
+#include "nerve/strbuf.h"
+
+static void test_empty(void **state) {
+    (void)state;
+    nv_strbuf b = {0};
+    assert_string_equal(nv_sb_str(&b), "");
+    char *s = nv_sb_take(&b); /* "" rather than NULL: NULL means out of memory */
+    assert_non_null(s);
+    assert_string_equal(s, "");
+    free(s);
+    nv_sb_free(&b);
+    nv_sb_free(NULL);
+}
+
+static void test_appends(void **state) {
+    (void)state;
+    nv_strbuf b = {0};
+    nv_sb_puts(&b, "a");
+    nv_sb_put(&b, "bcXX", 2);
+    nv_sb_printf(&b, "-%d-%s-%.2f", 42, "x", 0.5);
+    nv_sb_put(&b, "", 0);
+    assert_string_equal(nv_sb_str(&b), "abc-42-x-0.50");
+    assert_int_equal(b.len, strlen("abc-42-x-0.50"));
+    assert_int_equal(b.oom, 0);
+    char *s = nv_sb_take(&b);
+    assert_string_equal(s, "abc-42-x-0.50");
+    assert_null(b.s);
+    assert_int_equal(b.len, 0);
+    free(s);
+}
+
+/* Many small appends and one format longer than any initial capacity. */
+static void test_growth(void **state) {
+    (void)state;
+    nv_strbuf b = {0};
+    for (int i = 0; i < 10000; i++) nv_sb_printf(&b, "%d\n", i % 10);
+    assert_int_equal(b.len, 20000);
+    char big[100001];
+    memset(big, 'q', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    nv_sb_printf(&b, "<%s>", big);
+    assert_int_equal(b.len, 20000 + 100002);
+    assert_int_equal(b.s[20000], '<');
+    assert_int_equal(b.s[b.len - 1], '>');
+    assert_int_equal(b.s[b.len], '\0');
+    assert_int_equal(b.s[9998], '9');
+    nv_sb_free(&b);
+    assert_null(b.s);
+}
+
+/* After a failure nothing more is appended and take refuses the truncated text. */
+static void test_oom_sticks(void **state) {
+    (void)state;
+    nv_strbuf b = {0};
+    nv_sb_puts(&b, "kept");
+    b.oom = 1; /* as a failed realloc leaves it */
+    nv_sb_puts(&b, "lost");
+    nv_sb_printf(&b, "%s", "lost");
+    assert_int_equal(b.len, 4);
+    assert_null(nv_sb_take(&b));
+    assert_null(b.s);
+}
+
+static void test_read_file(void **state) {
+    (void)state;
+    char path[300];
+    snprintf(path, sizeof path, "%s/f.bin", nv_test_tmpdir("strbuf"));
+    const char bytes[] = {'a', '\0', 'b', '\n'};
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fwrite(bytes, 1, sizeof bytes, f);
+    fclose(f);
+    size_t n = 0;
+    char *d = nv_read_file(path, &n);
+    assert_non_null(d);
+    assert_int_equal(n, sizeof bytes);
+    assert_memory_equal(d, bytes, sizeof bytes);
+    assert_int_equal(d[n], '\0');
+    free(d);
+    remove(path);
+    assert_null(nv_read_file(path, &n));
+    *strrchr(path, '/') = '\0';
+    rmdir(path);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_empty), cmocka_unit_test(test_appends),
+                                       cmocka_unit_test(test_growth), cmocka_unit_test(test_oom_sticks),
+                                       cmocka_unit_test(test_read_file)};
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
