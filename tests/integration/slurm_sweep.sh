@@ -81,8 +81,8 @@ SlurmdLogFile=$tmp/slurmd.log
 NodeName=localhost NodeAddr=127.0.0.1 CPUs=2 State=UNKNOWN
 PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 EOF
-slurmctld -i || fail "slurmctld did not start: $(tail -5 "$tmp/slurmctld.log" 2>/dev/null)"
-slurmd -N localhost || fail "slurmd did not start: $(tail -5 "$tmp/slurmd.log" 2>/dev/null)"
+slurmctld -i || fail "slurmctld did not start: $(tail -30 "$tmp/slurmctld.log" 2>/dev/null)"
+slurmd -N localhost || fail "slurmd did not start: $(tail -30 "$tmp/slurmd.log" 2>/dev/null)"
 state=""
 for _ in $(seq 1 100); do
   state=$(sinfo -h -o %t 2>/dev/null)
