@@ -65,6 +65,7 @@ if [ $want_test = 1 ]; then
   have_py python3-gudhi gudhi
   have_py python3-sklearn sklearn
   have_py python3-scipy scipy
+  have_py python3-pot ot              # gudhi.wasserstein needs POT
   have_bin chromium chromium          # renders nerve report's page in the tests
   have_bin slurm-wlm sbatch           # a private one-node Slurm for the sweep tests
   have_bin slurm-wlm slurmctld
