@@ -77,7 +77,7 @@ mapfile -t missing < <(printf '%s\n' "${missing[@]}" | awk 'NF && !seen[$0]++')
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
-line="apt-get install -y --no-install-recommends ${missing[*]}"
+line="apt-get install -y ${missing[*]}"
 if [ $check_only = 1 ] || [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "nerve: missing dependencies: ${missing[*]}" >&2
   echo "nerve: install them with (as root):  $line" >&2
@@ -88,7 +88,7 @@ echo "nerve: installing missing Debian packages: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 # apt's package lists may be absent on a fresh machine; refresh once, quietly.
 apt-get update -qq >/dev/null 2>&1 || { echo "nerve: apt-get update failed" >&2; exit 1; }
-if ! apt-get install -y -qq --no-install-recommends "${missing[@]}" >/tmp/nerve-apt.log 2>&1; then
+if ! apt-get install -y -qq "${missing[@]}" >/tmp/nerve-apt.log 2>&1; then
   tail -20 /tmp/nerve-apt.log >&2
   echo "nerve: '$line' failed (log: /tmp/nerve-apt.log)" >&2
   exit 1
