@@ -654,6 +654,7 @@ typedef struct {
     int64_t *lvl;       /* DFS candidate lists: (max_dim + 2) levels of n vertices */
     float *lvd;
     int64_t *lvn;
+    int64_t est_stride, est_seen; /* the memory estimate's subsampling */
     ph_col *out;        /* assembled columns of this thread */
     int64_t olen, ocap;
     int oom;
@@ -1210,7 +1211,9 @@ static int64_t ph_clique_search(ph_engine *E, ph_ws *ws, int d, int64_t root, in
         pd[l + 1] = pd[l] > D[i] ? pd[l] : D[i];
         if (l + 1 == d) {
             if (emit == 1) ph_asm_emit(E, ws, d, v, pd[l + 1]);
-            else if (emit == 0 || !ph_in_apparent_pair(&E->c, d, v, pd[l + 1])) found++;
+            else if (emit == 0) found++;
+            else if (ws->est_seen++ % ws->est_stride == 0 && !ph_in_apparent_pair(&E->c, d, v, pd[l + 1]))
+                found += ws->est_stride; /* a test of every stride-th simplex stands for all */
             continue;
         }
         /* next level: later vertices of this level adjacent to v_{l+1} */
@@ -1452,26 +1455,38 @@ static nv_status ph_check_input(const nv_ph_input *in, const nv_ph_params *p, nv
  * sample of root vertices (a simplex's smallest vertex) and scaled up. Exact when
  * every root is sampled; costs about 16/n of assembling the columns. */
 #define PH_ESTIMATE_SAMPLES 16
+#define PH_ESTIMATE_TESTS 20000.0
 static double ph_estimate_columns(ph_engine *E, int d, int apparent) {
     const ph_ctx *c = &E->c;
     const int64_t n = c->n;
     const int64_t samples = NV_MIN(n, PH_ESTIMATE_SAMPLES);
+    ph_ws *ws = &E->ws[0];
     int64_t found = 0;
+    ws->est_stride = 1;
+    if (apparent) {
+        /* an apparent-pair test costs O(n): test about PH_ESTIMATE_TESTS sampled
+         * simplices, evenly spread, so a refusal of a huge input stays quick */
+        double all = ph_estimate_columns(E, d, 0) * (double)samples / (double)n;
+        ws->est_stride = NV_MAX((int64_t)1, (int64_t)(all / PH_ESTIMATE_TESTS));
+    }
+    ws->est_seen = 0;
     for (int64_t s = 0; s < samples; s++) {
         int64_t root = (int64_t)(((double)s + 0.5) * (double)n / (double)samples);
         if (d >= 2) {
-            found += ph_clique_search(E, &E->ws[0], d, root, apparent ? 2 : 0);
-        } else if (c->sparse) {
-            for (int64_t q = c->row_ptr[root]; q < c->row_ptr[root + 1]; q++) {
-                int64_t v[2] = {root, c->col[q]};
-                if (v[1] > root && c->val[q] <= c->threshold && !(apparent && ph_in_apparent_pair(c, 1, v, c->val[q])))
-                    found++;
-            }
-        } else {
-            for (int64_t u = root + 1; u < n; u++) {
+            found += ph_clique_search(E, ws, d, root, apparent ? 2 : 0);
+            continue;
+        }
+        /* edges from the root to larger vertices */
+        int64_t q = c->sparse ? c->row_ptr[root] : root + 1, qe = c->sparse ? c->row_ptr[root + 1] : n;
+        for (; q < qe; q++) {
+            int64_t u = c->sparse ? c->col[q] : q;
+            float x = c->sparse ? c->val[q] : c->lower[u * (u - 1) / 2 + root];
+            if (u <= root || !(x <= c->threshold)) continue;
+            if (!apparent) {
+                found++;
+            } else if (ws->est_seen++ % ws->est_stride == 0) {
                 int64_t v[2] = {root, u};
-                float x = c->lower[u * (u - 1) / 2 + root];
-                if (x <= c->threshold && !(apparent && ph_in_apparent_pair(c, 1, v, x))) found++;
+                if (!ph_in_apparent_pair(c, 1, v, x)) found += ws->est_stride;
             }
         }
     }
@@ -1681,16 +1696,17 @@ nv_status nv_ph_compute(const nv_ph_input *in, const nv_ph_params *p, nv_ph_resu
             int worst = 0;
             for (int d = 1; d <= E.c.max_dim; d++)
                 if (est.columns[d] > est.columns[worst]) worst = d;
-            char total[32], dimb[32], limit[32];
+            char total[32], inb[32], dimb[32], limit[32];
             ph_human(est.total, total);
+            ph_human(est.input, inb);
             ph_human(est.columns[worst], dimb);
             ph_human((double)p->memory_limit, limit);
             st = nv_fail(err, NV_ENOMEM,
                          "refusing to start: %lld points up to dimension %d need about %s "
-                         "(dimension %d alone %s), above the memory limit of %s; "
+                         "(the distances %s, dimension %d %s), above the memory limit of %s; "
                          "lower the threshold (--threshold), the dimension (--dim), or the "
                          "number of points (--landmarks), or raise --memory-limit",
-                         (long long)in->n, p->max_dim, total, worst, dimb, limit);
+                         (long long)in->n, p->max_dim, total, inb, worst, dimb, limit);
             goto done;
         }
     }

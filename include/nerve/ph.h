@@ -6,8 +6,15 @@
  * edges below a threshold). Distances are floats, as in Ripser, so the values we
  * report are Ripser's to the bit when the inputs are.
  *
+ * Also here: readers for Ripser's file formats (nv_ph_read, analysis/ph_io.c) and
+ * Ripser's Euclidean distances (nv_ph_euclidean). Edges of infinite length are
+ * absent edges. The result is the same for any thread count. How it works:
+ * docs/ph.md.
+ *
  * Ownership: nv_ph_compute fills a result whose arrays it allocates;
- * nv_ph_result_free releases them (accepts NULL or a zeroed struct).
+ * nv_ph_result_free releases them (accepts NULL or a zeroed struct). nv_ph_read
+ * fills an nv_ph_data whose arrays nv_ph_data_free releases. Nothing else here
+ * keeps a pointer to the caller's arrays after returning.
  */
 #ifndef NERVE_PH_H
 #define NERVE_PH_H
