@@ -30,6 +30,16 @@ fi
 
 tmp=$(mktemp -d /tmp/nerve-slurm-XXXXXX)
 export SLURM_CONF=$tmp/slurm.conf
+# slurmd 22.05 initialises its cgroup plugin even with proctrack/linuxproc and
+# task/none, and gives up when /sys/fs/cgroup holds no cgroup filesystem (a chroot or
+# a minimal container). Mount cgroup2 there for the test in that case, and unmount it
+# again at the end.
+mounted_cgroup=0
+if [ ! -e /sys/fs/cgroup/cgroup.controllers ] && ! ls /sys/fs/cgroup/*/tasks >/dev/null 2>&1; then
+  mkdir -p /sys/fs/cgroup 2>/dev/null
+  mount -t cgroup2 none /sys/fs/cgroup 2>/dev/null && mounted_cgroup=1 ||
+    fail "no cgroup filesystem at /sys/fs/cgroup, and mounting one failed: slurmd cannot start"
+fi
 stop_cluster() {
   # by PID files only, read once (the daemons remove them as they exit); never by
   # name: other clusters may run on this machine
@@ -46,6 +56,7 @@ stop_cluster() {
   done
   for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
   rm -rf "$tmp"
+  [ $mounted_cgroup = 1 ] && umount /sys/fs/cgroup 2>/dev/null
 }
 trap stop_cluster EXIT
 
