@@ -75,7 +75,7 @@ CFLAGS_BASE += $(OPT) -g
 LDSAN :=
 endif
 CPPFLAGS_ALL := -Iinclude -Isrc $(NV_HDF5_CFLAGS) $(NV_BLAS_CFLAGS) $(NV_CAIRO_CFLAGS)
-LIBS_ALL := $(NV_HDF5_LIBS) -llapacke $(NV_BLAS_LIBS) -lconfig -ljansson -lz $(NV_CAIRO_LIBS) -lm -lpthread
+LIBS_ALL := $(NV_HDF5_LIBS) -llapacke $(NV_BLAS_LIBS) -lconfig -ljansson -lz $(NV_CAIRO_LIBS) -lm -lpthread -ldl
 
 ifeq ($(CUDA),1)
 CPPFLAGS_ALL += -DNERVE_CUDA=1 -I$(NV_CUDA_HOME)/include
@@ -83,8 +83,21 @@ NVCC := $(NV_NVCC)
 NVCCFLAGS ?= -O3 -std=c++17 -Iinclude -Isrc \
   -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90 \
   -Xcompiler -fPIC,-Wall -DNERVE_CUDA=1
-LIBS_ALL += -L$(NV_CUDA_HOME)/lib64 -Wl,-rpath,$(NV_CUDA_HOME)/lib64 \
-  -lcusolver -lcublas -lcurand -lcudart -lstdc++
+# The CUDA code and the NVIDIA libraries it needs go into a plug-in, libnerve_cuda.so,
+# that the programs load on demand (src/cuda_loader.c): cuBLAS and friends cost
+# ~0.2 s and ~260 MB at start-up, which a run that never uses the GPU must not pay.
+# The programs export libnerve's symbols (-rdynamic, whole archive) for the plug-in
+# to call back into (nv_fail, the CPU references, ...).
+NV_CUDA_LIBS := -L$(NV_CUDA_HOME)/lib64 -Wl,-rpath,$(NV_CUDA_HOME)/lib64 \
+  -lcusolver -lcublas -lcurand -lcudart -lstdc++ -lm
+NV_CUDA_SO := $(BUILD)/libnerve_cuda.so
+NV_LINK_LIB = -rdynamic -Wl,--whole-archive $(LIBNERVE) -Wl,--no-whole-archive
+# Test and benchmark programs live below $(BUILD): let the loader's last resort (the
+# plain name) find the plug-in there.
+NV_TEST_RPATH = -Wl,-rpath,$(abspath $(BUILD))
+else
+NV_LINK_LIB = $(LIBNERVE)
+NV_TEST_RPATH :=
 endif
 
 # --- sources -----------------------------------------------------------------
@@ -92,7 +105,8 @@ endif
 LIB_SRC := $(sort $(wildcard src/*.c analysis/*.c datasets/*.c))
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
 CU_SRC := $(if $(filter 1,$(CUDA)),$(sort $(wildcard cuda/*.cu)))
-LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(CU_SRC:%.cu=$(BUILD)/obj/%.o)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+CU_OBJ := $(CU_SRC:%.cu=$(BUILD)/obj/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -107,7 +121,7 @@ NERVE := $(BUILD)/nerve
 LIBNERVE := $(BUILD)/libnerve.a
 
 .PHONY: all demo demo-fashion test test-gpu test-long bench install clean distclean help info
-all: info $(NERVE)
+all: info $(NERVE) $(NV_CUDA_SO)
 
 info:
 	@echo "nerve build: CUDA=$(if $(filter 1,$(CUDA)),yes (nvcc $(NV_CUDA_VERSION) at $(NVCC); sm_90 + PTX),no$(if $(NV_NVCC), (disabled by CUDA=0), (nvcc not found)))  HDF5=$(NV_HDF5_VERSION)  BLAS=$(NV_BLAS_LIBS)  SANITIZE=$(SANITIZE)  -> $(BUILD)/"
@@ -129,29 +143,34 @@ $(LIBNERVE): $(LIB_OBJ)
 
 $(NERVE): $(CLI_OBJ) $(LIBNERVE)
 	$(call say,LD,$@)
-	$(Q)$(CC) $(CFLAGS_BASE) $(LDSAN) $(CLI_OBJ) $(LIBNERVE) $(LIBS_ALL) $(LDFLAGS) -o $@
+	$(Q)$(CC) $(CFLAGS_BASE) $(LDSAN) $(CLI_OBJ) $(NV_LINK_LIB) $(LIBS_ALL) $(LDFLAGS) -o $@
+
+$(NV_CUDA_SO): $(CU_OBJ)
+	$(call say,LD,$@)
+	$(Q)$(CC) -shared -Wl,-soname,libnerve_cuda.so $^ $(NV_CUDA_LIBS) $(LDFLAGS) -o $@
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIBNERVE) tests/unit/testutil.h
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)
-	$(Q)$(CC) $(CFLAGS_BASE) $(CFLAGS) $(CPPFLAGS_ALL) -Itests/unit $< $(LIBNERVE) -lcmocka $(LIBS_ALL) $(LDSAN) -o $@
+	$(Q)$(CC) $(CFLAGS_BASE) $(CFLAGS) $(CPPFLAGS_ALL) -Itests/unit $< $(NV_LINK_LIB) -lcmocka $(LIBS_ALL) $(NV_TEST_RPATH) $(LDSAN) -o $@
 
 # Small drivers that tests and benchmarks run (for example a training trace for the
 # PyTorch comparison); not tests themselves.
 $(BUILD)/tests/tools/%: tests/tools/%.c $(LIBNERVE)
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)
-	$(Q)$(CC) $(CFLAGS_BASE) $(CFLAGS) $(CPPFLAGS_ALL) $< $(LIBNERVE) $(LIBS_ALL) $(LDSAN) -o $@
+	$(Q)$(CC) $(CFLAGS_BASE) $(CFLAGS) $(CPPFLAGS_ALL) $< $(NV_LINK_LIB) $(LIBS_ALL) $(NV_TEST_RPATH) $(LDSAN) -o $@
 
-$(BUILD)/tests/gpu/%: tests/gpu/%.c $(LIBNERVE)
+# The GPU tests call the kernels directly, so they link the plug-in itself.
+$(BUILD)/tests/gpu/%: tests/gpu/%.c $(LIBNERVE) $(NV_CUDA_SO)
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)
-	$(Q)$(CC) $(CFLAGS_BASE) $(CFLAGS) $(CPPFLAGS_ALL) -Itests/unit $< $(LIBNERVE) -lcmocka $(LIBS_ALL) $(LDSAN) -o $@
+	$(Q)$(CC) $(CFLAGS_BASE) $(CFLAGS) $(CPPFLAGS_ALL) -Itests/unit $< $(NV_LINK_LIB) $(NV_CUDA_SO) -lcmocka $(LIBS_ALL) $(NV_TEST_RPATH) $(LDSAN) -o $@
 
 $(BUILD)/bench/%: bench/%.c $(LIBNERVE)
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)
-	$(Q)$(CC) $(CFLAGS_BASE) $(CFLAGS) $(CPPFLAGS_ALL) $< $(LIBNERVE) $(LIBS_ALL) $(LDSAN) -o $@
+	$(Q)$(CC) $(CFLAGS_BASE) $(CFLAGS) $(CPPFLAGS_ALL) $< $(NV_LINK_LIB) $(LIBS_ALL) $(NV_TEST_RPATH) $(LDSAN) -o $@
 
 # The git commit recorded in run.json: a stamp rewritten only when it changes, so
 # run.c is recompiled exactly when the commit does.
@@ -200,6 +219,9 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/nerve
 	install -m 755 $(NERVE) $(DESTDIR)$(PREFIX)/bin/nerve
 	install -m 644 $(LIBNERVE) $(DESTDIR)$(PREFIX)/lib/libnerve.a
+ifeq ($(CUDA),1)
+	install -m 755 $(NV_CUDA_SO) $(DESTDIR)$(PREFIX)/lib/libnerve_cuda.so
+endif
 	install -m 644 include/nerve/*.h $(DESTDIR)$(PREFIX)/include/nerve/
 
 clean:

@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cuda_loader.h"
 #include "nerve/kernels.h"
+#include "nerve/mlp.h"
 
 void nv_features_defaults(nv_features_params *p) {
     memset(p, 0, sizeof *p);
@@ -444,8 +446,13 @@ nv_status nv_features_ascend(const nv_features_problem *pb, const nv_features_pa
 #ifdef NERVE_CUDA
     if (want != NV_DEVICE_CPU) {
         char why[256];
-        if (nv_cuda_usable(why, sizeof why)) {
-            ops = nv_features_ops_cuda();
+        /* The CUDA ops live in libnerve_cuda.so, loaded on demand (cuda_loader.h). */
+        const nv_features_ops *(*cuda_ops)(void) = NULL;
+        if (nv_cuda_usable(why, sizeof why))
+            cuda_ops = (const nv_features_ops *(*)(void))nv_cuda_sym("nv_features_ops_cuda", why,
+                                                                     sizeof why);
+        if (cuda_ops) {
+            ops = cuda_ops();
             u = NV_DEVICE_CUDA;
         } else if (want == NV_DEVICE_CUDA) {
             return nv_fail(err, NV_EDEVICE, "features: device 'cuda' requested but %s", why);

@@ -9,6 +9,9 @@
  */
 #include "nerve/pca.h"
 
+#include "cuda_loader.h"
+#include "nerve/mlp.h"
+
 #include <cblas.h>
 #include <lapacke.h>
 #include <math.h>
@@ -225,9 +228,16 @@ static nv_status run_core(nv_device_kind want, const nv_real *x, int64_t n, int6
 #ifdef NERVE_CUDA
     if (want != NV_DEVICE_CPU) {
         char why[256];
-        if (nv_pca_cuda_usable(why, sizeof why)) {
+        /* The CUDA core lives in libnerve_cuda.so, loaded on demand (cuda_loader.h). */
+        nv_status (*core)(const nv_real *, int64_t, int64_t, const double *, int64_t, double *,
+                          double *, double *, nv_error *) = NULL;
+        if (nv_cuda_usable(why, sizeof why))
+            core = (nv_status(*)(const nv_real *, int64_t, int64_t, const double *, int64_t,
+                                 double *, double *, double *, nv_error *))
+                nv_cuda_sym("nv_pca_core_cuda", why, sizeof why);
+        if (core) {
             *used = NV_DEVICE_CUDA;
-            return nv_pca_core_cuda(x, n, d, mean, k, evals, comps, proj, err);
+            return core(x, n, d, mean, k, evals, comps, proj, err);
         }
         if (want == NV_DEVICE_CUDA)
             return nv_fail(err, NV_EDEVICE, "pca: device 'cuda' requested but %s", why);

@@ -1,34 +1,19 @@
 /* backend.c: the one place that chooses the training backend (mlp.h). Everything
  * else calls through the nv_backend table it returns, so this is the only file
- * that knows whether the build has CUDA: no #ifdef anywhere in the algorithms.
+ * that knows about the CUDA backend: no #ifdef anywhere in the algorithms. The CUDA
+ * table lives in libnerve_cuda.so, loaded on demand (cuda_loader.c, which also holds
+ * nv_cuda_usable).
  */
 #include <stdio.h>
 #include <string.h>
 
-#include "nerve/kernels.h"
+#include "cuda_loader.h"
 #include "nerve/mlp.h"
 
-#if defined(NERVE_CUDA) && NERVE_CUDA
-#define HAVE_CUDA 1
-#else
-#define HAVE_CUDA 0
-#endif
-
 const nv_backend *nv_backend_cuda(void) {
-#if HAVE_CUDA
-    return nv_backend_cuda_table();
-#else
-    return NULL;
-#endif
-}
-
-int nv_cuda_usable(char *why, size_t why_len) {
-#if HAVE_CUDA
-    return nv_cuda_probe(why, why_len);
-#else
-    if (why && why_len) snprintf(why, why_len, "this build has no CUDA backend (built with CUDA=0 or without nvcc)");
-    return 0;
-#endif
+    const nv_backend *(*table)(void) =
+        (const nv_backend *(*)(void))nv_cuda_sym("nv_backend_cuda_table", NULL, 0);
+    return table ? table() : NULL;
 }
 
 nv_status nv_backend_select(nv_device_kind want, const nv_backend **out, const char **note,

@@ -30,9 +30,7 @@
 #include <cblas.h>
 #include <libconfig.h>
 #include <zlib.h>
-#ifdef NERVE_CUDA
-#include <cuda_runtime_api.h>
-#endif
+#include "cuda_loader.h"
 
 /* Columns of the per-epoch metrics table (checkpoint, CSV and metrics.h5). */
 enum { M_EPOCH, M_TRAIN_LOSS, M_TRAIN_ACC, M_TEST_LOSS, M_TEST_ACC, M_COLS };
@@ -579,13 +577,16 @@ static json_t *library_versions(const char *hdf5) {
     json_object_set_new(l, "libconfig", json_string(buf));
     json_object_set_new(l, "jansson", json_string(jansson_version_str()));
     json_object_set_new(l, "zlib", json_string(zlibVersion()));
-#ifdef NERVE_CUDA
-    int v = 0;
-    if (cudaRuntimeGetVersion(&v) == cudaSuccess) {
-        snprintf(buf, sizeof buf, "%d.%d", v / 1000, (v % 1000) / 10);
-        json_object_set_new(l, "cuda_runtime", json_string(buf));
+    /* The CUDA runtime only when this run loaded the CUDA backend (a CPU run never
+     * does): looked up through the plug-in, whose dependencies include cudart. */
+    if (nv_cuda_loaded()) {
+        int (*rt_version)(int *) = (int (*)(int *))nv_cuda_sym("cudaRuntimeGetVersion", NULL, 0);
+        int v = 0;
+        if (rt_version && rt_version(&v) == 0 /* cudaSuccess */) {
+            snprintf(buf, sizeof buf, "%d.%d", v / 1000, (v % 1000) / 10);
+            json_object_set_new(l, "cuda_runtime", json_string(buf));
+        }
     }
-#endif
     return l;
 }
 

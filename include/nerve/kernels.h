@@ -131,8 +131,10 @@ nv_status nv_cuda_upload(void *dst, const void *src, size_t bytes, nv_error *err
 nv_status nv_cuda_download(void *dst, const void *src, size_t bytes, nv_error *err);
 nv_status nv_cuda_sync(nv_error *err);
 
-/* Internal to the backend choice (src/backend.c): the CUDA backend's table and the
- * device probe behind nv_cuda_usable. */
+/* Internal to the backend choice (src/backend.c, src/cuda_loader.c): the CUDA
+ * backend's table and the device probe behind nv_cuda_usable. Like every nv_cuda_*
+ * function these live in libnerve_cuda.so, which the library looks up on demand
+ * (src/cuda_loader.h); only the GPU tests link it directly. */
 const nv_backend *nv_backend_cuda_table(void);
 int nv_cuda_probe(char *why, size_t why_len);
 

@@ -131,9 +131,11 @@ typedef struct {
 nv_status nv_backend_select(nv_device_kind want, const nv_backend **out, const char **note,
                             nv_error *err);
 const nv_backend *nv_backend_cpu(void);
-/* NULL when the build has no CUDA backend. */
+/* NULL when the build has no CUDA backend or libnerve_cuda.so cannot be loaded. */
 const nv_backend *nv_backend_cuda(void);
-/* 1 when this build has CUDA and a device answers; `why` gets the reason otherwise. */
+/* 1 when this build has CUDA and a device answers; `why` gets the reason otherwise.
+ * Checks for the NVIDIA driver first and loads libnerve_cuda.so (cuBLAS etc.) only
+ * when it finds a device; the first call decides for the whole process. */
 int nv_cuda_usable(char *why, size_t why_len);
 
 #ifdef __cplusplus
