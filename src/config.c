@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nerve/strbuf.h"
+
 typedef enum { K_GROUP, K_INT, K_NUM, K_STR, K_BOOL, K_INTLIST_OR_STR, K_STRLIST_OR_STR, K_NUMLIST } key_kind;
 
 typedef struct {
@@ -29,6 +31,8 @@ static const key_def KEYS[] = {
     {"data.spheres.points_per_class", K_INT}, {"data.spheres.radius", K_NUMLIST},
     {"data.spheres.offset", K_NUM}, {"data.spheres.noise", K_NUM},
     {"data.spheres.oversample", K_NUM}, {"data.spheres.oversample_width", K_NUM},
+    {"data.disks", K_GROUP}, {"data.disks.points_per_class", K_INT}, {"data.disks.radius", K_NUM},
+    {"data.disks.gap", K_NUM},
     {"data.idx", K_GROUP}, {"data.idx.images", K_STR}, {"data.idx.labels", K_STR},
     {"data.idx.test_images", K_STR}, {"data.idx.test_labels", K_STR},
     {"data.idx.limit", K_INT}, {"data.idx.test_limit", K_INT},
@@ -237,12 +241,12 @@ static const char *device_name(nv_device_kind k) {
 }
 
 const char *nv_data_source_name(nv_data_source s) {
-    static const char *names[] = {"spheres", "fashion-mnist", "idx", "csv", "hdf5", "file"};
+    static const char *names[] = {"spheres", "fashion-mnist", "idx", "csv", "hdf5", "file", "disks"};
     return (unsigned)s < NV_ARRAY_LEN(names) ? names[s] : "?";
 }
 
 static int parse_source(const char *s) {
-    for (int i = 0; i <= NV_DATA_FILE; i++)
+    for (int i = 0; i <= NV_DATA_DISKS; i++)
         if (!strcmp(s, nv_data_source_name((nv_data_source)i))) return i;
     return -1;
 }
@@ -308,7 +312,7 @@ static nv_status read_all(reader *r, nv_experiment *ex) {
     int src = parse_source(sv);
     if (src < 0)
         return bad(r, lookup(r, "data.source"), "data.source",
-                   "expected one of spheres, fashion-mnist, idx, csv, hdf5, file; found \"%s\"", sv);
+                   "expected one of spheres, fashion-mnist, idx, csv, hdf5, file, disks; found \"%s\"", sv);
     d->source = (nv_data_source)src;
     if ((st = get_num(r, "data.test_fraction", src == NV_DATA_SPHERES ? 0.2 : 0.2, 0.0, 0.95, &d->test_fraction))) return st;
     nv_spheres_params *sp = &d->spheres;
@@ -337,6 +341,19 @@ static nv_status read_all(reader *r, nv_experiment *ex) {
     if ((st = get_num(r, "data.spheres.oversample_width", sp->oversample_width, 1e-9, 1e6, &sp->oversample_width))) return st;
     sp->test_fraction = d->test_fraction;
     sp->seed = ex->seed;
+
+    nv_disks_params *dp = &d->disks;
+    nv_disks_defaults(dp);
+    if ((st = get_int(r, "data.disks.points_per_class", dp->points_per_class, 2, 10000000, &iv))) return st;
+    dp->points_per_class = iv;
+    if ((st = get_num(r, "data.disks.radius", dp->radius, 1e-6, 1.0 / 3.0, &dp->radius))) return st;
+    if ((st = get_num(r, "data.disks.gap", dp->gap, 0.0, 1.0 / 3.0, &dp->gap))) return st;
+    if (!(dp->radius + dp->gap < 1.0 / 3.0))
+        return bad(r, lookup(r, "data.disks.gap") ? lookup(r, "data.disks.gap") : lookup(r, "data.disks.radius"),
+                   "data.disks", "radius %g + gap %g must be < 1/3 (disjoint disks inside the square)",
+                   dp->radius, dp->gap);
+    dp->test_fraction = d->test_fraction;
+    dp->seed = ex->seed;
 
     if ((st = get_str(r, "data.idx.images", "", d->images, sizeof d->images))) return st;
     if ((st = get_str(r, "data.idx.labels", "", d->labels, sizeof d->labels))) return st;
@@ -553,96 +570,75 @@ int nv_experiment_models(const nv_experiment *ex, int64_t d, int32_t c, nv_model
 }
 
 /* --- the resolved config ------------------------------------------------------- */
-typedef struct {
-    char *buf;
-    size_t len, cap;
-} sbuf;
-
-static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(sbuf *b, const char *fmt, ...) {
-    va_list ap;
-    for (;;) {
-        va_start(ap, fmt);
-        int n = vsnprintf(b->buf ? b->buf + b->len : NULL, b->buf ? b->cap - b->len : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0) return;
-        if (b->buf && b->len + (size_t)n < b->cap) {
-            b->len += (size_t)n;
-            return;
-        }
-        size_t cap = (b->cap ? b->cap * 2 : 4096) + (size_t)n;
-        char *nb = realloc(b->buf, cap);
-        if (!nb) return;
-        b->buf = nb;
-        b->cap = cap;
-    }
-}
-
 /* %.9g round-trips a float and %.17g a double, so the text reloads to the same bits. */
 char *nv_config_resolved_text(const nv_experiment *ex) {
-    sbuf b = {0};
+    nv_strbuf b = {0};
     const nv_data_spec *d = &ex->data;
-    sb_printf(&b, "# resolved by nerve %s: every key, defaults filled in\n", NERVE_VERSION);
-    sb_printf(&b, "experiment = \"%s\";\nseed = %llu;\ndevice = \"%s\";\n", ex->experiment,
-              (unsigned long long)ex->seed, device_name(ex->device));
-    sb_printf(&b, "data: {\n  source = \"%s\";\n  test_fraction = %.17g;\n", nv_data_source_name(d->source),
-              d->test_fraction);
+    nv_sb_printf(&b, "# resolved by nerve %s: every key, defaults filled in\n", NERVE_VERSION);
+    nv_sb_printf(&b, "experiment = \"%s\";\nseed = %llu;\ndevice = \"%s\";\n", ex->experiment,
+                 (unsigned long long)ex->seed, device_name(ex->device));
+    nv_sb_printf(&b, "data: {\n  source = \"%s\";\n  test_fraction = %.17g;\n", nv_data_source_name(d->source),
+                 d->test_fraction);
     switch (d->source) {
     case NV_DATA_SPHERES:
-        sb_printf(&b,
-                  "  spheres: {\n    dim = %lld;\n    sphere_dim = %lld;\n    points_per_class = %lld;\n"
-                  /* %#g keeps the decimal point: a libconfig array must not mix 1 and 1.3 */
-                  "    radius = [%#.17g, %#.17g];\n    offset = %.17g;\n    noise = %.17g;\n"
-                  "    oversample = %.17g;\n    oversample_width = %.17g;\n  };\n",
-                  (long long)d->spheres.dim, (long long)d->spheres.sphere_dim,
-                  (long long)d->spheres.points_per_class, d->spheres.radius[0], d->spheres.radius[1],
-                  d->spheres.offset, d->spheres.noise, d->spheres.oversample, d->spheres.oversample_width);
+        nv_sb_printf(&b,
+                     "  spheres: {\n    dim = %lld;\n    sphere_dim = %lld;\n    points_per_class = %lld;\n"
+                     /* %#g keeps the decimal point: a libconfig array must not mix 1 and 1.3 */
+                     "    radius = [%#.17g, %#.17g];\n    offset = %.17g;\n    noise = %.17g;\n"
+                     "    oversample = %.17g;\n    oversample_width = %.17g;\n  };\n",
+                     (long long)d->spheres.dim, (long long)d->spheres.sphere_dim,
+                     (long long)d->spheres.points_per_class, d->spheres.radius[0], d->spheres.radius[1],
+                     d->spheres.offset, d->spheres.noise, d->spheres.oversample, d->spheres.oversample_width);
         break;
     case NV_DATA_FASHION_MNIST:
-        sb_printf(&b, "  fashion_mnist: {\n    limit = %lld;\n    test_limit = %lld;\n  };\n", (long long)d->limit,
-                  (long long)d->test_limit);
+        nv_sb_printf(&b, "  fashion_mnist: {\n    limit = %lld;\n    test_limit = %lld;\n  };\n", (long long)d->limit,
+                     (long long)d->test_limit);
         break;
     case NV_DATA_IDX:
-        sb_printf(&b, "  idx: {\n    images = \"%s\";\n    labels = \"%s\";\n", d->images, d->labels);
+        nv_sb_printf(&b, "  idx: {\n    images = \"%s\";\n    labels = \"%s\";\n", d->images, d->labels);
         if (d->test_images[0])
-            sb_printf(&b, "    test_images = \"%s\";\n    test_labels = \"%s\";\n", d->test_images, d->test_labels);
-        sb_printf(&b, "    limit = %lld;\n    test_limit = %lld;\n  };\n", (long long)d->limit, (long long)d->test_limit);
+            nv_sb_printf(&b, "    test_images = \"%s\";\n    test_labels = \"%s\";\n", d->test_images, d->test_labels);
+        nv_sb_printf(&b, "    limit = %lld;\n    test_limit = %lld;\n  };\n", (long long)d->limit, (long long)d->test_limit);
         break;
     case NV_DATA_CSV:
-        sb_printf(&b, "  csv: {\n    path = \"%s\";\n    label_col = %d;\n  };\n", d->path, d->label_col);
+        nv_sb_printf(&b, "  csv: {\n    path = \"%s\";\n    label_col = %d;\n  };\n", d->path, d->label_col);
         break;
     case NV_DATA_HDF5:
-        sb_printf(&b, "  hdf5: {\n    path = \"%s\";\n    x = \"%s\";\n    y = \"%s\";\n  };\n", d->path, d->x_path,
-                  d->y_path);
+        nv_sb_printf(&b, "  hdf5: {\n    path = \"%s\";\n    x = \"%s\";\n    y = \"%s\";\n  };\n", d->path, d->x_path,
+                     d->y_path);
         break;
     case NV_DATA_FILE:
-        sb_printf(&b, "  file: {\n    path = \"%s\";\n  };\n", d->path);
+        nv_sb_printf(&b, "  file: {\n    path = \"%s\";\n  };\n", d->path);
+        break;
+    case NV_DATA_DISKS:
+        nv_sb_printf(&b, "  disks: {\n    points_per_class = %lld;\n    radius = %.17g;\n    gap = %.17g;\n  };\n",
+                     (long long)d->disks.points_per_class, d->disks.radius, d->disks.gap);
         break;
     }
-    sb_printf(&b, "};\nmodels: {\n  hidden = [");
-    for (int i = 0; i < ex->nhidden; i++) sb_printf(&b, "%s%lld", i ? ", " : "", (long long)ex->hidden[i]);
-    sb_printf(&b,
-              "];\n  activation = \"%s\";\n  leaky_slope = %.9g;\n  init = \"%s\";\n  bottleneck_layer = %d;\n"
-              "  bottleneck_width = %lld;\n  linear_baseline = %s;\n};\n",
-              nv_activation_name(ex->activation), (double)ex->leaky_slope, ex->init == NV_INIT_HE ? "he" : "xavier",
-              ex->bottleneck_layer, (long long)ex->bottleneck_width, ex->linear_baseline ? "true" : "false");
-    sb_printf(&b,
-              "train: {\n  epochs = %lld;\n  batch_size = %lld;\n  optimizer = \"%s\";\n  lr = %.9g;\n"
-              "  momentum = %.9g;\n  weight_decay = %.9g;\n  beta1 = %.9g;\n  beta2 = %.9g;\n  eps = %.9g;\n"
-              "  threads = %d;\n};\n",
-              (long long)ex->epochs, (long long)ex->batch_size, ex->optim.kind == NV_OPT_ADAM ? "adam" : "sgd",
-              (double)ex->optim.lr, (double)ex->optim.momentum, (double)ex->optim.weight_decay,
-              (double)ex->optim.beta1, (double)ex->optim.beta2, (double)ex->optim.eps, ex->threads);
-    sb_printf(&b, "snapshots: {\n  epochs = [");
-    for (int64_t i = 0; i < ex->nsnap; i++) sb_printf(&b, "%s%lld", i ? ", " : "", (long long)ex->snap_epochs[i]);
-    sb_printf(&b, "];\n  layers = ");
-    if (ex->snap_all_layers) sb_printf(&b, "\"all\"");
+    nv_sb_printf(&b, "};\nmodels: {\n  hidden = [");
+    for (int i = 0; i < ex->nhidden; i++) nv_sb_printf(&b, "%s%lld", i ? ", " : "", (long long)ex->hidden[i]);
+    nv_sb_printf(&b,
+                 "];\n  activation = \"%s\";\n  leaky_slope = %.9g;\n  init = \"%s\";\n  bottleneck_layer = %d;\n"
+                 "  bottleneck_width = %lld;\n  linear_baseline = %s;\n};\n",
+                 nv_activation_name(ex->activation), (double)ex->leaky_slope, ex->init == NV_INIT_HE ? "he" : "xavier",
+                 ex->bottleneck_layer, (long long)ex->bottleneck_width, ex->linear_baseline ? "true" : "false");
+    nv_sb_printf(&b,
+                 "train: {\n  epochs = %lld;\n  batch_size = %lld;\n  optimizer = \"%s\";\n  lr = %.9g;\n"
+                 "  momentum = %.9g;\n  weight_decay = %.9g;\n  beta1 = %.9g;\n  beta2 = %.9g;\n  eps = %.9g;\n"
+                 "  threads = %d;\n};\n",
+                 (long long)ex->epochs, (long long)ex->batch_size, ex->optim.kind == NV_OPT_ADAM ? "adam" : "sgd",
+                 (double)ex->optim.lr, (double)ex->optim.momentum, (double)ex->optim.weight_decay,
+                 (double)ex->optim.beta1, (double)ex->optim.beta2, (double)ex->optim.eps, ex->threads);
+    nv_sb_printf(&b, "snapshots: {\n  epochs = [");
+    for (int64_t i = 0; i < ex->nsnap; i++) nv_sb_printf(&b, "%s%lld", i ? ", " : "", (long long)ex->snap_epochs[i]);
+    nv_sb_printf(&b, "];\n  layers = ");
+    if (ex->snap_all_layers) nv_sb_printf(&b, "\"all\"");
     else {
-        sb_printf(&b, "[");
-        for (int i = 0; i < ex->nsnap_layers; i++) sb_printf(&b, "%s\"%s\"", i ? ", " : "", ex->snap_layers[i]);
-        sb_printf(&b, "]");
+        nv_sb_printf(&b, "[");
+        for (int i = 0; i < ex->nsnap_layers; i++) nv_sb_printf(&b, "%s\"%s\"", i ? ", " : "", ex->snap_layers[i]);
+        nv_sb_printf(&b, "]");
     }
-    sb_printf(&b, ";\n  preactivations = %s;\n  compression = %d;\n};\n", ex->preactivations ? "true" : "false",
-              ex->compression);
-    return b.buf;
+    nv_sb_printf(&b, ";\n  preactivations = %s;\n  compression = %d;\n};\n", ex->preactivations ? "true" : "false",
+                 ex->compression);
+    return nv_sb_take(&b);
 }

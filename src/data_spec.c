@@ -21,6 +21,14 @@ nv_status nv_data_build(const nv_data_spec *spec, uint64_t seed, nv_dataset *tra
         nv_spheres_describe(&p, desc, len);
         break;
     }
+    case NV_DATA_DISKS: {
+        nv_disks_params p = spec->disks;
+        p.seed = seed;
+        p.test_fraction = spec->test_fraction;
+        st = nv_disks_generate(&p, train, test, err);
+        nv_disks_describe(&p, desc, len);
+        break;
+    }
     case NV_DATA_FASHION_MNIST:
     case NV_DATA_IDX: {
         nv_idx_params p = {.images = spec->images, .labels = spec->labels,

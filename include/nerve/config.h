@@ -31,12 +31,14 @@ typedef enum {
     NV_DATA_IDX,            /* any MNIST-format IDX files */
     NV_DATA_CSV,
     NV_DATA_HDF5,           /* user HDF5 arrays */
-    NV_DATA_FILE            /* a dataset file written by `nerve data` */
+    NV_DATA_FILE,           /* a dataset file written by `nerve data` */
+    NV_DATA_DISKS           /* nine disks in a square (Naitzat et al.'s D-I) */
 } nv_data_source;
 
 typedef struct {
     nv_data_source source;
     nv_spheres_params spheres;      /* source = spheres (its seed is the experiment's) */
+    nv_disks_params disks;          /* source = disks (its seed is the experiment's) */
     double test_fraction;           /* spheres, csv, hdf5, idx without test files */
     char images[NV_PATH_LEN], labels[NV_PATH_LEN];           /* idx */
     char test_images[NV_PATH_LEN], test_labels[NV_PATH_LEN]; /* idx, optional */
@@ -94,7 +96,8 @@ typedef struct {
 nv_status nv_config_load(const char *path, const char *const *overrides, int noverrides,
                          nv_experiment *ex, nv_error *err);
 
-/* The resolved config as libconfig text (every key, defaults filled in). malloc'd. */
+/* The resolved config as libconfig text (every key, defaults filled in). malloc'd;
+ * NULL when out of memory. */
 char *nv_config_resolved_text(const nv_experiment *ex);
 
 /* Model definitions of the experiment (expressive, bottleneck, and the linear

@@ -88,6 +88,37 @@ nv_status nv_spheres_generate(const nv_spheres_params *p, nv_dataset *train, nv_
 /* A one-line description of the parameters (the dataset file's `source`). */
 void nv_spheres_describe(const nv_spheres_params *p, char *buf, size_t len);
 
+/* --- the nine-disks generator (datasets/disks.c) -----------------------------
+ * Data set D-I of Naitzat, Zhitnikov and Lim (JMLR 2020), in R^2. Nine disks of
+ * radius `radius` centred on the grid {-2/3, 0, 2/3}^2 inside the square [-1, 1]^2.
+ * Class 0 (a): uniform in the union of the disks (beta0 = 9). Class 1 (b): uniform
+ * in the square minus the disks widened by `gap` (beta0 = 1, beta1 = 9), so the
+ * classes are separated by a band of width `gap`. Needs radius + gap < 1/3 (disks
+ * disjoint and inside the square). Points are drawn by rejection from the square
+ * (datasets/disks.c gives the RNG indices); the split is nv_dataset_split
+ * (stratified, shuffled by the seed). Same parameters, same bytes. */
+typedef struct {
+    int64_t points_per_class; /* before the split */
+    double radius;            /* > 0 */
+    double gap;               /* >= 0, radius + gap < 1/3 */
+    double test_fraction;     /* in [0, 1) */
+    uint64_t seed;
+} nv_disks_params;
+
+/* Defaults: 2000 points per class, radius 0.2, gap 0.05, test fraction 0.2, seed 1. */
+void nv_disks_defaults(nv_disks_params *p);
+/* NV_EINPUT naming the field when a parameter is out of range. */
+nv_status nv_disks_validate(const nv_disks_params *p, nv_error *err);
+/* Distance from (x, y) to the nearest of the nine centres. */
+double nv_disks_distance(double x, double y);
+/* All points before the split: class 0 then class 1; ids are 0..n-1 in that order. */
+nv_status nv_disks_sample(const nv_disks_params *p, nv_dataset *all, nv_error *err);
+/* nv_disks_sample followed by nv_dataset_split(test_fraction, seed). */
+nv_status nv_disks_generate(const nv_disks_params *p, nv_dataset *train, nv_dataset *test,
+                            nv_error *err);
+/* A one-line description of the parameters (the dataset file's `source`). */
+void nv_disks_describe(const nv_disks_params *p, char *buf, size_t len);
+
 /* --- loaders ------------------------------------------------------------------ */
 
 /* MNIST-format IDX files, gzip-compressed or raw (detected from the magic bytes).

@@ -7,16 +7,6 @@
 
 static char g_dir[256];
 
-static const char *write_cfg(const char *name, const char *text) {
-    static char path[512];
-    snprintf(path, sizeof path, "%s/%s", g_dir, name);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-    return path;
-}
-
 static int setup(void **state) {
     (void)state;
     snprintf(g_dir, sizeof g_dir, "%s", nv_test_tmpdir("config"));
@@ -25,7 +15,7 @@ static int setup(void **state) {
 
 /* Loads `text` and expects failure whose message contains every needle. */
 static void expect_error(const char *text, const char *needle1, const char *needle2) {
-    const char *p = write_cfg("bad.cfg", text);
+    const char *p = nv_test_write_file(g_dir, "bad.cfg", text);
     nv_experiment ex;
     nv_error err = {0};
     nv_status st = nv_config_load(p, NULL, 0, &ex, &err);
@@ -36,7 +26,7 @@ static void expect_error(const char *text, const char *needle1, const char *need
 
 static void test_defaults(void **state) {
     (void)state;
-    const char *p = write_cfg("min.cfg", "experiment = \"x\";\n");
+    const char *p = nv_test_write_file(g_dir, "min.cfg", "experiment = \"x\";\n");
     nv_experiment ex;
     nv_error err = {0};
     assert_int_equal(nv_config_load(p, NULL, 0, &ex, &err), NV_OK);
@@ -92,7 +82,7 @@ static void test_bad_inputs(void **state) {
 
 static void test_overrides(void **state) {
     (void)state;
-    const char *p = write_cfg("o.cfg", "train: { epochs = 10; lr = 0.5; };\nseed = 4;\n");
+    const char *p = nv_test_write_file(g_dir, "o.cfg", "train: { epochs = 10; lr = 0.5; };\nseed = 4;\n");
     const char *ov[] = {"train: { epochs = 3; };", "seed = 9;", "train: { lr = 0.25; };"};
     nv_experiment ex;
     nv_error err = {0};
@@ -123,17 +113,17 @@ static void test_schedule(void **state) {
  * the same text (a fixed point), so a run's stored config reproduces it. */
 static void test_resolved_roundtrip(void **state) {
     (void)state;
-    const char *p = write_cfg("r.cfg",
-                              "experiment = \"rt\"; seed = 7;\n"
-                              "data: { spheres: { dim = 8; sphere_dim = 1; radius = [0.7, 1.1]; noise = 0.01; }; };\n"
-                              "models: { hidden = [32, 16]; activation = \"tanh\"; bottleneck_layer = 2; bottleneck_width = 2; };\n"
-                              "train: { epochs = 7; optimizer = \"sgd\"; lr = 0.1; momentum = 0.5; weight_decay = 1e-4; };\n"
-                              "snapshots: { epochs = [7, 0, 3, 3]; layers = [\"input\", \"logits\"]; preactivations = true; };\n");
+    const char *p = nv_test_write_file(g_dir, "r.cfg",
+                                       "experiment = \"rt\"; seed = 7;\n"
+                                       "data: { spheres: { dim = 8; sphere_dim = 1; radius = [0.7, 1.1]; noise = 0.01; }; };\n"
+                                       "models: { hidden = [32, 16]; activation = \"tanh\"; bottleneck_layer = 2; bottleneck_width = 2; };\n"
+                                       "train: { epochs = 7; optimizer = \"sgd\"; lr = 0.1; momentum = 0.5; weight_decay = 1e-4; };\n"
+                                       "snapshots: { epochs = [7, 0, 3, 3]; layers = [\"input\", \"logits\"]; preactivations = true; };\n");
     nv_experiment a, b;
     nv_error err = {0};
     assert_int_equal(nv_config_load(p, NULL, 0, &a, &err), NV_OK);
     char *t1 = nv_config_resolved_text(&a);
-    const char *p2 = write_cfg("r2.cfg", t1);
+    const char *p2 = nv_test_write_file(g_dir, "r2.cfg", t1);
     assert_int_equal(nv_config_load(p2, NULL, 0, &b, &err), NV_OK);
     char *t2 = nv_config_resolved_text(&b);
     assert_string_equal(t1, t2);
