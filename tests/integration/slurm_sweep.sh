@@ -30,16 +30,7 @@ fi
 
 tmp=$(mktemp -d /tmp/nerve-slurm-XXXXXX)
 export SLURM_CONF=$tmp/slurm.conf
-# slurmd 22.05 initialises its cgroup plugin even with proctrack/linuxproc and
-# task/none, and gives up when /sys/fs/cgroup holds no cgroup filesystem (a chroot or
-# a minimal container). Mount cgroup2 there for the test in that case, and unmount it
-# again at the end.
-mounted_cgroup=0
-if [ ! -e /sys/fs/cgroup/cgroup.controllers ] && ! ls /sys/fs/cgroup/*/tasks >/dev/null 2>&1; then
-  mkdir -p /sys/fs/cgroup 2>/dev/null
-  mount -t cgroup2 none /sys/fs/cgroup 2>/dev/null && mounted_cgroup=1 ||
-    fail "no cgroup filesystem at /sys/fs/cgroup, and mounting one failed: slurmd cannot start"
-fi
+cg_mounts=()
 stop_cluster() {
   # by PID files only, read once (the daemons remove them as they exit); never by
   # name: other clusters may run on this machine
@@ -56,9 +47,32 @@ stop_cluster() {
   done
   for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
   rm -rf "$tmp"
-  [ $mounted_cgroup = 1 ] && umount /sys/fs/cgroup 2>/dev/null
+  local i
+  for ((i = ${#cg_mounts[@]} - 1; i >= 0; i--)); do umount "${cg_mounts[i]}" 2>/dev/null; done
 }
 trap stop_cluster EXIT
+# slurmd 22.05 initialises its cgroup plugin even with proctrack/linuxproc and
+# task/none, and gives up when /sys/fs/cgroup holds no cgroup filesystem (a chroot or
+# a minimal container). Mount one there for the test in that case, of the version
+# this process lives in (/proc/self/cgroup: v1 controllers, or only the v2 line; slurmd
+# refuses a mix), and unmount it again at the end.
+if [ ! -e /sys/fs/cgroup/cgroup.controllers ] && ! ls /sys/fs/cgroup/*/tasks >/dev/null 2>&1; then
+  mkdir -p /sys/fs/cgroup 2>/dev/null
+  v1=$(awk -F: '$2 != "" && $2 !~ /^name=/ {print $2}' /proc/self/cgroup | tr ',' '\n' | sort -u)
+  if [ -n "$v1" ]; then
+    mount -t tmpfs cgroup_root /sys/fs/cgroup || fail "cannot mount a tmpfs on /sys/fs/cgroup for slurmd"
+    cg_mounts+=(/sys/fs/cgroup)
+    for c in $(awk -F: '$2 != "" {print $2}' /proc/self/cgroup); do
+      d=/sys/fs/cgroup/${c#name=}
+      mkdir -p "$d"
+      if [[ $c == name=* ]]; then mount -t cgroup -o none,"$c" cgroup "$d"; else mount -t cgroup -o "$c" cgroup "$d"; fi &&
+        cg_mounts+=("$d")
+    done
+  else
+    mount -t cgroup2 none /sys/fs/cgroup || fail "no cgroup filesystem at /sys/fs/cgroup and mounting one failed"
+    cg_mounts+=(/sys/fs/cgroup)
+  fi
+fi
 
 # Ports out of the way of a system Slurm and of a concurrent run of this test.
 port=$((20000 + RANDOM % 20000))
