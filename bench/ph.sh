@@ -7,9 +7,10 @@
 # run in alternating order N times (default 3): ripser, nerve --threads 1, nerve
 # --threads 2. Wall time and peak RSS come from /usr/bin/time; the table reports
 # medians and ratios to ripser, and whether nerve printed the very bytes ripser did
-# (every run is checked). NERVE is the binary (default build/nerve). The CUDA build
-# loads cuBLAS at start (about 0.25 s and 220 MB of RSS before any work); a CPU-only
-# build (make BUILD=build/cpu CUDA=0) measures the engine alone.
+# (every run is checked). NERVE is the binary (default build/nerve). The CUDA part
+# of a CUDA build is a separate library loaded only when a GPU is used, so either
+# build measures the engine alone (before that change the CUDA build paid about
+# 0.25 s and 220 MB of RSS at start, hence the CPU-only build in older tables).
 # Not part of `make test`: a full run takes 10-20 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
