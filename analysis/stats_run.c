@@ -494,14 +494,8 @@ static nv_status write_stats_h5(const stats_ctx *c, const char *path, const char
         if (gx >= 0) H5Gclose(gx);
     }
     H5Pclose(gcpl);
-    if (st != NV_OK) goto fail;
-    st = nv_h5_commit_temp(fid, tmp, path, err);
-    free(tmp);
-    return st;
 fail:
-    nv_h5_discard_temp(fid, tmp);
-    free(tmp);
-    return st;
+    return nv_h5_finish_temp(fid, tmp, path, st, err);
 }
 
 static nv_status write_csvs(const stats_ctx *c, const char *dir, nv_error *err) {

@@ -82,13 +82,8 @@ nv_status nv_dataset_save(const char *path, const nv_dataset *train, const nv_da
     if ((st = nv_h5_attr_str(fid, "nerve_version", NERVE_VERSION, tmp, err))) goto fail;
     if ((st = write_set(fid, "train", train, tmp, err))) goto fail;
     if ((st = write_set(fid, "test", test, tmp, err))) goto fail;
-    st = nv_h5_commit_temp(fid, tmp, path, err); /* removes tmp on failure */
-    free(tmp);
-    return st;
 fail:
-    nv_h5_discard_temp(fid, tmp);
-    free(tmp);
-    return st;
+    return nv_h5_finish_temp(fid, tmp, path, st, err);
 }
 
 /* Reads /<group>/{x,y,ids} into ds and checks their shapes against each other and

@@ -115,14 +115,8 @@ nv_status nv_checkpoint_write(const char *path, const nv_checkpoint *ck, nv_erro
     }
     st = write_columns(ds, ck, tmp, err);
     H5Dclose(ds);
-    if (st != NV_OK) goto fail;
-    st = nv_h5_commit_temp(fid, tmp, path, err);
-    free(tmp);
-    return st;
 fail:
-    nv_h5_discard_temp(fid, tmp);
-    free(tmp);
-    return st;
+    return nv_h5_finish_temp(fid, tmp, path, st, err);
 }
 
 nv_status nv_h5_read_spec(hid_t fid, const char *group, nv_mlp_spec *s, const char *f,

@@ -119,6 +119,14 @@ void nv_h5_discard_temp(hid_t fid, const char *tmp_path) {
     if (tmp_path) unlink(tmp_path);
 }
 
+nv_status nv_h5_finish_temp(hid_t fid, char *tmp_path, const char *final_path, nv_status st,
+                            nv_error *err) {
+    if (st == NV_OK) st = nv_h5_commit_temp(fid, tmp_path, final_path, err);
+    else nv_h5_discard_temp(fid, tmp_path);
+    free(tmp_path);
+    return st;
+}
+
 nv_status nv_h5_commit_temp(hid_t fid, const char *tmp_path, const char *final_path,
                             nv_error *err) {
     if (H5Fflush(fid, H5F_SCOPE_GLOBAL) < 0) {

@@ -48,6 +48,10 @@ nv_status nv_h5_commit_temp(hid_t fid, const char *tmp_path, const char *final_p
                             nv_error *err);
 /* Closes fid (if valid) and removes tmp_path (if not NULL). */
 void nv_h5_discard_temp(hid_t fid, const char *tmp_path);
+/* Ends a file begun with nv_h5_create_temp: commits it when st is NV_OK, discards it
+ * otherwise, and frees tmp_path. Returns the final status (st, or the commit's). */
+nv_status nv_h5_finish_temp(hid_t fid, char *tmp_path, const char *final_path, nv_status st,
+                            nv_error *err);
 /* fsync of a directory, so a rename in it survives a power cut. */
 nv_status nv_fsync_dir(const char *dir, nv_error *err);
 /* nv_fsync_dir of the directory holding path ("." for a bare name), after a rename. */

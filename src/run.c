@@ -20,6 +20,7 @@
 #include <hdf5.h>
 
 #include "bgqueue.h"
+#include "h5util.h"
 #include "nerve/checkpoint.h"
 #include "nerve/rng.h"
 #include "nerve/snapshot.h"
@@ -132,58 +133,36 @@ static nv_status write_metrics_csv(const metrics_job *j, int m, nv_error *err) {
 /* metrics.h5: one group per model with a (rows, 5) float64 table "metrics" and its
  * column names; written whole to a temporary file and renamed. */
 static nv_status write_metrics_h5(const metrics_job *j, nv_error *err) {
-    char path[NV_PATH_LEN + 64], tmp[NV_PATH_LEN + 96];
+    char path[NV_PATH_LEN + 64];
     snprintf(path, sizeof path, "%s/metrics.h5", j->dir);
-    snprintf(tmp, sizeof tmp, "%s/.metrics.h5.tmp-%d", j->dir, (int)getpid());
-    nv_status st = NV_OK;
-    hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
-    H5Pset_obj_track_times(fcpl, 0);
-    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
-    H5Pclose(fcpl);
-    if (f < 0) return nv_fail(err, NV_EIO, "%s: cannot create (is the run directory writable?)", tmp);
-    hid_t strtype = H5Tcopy(H5T_C_S1);
-    H5Tset_size(strtype, H5T_VARIABLE);
-    H5Tset_cset(strtype, H5T_CSET_UTF8);
-    hid_t scalar = H5Screate(H5S_SCALAR);
-    const char *fmt = "nerve-metrics";
-    int ver = 1;
-    hid_t a = H5Acreate2(f, "format", strtype, scalar, H5P_DEFAULT, H5P_DEFAULT);
-    H5Awrite(a, strtype, &fmt);
-    H5Aclose(a);
-    a = H5Acreate2(f, "format_version", H5T_NATIVE_INT, scalar, H5P_DEFAULT, H5P_DEFAULT);
-    H5Awrite(a, H5T_NATIVE_INT, &ver);
-    H5Aclose(a);
+    char *tmp = NULL;
+    hid_t f = nv_h5_create_temp(path, &tmp, err);
+    if (f < 0) return err ? err->status : NV_EIO;
+    nv_status st;
+    if ((st = nv_h5_attr_str(f, "format", "nerve-metrics", tmp, err)) ||
+        (st = nv_h5_attr_i64(f, "format_version", 1, tmp, err)))
+        goto done;
     for (int m = 0; m < j->nmodels && !st; m++) {
         if (j->rows[m] == 0) continue; /* not started yet */
-        hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
-        H5Pset_obj_track_times(gcpl, 0);
+        hid_t gcpl = nv_h5_gcpl();
         hid_t g = H5Gcreate2(f, j->names[m], H5P_DEFAULT, gcpl, H5P_DEFAULT);
         H5Pclose(gcpl);
-        hsize_t dims[2] = {(hsize_t)j->rows[m], M_COLS};
-        hid_t sp = H5Screate_simple(2, dims, NULL);
-        hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
-        H5Pset_obj_track_times(dcpl, 0);
-        hid_t ds = H5Dcreate2(g, "metrics", H5T_IEEE_F64LE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-        if (ds < 0 || H5Dwrite(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, j->metrics[m]) < 0)
-            st = nv_fail(err, NV_EIO, "%s: writing /%s/metrics failed", tmp, j->names[m]);
-        hsize_t ncol = M_COLS;
-        hid_t csp = H5Screate_simple(1, &ncol, NULL);
-        hid_t ca = H5Acreate2(ds, "columns", strtype, csp, H5P_DEFAULT, H5P_DEFAULT);
-        H5Awrite(ca, strtype, METRIC_NAMES);
-        H5Aclose(ca);
-        H5Sclose(csp);
-        H5Pclose(dcpl);
-        H5Dclose(ds);
-        H5Sclose(sp);
+        if (g < 0) {
+            st = nv_h5_fail(err, NV_EIO, tmp, j->names[m], "cannot create group");
+            break;
+        }
+        int64_t dims[2] = {j->rows[m], M_COLS};
+        st = nv_h5_write_dataset(g, "metrics", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, dims, j->metrics[m], 0,
+                                 tmp, err);
+        if (!st) {
+            hid_t ds = H5Dopen2(g, "metrics", H5P_DEFAULT);
+            st = nv_h5_attr_strs(ds, "columns", METRIC_NAMES, M_COLS, tmp, err);
+            H5Dclose(ds);
+        }
         H5Gclose(g);
     }
-    H5Sclose(scalar);
-    H5Tclose(strtype);
-    if (H5Fflush(f, H5F_SCOPE_GLOBAL) < 0 && !st) st = nv_fail(err, NV_EIO, "%s: flush failed", tmp);
-    H5Fclose(f);
-    if (!st && rename(tmp, path) != 0) st = nv_fail(err, NV_EIO, "%s: rename to %s failed (%s)", tmp, path, strerror(errno));
-    if (st) unlink(tmp);
-    return st;
+done:
+    return nv_h5_finish_temp(f, tmp, path, st, err);
 }
 
 static nv_status run_metrics_job(void *p, nv_error *err) {
