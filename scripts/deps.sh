@@ -47,6 +47,7 @@ have_header libopenblas-dev openblas_config.h
 have_header liblapacke-dev lapacke.h
 have_header libconfig-dev libconfig.h
 have_header libjansson-dev jansson.h
+have_header libssl-dev openssl/evp.h  # SHA-256 of the stored datasets (hashes.json)
 have_header zlib1g-dev zlib.h
 have_header libcairo2-dev cairo/cairo.h cairo.h
 have_bin hdf5-tools h5dump

@@ -30,6 +30,7 @@
 /* Library versions for run.json (the reproducibility record, docs/sweeps.md). */
 #include <cblas.h>
 #include <libconfig.h>
+#include <openssl/crypto.h>
 #include <zlib.h>
 #include "cuda_loader.h"
 
@@ -45,6 +46,7 @@ typedef struct {
     nv_dataset train, test;
     const nv_backend *backend;
     nv_bgqueue *bg;                  /* the writer of every file during training */
+    nv_hash_memo *memo;              /* snapshot hashes, taken by the writer (hashes.json) */
     int nmodels;
     nv_model_def models[NV_MAX_MODELS];
     double *metrics[NV_MAX_MODELS];  /* (epochs + 1, M_COLS) per model */
@@ -240,6 +242,8 @@ typedef struct {
 
 typedef struct {
     char dir[NV_PATH_LEN + 32];
+    const char *run_dir;
+    nv_hash_memo *memo;
     nv_snapshot_meta meta;
     nv_mlp_spec spec;
     nv_real *params;         /* (nparams), owned */
@@ -269,7 +273,15 @@ static nv_status run_snapshot_job(void *p, nv_error *err) {
         nv_snapshot_abort(w);
         return st;
     }
-    return nv_snapshot_commit(w, err);
+    if ((st = nv_snapshot_commit(w, err))) return st;
+    /* Hash the committed file now, on this thread, while training goes on: at the
+     * end hashes.json then only has to hash the small files. A failure here is not
+     * the run's: the file is hashed again at the end, which reports what is wrong. */
+    char rel[NV_PATH_LEN + 128];
+    nv_error ignore = {0};
+    snprintf(rel, sizeof rel, "snapshots/%s/epoch_%04lld.h5", j->meta.model, (long long)j->meta.epoch);
+    nv_hash_memo_add(j->memo, j->run_dir, rel, &ignore);
+    return NV_OK;
 }
 
 /* Copies the activations of the snapshot layers out of the trainer (fast: a few
@@ -280,6 +292,8 @@ static nv_status queue_snapshot(const run_ctx *rc, int m, nv_trainer *t, int64_t
     snapshot_job *j = nv_calloc(1, sizeof *j, err);
     if (!j) return NV_ENOMEM;
     snprintf(j->dir, sizeof j->dir, "%s/snapshots", rc->dir);
+    j->run_dir = rc->dir;
+    j->memo = rc->memo;
     j->meta = (nv_snapshot_meta){
         .experiment = rc->ex->experiment, .model = md->name, .epoch = epoch, .seed = rc->ex->seed,
         .config_text = rc->config_text, .n_train = rc->train.n, .n_test = rc->test.n,
@@ -556,6 +570,7 @@ static json_t *library_versions(const char *hdf5) {
     json_object_set_new(l, "libconfig", json_string(buf));
     json_object_set_new(l, "jansson", json_string(jansson_version_str()));
     json_object_set_new(l, "zlib", json_string(zlibVersion()));
+    json_object_set_new(l, "openssl", json_string(OpenSSL_version(OPENSSL_VERSION))); /* hashes.json's SHA-256 */
     /* The CUDA runtime only when this run loaded the CUDA backend (a CPU run never
      * does): looked up through the plug-in, whose dependencies include cudart. */
     if (nv_cuda_loaded()) {
@@ -727,6 +742,7 @@ nv_status nv_train_run(const nv_experiment *ex, const nv_train_options *opt, nv_
     perm = nv_malloc(sizeof(uint32_t) * (size_t)rc.train.n, err);
     if (!perm) { st = NV_ENOMEM; goto done; }
     /* Up to 512 MB of results may wait for the writer before training waits for it. */
+    if (!(rc.memo = nv_hash_memo_new())) { st = nv_fail(err, NV_ENOMEM, "out of memory"); goto done; }
     if ((st = nv_bg_start((size_t)512 << 20, &rc.bg, err))) goto done;
     for (int m = 0; m < rc.nmodels; m++)
         if ((st = train_model(&rc, m, perm, err))) goto done;
@@ -736,7 +752,7 @@ nv_status nv_train_run(const nv_experiment *ex, const nv_train_options *opt, nv_
     if ((st = write_summary(&rc, err))) goto done;
     /* Last: the dataset hashes are the record `nerve verify` checks and a sweep
      * task's completion marker. */
-    if ((st = nv_run_hashes_write(rc.dir, err))) goto done;
+    if ((st = nv_run_hashes_write_memo(rc.dir, rc.memo, err))) goto done;
     st = write_run_json(&rc, "finished", nv_now() - t0, err);
 done:
     if (rc.bg) {
@@ -752,6 +768,7 @@ done:
         snprintf(cfg, sizeof cfg, "%s/config.cfg", rc.dir);
         if (path_exists(cfg)) write_run_json(&rc, st == NV_EINTERRUPTED ? "interrupted" : "failed", nv_now() - t0, &ignore);
     }
+    nv_hash_memo_free(rc.memo); /* after the writer has stopped: it adds to it */
     for (int m = 0; m < NV_MAX_MODELS; m++) free(rc.metrics[m]);
     free(perm);
     free(rc.config_text);

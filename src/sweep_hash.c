@@ -2,10 +2,9 @@
  * raw data of every dataset in every HDF5 file of a run, stored in hashes.json at
  * the end of training and re-checked by `nerve verify`.
  *
- * Why our own SHA-256: it is 100 lines (FIPS 180-4), checked against the standard
- * test vectors and sha256sum in tests/unit/test_sweep.c, and saves a library
- * dependency. Why hash datasets and not files: an HDF5 file's bytes depend on the
- * library's allocation choices, while CONTRACTS.md defines "the same" on the
+ * SHA-256 comes from OpenSSL's libcrypto (SHA-NI where the CPU has it); the
+ * standard test vectors are checked in tests/unit/test_sweep.c. Why hash datasets
+ * and not files: an HDF5 file's bytes depend on the library's allocation choices, while CONTRACTS.md defines "the same" on the
  * stored data (h5diff -d 0); the datasets are what must not change.
  */
 #include "nerve/sweep.h"
@@ -20,76 +19,29 @@
 #include <unistd.h>
 
 #include <hdf5.h>
+#include <openssl/evp.h>
 
 #include "h5util.h"
 #include "nerve/snapshot.h"
 
 /* ---- SHA-256 ------------------------------------------------------------------ */
-static const uint32_t K256[64] = {
-    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
-
-static inline uint32_t rotr(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
-
-static void sha256_block(uint32_t h[8], const uint8_t *p) {
-    uint32_t w[64];
-    for (int i = 0; i < 16; i++)
-        w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 | (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
-    for (int i = 16; i < 64; i++) {
-        uint32_t s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3);
-        uint32_t s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10);
-        w[i] = w[i - 16] + s0 + w[i - 7] + s1;
-    }
-    uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], k = h[7];
-    for (int i = 0; i < 64; i++) {
-        uint32_t t1 = k + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + K256[i] + w[i];
-        uint32_t t2 = (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
-        k = g, g = f, f = e, e = d + t1, d = c, c = b, b = a, a = t1 + t2;
-    }
-    h[0] += a, h[1] += b, h[2] += c, h[3] += d, h[4] += e, h[5] += f, h[6] += g, h[7] += k;
-}
-
-void nv_sha256_init(nv_sha256 *s) {
-    static const uint32_t H0[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-                                   0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
-    memcpy(s->h, H0, sizeof H0);
-    s->bytes = 0;
-    s->used = 0;
+int nv_sha256_init(nv_sha256 *s) {
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    if (c && EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1) EVP_MD_CTX_free(c), c = NULL;
+    s->ctx = c;
+    return c ? 0 : -1;
 }
 
 void nv_sha256_update(nv_sha256 *s, const void *data, size_t n) {
-    const uint8_t *p = data;
-    s->bytes += n;
-    if (s->used) {
-        size_t take = NV_MIN(n, 64 - s->used);
-        memcpy(s->block + s->used, p, take);
-        s->used += take, p += take, n -= take;
-        if (s->used < 64) return;
-        sha256_block(s->h, s->block);
-        s->used = 0;
-    }
-    for (; n >= 64; p += 64, n -= 64) sha256_block(s->h, p);
-    memcpy(s->block, p, n);
-    s->used = n;
+    if (s->ctx && n) EVP_DigestUpdate(s->ctx, data, n);
 }
 
 void nv_sha256_final(nv_sha256 *s, uint8_t digest[32]) {
-    uint64_t bits = s->bytes * 8;
-    uint8_t pad = 0x80;
-    nv_sha256_update(s, &pad, 1);
-    pad = 0;
-    while (s->used != 56) nv_sha256_update(s, &pad, 1);
-    uint8_t len[8];
-    for (int i = 0; i < 8; i++) len[i] = (uint8_t)(bits >> (56 - 8 * i));
-    nv_sha256_update(s, len, 8);
-    for (int i = 0; i < 8; i++)
-        for (int j = 0; j < 4; j++) digest[4 * i + j] = (uint8_t)(s->h[i] >> (24 - 8 * j));
+    unsigned len = 32;
+    memset(digest, 0, 32);
+    if (s->ctx) EVP_DigestFinal_ex(s->ctx, digest, &len);
+    EVP_MD_CTX_free(s->ctx);
+    s->ctx = NULL;
 }
 
 void nv_sha256_hex(const uint8_t digest[32], char hex[65]) {
@@ -125,7 +77,10 @@ static nv_status hash_dataset(hid_t ds, const char *file, const char *name, char
     hid_t type = H5Dget_type(ds), space = H5Dget_space(ds), mspace = -1;
     void *buf = NULL;
     nv_sha256 s;
-    nv_sha256_init(&s);
+    if (nv_sha256_init(&s)) {
+        st = nv_fail(err, NV_ENOMEM, "%s: %s: cannot start SHA-256 (out of memory)", file, name);
+        goto done;
+    }
     if (type < 0 || space < 0) {
         st = nv_h5_fail(err, NV_EINPUT, file, name, "cannot read the type or shape");
         goto done;
@@ -183,11 +138,9 @@ done:
     if (mspace >= 0) H5Sclose(mspace);
     if (space >= 0) H5Sclose(space);
     if (type >= 0) H5Tclose(type);
-    if (!st) {
-        uint8_t d[32];
-        nv_sha256_final(&s, d);
-        nv_sha256_hex(d, hex);
-    }
+    uint8_t d[32];
+    nv_sha256_final(&s, d); /* also frees the context on failure paths */
+    if (!st) nv_sha256_hex(d, hex);
     return st;
 }
 
@@ -294,7 +247,62 @@ static nv_status find_h5(const char *root, const char *rel, strlist *out, nv_err
     return st;
 }
 
+/* ---- memoised hashes ------------------------------------------------------------ */
+struct nv_hash_memo {
+    json_t *files; /* rel -> {"stat": [dev, ino, size, mtime_s, mtime_ns], "hashes": {...}} */
+};
+
+nv_hash_memo *nv_hash_memo_new(void) {
+    nv_hash_memo *m = calloc(1, sizeof *m);
+    if (m && !(m->files = json_object())) free(m), m = NULL;
+    return m;
+}
+
+void nv_hash_memo_free(nv_hash_memo *m) {
+    if (!m) return;
+    json_decref(m->files);
+    free(m);
+}
+
+/* The identity of a file's current contents, as far as stat can tell: a file
+ * replaced by rename gets a new inode, one rewritten in place a new mtime. */
+static json_t *stat_key(const char *path) {
+    struct stat sb;
+    if (stat(path, &sb) != 0) return NULL;
+    return json_pack("[IIIII]", (json_int_t)sb.st_dev, (json_int_t)sb.st_ino, (json_int_t)sb.st_size,
+                     (json_int_t)sb.st_mtim.tv_sec, (json_int_t)sb.st_mtim.tv_nsec);
+}
+
+nv_status nv_hash_memo_add(nv_hash_memo *m, const char *run_dir, const char *rel, nv_error *err) {
+    char full[8192];
+    snprintf(full, sizeof full, "%s/%s", run_dir, rel);
+    json_t *key = stat_key(full), *h = NULL;
+    if (!key) return nv_fail(err, NV_EIO, "%s: cannot stat (%s)", full, strerror(errno));
+    nv_status st = file_hashes(full, &h, err);
+    if (st) {
+        json_decref(key);
+        return st;
+    }
+    json_t *e = json_pack("{s:o,s:o}", "stat", key, "hashes", h);
+    if (!e || json_object_set_new(m->files, rel, e)) return nv_fail(err, NV_ENOMEM, "out of memory");
+    return NV_OK;
+}
+
+/* The memoised hashes of run_dir/rel if the file is unchanged, else NULL. */
+static json_t *memo_get(const nv_hash_memo *m, const char *full, const char *rel) {
+    json_t *e = m ? json_object_get(m->files, rel) : NULL;
+    if (!e) return NULL;
+    json_t *now = stat_key(full);
+    int same = now && json_equal(now, json_object_get(e, "stat"));
+    json_decref(now);
+    return same ? json_object_get(e, "hashes") : NULL;
+}
+
 nv_status nv_run_hashes_write(const char *run_dir, nv_error *err) {
+    return nv_run_hashes_write_memo(run_dir, NULL, err);
+}
+
+nv_status nv_run_hashes_write_memo(const char *run_dir, const nv_hash_memo *memo, nv_error *err) {
     strlist files = {0};
     json_t *root = json_object(), *fo = json_object();
     nv_status st = find_h5(run_dir, "", &files, err);
@@ -302,8 +310,9 @@ nv_status nv_run_hashes_write(const char *run_dir, nv_error *err) {
     for (size_t i = 0; i < files.n && !st; i++) {
         char full[8192];
         snprintf(full, sizeof full, "%s/%s", run_dir, files.v[i]);
-        json_t *h;
-        if (!(st = file_hashes(full, &h, err))) json_object_set_new(fo, files.v[i], h);
+        json_t *h = memo_get(memo, full, files.v[i]);
+        if (h) json_object_set(fo, files.v[i], h);
+        else if (!(st = file_hashes(full, &h, err))) json_object_set_new(fo, files.v[i], h);
     }
     char *text = NULL;
     if (!st) {

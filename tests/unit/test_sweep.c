@@ -1,10 +1,15 @@
 /* test_sweep.c: SHA-256 against the FIPS 180-4 test vectors (whole and in pieces),
- * and the expansion of sweep configs: which lists are axes (a list at a key that
+ * the memoised dataset hashes of a run (used while a file is unchanged, redone
+ * when it was replaced), and the expansion of sweep configs: which lists are axes (a list at a key that
  * takes one value; a list of lists at a key that takes a list), the seed axis
  * last and fastest, the task configs free of lists, and every refusal. */
 #include "testutil.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <hdf5.h>
 
 #include "nerve/config.h"
 #include "nerve/sweep.h"
@@ -63,6 +68,63 @@ static void test_sha256_vectors(void **state) {
     nv_sha256_hex(d, hex);
     assert_string_equal(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
     free(a);
+}
+
+/* dir/rel holding one dataset /x of 4 floats starting at v. */
+static void write_h5(const char *path, float v) {
+    float x[4] = {v, v + 1, v + 2, v + 3};
+    hsize_t n = 4;
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t sp = H5Screate_simple(1, &n, NULL);
+    hid_t d = H5Dcreate2(f, "x", H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    assert_true(f >= 0 && d >= 0);
+    assert_true(H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, x) >= 0);
+    H5Dclose(d), H5Sclose(sp), H5Fclose(f);
+}
+
+static void test_hash_memo(void **state) {
+    (void)state;
+    char run[300], snap[400], file[500], tmp[500];
+    snprintf(run, sizeof run, "%s/run", g_dir);
+    snprintf(snap, sizeof snap, "%s/snapshots", run);
+    mkdir(run, 0755), mkdir(snap, 0755);
+    snprintf(file, sizeof file, "%s/a.h5", snap);
+    snprintf(tmp, sizeof tmp, "%s/.a.tmp", snap);
+    write_h5(file, 1);
+    nv_error err = {0};
+    nv_hash_memo *m = nv_hash_memo_new();
+    assert_non_null(m);
+    assert_int_equal(nv_hash_memo_add(m, run, "snapshots/a.h5", &err), NV_OK);
+    /* unchanged: the memo's hashes are the file's */
+    assert_int_equal(nv_run_hashes_write_memo(run, m, &err), NV_OK);
+    assert_int_equal(nv_run_hashes_verify(run, NULL, NULL, &err), NV_OK);
+    /* replaced by rename (how every nerve file is written): hashed again */
+    write_h5(tmp, 5);
+    assert_int_equal(rename(tmp, file), 0);
+    assert_int_equal(nv_run_hashes_write_memo(run, m, &err), NV_OK);
+    assert_int_equal(nv_run_hashes_verify(run, NULL, NULL, &err), NV_OK);
+    /* The memo is really used: change the data in place and put back the stat
+     * identity it was memoised under; hashes.json then records the old data, which
+     * verify reports. */
+    assert_int_equal(nv_hash_memo_add(m, run, "snapshots/a.h5", &err), NV_OK);
+    struct stat sb;
+    assert_int_equal(stat(file, &sb), 0);
+    write_h5(tmp, 9);
+    FILE *in = fopen(tmp, "rb"), *out = fopen(file, "r+b");
+    assert_true(in && out);
+    char buf[4096];
+    size_t k;
+    while ((k = fread(buf, 1, sizeof buf, in)) > 0) assert_int_equal(fwrite(buf, 1, k, out), k);
+    fclose(in), fclose(out);
+    struct stat now;
+    assert_int_equal(stat(file, &now), 0);
+    assert_int_equal(now.st_size, sb.st_size); /* same shapes, same layout */
+    struct timespec ts[2] = {sb.st_atim, sb.st_mtim};
+    assert_int_equal(utimensat(AT_FDCWD, file, ts, 0), 0);
+    assert_int_equal(nv_run_hashes_write_memo(run, m, &err), NV_OK);
+    assert_int_equal(nv_run_hashes_verify(run, NULL, NULL, &err), NV_EINPUT);
+    assert_non_null(strstr(err.msg, "dataset /x differs"));
+    nv_hash_memo_free(m);
 }
 
 static void test_key_kinds(void **state) {
@@ -167,6 +229,7 @@ static void test_refusals(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sha256_vectors),
+        cmocka_unit_test(test_hash_memo),
         cmocka_unit_test(test_key_kinds),
         cmocka_unit_test(test_expansion),
         cmocka_unit_test(test_refusals),
