@@ -38,7 +38,7 @@ nv_status nv_ph_distances(const nv_real *x, int64_t n, int64_t d, nv_metric_kind
     nv_status (*fn)(const nv_real *, int64_t, int64_t, nv_metric_kind, float *, nv_error *) =
         nv_ph_distances_cpu;
     nv_device_kind where = NV_DEVICE_CPU;
-    if (want == NV_DEVICE_CUDA || (want == NV_DEVICE_AUTO && n >= NV_PH_GPU_MIN_POINTS)) {
+    if (want != NV_DEVICE_CPU) {
         char why[512];
         void *f = cuda_stage("nv_ph_distances_cuda", why, sizeof why);
         if (f) {

@@ -93,8 +93,9 @@ nv_status nv_ph_distances_cuda(const nv_real *x, int64_t n, int64_t d, nv_metric
                                float *lower, nv_error *err);
 
 /* The dispatching form: want = CPU, CUDA (NV_EDEVICE if unusable) or AUTO (CUDA
- * when built and usable and n >= NV_PH_GPU_MIN_POINTS). *lower is malloc'd;
- * *used (may be NULL) says where it ran. */
+ * when built and usable, else the CPU; the caller applies the size rule, e.g.
+ * nv_ph_params.gpu_min_points). *lower is malloc'd; *used (may be NULL) says where
+ * it ran. */
 nv_status nv_ph_distances(const nv_real *x, int64_t n, int64_t d, nv_metric_kind kind,
                           nv_device_kind want, float **lower, nv_device_kind *used,
                           nv_error *err);
