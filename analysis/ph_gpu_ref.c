@@ -253,7 +253,7 @@ nv_status nv_ph_columns_cpu(const float *lower, int64_t n, float threshold, int 
         free(R.out);
         return nv_fail(err, NV_ENOMEM, "out of memory for the columns of dimension %d", d);
     }
-    qsort(R.out, (size_t)R.len, sizeof *R.out, reduction_cmp);
+    if (R.len) qsort(R.out, (size_t)R.len, sizeof *R.out, reduction_cmp);
     R.st.columns = R.len;
     if (stats) *stats = R.st;
     *cols = R.out ? R.out : nv_malloc(sizeof *R.out, err);
