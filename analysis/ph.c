@@ -28,6 +28,8 @@
  */
 #include "ph_internal.h"
 
+#include "nerve/ph_gpu.h"
+
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -695,6 +697,10 @@ typedef struct {
     atomic_llong next;
     ph_pending *pend;
     int oom;
+    /* the column stage of ph_gpu.h (GPU or its CPU reference), when chosen */
+    int use_stages;
+    nv_ph_stages stages;
+    const float *stage_lower;  /* the dense input the stage reads */
 } ph_engine;
 
 static int ph_pairs_add(ph_pairs *r, int dim, float birth, float death, int64_t bs, int64_t ds) {
@@ -1037,6 +1043,8 @@ static void ph_edge_apparent_task(void *arg, int tid) {
 }
 
 static nv_status ph_gather_cols(ph_engine *E, int d, nv_error *err);
+static nv_status ph_stage_columns(ph_engine *E, int d, int64_t *cleared, int64_t ncleared,
+                                  nv_error *err);
 
 /* H0 by the elder rule over the spanning forest in filtration order; leaves the
  * columns of dimension 1 (non-tree edges outside apparent pairs, in reduction
@@ -1098,7 +1106,17 @@ static nv_status ph_dim0(ph_engine *E, nv_error *err) {
     for (int64_t i = 0; i < n; i++)
         if (ph_uf_find(parent, i) == i)
             if (ph_pairs_add(&E->pairs, 0, 0.0f, INFINITY, eldest[i], -1)) goto oom;
-    if (c->max_dim >= 1 && c->sparse) {
+    if (c->max_dim >= 1 && E->use_stages) {
+        /* the staged path: the edges that merged (keep[i] == 0) clear dimension 1 */
+        int64_t k = 0;
+        for (int64_t i = 0; i < count; i++)
+            if (!keep[i]) edges[k++] = edges[i];
+        int64_t *tree_idx = malloc((size_t)(k ? k : 1) * sizeof *tree_idx);
+        if (!tree_idx) goto oom;
+        for (int64_t i = 0; i < k; i++) tree_idx[i] = edges[i].idx;
+        st = ph_stage_columns(E, 1, tree_idx, k, err);
+        free(tree_idx);
+    } else if (c->max_dim >= 1 && c->sparse) {
         ph_sparse_edge_job J = {E, edges, keep, count, 0};
         atomic_store(&J.next, 0);
         ph_pool_run(E->pool, ph_edge_apparent_task, &J);
@@ -1263,6 +1281,15 @@ static void ph_asm_task(void *arg, int tid) {
 /* Fills E->cols with the columns of dimension d, clearing against E->map (the
  * pivots of dimension d - 1), sorted into reduction order. */
 static nv_status ph_assemble(ph_engine *E, int d, nv_error *err) {
+    if (E->use_stages) { /* the pivots of dimension d - 1 clear */
+        int64_t *keys = malloc((size_t)(E->map.count ? E->map.count : 1) * sizeof *keys), k = 0;
+        if (!keys) return nv_fail(err, NV_ENOMEM, "out of memory assembling dimension %d", d);
+        for (int64_t i = 0; E->map.s && i <= E->map.mask; i++)
+            if (E->map.s[i].key >= 0) keys[k++] = E->map.s[i].key;
+        nv_status st = ph_stage_columns(E, d, keys, k, err);
+        free(keys);
+        return st;
+    }
     ph_asm_job J = {E, d, 0};
     atomic_store(&J.next, 0);
     for (int t = 0; t < E->nthreads; t++) E->ws[t].olen = 0;
@@ -1296,6 +1323,37 @@ static nv_status ph_gather_cols(ph_engine *E, int d, nv_error *err) {
     }
     E->ncols = total;
     ph_sort_cols(E->cols, total);
+    return NV_OK;
+}
+
+/* --- the column stage of include/nerve/ph_gpu.h ---------------------------------------- */
+
+static int ph_cmp_i64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Fills E->cols with the columns of dimension d from the chosen stage (the GPU's or
+ * its CPU reference), cleared against cleared[0..ncleared) (sorted here): the same
+ * columns as ph_assemble / ph_edge_cols_task, so the reduction that follows and its
+ * pairs are the same. */
+static nv_status ph_stage_columns(ph_engine *E, int d, int64_t *cleared, int64_t ncleared,
+                                  nv_error *err) {
+    qsort(cleared, (size_t)ncleared, sizeof *cleared, ph_cmp_i64);
+    nv_ph_simplex *s = NULL;
+    int64_t m = 0;
+    nv_status st = E->stages.columns(E->stage_lower, E->c.n, E->c.threshold, d, cleared, ncleared,
+                                     &s, &m, NULL, err);
+    if (st) return st;
+    E->cols = malloc((size_t)(m ? m : 1) * sizeof *E->cols);
+    if (!E->cols) {
+        free(s);
+        return nv_fail(err, NV_ENOMEM, "out of memory for the columns of dimension %d", d);
+    }
+    for (int64_t i = 0; i < m; i++) E->cols[i] = (ph_col){s[i].idx, s[i].diam};
+    free(s);
+    E->ncols = m;
+    ph_sort_cols(E->cols, m); /* already in this order by contract; cheap insurance */
     return NV_OK;
 }
 
@@ -1710,6 +1768,9 @@ nv_status nv_ph_compute(const nv_ph_input *in, const nv_ph_params *p, nv_ph_resu
             goto done;
         }
     }
+    st = nv_ph_stages_select(in, p, &E.stages, &E.use_stages, err);
+    if (st) goto done;
+    E.stage_lower = in->lower;
     E.pool = calloc(1, sizeof *E.pool);
     if (!E.pool) {
         st = nv_fail(err, NV_ENOMEM, "out of memory");
@@ -1740,6 +1801,7 @@ nv_status nv_ph_compute(const nv_ph_input *in, const nv_ph_params *p, nv_ph_resu
     out->n = in->n;
     out->count = E.pairs.len;
     out->pairs = E.pairs.a;
+    out->device = E.use_stages ? E.stages.device : NV_DEVICE_CPU;
     E.pairs.a = NULL;
 done:
     ph_engine_close(&E, &own);

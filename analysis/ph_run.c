@@ -282,6 +282,7 @@ static nv_status class_barcode(const nv_real *x, int64_t n, int64_t d, const int
     p.max_dim = o->max_dim;
     p.threshold = (float)threshold;
     p.threads = 1; /* the files are spread over the threads already */
+    p.device = o->device;
     nv_ph_input in = {.kind = NV_PH_DENSE, .n = count, .lower = lower};
     st = nv_ph_compute(&in, &p, &g->res, err);
 done:

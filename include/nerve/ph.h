@@ -22,6 +22,7 @@
 #include <stdio.h>
 
 #include "nerve/common.h"
+#include "nerve/mlp.h" /* nv_device_kind */
 
 #ifdef __cplusplus
 extern "C" {
@@ -53,6 +54,15 @@ typedef struct {
                                the 1-skeleton while higher simplices obey it, which is what
                                Ripser 1.2.1 computes for `--format sparse --threshold T`
                                (default 0: the threshold applies to every simplex) */
+    /* Where the column assembly (clearing and the apparent-pair search) runs; the
+     * reduction is always on the CPU and the barcodes are the same (ph_gpu.h,
+     * docs/ph.md "The GPU path"). AUTO (default): the GPU when built, usable and
+     * n >= gpu_min_points, for dense input; CPU: never the GPU; CUDA: the GPU or an
+     * error saying why not. */
+    nv_device_kind device;
+    int64_t gpu_min_points;     /* AUTO's size rule; 0: NV_PH_GPU_MIN_POINTS */
+    int stages_reference;       /* tests: run the staged path with the CPU references
+                                   of the GPU stages (analysis/ph_gpu_ref.c) */
 } nv_ph_params;
 
 void nv_ph_params_defaults(nv_ph_params *p);
@@ -72,11 +82,21 @@ typedef struct {
     int64_t n;                   /* vertices of the input */
     int64_t count;
     nv_ph_pair *pairs;           /* sorted by dim, then birth, then death */
+    nv_device_kind device;       /* where the column stage ran: CPU or CUDA */
 } nv_ph_result;
 
 nv_status nv_ph_compute(const nv_ph_input *in, const nv_ph_params *p, nv_ph_result *out,
                         nv_error *err);
 void nv_ph_result_free(nv_ph_result *r);
+
+/* Many inputs in one call (per-layer, per-epoch, per-class diagrams): out[i] for
+ * in[i], each exactly what nv_ph_compute(&in[i], p, &out[i]) gives. Each input is
+ * placed by size (p->device as for one call): small ones run on the CPU, several
+ * at a time over p->threads threads (one thread each), large ones one after the
+ * other with all threads and, where chosen, the GPU stages. On failure every out[]
+ * is freed and zeroed and err names the input (its position). */
+nv_status nv_ph_compute_batch(const nv_ph_input *in, int64_t count, const nv_ph_params *p,
+                              nv_ph_result *out, nv_error *err);
 
 /* Vertices of simplex `index` of dimension `dim` in the colex numbering, into
  * vertices[0..dim] in decreasing order. */

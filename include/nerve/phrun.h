@@ -27,6 +27,7 @@
 
 #include "nerve/common.h"
 #include "nerve/metric.h"
+#include "nerve/mlp.h" /* nv_device_kind */
 
 #ifdef __cplusplus
 extern "C" {
@@ -70,6 +71,9 @@ typedef struct {
     char splits[NV_PHRUN_MAX_SPLITS][8];  /* default: {"all"} */
     char only_layer[64];         /* "" all layers; else only this one (must exist) */
     int threads;                 /* 0: nv_default_threads() */
+    nv_device_kind device;       /* nv_ph_params.device of every diagram (default AUTO:
+                                    the GPU stages for large landmark sets when usable);
+                                    the diagrams are the same on either device */
     int task, tasks;             /* job-array slice; tasks <= 1: everything */
     int figures;                 /* draw figures in the summary step (default 1) */
     int force;                   /* recompute even where outputs exist */

@@ -19,6 +19,7 @@
 
 #include "nerve/metric.h"
 #include "nerve/ph.h"
+#include "nerve/ph_gpu.h"
 
 static const char *const ph_usage =
     "usage: nerve ph [options] [FILE]       (FILE absent or '-': standard input)\n"
@@ -39,6 +40,9 @@ static const char *const ph_usage =
     "  --output O          ripser (default) or pairs: 'dim birth death' lines\n"
     "  --simplices         with --output pairs: the birth and death simplices of each\n"
     "                      pair, as comma-separated vertex lists\n"
+    "  --device D          auto (default), cpu or cuda: where distances (euclidean,\n"
+    "                      cosine) and the column assembly run; same barcodes\n"
+    "  --gpu-min-points N  with --device auto: use the GPU from N points (default 1000)\n"
     "point clouds (--format point-cloud):\n"
     "  --metric M          euclidean (default; Ripser's distances to the bit), cosine,\n"
     "                      knn-hops, knn-weighted\n"
@@ -178,6 +182,14 @@ static int ph_parse(int argc, char **argv, ph_opts *o) {
             if (strcmp(val, "maxmin") == 0) o->landmark_method = NV_LANDMARK_MAXMIN;
             else if (strcmp(val, "random") == 0) o->landmark_method = NV_LANDMARK_RANDOM;
             else return nv_cli_usage("ph", "option --landmark-method: found '%s': expected maxmin or random", val);
+        } else if (strcmp(name, "--device") == 0) {
+            if (strcmp(val, "auto") == 0) o->params.device = NV_DEVICE_AUTO;
+            else if (strcmp(val, "cpu") == 0) o->params.device = NV_DEVICE_CPU;
+            else if (strcmp(val, "cuda") == 0) o->params.device = NV_DEVICE_CUDA;
+            else return nv_cli_usage("ph", "option --device: found '%s': expected auto, cpu or cuda", val);
+        } else if (strcmp(name, "--gpu-min-points") == 0) {
+            if (nv_cli_int("ph", name, val, 2, INT64_MAX, &iv)) return 2;
+            o->params.gpu_min_points = iv;
         } else if (strcmp(name, "--seed") == 0) {
             if (nv_cli_int("ph", name, val, 0, INT64_MAX, &iv)) return 2;
             o->seed = (uint64_t)iv;
@@ -227,6 +239,8 @@ static int ph_is_run_mode(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         struct stat sb;
         if (argv[i][0] == '-' && argv[i][1] != '\0') continue;
+        /* "--device cuda" run next to the source tree's cuda/ folder */
+        if (i > 1 && strcmp(argv[i - 1], "--device") == 0) continue;
         if (stat(argv[i], &sb) == 0 && S_ISDIR(sb.st_mode)) return 1;
     }
     return 0;
@@ -279,9 +293,15 @@ int nv_cmd_ph(int argc, char **argv) {
             x = sub;
         }
         int64_t nx = (landmark && !knn) ? npts : data.n;
-        if (o.metric.kind == NV_METRIC_EUCLIDEAN && !o.metric.normalize)
-            st = nv_ph_euclidean(x, nx, data.dim, &dist, &err);
-        else
+        if ((o.metric.kind == NV_METRIC_EUCLIDEAN || o.metric.kind == NV_METRIC_COSINE) &&
+            !o.metric.normalize) {
+            /* the same floats on either device (ph_gpu.h); the GPU from the size rule */
+            nv_device_kind want = o.params.device;
+            int64_t rule = o.params.gpu_min_points > 0 ? o.params.gpu_min_points : NV_PH_GPU_MIN_POINTS;
+            if (want == NV_DEVICE_AUTO && nx < rule)
+                want = NV_DEVICE_CPU;
+            st = nv_ph_distances(x, nx, data.dim, o.metric.kind, want, &dist, NULL, &err);
+        } else
             st = nv_distance_matrix(x, nx, data.dim, &o.metric, &dist, &err);
         free(sub);
         if (st) goto fail;

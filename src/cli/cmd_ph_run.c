@@ -36,6 +36,8 @@ static const char *const phrun_usage =
     "  --splits LIST       train,test,all (default all)\n"
     "  --layer NAME        only this layer (input, hidden1, ..., logits)\n"
     "  --threads N         worker threads (default NERVE_THREADS or all cores)\n"
+    "  --device D          auto (default), cpu or cuda: where the column assembly of\n"
+    "                      persistent homology runs (docs/ph.md); same diagrams\n"
     "  --task I --tasks N  compute only slice I of N (job arrays); every task writes\n"
     "                      the summary of what exists\n"
     "  --summarize-only    only rewrite summary.csv, distances.csv and the figures\n"
@@ -177,6 +179,11 @@ int nv_cmd_ph_run(int argc, char **argv) {
         } else if (!strcmp(name, "--threads")) {
             if (nv_cli_int(verb, name, val, 1, 1024, &iv)) return 2;
             o.threads = (int)iv;
+        } else if (!strcmp(name, "--device")) {
+            if (!strcmp(val, "auto")) o.device = NV_DEVICE_AUTO;
+            else if (!strcmp(val, "cpu")) o.device = NV_DEVICE_CPU;
+            else if (!strcmp(val, "cuda")) o.device = NV_DEVICE_CUDA;
+            else return nv_cli_usage(verb, "option --device: found '%s': expected auto, cpu or cuda", val);
         } else if (!strcmp(name, "--task")) {
             if (nv_cli_int(verb, name, val, 0, 1000000, &iv)) return 2;
             o.task = (int)iv;

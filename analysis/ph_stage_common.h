@@ -1,0 +1,179 @@
+/* ph_stage_common.h: the per-simplex pieces of the column stage (include/nerve/
+ * ph_gpu.h), written once and compiled twice: as plain C into the CPU reference
+ * (analysis/ph_gpu_ref.c) and as __host__ __device__ code into the CUDA stage
+ * (cuda/ph_cuda.cu). One source for both is what makes "the same split of apparent
+ * and non-apparent columns" a property of the code rather than of two copies kept
+ * in step by hand. Internal: included only by those two files.
+ *
+ * Everything is decided from the dense lower triangle with comparisons only (no
+ * float arithmetic), so host and device agree bit for bit. The definitions are the
+ * engine's (analysis/ph.c: ph_zero_pivot_cofacet, ph_zero_pivot_facet, ph_asm_emit),
+ * restated for the dense case; tests/unit/test_ph_gpu.c checks that the staged
+ * engine gives the plain engine's pairs, simplex for simplex.
+ */
+#ifndef NERVE_PH_STAGE_COMMON_H
+#define NERVE_PH_STAGE_COMMON_H
+
+#include <math.h>
+#include <stdint.h>
+
+#ifdef __CUDACC__
+#define PHS_FN static __host__ __device__ __forceinline__
+#else
+#define PHS_FN static inline
+#endif
+
+/* Vertices of the largest simplex handled: a cofacet of a column of dimension
+ * NV_PH_GPU_MAX_DIM (ph_gpu.h; kept equal by a static assertion in each user). */
+#define PHS_MAX_VERTS 8
+
+/* What the stage sees of the filtration (read-only; on the device, device pointers). */
+typedef struct {
+    const float *lower;     /* (n(n-1)/2) */
+    int64_t n;
+    float thr;              /* edges of length <= thr (and finite) are present */
+    const int64_t *binom;   /* (kmax + 1, n + 1): binom[k * bstride + m] = C(m, k) */
+    int64_t bstride;        /* n + 1 */
+} phs_view;
+
+/* How a d-simplex fares in the column stage. */
+enum { PHS_ABSENT = 0, PHS_CLEARED = 1, PHS_APPARENT = 2, PHS_COLUMN = 3 };
+
+PHS_FN int64_t phs_C(const phs_view *v, int64_t m, int k) { return v->binom[(int64_t)k * v->bstride + m]; }
+
+PHS_FN float phs_dist(const phs_view *v, int64_t i, int64_t j) {
+    if (i == j) return 0.0f;
+    if (i < j) { int64_t t = i; i = j; j = t; }
+    return v->lower[i * (i - 1) / 2 + j];
+}
+
+PHS_FN int phs_present(float x, float thr) { return x <= thr && x < INFINITY; }
+
+/* Vertices of the d-simplex idx into w[0..d], decreasing: the largest v < top with
+ * C(v, k) <= idx, for k = d+1 .. 1 (binary search in the table). */
+PHS_FN void phs_vertices(const phs_view *v, int64_t idx, int d, int64_t *w) {
+    int64_t top = v->n;
+    for (int k = d + 1; k >= 1; k--) {
+        int64_t lo = k - 1, hi = top - 1;
+        if (phs_C(v, hi, k) <= idx) {
+            lo = hi;
+        } else {
+            while (hi - lo > 1) { /* C(lo, k) <= idx < C(hi, k) */
+                int64_t mid = lo + (hi - lo) / 2;
+                if (phs_C(v, mid, k) <= idx) lo = mid;
+                else hi = mid;
+            }
+        }
+        w[d + 1 - k] = lo;
+        idx -= phs_C(v, lo, k);
+        top = lo;
+    }
+}
+
+/* Diameter of the simplex w[0..d]; -1 when an edge is absent. */
+PHS_FN float phs_diameter(const phs_view *v, const int64_t *w, int d) {
+    float m = 0.0f;
+    for (int a = 0; a <= d; a++)
+        for (int b = a + 1; b <= d; b++) {
+            float x = phs_dist(v, w[a], w[b]);
+            if (!phs_present(x, v->thr)) return -1.0f;
+            if (x > m) m = x;
+        }
+    return m;
+}
+
+/* The zero pivot cofacet of the d-simplex (w decreasing, idx, diam): its earliest
+ * cofacet of the same diameter, which is the one of largest index, i.e. of the
+ * largest added vertex j with d(j, w_k) <= diam for all k. Cofacets are walked in
+ * decreasing index order as in analysis/ph.c: `above` and `below` are the index
+ * contributions of the vertices above and below j. Returns 1 with the cofacet's
+ * index in *tidx and its vertices (decreasing) in tw[0..d+1]; 0 if there is none. */
+PHS_FN int phs_zero_cofacet(const phs_view *v, const int64_t *w, int d, int64_t idx, float diam,
+                            int64_t *tidx, int64_t *tw) {
+    int t = 0; /* vertices w[0..t) are above j */
+    int64_t above = 0, below = idx;
+    for (int64_t j = v->n - 1; j >= 0; j--) {
+        if (t <= d && j == w[t]) {
+            below -= phs_C(v, j, d + 1 - t);
+            above += phs_C(v, j, d + 2 - t);
+            t++;
+            continue;
+        }
+        int k = 0;
+        for (; k <= d; k++)
+            if (!(phs_dist(v, j, w[k]) <= diam)) break;
+        if (k <= d) continue;
+        *tidx = above + phs_C(v, j, d + 2 - t) + below;
+        for (int s = 0; s < t; s++) tw[s] = w[s];
+        tw[t] = j;
+        for (int s = t; s <= d; s++) tw[s + 1] = w[s];
+        return 1;
+    }
+    return 0;
+}
+
+/* The zero pivot facet of the D-simplex t (w decreasing, diameter diam; D >= 1):
+ * its latest facet of the same diameter, the one of smallest index; facets in
+ * increasing index order delete the largest vertex first. Returns 1 with the
+ * facet's index in *fidx and its vertices (decreasing) in fw[0..D-1]; 0 if none. */
+PHS_FN int phs_zero_facet(const phs_view *v, const int64_t *w, int D, float diam, int64_t *fidx,
+                          int64_t *fw) {
+    for (int r = 0; r <= D; r++) {
+        float m = 0.0f;
+        for (int a = 0; a <= D; a++) {
+            if (a == r) continue;
+            for (int b = a + 1; b <= D; b++) {
+                if (b == r) continue;
+                float x = phs_dist(v, w[a], w[b]);
+                if (x > m) m = x;
+            }
+        }
+        if (m != diam) continue;
+        int64_t f = 0;
+        int k = 0;
+        for (int a = 0; a <= D; a++) {
+            if (a == r) continue;
+            int rank = a < r ? D - 1 - a : D - a; /* position from the bottom in the facet */
+            f += phs_C(v, w[a], rank + 1);
+            fw[k++] = w[a];
+        }
+        *fidx = f;
+        return 1;
+    }
+    return 0;
+}
+
+/* Whether x is in the ascending array a[0..len). */
+PHS_FN int phs_in_sorted(const int64_t *a, int64_t len, int64_t x) {
+    int64_t lo = 0, hi = len;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (a[mid] < x) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < len && a[lo] == x;
+}
+
+/* The fate of the d-simplex idx with vertices w (decreasing) in the column stage,
+ * its diameter in *diam when present. The order of the tests is the engine's
+ * (ph_asm_emit): clearing, then s as the cofacet of an apparent pair, then s as its
+ * facet; each later test is skipped once one holds. */
+PHS_FN int phs_classify(const phs_view *v, const int64_t *w, int d, int64_t idx,
+                        const int64_t *cleared, int64_t ncleared, float *diam) {
+    float dm = phs_diameter(v, w, d);
+    if (dm < 0.0f) return PHS_ABSENT;
+    *diam = dm;
+    if (phs_in_sorted(cleared, ncleared, idx)) return PHS_CLEARED;
+    int64_t other, back, ow[PHS_MAX_VERTS], bw[PHS_MAX_VERTS];
+    /* s the cofacet of (f, s): f its zero pivot facet, s f's zero pivot cofacet */
+    if (d >= 1 && phs_zero_facet(v, w, d, dm, &other, ow) &&
+        phs_zero_cofacet(v, ow, d - 1, other, dm, &back, bw) && back == idx)
+        return PHS_APPARENT;
+    /* s the facet of (s, t): t its zero pivot cofacet, s t's zero pivot facet */
+    if (phs_zero_cofacet(v, w, d, idx, dm, &other, ow) &&
+        phs_zero_facet(v, ow, d + 1, dm, &back, bw) && back == idx)
+        return PHS_APPARENT;
+    return PHS_COLUMN;
+}
+
+#endif

@@ -1,0 +1,384 @@
+/* ph_cuda.cu: the CUDA twins of the persistent homology stages of
+ * analysis/ph_gpu_ref.c (contracts in include/nerve/ph_gpu.h): pairwise distances,
+ * the edges in filtration order, and the columns of a dimension after clearing and
+ * the apparent-pair search (the split of Ripser++: this part on the GPU, the
+ * reduction on the CPU).
+ *
+ * STATUS: compiled for sm_90 + PTX; NOT YET RUN ON A GPU. tests/gpu/test_ph_parity.c
+ * compares every function here with its CPU reference and the staged engine with
+ * the plain one, and skips with a line saying so where there is no GPU.
+ *
+ * Exactness: distances use the _rn intrinsics in the CPU's order (no FMA
+ * contraction can merge them), so they are the CPU's floats bit for bit; the column
+ * decisions are comparisons of stored floats made by the same source as the CPU's
+ * (analysis/ph_stage_common.h). Integer statistics are summed with atomics (order
+ * does not matter for integers); nothing stored depends on thread order because
+ * every output is sorted by a total order before it leaves.
+ *
+ * Memory (better than Ripser++, which allocates for all C(n, d+1) simplices): the
+ * colex index range is processed in chunks of PH_CHUNK simplices; survivors are
+ * compacted on the device and appended to a host array grown from the actual
+ * counts; only the final sort holds all columns on the device at once (16 bytes
+ * each), in a buffer allocated for exactly their number. Distances are produced
+ * in row blocks of at most PH_DIST_CHUNK entries. Everything is freed before each
+ * function returns.
+ */
+#include "nerve/ph_gpu.h"
+
+#include <cuda_runtime.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <thrust/copy.h>
+#include <thrust/execution_policy.h>
+#include <thrust/sort.h>
+#include <thrust/system_error.h>
+
+#include "../analysis/ph_stage_common.h"
+#include "check.cuh"
+
+static_assert(PHS_MAX_VERTS == NV_PH_GPU_MAX_DIM + 2, "ph_stage_common.h: vertex arrays");
+
+/* Simplices per chunk of the column stage: 4M x (16 + 16 + 1) bytes = 132 MiB. */
+#define PH_CHUNK ((int64_t)1 << 22)
+/* Distance entries per block of rows: 64M floats = 256 MiB. */
+#define PH_DIST_CHUNK ((int64_t)1 << 26)
+
+/* Thrust reports failures by exceptions; the C side wants a status. */
+#define PH_THRUST_GOTO(stmt, call, label)                                                       \
+    do {                                                                                        \
+        try {                                                                                   \
+            stmt;                                                                               \
+        } catch (const std::exception &e_) {                                                    \
+            st = nv_fail(err, NV_EDEVICE, "%s:%d: %s failed: %s", __FILE__, __LINE__, call,     \
+                         e_.what());                                                            \
+            goto label;                                                                         \
+        }                                                                                       \
+    } while (0)
+
+static inline unsigned blocks_for(int64_t count, int threads) {
+    return (unsigned)((count + threads - 1) / threads);
+}
+
+/* Row i and column j < i of lower-triangle entry e = i(i-1)/2 + j. */
+__device__ __forceinline__ void ph_entry_rc(int64_t e, int64_t *i, int64_t *j) {
+    int64_t a = (int64_t)((1.0 + sqrt(1.0 + 8.0 * (double)e)) / 2.0);
+    while (a * (a - 1) / 2 > e) a--;
+    while ((a + 1) * a / 2 <= e) a++;
+    *i = a;
+    *j = e - a * (a - 1) / 2;
+}
+
+/* --- 1. distances ------------------------------------------------------------------ */
+
+/* out[e - e0] = d(i, j) for entries e in [e0, e1): Ripser's float arithmetic,
+ * s = s + (a - b)^2 from 0 in coordinate order, then a correctly rounded sqrt. */
+__global__ void ph_euclid_kernel(const float *x, int64_t d, int64_t e0, int64_t e1, float *out) {
+    int64_t e = e0 + (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (e >= e1) return;
+    int64_t i, j;
+    ph_entry_rc(e, &i, &j);
+    const float *a = x + i * d, *b = x + j * d;
+    float s = 0.0f;
+    for (int64_t k = 0; k < d; k++) {
+        float t = __fsub_rn(a[k], b[k]);
+        s = __fadd_rn(s, __fmul_rn(t, t));
+    }
+    out[e - e0] = __fsqrt_rn(s);
+}
+
+/* inv[i] = 1 / sqrt(sum_k x_ik^2) in double, coordinate order; 0 for a zero row. */
+__global__ void ph_inv_norm_kernel(const float *x, int64_t n, int64_t d, double *inv) {
+    int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    double s = 0.0;
+    for (int64_t k = 0; k < d; k++) {
+        double v = (double)x[i * d + k];
+        s = __dadd_rn(s, __dmul_rn(v, v));
+    }
+    inv[i] = s == 0.0 ? 0.0 : __ddiv_rn(1.0, __dsqrt_rn(s));
+}
+
+/* metric.c's cosine_pair: 1 - (dot * inv_i) * inv_j for i > j, clamped, rounded once. */
+__global__ void ph_cosine_kernel(const float *x, const double *inv, int64_t d, int64_t e0,
+                                 int64_t e1, float *out) {
+    int64_t e = e0 + (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (e >= e1) return;
+    int64_t i, j;
+    ph_entry_rc(e, &i, &j);
+    const float *a = x + i * d, *b = x + j * d;
+    double dot = 0.0;
+    for (int64_t k = 0; k < d; k++) dot = __dadd_rn(dot, __dmul_rn((double)a[k], (double)b[k]));
+    double v = __dsub_rn(1.0, __dmul_rn(__dmul_rn(dot, inv[i]), inv[j]));
+    out[e - e0] = __double2float_rn(v > 0.0 ? v : 0.0);
+}
+
+extern "C" nv_status nv_ph_distances_cuda(const nv_real *x, int64_t n, int64_t d,
+                                          nv_metric_kind kind, float *lower, nv_error *err) {
+    if (n < 1 || d < 1 || !x || (!lower && n > 1))
+        return nv_fail(err, NV_EINPUT, "ph distances: %lld points of dimension %lld: expected "
+                                       "n >= 1, d >= 1 and arrays", (long long)n, (long long)d);
+    if (kind != NV_METRIC_EUCLIDEAN && kind != NV_METRIC_COSINE)
+        return nv_fail(err, NV_EINPUT, "ph distances: metric '%s': expected euclidean or cosine "
+                                       "(the graph metrics run on the CPU)", nv_metric_name(kind));
+    nv_status st = NV_OK;
+    const int64_t m = n * (n - 1) / 2;
+    const int64_t chunk = m < PH_DIST_CHUNK ? m : PH_DIST_CHUNK;
+    float *dx = NULL, *dout = NULL;
+    double *dinv = NULL, *inv = NULL;
+    if (m == 0) return NV_OK;
+    NV_CU_GOTO(cudaMalloc((void **)&dx, (size_t)(n * d) * sizeof(float)), done);
+    NV_CU_GOTO(cudaMalloc((void **)&dout, (size_t)chunk * sizeof(float)), done);
+    NV_CU_GOTO(cudaMemcpy(dx, x, (size_t)(n * d) * sizeof(float), cudaMemcpyHostToDevice), done);
+    if (kind == NV_METRIC_COSINE) {
+        NV_CU_GOTO(cudaMalloc((void **)&dinv, (size_t)n * sizeof(double)), done);
+        ph_inv_norm_kernel<<<blocks_for(n, 256), 256>>>(dx, n, d, dinv);
+        NV_LAUNCHED_GOTO(done);
+        inv = (double *)nv_malloc((size_t)n * sizeof(double), err);
+        if (!inv) { st = NV_ENOMEM; goto done; }
+        NV_CU_GOTO(cudaMemcpy(inv, dinv, (size_t)n * sizeof(double), cudaMemcpyDeviceToHost), done);
+        for (int64_t i = 0; i < n; i++)
+            if (inv[i] == 0.0) {
+                st = nv_fail(err, NV_EINPUT,
+                             "nv_distance_matrix: cosine distance: point row %lld is the zero "
+                             "vector, whose angle is undefined (dead units? use euclidean)",
+                             (long long)i);
+                goto done;
+            }
+    }
+    for (int64_t e0 = 0; e0 < m; e0 += chunk) {
+        int64_t e1 = e0 + chunk < m ? e0 + chunk : m;
+        if (kind == NV_METRIC_EUCLIDEAN)
+            ph_euclid_kernel<<<blocks_for(e1 - e0, 256), 256>>>(dx, d, e0, e1, dout);
+        else
+            ph_cosine_kernel<<<blocks_for(e1 - e0, 256), 256>>>(dx, dinv, d, e0, e1, dout);
+        NV_LAUNCHED_GOTO(done);
+        NV_CU_GOTO(cudaMemcpy(lower + e0, dout, (size_t)(e1 - e0) * sizeof(float),
+                              cudaMemcpyDeviceToHost), done);
+    }
+done:
+    free(inv);
+    cudaFree(dx);
+    cudaFree(dout);
+    cudaFree(dinv);
+    return st;
+}
+
+/* --- orders ------------------------------------------------------------------------- */
+
+struct ph_filtration_less {
+    __host__ __device__ bool operator()(const nv_ph_simplex &x, const nv_ph_simplex &y) const {
+        return x.diam < y.diam || (x.diam == y.diam && x.idx > y.idx);
+    }
+};
+struct ph_reduction_less {
+    __host__ __device__ bool operator()(const nv_ph_simplex &x, const nv_ph_simplex &y) const {
+        return x.diam > y.diam || (x.diam == y.diam && x.idx < y.idx);
+    }
+};
+struct ph_flag_set {
+    __host__ __device__ bool operator()(unsigned char f) const { return f != 0; }
+};
+
+/* Appends count simplices from the device to the host array *a (length *len,
+ * capacity *cap), growing it from the actual count. */
+static nv_status append_host(nv_ph_simplex **a, int64_t *len, int64_t *cap,
+                             const nv_ph_simplex *dsrc, int64_t count, nv_error *err) {
+    if (count == 0) return NV_OK;
+    if (*len + count > *cap) {
+        int64_t c = *cap ? *cap : 4096;
+        while (c < *len + count) c *= 2;
+        nv_ph_simplex *b = (nv_ph_simplex *)realloc(*a, (size_t)c * sizeof *b);
+        if (!b) return nv_fail(err, NV_ENOMEM, "out of memory for %lld simplices", (long long)c);
+        *a = b;
+        *cap = c;
+    }
+    NV_CU(cudaMemcpy(*a + *len, dsrc, (size_t)count * sizeof(nv_ph_simplex), cudaMemcpyDeviceToHost));
+    *len += count;
+    return NV_OK;
+}
+
+/* Sorts the host array a[0..len) on the device (one buffer of exactly len). */
+template <typename Less>
+static nv_status device_sort(nv_ph_simplex *a, int64_t len, Less less, nv_error *err) {
+    nv_status st = NV_OK;
+    nv_ph_simplex *d = NULL;
+    if (len < 2) return NV_OK;
+    NV_CU_GOTO(cudaMalloc((void **)&d, (size_t)len * sizeof *d), done);
+    NV_CU_GOTO(cudaMemcpy(d, a, (size_t)len * sizeof *d, cudaMemcpyHostToDevice), done);
+    PH_THRUST_GOTO(thrust::sort(thrust::device, d, d + len, less), "thrust::sort", done);
+    NV_CU_GOTO(cudaMemcpy(a, d, (size_t)len * sizeof *d, cudaMemcpyDeviceToHost), done);
+done:
+    cudaFree(d);
+    return st;
+}
+
+/* --- 2. edges --------------------------------------------------------------------- */
+
+__global__ void ph_edge_flag_kernel(const float *lower, int64_t e0, int64_t e1, float thr,
+                                    nv_ph_simplex *vals, unsigned char *flags) {
+    int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (e0 + t >= e1) return;
+    float x = lower[t];
+    vals[t].idx = e0 + t;
+    vals[t].diam = x;
+    flags[t] = (unsigned char)phs_present(x, thr);
+}
+
+extern "C" nv_status nv_ph_edges_cuda(const float *lower, int64_t n, float threshold,
+                                      nv_ph_simplex **edges, int64_t *count, nv_error *err) {
+    *edges = NULL;
+    *count = 0;
+    nv_status st = NV_OK;
+    const int64_t m = n > 1 ? n * (n - 1) / 2 : 0;
+    const int64_t chunk = m < PH_CHUNK ? (m ? m : 1) : PH_CHUNK;
+    float *dl = NULL;
+    nv_ph_simplex *dv = NULL, *dc = NULL, *host = NULL;
+    unsigned char *df = NULL;
+    int64_t len = 0, cap = 0;
+    NV_CU_GOTO(cudaMalloc((void **)&dl, (size_t)chunk * sizeof(float)), done);
+    NV_CU_GOTO(cudaMalloc((void **)&dv, (size_t)chunk * sizeof(nv_ph_simplex)), done);
+    NV_CU_GOTO(cudaMalloc((void **)&dc, (size_t)chunk * sizeof(nv_ph_simplex)), done);
+    NV_CU_GOTO(cudaMalloc((void **)&df, (size_t)chunk), done);
+    for (int64_t e0 = 0; e0 < m; e0 += chunk) {
+        int64_t e1 = e0 + chunk < m ? e0 + chunk : m, kept = 0;
+        NV_CU_GOTO(cudaMemcpy(dl, lower + e0, (size_t)(e1 - e0) * sizeof(float),
+                              cudaMemcpyHostToDevice), done);
+        ph_edge_flag_kernel<<<blocks_for(e1 - e0, 256), 256>>>(dl, e0, e1, threshold, dv, df);
+        NV_LAUNCHED_GOTO(done);
+        PH_THRUST_GOTO(kept = thrust::copy_if(thrust::device, dv, dv + (e1 - e0), df, dc,
+                                              ph_flag_set()) - dc,
+                       "thrust::copy_if", done);
+        if ((st = append_host(&host, &len, &cap, dc, kept, err)) != NV_OK) goto done;
+    }
+    cudaFree(dl);
+    cudaFree(dv);
+    cudaFree(dc);
+    cudaFree(df);
+    dl = NULL, dv = dc = NULL, df = NULL;
+    if ((st = device_sort(host, len, ph_filtration_less(), err)) != NV_OK) goto done;
+    if (!host && !(host = (nv_ph_simplex *)nv_malloc(sizeof *host, err))) { st = NV_ENOMEM; goto done; }
+    *edges = host;
+    *count = len;
+    host = NULL;
+done:
+    free(host);
+    cudaFree(dl);
+    cudaFree(dv);
+    cudaFree(dc);
+    cudaFree(df);
+    return st;
+}
+
+/* --- 3. columns ------------------------------------------------------------------- */
+
+/* Counters of nv_ph_column_stats, summed per block in shared memory first. */
+enum { PH_ST_PRESENT = 0, PH_ST_CLEARED, PH_ST_APPARENT, PH_ST_COUNT };
+
+/* One thread per d-simplex of colex index lo + t: decode, classify (the shared
+ * code of ph_stage_common.h), flag the columns. */
+__global__ void ph_columns_kernel(phs_view v, int d, int64_t lo, int64_t hi, const int64_t *cleared,
+                                  int64_t ncleared, nv_ph_simplex *vals, unsigned char *flags,
+                                  unsigned long long *stats) {
+    __shared__ unsigned long long bst[PH_ST_COUNT];
+    if (threadIdx.x < PH_ST_COUNT) bst[threadIdx.x] = 0;
+    __syncthreads();
+    int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (lo + t < hi) {
+        int64_t w[PHS_MAX_VERTS];
+        int64_t idx = lo + t;
+        phs_vertices(&v, idx, d, w);
+        float diam = 0.0f;
+        int fate = phs_classify(&v, w, d, idx, cleared, ncleared, &diam);
+        vals[t].idx = idx;
+        vals[t].diam = diam;
+        flags[t] = fate == PHS_COLUMN;
+        if (fate != PHS_ABSENT) atomicAdd(&bst[PH_ST_PRESENT], 1ULL);
+        if (fate == PHS_CLEARED) atomicAdd(&bst[PH_ST_CLEARED], 1ULL);
+        if (fate == PHS_APPARENT) atomicAdd(&bst[PH_ST_APPARENT], 1ULL);
+    }
+    __syncthreads();
+    if (threadIdx.x < PH_ST_COUNT && bst[threadIdx.x]) atomicAdd(&stats[threadIdx.x], bst[threadIdx.x]);
+}
+
+extern "C" nv_status nv_ph_columns_cuda(const float *lower, int64_t n, float threshold, int d,
+                                        const int64_t *cleared, int64_t ncleared,
+                                        nv_ph_simplex **cols, int64_t *ncols,
+                                        nv_ph_column_stats *stats, nv_error *err) {
+    *cols = NULL;
+    *ncols = 0;
+    if (d < 1 || d > NV_PH_GPU_MAX_DIM || n < 1)
+        return nv_fail(err, NV_EINPUT, "ph columns: dimension %d of %lld points: expected 1..%d",
+                       d, (long long)n, NV_PH_GPU_MAX_DIM);
+    nv_status st = NV_OK;
+    int64_t *binom = NULL;
+    float *dl = NULL;
+    int64_t *db = NULL, *dcl = NULL;
+    nv_ph_simplex *dv = NULL, *dc = NULL, *host = NULL;
+    unsigned char *df = NULL;
+    unsigned long long *dst = NULL, hst[PH_ST_COUNT] = {0, 0, 0};
+    int64_t len = 0, cap = 0, total = 0, chunk = 0;
+    const int64_t m = n > 1 ? n * (n - 1) / 2 : 0;
+    if ((st = nv_ph_binomials(n, d + 2, &binom, err)) != NV_OK) return st;
+    total = binom[(int64_t)(d + 1) * (n + 1) + n]; /* C(n, d + 1) simplices */
+    chunk = total < PH_CHUNK ? (total ? total : 1) : PH_CHUNK;
+    NV_CU_GOTO(cudaMalloc((void **)&dl, (size_t)(m ? m : 1) * sizeof(float)), done);
+    NV_CU_GOTO(cudaMalloc((void **)&db, (size_t)(d + 3) * (size_t)(n + 1) * sizeof(int64_t)), done);
+    NV_CU_GOTO(cudaMalloc((void **)&dcl, (size_t)(ncleared ? ncleared : 1) * sizeof(int64_t)), done);
+    NV_CU_GOTO(cudaMalloc((void **)&dv, (size_t)chunk * sizeof(nv_ph_simplex)), done);
+    NV_CU_GOTO(cudaMalloc((void **)&dc, (size_t)chunk * sizeof(nv_ph_simplex)), done);
+    NV_CU_GOTO(cudaMalloc((void **)&df, (size_t)chunk), done);
+    NV_CU_GOTO(cudaMalloc((void **)&dst, sizeof hst), done);
+    if (m) NV_CU_GOTO(cudaMemcpy(dl, lower, (size_t)m * sizeof(float), cudaMemcpyHostToDevice), done);
+    NV_CU_GOTO(cudaMemcpy(db, binom, (size_t)(d + 3) * (size_t)(n + 1) * sizeof(int64_t),
+                          cudaMemcpyHostToDevice), done);
+    if (ncleared)
+        NV_CU_GOTO(cudaMemcpy(dcl, cleared, (size_t)ncleared * sizeof(int64_t), cudaMemcpyHostToDevice), done);
+    NV_CU_GOTO(cudaMemset(dst, 0, sizeof hst), done);
+    {
+        phs_view v = {dl, n, threshold, db, n + 1};
+        for (int64_t lo = 0; lo < total; lo += chunk) {
+            int64_t hi = lo + chunk < total ? lo + chunk : total, kept = 0;
+            ph_columns_kernel<<<blocks_for(hi - lo, 128), 128>>>(v, d, lo, hi, dcl, ncleared, dv, df, dst);
+            NV_LAUNCHED_GOTO(done);
+            PH_THRUST_GOTO(kept = thrust::copy_if(thrust::device, dv, dv + (hi - lo), df, dc,
+                                                  ph_flag_set()) - dc,
+                           "thrust::copy_if", done);
+            if ((st = append_host(&host, &len, &cap, dc, kept, err)) != NV_OK) goto done;
+        }
+    }
+    NV_CU_GOTO(cudaMemcpy(hst, dst, sizeof hst, cudaMemcpyDeviceToHost), done);
+    /* the chunk buffers and the matrix go before the sort needs its own */
+    cudaFree(dl);
+    cudaFree(db);
+    cudaFree(dcl);
+    cudaFree(dv);
+    cudaFree(dc);
+    cudaFree(df);
+    dl = NULL, db = dcl = NULL, dv = dc = NULL, df = NULL;
+    if ((st = device_sort(host, len, ph_reduction_less(), err)) != NV_OK) goto done;
+    if (!host && !(host = (nv_ph_simplex *)nv_malloc(sizeof *host, err))) { st = NV_ENOMEM; goto done; }
+    if (stats) {
+        stats->candidates = total;
+        stats->present = (int64_t)hst[PH_ST_PRESENT];
+        stats->cleared = (int64_t)hst[PH_ST_CLEARED];
+        stats->apparent = (int64_t)hst[PH_ST_APPARENT];
+        stats->columns = len;
+    }
+    *cols = host;
+    *ncols = len;
+    host = NULL;
+done:
+    free(binom);
+    free(host);
+    cudaFree(dl);
+    cudaFree(db);
+    cudaFree(dcl);
+    cudaFree(dv);
+    cudaFree(dc);
+    cudaFree(df);
+    cudaFree(dst);
+    return st;
+}
