@@ -129,7 +129,7 @@ nv_status nv_ph_compute_batch(const nv_ph_input *in, int64_t count, const nv_ph_
     int64_t nsmall = 0;
     /* Large inputs (those the GPU stages would take; with no GPU, those of at least
      * the size rule) run one at a time with every thread; the rest in parallel. */
-    int64_t min_points = p->gpu_min_points > 0 ? p->gpu_min_points : NV_PH_GPU_MIN_POINTS;
+    int64_t min_points = p->gpu_min_points > 0 ? p->gpu_min_points : NV_PH_BATCH_LARGE_POINTS;
     for (int64_t k = 0; k < count && !st; k++) {
         int large = p->device == NV_DEVICE_CUDA || in[k].n >= min_points;
         if (!large) {

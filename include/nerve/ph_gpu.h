@@ -59,9 +59,16 @@ extern "C" {
  * NV_PH_GPU_MAX_DIM + 2 vertices, kept in registers). Above it the CPU runs. */
 #define NV_PH_GPU_MAX_DIM 6
 
-/* nv_ph_params.device = AUTO uses the GPU stages from this many points on. A first
- * guess, not a measurement: bench/ph_gpu.sh on a GPU machine is what should set it. */
-#define NV_PH_GPU_MIN_POINTS 1000
+/* nv_ph_params.device = AUTO uses the GPU stages from this many points on, unless
+ * gpu_min_points says otherwise. Until the GPU stages have run on a GPU
+ * (make test-gpu, bench/ph_gpu.sh) AUTO does not choose them by itself: the rule is
+ * "never", and a user opts in with --gpu-min-points N or asks with --device cuda.
+ * bench/ph_gpu.sh on a GPU machine is what should set a real size here. */
+#define NV_PH_GPU_MIN_POINTS INT64_MAX
+
+/* nv_ph_compute_batch runs inputs of at least this many points one at a time with
+ * every thread, and the smaller ones in parallel with one thread each. */
+#define NV_PH_BATCH_LARGE_POINTS 1000
 
 /* A simplex by its colex index, with its diameter (16 bytes; the engine stores 12). */
 typedef struct {
