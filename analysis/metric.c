@@ -15,6 +15,7 @@
  * fixed arithmetic order, so the bytes do not depend on the thread count.
  */
 #include "nerve/metric.h"
+#include "nerve/ph_gpu.h" /* nv_ph_geodesic: the graph distances on either device */
 
 #include <math.h>
 #include <pthread.h>
@@ -712,7 +713,8 @@ static nv_status metric_from_src(const dist_src *src, int64_t n, const nv_metric
     } else {
         nv_knn_graph g;
         st = knn_graph_src(src, n, m->k, &g, err);
-        if (st == NV_OK) st = nv_metric_geodesic_lower(&g, m->kind == NV_METRIC_KNN_WEIGHTED, &out, err);
+        if (st == NV_OK)
+            st = nv_ph_geodesic(&g, m->kind == NV_METRIC_KNN_WEIGHTED, m->device, &out, NULL, err);
         nv_knn_graph_free(&g);
     }
     if (st == NV_OK && m->normalize) {

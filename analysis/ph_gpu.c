@@ -60,6 +60,30 @@ nv_status nv_ph_distances(const nv_real *x, int64_t n, int64_t d, nv_metric_kind
     return NV_OK;
 }
 
+nv_status nv_ph_geodesic(const nv_knn_graph *g, int weighted, nv_device_kind want,
+                         float **lower, nv_device_kind *used, nv_error *err) {
+    *lower = NULL;
+    if (used) *used = NV_DEVICE_CPU;
+    /* AUTO: the CPU, until the GPU form has run and been measured on a GPU */
+    if (want != NV_DEVICE_CUDA) return nv_metric_geodesic_lower(g, weighted, lower, err);
+    char why[512];
+    nv_status (*fn)(const nv_knn_graph *, int, float *, nv_error *) =
+        (nv_status(*)(const nv_knn_graph *, int, float *, nv_error *))cuda_stage(
+            "nv_ph_geodesic_cuda", why, sizeof why);
+    if (!fn) return nv_fail(err, NV_EDEVICE, "graph distances: device 'cuda' requested but %s", why);
+    const int64_t n = g->n;
+    float *out = nv_malloc((size_t)(n > 1 ? n * (n - 1) / 2 : 1) * sizeof *out, err);
+    if (!out) return NV_ENOMEM;
+    nv_status st = fn(g, weighted, out, err);
+    if (st) {
+        free(out);
+        return st;
+    }
+    *lower = out;
+    if (used) *used = NV_DEVICE_CUDA;
+    return NV_OK;
+}
+
 nv_status nv_ph_stages_select(const nv_ph_input *in, const nv_ph_params *p, nv_ph_stages *out,
                               int *use, nv_error *err) {
     *use = 0;

@@ -261,3 +261,34 @@ nv_status nv_ph_columns_cpu(const float *lower, int64_t n, float threshold, int 
     *ncols = R.len;
     return NV_OK;
 }
+
+/* --- graph distances --------------------------------------------------------------- */
+
+nv_status nv_ph_geodesic_relax_cpu(const nv_knn_graph *g, int weighted, float *lower,
+                                   nv_error *err) {
+    const int64_t n = g->n;
+    if (n < 2) return NV_OK;
+    double *dist = nv_malloc((size_t)n * sizeof *dist, err);
+    if (!dist) return NV_ENOMEM;
+    for (int64_t src = 1; src < n; src++) {
+        for (int64_t v = 0; v < n; v++) dist[v] = INFINITY;
+        dist[src] = 0.0;
+        for (int changed = 1; changed;) {
+            changed = 0;
+            for (int64_t v = 0; v < n; v++) {
+                double best = dist[v];
+                for (int64_t p = g->row_ptr[v]; p < g->row_ptr[v + 1]; p++) {
+                    /* len[p] is the length of (v, u) read from the symmetric matrix:
+                     * the same float as (u, v) in u's row, which Dijkstra adds */
+                    double c = dist[g->col[p]] + (weighted ? (double)g->len[p] : 1.0);
+                    if (c < best) best = c;
+                }
+                if (best < dist[v]) dist[v] = best, changed = 1;
+            }
+        }
+        float *row = lower + src * (src - 1) / 2;
+        for (int64_t j = 0; j < src; j++) row[j] = (float)dist[j];
+    }
+    free(dist);
+    return NV_OK;
+}

@@ -272,7 +272,7 @@ static nv_status class_barcode(const nv_real *x, int64_t n, int64_t d, const int
         goto done;
     }
     if (knn && g->k_used < 1) goto done;
-    nv_metric_spec spec = {.kind = o->metric, .k = g->k_used, .normalize = 0};
+    nv_metric_spec spec = {.kind = o->metric, .k = g->k_used, .normalize = 0, .device = o->device};
     st = nv_distance_matrix(xl, count, d, &spec, &lower, err);
     if (st) goto done;
     for (int64_t i = 0; i < count * (count - 1) / 2; i++)

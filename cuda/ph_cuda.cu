@@ -382,3 +382,108 @@ done:
     cudaFree(dst);
     return st;
 }
+
+/* --- graph distances ------------------------------------------------------------------ */
+
+/* Bytes of tentative distances (doubles) held for one block of sources. */
+#define PH_GEO_BYTES ((int64_t)512 << 20)
+
+/* One relaxation sweep for a block of sources: thread (s, v) pulls the minimum over
+ * v's neighbours u of dist[s][u] + len, and lowers dist[s][v] to it. Reads race with
+ * writes of other threads, which is harmless: every value ever stored is the sum
+ * along some path, values only fall, and the loop runs until a sweep changes
+ * nothing (ph_gpu.h, section 4). 64-bit stores are single transactions, so no
+ * thread reads a torn double. */
+__global__ void ph_geo_relax_kernel(const int64_t *row_ptr, const int64_t *col, const float *len,
+                                    int64_t n, int weighted, int64_t nsrc, double *dist,
+                                    int *changed) {
+    int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (t >= nsrc * n) return;
+    int64_t s = t / n, v = t - s * n;
+    double *ds = dist + s * n;
+    double best = ds[v];
+    for (int64_t p = row_ptr[v]; p < row_ptr[v + 1]; p++) {
+        double c = __dadd_rn(((volatile double *)ds)[col[p]], weighted ? (double)len[p] : 1.0);
+        if (c < best) best = c;
+    }
+    if (best < ds[v]) {
+        ds[v] = best;
+        *changed = 1;
+    }
+}
+
+/* dist[s][v] = INFINITY, 0 at the source (sources s0 + s). */
+__global__ void ph_geo_init_kernel(int64_t n, int64_t s0, int64_t nsrc, double *dist) {
+    int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (t >= nsrc * n) return;
+    int64_t s = t / n, v = t - s * n;
+    dist[t] = v == s0 + s ? 0.0 : (double)INFINITY;
+}
+
+/* Rows s0 .. s0 + nsrc of the lower triangle: row i takes dist from source i to
+ * j < i, rounded to float once (as the CPU does), packed one after the other. */
+__global__ void ph_geo_rows_kernel(const double *dist, int64_t n, int64_t s0, int64_t nsrc,
+                                   float *out) {
+    int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (t >= nsrc * n) return;
+    int64_t s = t / n, j = t - s * n, i = s0 + s;
+    if (j >= i) return;
+    int64_t base = i * (i - 1) / 2 - s0 * (s0 - 1) / 2; /* offset of row i in this block */
+    out[base + j] = (float)dist[t];
+}
+
+extern "C" nv_status nv_ph_geodesic_cuda(const nv_knn_graph *g, int weighted, float *lower,
+                                         nv_error *err) {
+    const int64_t n = g->n;
+    if (n < 2) return NV_OK;
+    const int64_t nnz = g->row_ptr[n];
+    int64_t block = PH_GEO_BYTES / (n * (int64_t)sizeof(double));
+    /* the parity test sets a small block so that several blocks of sources run */
+    const char *tb = getenv("NERVE_TEST_GEO_SOURCES");
+    if (tb && atoll(tb) > 0) block = atoll(tb);
+    if (block < 1) block = 1;
+    if (block > n - 1) block = n - 1;
+    nv_status st = NV_OK;
+    int64_t *drow = NULL, *dcol = NULL;
+    float *dlen = NULL, *dout = NULL;
+    double *ddist = NULL;
+    int *dchanged = NULL;
+    /* the rows of the last sources are the longest: size the staging for them */
+    const int64_t out_cap = (n - 1) * block;
+    NV_CU_GOTO(cudaMalloc((void **)&drow, (size_t)(n + 1) * sizeof *drow), done);
+    NV_CU_GOTO(cudaMalloc((void **)&dcol, (size_t)(nnz ? nnz : 1) * sizeof *dcol), done);
+    NV_CU_GOTO(cudaMalloc((void **)&dlen, (size_t)(nnz ? nnz : 1) * sizeof *dlen), done);
+    NV_CU_GOTO(cudaMalloc((void **)&ddist, (size_t)(block * n) * sizeof *ddist), done);
+    NV_CU_GOTO(cudaMalloc((void **)&dout, (size_t)out_cap * sizeof *dout), done);
+    NV_CU_GOTO(cudaMalloc((void **)&dchanged, sizeof *dchanged), done);
+    NV_CU_GOTO(cudaMemcpy(drow, g->row_ptr, (size_t)(n + 1) * sizeof *drow, cudaMemcpyHostToDevice), done);
+    if (nnz) {
+        NV_CU_GOTO(cudaMemcpy(dcol, g->col, (size_t)nnz * sizeof *dcol, cudaMemcpyHostToDevice), done);
+        NV_CU_GOTO(cudaMemcpy(dlen, g->len, (size_t)nnz * sizeof *dlen, cudaMemcpyHostToDevice), done);
+    }
+    for (int64_t s0 = 1; s0 < n; s0 += block) { /* row 0 of a lower triangle is empty */
+        const int64_t nsrc = s0 + block <= n ? block : n - s0;
+        const unsigned nb = blocks_for(nsrc * n, 256);
+        ph_geo_init_kernel<<<nb, 256>>>(n, s0, nsrc, ddist);
+        NV_LAUNCHED_GOTO(done);
+        for (int changed = 1; changed;) {
+            NV_CU_GOTO(cudaMemset(dchanged, 0, sizeof *dchanged), done);
+            ph_geo_relax_kernel<<<nb, 256>>>(drow, dcol, dlen, n, weighted, nsrc, ddist, dchanged);
+            NV_LAUNCHED_GOTO(done);
+            NV_CU_GOTO(cudaMemcpy(&changed, dchanged, sizeof changed, cudaMemcpyDeviceToHost), done);
+        }
+        ph_geo_rows_kernel<<<nb, 256>>>(ddist, n, s0, nsrc, dout);
+        NV_LAUNCHED_GOTO(done);
+        const int64_t first = s0 * (s0 - 1) / 2, last = (s0 + nsrc) * (s0 + nsrc - 1) / 2;
+        NV_CU_GOTO(cudaMemcpy(lower + first, dout, (size_t)(last - first) * sizeof *dout,
+                              cudaMemcpyDeviceToHost), done);
+    }
+done:
+    cudaFree(drow);
+    cudaFree(dcol);
+    cudaFree(dlen);
+    cudaFree(ddist);
+    cudaFree(dout);
+    cudaFree(dchanged);
+    return st;
+}

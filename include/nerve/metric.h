@@ -22,6 +22,7 @@
 #define NERVE_METRIC_H
 
 #include "nerve/common.h"
+#include "nerve/mlp.h" /* nv_device_kind */
 
 #ifdef __cplusplus
 extern "C" {
@@ -44,6 +45,9 @@ typedef struct {
                                 normalisation): Euclidean for euclidean and
                                 knn-weighted, cosine for cosine. Refused (NV_EINPUT)
                                 for knn-hops: hop counts have no scale to remove. */
+    nv_device_kind device;   /* where the graph distances of knn-hops/knn-weighted run:
+                                CUDA asks for the GPU (ph_gpu.h, nv_ph_geodesic; the
+                                same floats); AUTO (0) and CPU run them here */
 } nv_metric_spec;
 
 const char *nv_metric_name(nv_metric_kind k);  /* "euclidean", ...; "unknown" */

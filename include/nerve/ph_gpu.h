@@ -144,6 +144,30 @@ nv_status nv_ph_columns_cuda(const float *lower, int64_t n, float threshold, int
                              const int64_t *cleared, int64_t ncleared, nv_ph_simplex **cols,
                              int64_t *ncols, nv_ph_column_stats *stats, nv_error *err);
 
+/* --- 4. graph distances (the kNN-geodesic metric of Naitzat et al.) ----------------- */
+
+/* All-pairs graph distances of the kNN graph g into lower (n(n-1)/2 floats,
+ * caller's), bit for bit those of nv_metric_geodesic_lower (metric.h: row i holds
+ * the distances from source i to j < i; hops as 1.0 steps, or left-to-right double
+ * sums of the float edge lengths; INFINITY between components; rounded to float
+ * once). The algorithm is the GPU's: relaxation to a fixpoint, every vertex taking
+ * the minimum over its neighbours u of dist(u) + len(u, v), until nothing changes.
+ * Why it gives Dijkstra's floats: fl(a + w) is monotone in a, so after r sweeps a
+ * vertex holds the minimum over paths of at most r edges of their left-to-right
+ * sums, whatever the order of updates; at the fixpoint that is the minimum over
+ * all paths, which is also what Dijkstra settles (metric.c). The _relax_cpu form
+ * is that algorithm on the CPU (the reference the parity test and the unit test
+ * check against Dijkstra); the GPU runs it for a block of sources at a time. */
+nv_status nv_ph_geodesic_relax_cpu(const nv_knn_graph *g, int weighted, float *lower,
+                                   nv_error *err);
+nv_status nv_ph_geodesic_cuda(const nv_knn_graph *g, int weighted, float *lower, nv_error *err);
+
+/* The dispatching form: want = CPU (nv_metric_geodesic_lower), CUDA (NV_EDEVICE if
+ * unusable) or AUTO (the CPU until the GPU form has been measured on a GPU: see
+ * NV_PH_GPU_MIN_POINTS). *lower is malloc'd; *used (may be NULL) says where it ran. */
+nv_status nv_ph_geodesic(const nv_knn_graph *g, int weighted, nv_device_kind want,
+                         float **lower, nv_device_kind *used, nv_error *err);
+
 /* --- shared helpers ------------------------------------------------------------------ */
 
 /* Pascal's triangle rows k = 0..kmax for m = 0..n: (*binom)[k * (n + 1) + m] =

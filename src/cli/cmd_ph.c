@@ -302,8 +302,10 @@ int nv_cmd_ph(int argc, char **argv) {
             if (want == NV_DEVICE_AUTO && nx < rule)
                 want = NV_DEVICE_CPU;
             st = nv_ph_distances(x, nx, data.dim, o.metric.kind, want, &dist, NULL, &err);
-        } else
+        } else {
+            o.metric.device = o.params.device; /* the kNN-graph distances: see nv_ph_geodesic */
             st = nv_distance_matrix(x, nx, data.dim, &o.metric, &dist, &err);
+        }
         free(sub);
         if (st) goto fail;
         if (landmark && knn) { /* graph distances through all points, then restricted */

@@ -3,7 +3,8 @@
  * engine in tests/unit/test_ph_gpu.c), and the engine with its column stage on the
  * GPU against the plain CPU engine, on the clouds of the CPU oracle suite
  * (tests/unit/ph_clouds.h: noisy circle, two circles, 2-sphere, torus, R^8, integer
- * grid, duplicates) with and without thresholds (one equal to a filtration value).
+ * grid, duplicates) with and without thresholds (one equal to a filtration value);
+ * and the kNN-graph distances (hops and edge-length sums) against Dijkstra/BFS.
  *
  * Tolerances: none. Distances must be the same bits (CONTRACTS.md: computed from
  * coordinate differences, in the CPU's order, no FMA); edges and columns the same
@@ -216,6 +217,50 @@ static void test_engine(void **state) {
         free(x);
     }
 }
+
+/* Graph distances on the kNN graph (Naitzat et al.'s metric): the GPU's relaxation
+ * gives the CPU's Dijkstra/BFS floats bit for bit, one block of sources or several
+ * (NERVE_TEST_GEO_SOURCES), connected graphs or not (k = 1). */
+static void test_geodesic(void **state) {
+    (void)state;
+    for (int kind = 0; kind < PH_CLOUD_KINDS; kind++) {
+        int64_t n = kind == PH_CLOUD_R8 ? 1100 : 257, d;
+        float *x = ph_cloud_make((ph_cloud_kind)kind, n, 41, &d);
+        float *lower = cpu_lower(x, n, d, NV_METRIC_EUCLIDEAN);
+        const int ks[] = {1, 14};
+        for (int ki = 0; ki < 2; ki++) {
+            nv_knn_graph g;
+            nv_error err = {0};
+            if (nv_metric_knn_graph(lower, n, ks[ki], &g, &err)) fail_msg("knn graph: %s", err.msg);
+            for (int weighted = 0; weighted < 2; weighted++)
+                for (int blocks = 0; blocks < 2; blocks++) {
+                    if (blocks) setenv("NERVE_TEST_GEO_SOURCES", "7", 1);
+                    else unsetenv("NERVE_TEST_GEO_SOURCES");
+                    float *ref = NULL, *got = malloc((size_t)(n * (n - 1) / 2) * sizeof *got);
+                    assert_int_equal(nv_metric_geodesic_lower(&g, weighted, &ref, &err), NV_OK);
+                    size_t before = device_free();
+                    double t0 = nv_now();
+                    if (nv_ph_geodesic_cuda(&g, weighted, got, &err)) fail_msg("gpu geodesic: %s", err.msg);
+                    double t1 = nv_now();
+                    assert_all_freed(before, "geodesic");
+                    for (int64_t i = 0; i < n * (n - 1) / 2; i++)
+                        if (memcmp(&ref[i], &got[i], sizeof *got))
+                            fail_msg("%s n=%lld k=%d %s blocks=%d: entry %lld: cpu %.9g gpu %.9g",
+                                     ph_cloud_names[kind], (long long)n, ks[ki],
+                                     weighted ? "weighted" : "hops", blocks, (long long)i, ref[i], got[i]);
+                    if (!blocks)
+                        print_message("geodesic %s n=%lld k=%d %s: gpu %.3f s\n", ph_cloud_names[kind],
+                                      (long long)n, ks[ki], weighted ? "weighted" : "hops", t1 - t0);
+                    free(ref);
+                    free(got);
+                }
+            unsetenv("NERVE_TEST_GEO_SOURCES");
+            nv_knn_graph_free(&g);
+        }
+        free(lower);
+        free(x);
+    }
+}
 #endif
 
 int main(void) {
@@ -233,6 +278,7 @@ int main(void) {
         cmocka_unit_test(test_distances),
         cmocka_unit_test(test_edges_and_columns),
         cmocka_unit_test(test_engine),
+        cmocka_unit_test(test_geodesic),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 #endif

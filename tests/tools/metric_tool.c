@@ -21,7 +21,7 @@ int main(int argc, char **argv) {
     if (argc < 3) return 3;
     if (!strcmp(argv[1], "dist")) {            /* dist KIND K NORM in out */
         float *x = read_points(argv[5], &n, &d);
-        nv_metric_spec m = {(nv_metric_kind)nv_metric_parse(argv[2]), atoi(argv[3]), atoi(argv[4])};
+        nv_metric_spec m = {(nv_metric_kind)nv_metric_parse(argv[2]), atoi(argv[3]), atoi(argv[4]), NV_DEVICE_AUTO};
         float *lower = NULL;
         if (nv_distance_matrix(x, n, d, &m, &lower, &err) != NV_OK) return fail(&err);
         FILE *f = fopen(argv[6], "wb");
@@ -30,7 +30,7 @@ int main(int argc, char **argv) {
         free(lower); free(x);
     } else if (!strcmp(argv[1], "median")) {   /* median K in: prints the divisor */
         float *x = read_points(argv[3], &n, &d);
-        nv_metric_spec m = {NV_METRIC_EUCLIDEAN, 0, 0};
+        nv_metric_spec m = {NV_METRIC_EUCLIDEAN, 0, 0, NV_DEVICE_AUTO};
         float *lower = NULL;
         double med = 0;
         if (nv_distance_matrix(x, n, d, &m, &lower, &err) != NV_OK) return fail(&err);

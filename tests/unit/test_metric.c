@@ -33,7 +33,7 @@ static void expect_fail(const nv_real *x, int64_t n, int64_t d, nv_metric_spec m
 
 static float *dist_ok(const nv_real *x, int64_t n, int64_t d, nv_metric_kind kind, int k, int norm) {
     nv_error err = {0};
-    nv_metric_spec m = {kind, k, norm};
+    nv_metric_spec m = {kind, k, norm, NV_DEVICE_AUTO};
     float *lower = NULL;
     nv_status st = nv_distance_matrix(x, n, d, &m, &lower, &err);
     if (st != NV_OK) {
@@ -110,7 +110,7 @@ static void test_cosine(void **state) {
     assert_true(l[0] >= 0.0f && l[0] < 1e-6f);
     free(l);
     nv_real z[] = {1, 2, 0, 0, 3, 4};
-    expect_fail(z, 3, 2, (nv_metric_spec){NV_METRIC_COSINE, 0, 0}, NV_EINPUT, "row 1 is the zero vector");
+    expect_fail(z, 3, 2, (nv_metric_spec){NV_METRIC_COSINE, 0, 0, NV_DEVICE_AUTO}, NV_EINPUT, "row 1 is the zero vector");
 }
 
 /* Points on a line with k = 1: each point's nearest is its left neighbour (ties
@@ -224,14 +224,14 @@ static void test_normalize(void **state) {
     free(l);
     /* All points equal: the median is 0 and normalisation is refused. */
     nv_real z[] = {1, 1, 1, 1};
-    expect_fail(z, 4, 1, (nv_metric_spec){NV_METRIC_EUCLIDEAN, 1, 1}, NV_EINPUT, "median distance");
-    expect_fail(x, 5, 1, (nv_metric_spec){NV_METRIC_KNN_HOPS, 2, 1}, NV_EINPUT, "hop counts");
+    expect_fail(z, 4, 1, (nv_metric_spec){NV_METRIC_EUCLIDEAN, 1, 1, NV_DEVICE_AUTO}, NV_EINPUT, "median distance");
+    expect_fail(x, 5, 1, (nv_metric_spec){NV_METRIC_KNN_HOPS, 2, 1, NV_DEVICE_AUTO}, NV_EINPUT, "hop counts");
 }
 
 static void test_bad_input(void **state) {
     (void)state;
     nv_real x[] = {0, 1, 2, 3, 4, 5, 6, 7};
-    nv_metric_spec eu = {NV_METRIC_EUCLIDEAN, 0, 0};
+    nv_metric_spec eu = {NV_METRIC_EUCLIDEAN, 0, 0, NV_DEVICE_AUTO};
     expect_fail(NULL, 4, 2, eu, NV_EINPUT, "NULL");
     expect_fail(x, 0, 2, eu, NV_EINPUT, "n = 0");
     expect_fail(x, 4, 0, eu, NV_EINPUT, "d = 0");
@@ -241,11 +241,11 @@ static void test_bad_input(void **state) {
     expect_fail(y, 4, 2, eu, NV_EINPUT, "row 2, column 1 is NaN");
     y[2 * 2 + 1] = -INFINITY;
     expect_fail(y, 4, 2, eu, NV_EINPUT, "row 2, column 1 is Inf");
-    expect_fail(x, 4, 2, (nv_metric_spec){NV_METRIC_KNN_HOPS, 0, 0}, NV_EINPUT, "k = 0");
-    expect_fail(x, 4, 2, (nv_metric_spec){NV_METRIC_KNN_WEIGHTED, 4, 0}, NV_EINPUT, "k = 4");
-    expect_fail(x, 1, 2, (nv_metric_spec){NV_METRIC_KNN_WEIGHTED, 1, 0}, NV_EINPUT, "1 <= k < n");
-    expect_fail(x, 4, 2, (nv_metric_spec){NV_METRIC_EUCLIDEAN, 0, 1}, NV_EINPUT, "normalisation");
-    expect_fail(x, 4, 2, (nv_metric_spec){(nv_metric_kind)9, 0, 0}, NV_EINPUT, "metric kind 9");
+    expect_fail(x, 4, 2, (nv_metric_spec){NV_METRIC_KNN_HOPS, 0, 0, NV_DEVICE_AUTO}, NV_EINPUT, "k = 0");
+    expect_fail(x, 4, 2, (nv_metric_spec){NV_METRIC_KNN_WEIGHTED, 4, 0, NV_DEVICE_AUTO}, NV_EINPUT, "k = 4");
+    expect_fail(x, 1, 2, (nv_metric_spec){NV_METRIC_KNN_WEIGHTED, 1, 0, NV_DEVICE_AUTO}, NV_EINPUT, "1 <= k < n");
+    expect_fail(x, 4, 2, (nv_metric_spec){NV_METRIC_EUCLIDEAN, 0, 1, NV_DEVICE_AUTO}, NV_EINPUT, "normalisation");
+    expect_fail(x, 4, 2, (nv_metric_spec){(nv_metric_kind)9, 0, 0, NV_DEVICE_AUTO}, NV_EINPUT, "metric kind 9");
     nv_error err = {0};
     float *l = NULL;
     assert_int_equal(nv_distance_matrix(x, 4, 2, NULL, &l, &err), NV_EINPUT);
@@ -261,7 +261,7 @@ static void test_from_matrix(void **state) {
     for (int kind = NV_METRIC_EUCLIDEAN; kind <= NV_METRIC_KNN_WEIGHTED; kind++) {
         if (kind == NV_METRIC_COSINE) continue;
         for (int norm = 0; norm <= (kind == NV_METRIC_KNN_HOPS ? 0 : 1); norm++) {
-            nv_metric_spec m = {(nv_metric_kind)kind, 4, norm};
+            nv_metric_spec m = {(nv_metric_kind)kind, 4, norm, NV_DEVICE_AUTO};
             float *a = dist_ok(x, n, 3, m.kind, 4, norm), *b = NULL;
             nv_error err = {0};
             assert_int_equal(nv_distance_from_matrix(eu, n, &m, &b, &err), NV_OK);
@@ -272,13 +272,13 @@ static void test_from_matrix(void **state) {
     }
     nv_error err = {0};
     float *b = (float *)0x1;
-    nv_metric_spec cos = {NV_METRIC_COSINE, 0, 0};
+    nv_metric_spec cos = {NV_METRIC_COSINE, 0, 0, NV_DEVICE_AUTO};
     assert_int_equal(nv_distance_from_matrix(eu, n, &cos, &b, &err), NV_EINPUT);
     assert_non_null(strstr(err.msg, "coordinates"));
     assert_null(b);
     eu[IDX(5, 2)] = -1.0f;
     nv_error_clear(&err);
-    nv_metric_spec e = {NV_METRIC_EUCLIDEAN, 0, 0};
+    nv_metric_spec e = {NV_METRIC_EUCLIDEAN, 0, 0, NV_DEVICE_AUTO};
     assert_int_equal(nv_distance_from_matrix(eu, n, &e, &b, &err), NV_EINPUT);
     assert_non_null(strstr(err.msg, "entry (5, 2)"));
     free(eu);
@@ -321,7 +321,7 @@ static void test_distance_landmarks(void **state) {
     for (int kind = NV_METRIC_EUCLIDEAN; kind <= NV_METRIC_KNN_WEIGHTED; kind++)
         for (int norm = 0; norm <= 1; norm++) {
             if (norm && kind == NV_METRIC_KNN_HOPS) continue;
-            nv_metric_spec m = {(nv_metric_kind)kind, 3, norm};
+            nv_metric_spec m = {(nv_metric_kind)kind, 3, norm, NV_DEVICE_AUTO};
             float *full = dist_ok(x, n, d, m.kind, m.k, norm), *want = NULL, *got = NULL;
             nv_error err = {0};
             assert_int_equal(nv_distance_restrict(full, n, idx, count, &want, &err), NV_OK);
@@ -334,7 +334,7 @@ static void test_distance_landmarks(void **state) {
             free(got);
         }
     /* a sparse kNN graph (k = 1) gives INFINITY between landmarks, as the full one */
-    nv_metric_spec m1 = {NV_METRIC_KNN_HOPS, 1, 0};
+    nv_metric_spec m1 = {NV_METRIC_KNN_HOPS, 1, 0, NV_DEVICE_AUTO};
     float *full = dist_ok(x, n, d, m1.kind, 1, 0), *want = NULL, *got = NULL;
     nv_error err = {0};
     assert_int_equal(nv_distance_restrict(full, n, idx, count, &want, &err), NV_OK);
@@ -350,7 +350,7 @@ static void test_distance_landmarks(void **state) {
     assert_non_null(strstr(err.msg, "idx[1] = 150"));
     assert_null(got);
     nv_error_clear(&err);
-    nv_metric_spec hn = {NV_METRIC_KNN_HOPS, 3, 1};
+    nv_metric_spec hn = {NV_METRIC_KNN_HOPS, 3, 1, NV_DEVICE_AUTO};
     assert_int_equal(nv_distance_landmarks(x, n, d, &hn, idx, count, &got, &err), NV_EINPUT);
     nv_error_clear(&err);
     x[5] = NAN;
@@ -379,7 +379,7 @@ static void test_thread_determinism(void **state) {
     /* landmark sub-matrices and calibration too */
     int64_t li[] = {250, 3, 77, 128, 0, 199};
     for (int kind = NV_METRIC_KNN_HOPS; kind <= NV_METRIC_KNN_WEIGHTED; kind++) {
-        nv_metric_spec m = {(nv_metric_kind)kind, 5, 0};
+        nv_metric_spec m = {(nv_metric_kind)kind, 5, 0, NV_DEVICE_AUTO};
         float *a = NULL, *b = NULL;
         nv_error e2 = {0};
         setenv("NERVE_THREADS", "1", 1);

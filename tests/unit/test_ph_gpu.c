@@ -6,7 +6,10 @@
  *              and facet listed and sorted), ties included;
  *   the staged engine (stages_reference) = the plain engine, pairs and simplices,
  *              on the clouds of the oracle suite, thresholds, Z/3, 1 and 2 threads;
- *   the batch entry point = one call per input; the device choice's errors.
+ *   the batch entry point = one call per input; the device choice's errors;
+ *   graph distances: the GPU's relaxation algorithm (nv_ph_geodesic_relax_cpu) gives
+ *              Dijkstra's / BFS's floats bit for bit (nv_metric_geodesic_lower),
+ *              connected or not, with zero-length edges.
  * The CUDA twins are checked against these in tests/gpu/test_ph_parity.c.
  */
 #include "testutil.h"
@@ -69,7 +72,7 @@ static void test_distances_bits(void **state) {
         assert_memory_equal(ref, a, (size_t)m * sizeof *ref); /* bits, not a tolerance */
         free(a);
         if (kind != PH_CLOUD_GRID) { /* the grid has the zero vector */
-            nv_metric_spec cs = {NV_METRIC_COSINE, 0, 0};
+            nv_metric_spec cs = {NV_METRIC_COSINE, 0, 0, NV_DEVICE_AUTO};
             assert_int_equal(nv_distance_matrix(x, n, d, &cs, &a, &err), NV_OK);
             assert_int_equal(nv_ph_distances_cpu(x, n, d, NV_METRIC_COSINE, ref, &err), NV_OK);
             assert_memory_equal(ref, a, (size_t)m * sizeof *ref);
@@ -421,12 +424,65 @@ static void test_device_choice(void **state) {
     free(x);
 }
 
+/* --- graph distances ------------------------------------------------------------------ */
+
+static void test_geodesic_relax(void **state) {
+    (void)state;
+    int64_t inf_seen = 0;
+    for (int kind = 0; kind < PH_CLOUD_KINDS; kind++) {
+        int64_t n = 120, d;
+        float *x = ph_cloud_make((ph_cloud_kind)kind, n, 23, &d);
+        float *lower = dense(x, n, d);
+        const int ks[] = {1, 3, 14};
+        for (int ki = 0; ki < 3; ki++) {
+            nv_knn_graph g;
+            nv_error err = {0};
+            if (nv_metric_knn_graph(lower, n, ks[ki], &g, &err)) fail_msg("knn graph: %s", err.msg);
+            for (int weighted = 0; weighted < 2; weighted++) {
+                float *ref = NULL, *got = calloc((size_t)(n * (n - 1) / 2), sizeof *got);
+                assert_int_equal(nv_metric_geodesic_lower(&g, weighted, &ref, &err), NV_OK);
+                assert_int_equal(nv_ph_geodesic_relax_cpu(&g, weighted, got, &err), NV_OK);
+                int64_t inf = 0;
+                for (int64_t i = 0; i < n * (n - 1) / 2; i++) {
+                    inf += isinf(ref[i]);
+                    if (memcmp(&ref[i], &got[i], sizeof *got))
+                        fail_msg("%s, k = %d, %s: entry %lld: %.9g (Dijkstra/BFS) vs %.9g (relaxation)",
+                                 ph_cloud_names[kind], ks[ki], weighted ? "weighted" : "hops",
+                                 (long long)i, ref[i], got[i]);
+                }
+                if (ks[ki] == 1) inf_seen += inf;
+                /* the dispatcher on the CPU is Dijkstra/BFS itself */
+                float *via = NULL;
+                nv_device_kind used = NV_DEVICE_CUDA;
+                assert_int_equal(nv_ph_geodesic(&g, weighted, NV_DEVICE_AUTO, &via, &used, &err), NV_OK);
+                assert_int_equal(used, NV_DEVICE_CPU);
+                assert_memory_equal(via, ref, (size_t)(n * (n - 1) / 2) * sizeof *ref);
+                free(via);
+                free(ref);
+                free(got);
+            }
+            char why[256];
+            if (!nv_cuda_usable(why, sizeof why)) {
+                float *none = NULL;
+                nv_error_clear(&err);
+                assert_int_equal(nv_ph_geodesic(&g, 1, NV_DEVICE_CUDA, &none, NULL, &err), NV_EDEVICE);
+                assert_non_null(strstr(err.msg, "device 'cuda' requested"));
+                assert_null(none);
+            }
+            nv_knn_graph_free(&g);
+        }
+        free(lower);
+        free(x);
+    }
+    assert_true(inf_seen > 0); /* k = 1 leaves components apart: INFINITY is covered */
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_distances_bits),  cmocka_unit_test(test_edges_h0),
         cmocka_unit_test(test_columns_oracle),  cmocka_unit_test(test_staged_engine),
         cmocka_unit_test(test_staged_infinite), cmocka_unit_test(test_batch),
-        cmocka_unit_test(test_device_choice),
+        cmocka_unit_test(test_device_choice),   cmocka_unit_test(test_geodesic_relax),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
