@@ -13,14 +13,13 @@ set -u
 cd "$(dirname "$0")/.."
 BUILD=${1:-${BUILD:-build}}; THREADS=${2:-0}
 BIN=$BUILD/bench/ph_gpu_bench
-if [ ! -x "$BIN" ]; then
-  make -s BUILD="$BUILD" "$BIN" >/dev/null || { echo "ph_gpu.sh: cannot build $BIN"; exit 1; }
-fi
+# `all` too: the CUDA plug-in (libnerve_cuda.so) is what the bench loads
+make -s BUILD="$BUILD" all "$BIN" >/dev/null || { echo "ph_gpu.sh: cannot build $BIN"; exit 1; }
 echo "ph GPU stages vs CPU engine; threads ${THREADS} (0 = all); $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 "$BIN" "$THREADS"
 rc=$?
-if [ $rc = 77 ]; then
+if [ $rc = 77 ]; then   # the bench printed why (no driver, no device, no CUDA build)
   echo "ph_gpu.sh needs a GPU (an NVIDIA driver and a CUDA device); nothing measured here"
   exit 0
 fi

@@ -39,6 +39,12 @@
 #include "../analysis/ph_stage_common.h"
 #include "check.cuh"
 
+#define NV_SYNCED_GOTO(label)                          \
+    do {                                               \
+        NV_LAUNCHED_GOTO(label);                       \
+        NV_CU_GOTO(cudaDeviceSynchronize(), label);    \
+    } while (0)
+
 static_assert(PHS_MAX_VERTS == NV_PH_GPU_MAX_DIM + 2, "ph_stage_common.h: vertex arrays");
 
 /* Simplices per chunk of the column stage: 4M x (16 + 16 + 1) bytes = 132 MiB. */
@@ -46,7 +52,20 @@ static_assert(PHS_MAX_VERTS == NV_PH_GPU_MAX_DIM + 2, "ph_stage_common.h: vertex
 /* Distance entries per block of rows: 64M floats = 256 MiB. */
 #define PH_DIST_CHUNK ((int64_t)1 << 26)
 
-/* Thrust reports failures by exceptions; the C side wants a status. */
+/* Test knobs, read from the environment so that the parity tests can make every
+ * chunked loop take several turns on small inputs (NERVE_TEST_PH_CHUNK: simplices
+ * per chunk of the edge and column stages; NERVE_TEST_GEO_SOURCES: sources per block
+ * of the graph distances). Results do not depend on them: only how work is cut. */
+static int64_t test_knob(const char *name, int64_t dflt) {
+    const char *v = getenv(name);
+    long long k = v ? atoll(v) : 0;
+    return k > 0 ? (int64_t)k : dflt;
+}
+
+/* Thrust reports failures by exceptions; the C side wants a status. A kernel fault
+ * is caught by synchronising right after the launch (NV_SYNCED_GOTO), before thrust
+ * runs: a fault first seen inside thrust's own clean-up can end the process
+ * (std::terminate from a throwing deallocation) instead of returning a status. */
 #define PH_THRUST_GOTO(stmt, call, label)                                                       \
     do {                                                                                        \
         try {                                                                                   \
@@ -233,7 +252,8 @@ extern "C" nv_status nv_ph_edges_cuda(const float *lower, int64_t n, float thres
     *count = 0;
     nv_status st = NV_OK;
     const int64_t m = n > 1 ? n * (n - 1) / 2 : 0;
-    const int64_t chunk = m < PH_CHUNK ? (m ? m : 1) : PH_CHUNK;
+    const int64_t pc = test_knob("NERVE_TEST_PH_CHUNK", PH_CHUNK);
+    const int64_t chunk = m < pc ? (m ? m : 1) : pc;
     float *dl = NULL;
     nv_ph_simplex *dv = NULL, *dc = NULL, *host = NULL;
     unsigned char *df = NULL;
@@ -247,7 +267,7 @@ extern "C" nv_status nv_ph_edges_cuda(const float *lower, int64_t n, float thres
         NV_CU_GOTO(cudaMemcpy(dl, lower + e0, (size_t)(e1 - e0) * sizeof(float),
                               cudaMemcpyHostToDevice), done);
         ph_edge_flag_kernel<<<blocks_for(e1 - e0, 256), 256>>>(dl, e0, e1, threshold, dv, df);
-        NV_LAUNCHED_GOTO(done);
+        NV_SYNCED_GOTO(done);
         PH_THRUST_GOTO(kept = thrust::copy_if(thrust::device, dv, dv + (e1 - e0), df, dc,
                                               ph_flag_set()) - dc,
                        "thrust::copy_if", done);
@@ -323,7 +343,8 @@ extern "C" nv_status nv_ph_columns_cuda(const float *lower, int64_t n, float thr
     const int64_t m = n > 1 ? n * (n - 1) / 2 : 0;
     if ((st = nv_ph_binomials(n, d + 2, &binom, err)) != NV_OK) return st;
     total = binom[(int64_t)(d + 1) * (n + 1) + n]; /* C(n, d + 1) simplices */
-    chunk = total < PH_CHUNK ? (total ? total : 1) : PH_CHUNK;
+    const int64_t pc = test_knob("NERVE_TEST_PH_CHUNK", PH_CHUNK);
+    chunk = total < pc ? (total ? total : 1) : pc;
     NV_CU_GOTO(cudaMalloc((void **)&dl, (size_t)(m ? m : 1) * sizeof(float)), done);
     NV_CU_GOTO(cudaMalloc((void **)&db, (size_t)(d + 3) * (size_t)(n + 1) * sizeof(int64_t)), done);
     NV_CU_GOTO(cudaMalloc((void **)&dcl, (size_t)(ncleared ? ncleared : 1) * sizeof(int64_t)), done);
@@ -342,7 +363,7 @@ extern "C" nv_status nv_ph_columns_cuda(const float *lower, int64_t n, float thr
         for (int64_t lo = 0; lo < total; lo += chunk) {
             int64_t hi = lo + chunk < total ? lo + chunk : total, kept = 0;
             ph_columns_kernel<<<blocks_for(hi - lo, 128), 128>>>(v, d, lo, hi, dcl, ncleared, dv, df, dst);
-            NV_LAUNCHED_GOTO(done);
+            NV_SYNCED_GOTO(done);
             PH_THRUST_GOTO(kept = thrust::copy_if(thrust::device, dv, dv + (hi - lo), df, dc,
                                                   ph_flag_set()) - dc,
                            "thrust::copy_if", done);
@@ -438,9 +459,7 @@ extern "C" nv_status nv_ph_geodesic_cuda(const nv_knn_graph *g, int weighted, fl
     if (n < 2) return NV_OK;
     const int64_t nnz = g->row_ptr[n];
     int64_t block = PH_GEO_BYTES / (n * (int64_t)sizeof(double));
-    /* the parity test sets a small block so that several blocks of sources run */
-    const char *tb = getenv("NERVE_TEST_GEO_SOURCES");
-    if (tb && atoll(tb) > 0) block = atoll(tb);
+    block = test_knob("NERVE_TEST_GEO_SOURCES", block);
     if (block < 1) block = 1;
     if (block > n - 1) block = n - 1;
     nv_status st = NV_OK;

@@ -211,9 +211,10 @@ static void test_select(void **state) {
 
 int main(void) {
     char why[256];
-    if (!nv_cuda_usable(why, sizeof why) || !nv_backend_cuda()) {
-        printf("SKIP: no usable CUDA device (%s)\n", why);
-        return 77;
+    if (!nv_cuda_usable(why, sizeof why)) return nv_test_gpu_unusable(why, "the CUDA backend parity");
+    if (!nv_backend_cuda()) {
+        printf("FAIL: a CUDA device is usable but the CUDA backend did not load\n");
+        return 1;
     }
     printf("device: %s\n", why);
     const struct CMUnitTest tests[] = {

@@ -161,7 +161,5 @@ int main(void) {
         return cmocka_run_group_tests(tests, NULL, NULL);
     }
 #endif
-    if (strncmp(why, "no usable CUDA device", 21) == 0) printf("SKIP: %s\n", why);
-    else printf("SKIP: no usable CUDA device (%s)\n", why);
-    return 77;
+    return nv_test_gpu_unusable(why, "the feature-image parity");
 }

@@ -62,10 +62,7 @@ static void test_known_answer_on_device(void **state) {
 
 int main(void) {
     char why[256];
-    if (!nv_cuda_usable(why, sizeof why)) {
-        printf("SKIP: no usable CUDA device (%s)\n", why);
-        return 77;
-    }
+    if (!nv_cuda_usable(why, sizeof why)) return nv_test_gpu_unusable(why, "the GPU RNG check");
     printf("device: %s\n", why);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_known_answer_on_device),

@@ -31,6 +31,21 @@ static inline void nv_assert_close_f(const float *a, const float *b, int64_t n, 
 
 /* A fresh temporary directory for one test (removed by the caller or left under
  * /tmp for inspection on failure). */
+/* For the GPU tests (tests/gpu): 77 (skip) with a SKIP line when nv_cuda_usable's
+ * reason says there is no GPU here (no driver, no device, a build without CUDA);
+ * 1 with a FAIL line when a GPU is there but cannot be used (a driver too old for
+ * the toolkit, a plug-in that does not load, ...): that must not pass as a skip on
+ * the one machine where the test can run. `what` names what is not run. */
+static inline int nv_test_gpu_unusable(const char *why, const char *what) {
+    if (strstr(why, "no NVIDIA driver") || strstr(why, "found no CUDA device") ||
+        strstr(why, "has no CUDA") || strstr(why, "no usable CUDA device")) {
+        printf("SKIP: no usable CUDA device (%s); %s not run here\n", why, what);
+        return 77;
+    }
+    printf("FAIL: a CUDA device may be present but is not usable: %s (%s not run)\n", why, what);
+    return 1;
+}
+
 static inline char *nv_test_tmpdir(const char *tag) {
     static char buf[256];
     snprintf(buf, sizeof buf, "/tmp/nerve-test-%s-XXXXXX", tag);
