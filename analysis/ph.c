@@ -262,8 +262,12 @@ static inline int ph_cob_next(const ph_ctx *c, ph_cob *it, ph_entry *out) {
 /* The earliest cofacet (largest index among those of equal diameter) of simplex
  * (w, idx, diam, dim d), if it has the same diameter: 1 and the cofacet in *out, its
  * vertices in wout (may be NULL); 0 otherwise. */
+static int ph_zero_pivot_cofacet_dense(const ph_ctx *c, const int64_t *w, int64_t idx,
+                                       float diam, int d, ph_entry *out, int64_t *wout);
+
 static int ph_zero_pivot_cofacet(const ph_ctx *c, const int64_t *w, int64_t idx, float diam,
                                  int d, ph_entry *out, int64_t *wout) {
+    if (!c->sparse) return ph_zero_pivot_cofacet_dense(c, w, idx, diam, d, out, wout);
     ph_cob it;
     ph_cob_init_w(c, &it, w, idx, diam, d, 1);
     /* Ripser looks for apparent pairs without the threshold; it matters only for
@@ -274,6 +278,44 @@ static int ph_zero_pivot_cofacet(const ph_ctx *c, const int64_t *w, int64_t idx,
             if (wout) ph_cob_vertices(&it, wout);
             return 1;
         }
+    return 0;
+}
+
+/* The same for dense input, as one loop: the first added vertex j (from the top)
+ * within distance diam of every vertex. The apparent-pair tests of the column
+ * assembly (several per simplex) and of every pivot of a hard column run this,
+ * so the distances are read as in ph_rq_push_cob_dense, with an early exit. */
+static int ph_zero_pivot_cofacet_dense(const ph_ctx *c, const int64_t *w, int64_t idx,
+                                       float diam, int d, ph_entry *out, int64_t *wout) {
+    const float *lower = c->lower;
+    const float *rowv[PH_MAX_DIM + 2]; /* rowv[s][j] = dist(w[s], j) for j < w[s] */
+    int64_t above = 0, below = idx, j = c->n - 1;
+    for (int t = 0; t <= d + 1; t++) {
+        const int64_t stop = t <= d ? w[t] : -1; /* j runs down to stop + 1 */
+        for (; j > stop; j--) {
+            const float *rowj = lower + j * (j - 1) / 2;
+            int s = 0;
+            while (s < t && rowv[s][j] <= diam) s++;
+            if (s < t) continue;
+            while (s <= d && rowj[w[s]] <= diam) s++;
+            if (s <= d) continue;
+            out->idx = above + ph_C(c, j, d + 2 - t) + below;
+            out->diam = diam;
+            out->coef = ((d + 1 - t) & 1) ? c->p - 1 : 1;
+            if (wout) {
+                for (s = 0; s < t; s++) wout[s] = w[s];
+                wout[t] = j;
+                for (s = t; s <= d; s++) wout[s + 1] = w[s];
+            }
+            return 1;
+        }
+        if (t <= d) {
+            below -= ph_C(c, w[t], d + 1 - t);
+            above += ph_C(c, w[t], d + 2 - t);
+            rowv[t] = lower + w[t] * (w[t] - 1) / 2;
+            j = w[t] - 1;
+        }
+    }
     return 0;
 }
 
@@ -501,6 +543,45 @@ static inline int ph_rq_push(ph_rq *q, ph_entry e) {
     ph_key x = ph_key_of(e.idx, e.diam, e.coef);
     if ((x >> 32) < (q->last >> 32)) return 0;
     return ph_rq_put(q, x);
+}
+
+/* Pushes coef * (the coboundary of simplex idx, dimension d, dense input): what
+ * ph_cob_next_dense gives, in one loop per run of added vertices j between two
+ * vertices of the simplex. There the vertices above j are rows of the lower
+ * triangle read along j, those below are entries of row j, and the coefficient
+ * and the binomial row are fixed. The hardest columns spend a third of their time
+ * here. */
+static int ph_rq_push_cob_dense(const ph_ctx *c, ph_rq *q, int64_t idx, float diam, int d,
+                                uint32_t coef) {
+    int64_t w[PH_MAX_DIM + 2];
+    const float *rowv[PH_MAX_DIM + 2]; /* rowv[s][j] = dist(w[s], j) for j < w[s] */
+    ph_vertices(c, idx, d, w);
+    const float *lower = c->lower;
+    const float thr = c->threshold;
+    int64_t above = 0, below = idx;
+    int64_t j = c->n - 1;
+    for (int t = 0; t <= d + 1; t++) {
+        const int64_t stop = t <= d ? w[t] : -1; /* j runs down to stop + 1 */
+        const uint32_t cf = ((d + 1 - t) & 1) ? c->p - coef : coef;
+        const int64_t *binj = c->binom + (int64_t)(d + 2 - t) * c->bstride; /* C(j, d+2-t) */
+        for (; j > stop; j--) {
+            const float *rowj = lower + j * (j - 1) / 2;
+            float m = diam;
+            for (int s = 0; s < t; s++) m = rowv[s][j] > m ? rowv[s][j] : m;
+            for (int s = t; s <= d; s++) m = rowj[w[s]] > m ? rowj[w[s]] : m;
+            if (m > thr) continue;
+            ph_key x = ph_key_of(above + binj[j] + below, m, cf);
+            if ((x >> 32) < (q->last >> 32)) continue; /* see ph_rq_push */
+            if (ph_rq_put(q, x)) return -1;
+        }
+        if (t <= d) {
+            below -= ph_C(c, w[t], d + 1 - t);
+            above += ph_C(c, w[t], d + 2 - t);
+            rowv[t] = lower + w[t] * (w[t] - 1) / 2;
+            j = w[t] - 1;
+        }
+    }
+    return 0;
 }
 
 /* Empties the queue (blocks go to the spare list) and forgets the last pivot. */
@@ -861,6 +942,10 @@ static void ph_add_simplex(const ph_ctx *c, ph_ws *ws, int64_t idx, float diam, 
                            int dim) {
     ph_entry e = {idx, diam, coef};
     if (ph_heap_push(&ws->red, e)) ws->oom = 1;
+    if (!c->sparse) {
+        if (ph_rq_push_cob_dense(c, &ws->cob, idx, diam, dim, coef)) ws->oom = 1;
+        return;
+    }
     ph_cob it;
     ph_cob_init(c, &it, idx, diam, dim, coef);
     while (ph_cob_next(c, &it, &e))
