@@ -16,6 +16,8 @@
  *                      is finished without assembling its coboundary;
  *      the enclosing radius: with no threshold the dense complex is cut at the
  *                      smallest radius at which it is a cone (nothing dies later).
+ *  - The working coboundary is a radix heap: entries before the current pivot
+ *    cancel, so the queue is monotone and a push is an append (ph_rq_push).
  *  - Columns of dimension d + 1 are enumerated by a depth-first clique search, so no
  *    list of all simplices of any dimension is kept (Ripser 1.2.1 keeps one per
  *    dimension; this is the memory its later versions save).
