@@ -16,6 +16,8 @@
  *                      is finished without assembling its coboundary;
  *      the enclosing radius: with no threshold the dense complex is cut at the
  *                      smallest radius at which it is a cone (nothing dies later).
+ *  - The working coboundary is a radix heap: entries before the current pivot
+ *    cancel, so the queue is monotone and a push is an append (ph_rq_push).
  *  - Columns of dimension d + 1 are enumerated by a depth-first clique search, so no
  *    list of all simplices of any dimension is kept (Ripser 1.2.1 keeps one per
  *    dimension; this is the memory its later versions save).
@@ -264,8 +266,12 @@ static inline int ph_cob_next(const ph_ctx *c, ph_cob *it, ph_entry *out) {
 /* The earliest cofacet (largest index among those of equal diameter) of simplex
  * (w, idx, diam, dim d), if it has the same diameter: 1 and the cofacet in *out, its
  * vertices in wout (may be NULL); 0 otherwise. */
+static int ph_zero_pivot_cofacet_dense(const ph_ctx *c, const int64_t *w, int64_t idx,
+                                       float diam, int d, ph_entry *out, int64_t *wout);
+
 static int ph_zero_pivot_cofacet(const ph_ctx *c, const int64_t *w, int64_t idx, float diam,
                                  int d, ph_entry *out, int64_t *wout) {
+    if (!c->sparse) return ph_zero_pivot_cofacet_dense(c, w, idx, diam, d, out, wout);
     ph_cob it;
     ph_cob_init_w(c, &it, w, idx, diam, d, 1);
     /* Ripser looks for apparent pairs without the threshold; it matters only for
@@ -276,6 +282,44 @@ static int ph_zero_pivot_cofacet(const ph_ctx *c, const int64_t *w, int64_t idx,
             if (wout) ph_cob_vertices(&it, wout);
             return 1;
         }
+    return 0;
+}
+
+/* The same for dense input, as one loop: the first added vertex j (from the top)
+ * within distance diam of every vertex. The apparent-pair tests of the column
+ * assembly (several per simplex) and of every pivot of a hard column run this,
+ * so the distances are read as in ph_rq_push_cob_dense, with an early exit. */
+static int ph_zero_pivot_cofacet_dense(const ph_ctx *c, const int64_t *w, int64_t idx,
+                                       float diam, int d, ph_entry *out, int64_t *wout) {
+    const float *lower = c->lower;
+    const float *rowv[PH_MAX_DIM + 2]; /* rowv[s][j] = dist(w[s], j) for j < w[s] */
+    int64_t above = 0, below = idx, j = c->n - 1;
+    for (int t = 0; t <= d + 1; t++) {
+        const int64_t stop = t <= d ? w[t] : -1; /* j runs down to stop + 1 */
+        for (; j > stop; j--) {
+            const float *rowj = lower + j * (j - 1) / 2;
+            int s = 0;
+            while (s < t && rowv[s][j] <= diam) s++;
+            if (s < t) continue;
+            while (s <= d && rowj[w[s]] <= diam) s++;
+            if (s <= d) continue;
+            out->idx = above + ph_C(c, j, d + 2 - t) + below;
+            out->diam = diam;
+            out->coef = ((d + 1 - t) & 1) ? c->p - 1 : 1;
+            if (wout) {
+                for (s = 0; s < t; s++) wout[s] = w[s];
+                wout[t] = j;
+                for (s = t; s <= d; s++) wout[s + 1] = w[s];
+            }
+            return 1;
+        }
+        if (t <= d) {
+            below -= ph_C(c, w[t], d + 1 - t);
+            above += ph_C(c, w[t], d + 2 - t);
+            rowv[t] = lower + w[t] * (w[t] - 1) / 2;
+            j = w[t] - 1;
+        }
+    }
     return 0;
 }
 
@@ -338,6 +382,10 @@ static int ph_has_apparent_cofacet_w(const ph_ctx *c, const int64_t *w, int64_t 
 
 /* --- binary heap of entries, earliest in the filtration on top ------------------- */
 
+/* Holds the reduction column being built (which simplices were added, in any
+ * order), combined when the column is saved. The working coboundary, which must be
+ * given out in order, uses the radix heap below. */
+
 typedef struct {
     ph_entry *a;
     int64_t len, cap;
@@ -368,8 +416,7 @@ static int ph_heap_push(ph_heap *h, ph_entry e) {
 
 /* Removes the top. Bottom-up: the hole walks to a leaf along the earlier children
  * (one comparison per level), then the last entry, which almost always belongs
- * near the bottom, sifts up from there. Most of the engine's time on hard columns
- * is spent here. */
+ * near the bottom, sifts up from there. */
 static void ph_heap_pop(ph_heap *h) {
     const int64_t n = --h->len;
     if (n == 0) return;
@@ -411,42 +458,219 @@ static ph_entry ph_heap_pop_pivot(ph_heap *h, uint32_t p) {
     return none;
 }
 
-/* Appends without ordering; ph_heapify restores the heap afterwards. */
-static inline int ph_heap_append(ph_heap *h, ph_entry e) {
-    if (h->len == h->cap) {
-        int64_t cap = h->cap ? 2 * h->cap : 256;
-        ph_entry *a = realloc(h->a, (size_t)cap * sizeof *a);
-        if (!a) return -1;
-        h->a = a;
-        h->cap = cap;
+/* --- the working coboundary: a radix heap ----------------------------------------- */
+
+/* The working coboundary of a column is a priority queue that only ever gives out
+ * its entries in filtration order and never receives an entry before the last one
+ * given out, except entries that cancel each other (see ph_rq_push). That is a
+ * monotone queue, and a radix heap (Ahuja, Mehlhorn, Orlin, Tarjan 1990) serves it
+ * better than a binary heap: a push is an append, and an entry moves between
+ * buckets only when the pivot comes near it. It matters for the hardest columns:
+ * the 2-sphere's dimension-2 column gets 53 million entries pushed and 34 million
+ * still there when it finishes (its pivot dies long before them), which a binary
+ * heap of 550 MB sifts with a cache miss per level.
+ *
+ * An entry is one 128-bit key: diameter bits (32; a diameter is >= 0, so its bits
+ * order like the floats), then ~index (64; larger index = earlier), then the
+ * coefficient (32). The top 96 bits compare in filtration order. Bucket k > 0
+ * holds keys whose top 96 bits first differ from those of `last` (the last pivot)
+ * at bit k - 1; bucket 0 holds keys equal to `last`. Buckets are stacks of blocks
+ * from a free list, so a redistribution frees what it reads as it goes and memory
+ * follows the entries held, not twice that. */
+typedef unsigned __int128 ph_key;
+
+#define PH_RQ_BUCKETS 97
+#define PH_RQ_BLOCK 1022 /* entries per block: 16 KiB with the header */
+
+typedef struct ph_rq_block {
+    struct ph_rq_block *next;
+    int64_t len;
+    ph_key e[PH_RQ_BLOCK];
+} ph_rq_block;
+
+typedef struct {
+    ph_rq_block *b[PH_RQ_BUCKETS]; /* per bucket: the head block has room, the others are full */
+    uint64_t nonempty[2];          /* bit k: bucket k holds entries */
+    ph_key last;                   /* key of the last pivot, coefficient bits zero */
+    ph_rq_block *spare;            /* free blocks, kept for the next column */
+} ph_rq;
+
+static inline ph_key ph_key_of(int64_t idx, float diam, uint32_t coef) {
+    uint32_t bits = 0;
+    if (diam != 0.0f) memcpy(&bits, &diam, sizeof bits); /* -0 sorts as +0 */
+    return (ph_key)bits << 96 | (ph_key)~(uint64_t)idx << 32 | coef;
+}
+
+static inline ph_entry ph_entry_of(ph_key x) {
+    uint32_t bits = (uint32_t)(x >> 96);
+    ph_entry e;
+    memcpy(&e.diam, &bits, sizeof bits);
+    e.idx = (int64_t)~(uint64_t)(x >> 32);
+    e.coef = (uint32_t)x;
+    return e;
+}
+
+static inline int ph_rq_bucket(ph_key x, ph_key last) {
+    ph_key d = (x ^ last) >> 32;
+    uint64_t hi = (uint64_t)(d >> 64), lo = (uint64_t)d;
+    return hi ? 128 - __builtin_clzll(hi) : lo ? 64 - __builtin_clzll(lo) : 0;
+}
+
+static void ph_rq_release(ph_rq *q, ph_rq_block *blk) {
+    blk->next = q->spare;
+    q->spare = blk;
+}
+
+static inline int ph_rq_put(ph_rq *q, ph_key x) {
+    int k = ph_rq_bucket(x, q->last);
+    ph_rq_block *blk = q->b[k];
+    if (!blk || blk->len == PH_RQ_BLOCK) {
+        blk = q->spare;
+        if (blk) q->spare = blk->next;
+        else if (!(blk = malloc(sizeof *blk))) return -1;
+        blk->next = q->b[k];
+        blk->len = 0;
+        q->b[k] = blk;
+        q->nonempty[k >> 6] |= 1ull << (k & 63);
     }
-    h->a[h->len++] = e;
+    blk->e[blk->len++] = x;
     return 0;
 }
 
-/* Floyd's bottom-up construction: O(len), against O(len log len) for pushes. */
-static void ph_heapify(ph_heap *h) {
-    ph_entry *a = h->a;
-    const int64_t n = h->len;
-    for (int64_t start = n / 2; start-- > 0;) {
-        ph_entry x = a[start];
-        int64_t i = start;
-        for (;;) {
-            int64_t l = 2 * i + 1;
-            if (l >= n) break;
-            int64_t m = (l + 1 < n && ph_before(&a[l + 1], &a[l])) ? l + 1 : l;
-            if (!ph_before(&a[m], &x)) break;
-            a[i] = a[m];
-            i = m;
+/* Adds an entry. One before the last pivot is dropped: every chain the reduction
+ * adds is either the coboundary of the apparent facet of the pivot (which has no
+ * entry before the pivot: the pivot is the facet's earliest cofacet) or a reduced
+ * column whose pivot is the current one, whose entries before the pivot sum to zero
+ * (the coboundaries of its reduction column cancel there). So what is dropped
+ * cancels anyway; keeping it would break the monotone order. */
+static inline int ph_rq_push(ph_rq *q, ph_entry e) {
+    ph_key x = ph_key_of(e.idx, e.diam, e.coef);
+    if ((x >> 32) < (q->last >> 32)) return 0;
+    return ph_rq_put(q, x);
+}
+
+/* Pushes coef * (the coboundary of simplex idx, dimension d, dense input): what
+ * ph_cob_next_dense gives, in one loop per run of added vertices j between two
+ * vertices of the simplex. There the vertices above j are rows of the lower
+ * triangle read along j, those below are entries of row j, and the coefficient
+ * and the binomial row are fixed. The hardest columns spend a third of their time
+ * here. */
+static int ph_rq_push_cob_dense(const ph_ctx *c, ph_rq *q, int64_t idx, float diam, int d,
+                                uint32_t coef) {
+    int64_t w[PH_MAX_DIM + 2];
+    const float *rowv[PH_MAX_DIM + 2]; /* rowv[s][j] = dist(w[s], j) for j < w[s] */
+    ph_vertices(c, idx, d, w);
+    const float *lower = c->lower;
+    const float thr = c->threshold;
+    int64_t above = 0, below = idx;
+    int64_t j = c->n - 1;
+    for (int t = 0; t <= d + 1; t++) {
+        const int64_t stop = t <= d ? w[t] : -1; /* j runs down to stop + 1 */
+        const uint32_t cf = ((d + 1 - t) & 1) ? c->p - coef : coef;
+        const int64_t *binj = c->binom + (int64_t)(d + 2 - t) * c->bstride; /* C(j, d+2-t) */
+        for (; j > stop; j--) {
+            const float *rowj = lower + j * (j - 1) / 2;
+            float m = diam;
+            for (int s = 0; s < t; s++) m = rowv[s][j] > m ? rowv[s][j] : m;
+            for (int s = t; s <= d; s++) m = rowj[w[s]] > m ? rowj[w[s]] : m;
+            if (m > thr) continue;
+            ph_key x = ph_key_of(above + binj[j] + below, m, cf);
+            if ((x >> 32) < (q->last >> 32)) continue; /* see ph_rq_push */
+            if (ph_rq_put(q, x)) return -1;
         }
-        a[i] = x;
+        if (t <= d) {
+            below -= ph_C(c, w[t], d + 1 - t);
+            above += ph_C(c, w[t], d + 2 - t);
+            rowv[t] = lower + w[t] * (w[t] - 1) / 2;
+            j = w[t] - 1;
+        }
+    }
+    return 0;
+}
+
+/* Empties the queue (blocks go to the spare list) and forgets the last pivot. */
+static void ph_rq_clear(ph_rq *q) {
+    for (int k = 0; k < PH_RQ_BUCKETS; k++)
+        while (q->b[k]) {
+            ph_rq_block *next = q->b[k]->next;
+            ph_rq_release(q, q->b[k]);
+            q->b[k] = next;
+        }
+    q->nonempty[0] = q->nonempty[1] = 0;
+    q->last = 0;
+}
+
+static void ph_rq_free(ph_rq *q) {
+    ph_rq_clear(q);
+    while (q->spare) {
+        ph_rq_block *next = q->spare->next;
+        free(q->spare);
+        q->spare = next;
     }
 }
 
-static ph_entry ph_heap_pivot(ph_heap *h, uint32_t p, int *oom) {
-    ph_entry e = ph_heap_pop_pivot(h, p);
-    if (e.idx >= 0 && ph_heap_push(h, e)) *oom = 1;
-    return e;
+/* Makes `last` the smallest key and bucket 0 its entries: the lowest non-empty
+ * bucket is spread over the buckets below it around its minimum. 0 if empty. */
+static int ph_rq_refill(ph_rq *q) {
+    if (q->b[0]) return 1;
+    uint64_t m0 = q->nonempty[0] & ~1ull;
+    int k;
+    if (m0) k = __builtin_ctzll(m0);
+    else if (q->nonempty[1]) k = 64 + __builtin_ctzll(q->nonempty[1]);
+    else return 0;
+    ph_rq_block *list = q->b[k];
+    q->b[k] = NULL;
+    q->nonempty[k >> 6] &= ~(1ull << (k & 63));
+    ph_key m = list->e[0];
+    for (ph_rq_block *blk = list; blk; blk = blk->next)
+        for (int64_t i = 0; i < blk->len; i++)
+            if (blk->e[i] < m) m = blk->e[i];
+    q->last = m >> 32 << 32;
+    /* every entry lands in a bucket below k; each block read is free for the next */
+    while (list) {
+        ph_rq_block *next = list->next;
+        int64_t i = 0;
+        while (i < list->len && !ph_rq_put(q, list->e[i])) i++;
+        ph_rq_release(q, list);
+        if (i < list->len) { /* out of memory: the column is lost, keep the blocks */
+            for (; next; next = list) {
+                list = next->next;
+                ph_rq_release(q, next);
+            }
+            return -1;
+        }
+        list = next;
+    }
+    return 1;
+}
+
+/* The earliest entry with a nonzero summed coefficient, left in the queue as one
+ * entry (idx -1 if the column is zero). */
+static ph_entry ph_rq_pivot(ph_rq *q, uint32_t p, int *oom) {
+    int r;
+    while ((r = ph_rq_refill(q)) > 0) {
+        uint64_t sum = 0;
+        for (ph_rq_block *blk = q->b[0]; blk; blk = blk->next)
+            for (int64_t i = 0; i < blk->len; i++) sum += (uint32_t)blk->e[i];
+        sum %= p;
+        ph_rq_block *head = q->b[0];
+        while (head->next) {
+            ph_rq_block *next = head->next->next;
+            ph_rq_release(q, head->next);
+            head->next = next;
+        }
+        if (sum) {
+            head->len = 1;
+            head->e[0] = q->last | sum;
+            return ph_entry_of(head->e[0]);
+        }
+        ph_rq_release(q, head);
+        q->b[0] = NULL;
+        q->nonempty[0] &= ~1ull;
+    }
+    if (r < 0) *oom = 1;
+    ph_entry none = {-1, 0.0f, 0};
+    return none;
 }
 
 /* --- pivot map: open addressing, (d+1)-simplex index -> column and coefficient ---- */
@@ -649,7 +873,7 @@ static void ph_pool_stop(ph_pool *pool) {
 /* --- the engine state ---------------------------------------------------------------- */
 
 typedef struct {
-    ph_heap cob;        /* working coboundary */
+    ph_rq cob;          /* working coboundary */
     ph_heap red;        /* working reduction column (which columns were added) */
     ph_entry *vbuf;     /* finished reduction columns of this thread's chunk share */
     int64_t vlen, vcap;
@@ -726,19 +950,14 @@ static void ph_add_simplex(const ph_ctx *c, ph_ws *ws, int64_t idx, float diam, 
                            int dim) {
     ph_entry e = {idx, diam, coef};
     if (ph_heap_push(&ws->red, e)) ws->oom = 1;
+    if (!c->sparse) {
+        if (ph_rq_push_cob_dense(c, &ws->cob, idx, diam, dim, coef)) ws->oom = 1;
+        return;
+    }
     ph_cob it;
     ph_cob_init(c, &it, idx, diam, dim, coef);
-    /* into a small heap, appending everything and rebuilding is cheaper than
-     * sifting each entry up */
-    const int64_t before = ws->cob.len;
-    if (before < 64) {
-        while (ph_cob_next(c, &it, &e))
-            if (ph_heap_append(&ws->cob, e)) ws->oom = 1;
-        ph_heapify(&ws->cob);
-    } else {
-        while (ph_cob_next(c, &it, &e))
-            if (ph_heap_push(&ws->cob, e)) ws->oom = 1;
-    }
+    while (ph_cob_next(c, &it, &e))
+        if (ph_rq_push(&ws->cob, e)) ws->oom = 1;
 }
 
 /* Adds factor * (published column k) to the working columns. */
@@ -760,7 +979,7 @@ static ph_entry ph_init_column(ph_engine *E, ph_ws *ws, int64_t j) {
     const ph_col *s = &E->cols[j];
     ph_entry e = {s->idx, s->diam, 1};
     ws->red.len = 0;
-    ws->cob.len = 0;
+    ph_rq_clear(&ws->cob);
     if (ph_heap_push(&ws->red, e)) ws->oom = 1;
     ph_cob it;
     ph_cob_init(c, &it, s->idx, s->diam, E->dim, 1);
@@ -771,16 +990,14 @@ static ph_entry ph_init_column(ph_engine *E, ph_ws *ws, int64_t j) {
             ph_entry f;
             ph_cob_vertices(&it, wt);
             if (ph_map_get(&E->map, e.idx) < 0 && !ph_apparent_facet_w(c, wt, e.idx, e.diam, E->dim + 1, &f)) {
-                ws->cob.len = 0;
+                ph_rq_clear(&ws->cob);
                 return e;
             }
             check = 0;
         }
-        /* gathered unordered: an emergent column never needs the heap */
-        if (ph_heap_append(&ws->cob, e)) ws->oom = 1;
+        if (ph_rq_push(&ws->cob, e)) ws->oom = 1;
     }
-    ph_heapify(&ws->cob);
-    return ph_heap_pivot(&ws->cob, c->p, &ws->oom);
+    return ph_rq_pivot(&ws->cob, c->p, &ws->oom);
 }
 
 /* Reduces the working column against the published pivots until its pivot is new
@@ -800,7 +1017,7 @@ static ph_entry ph_reduce(ph_engine *E, ph_ws *ws, ph_entry pivot) {
             uint32_t coef = (uint32_t)((c->p - (uint64_t)pivot.coef * f.coef % c->p) % c->p);
             ph_add_simplex(c, ws, f.idx, f.diam, coef, E->dim);
         }
-        pivot = ph_heap_pivot(&ws->cob, c->p, &ws->oom);
+        pivot = ph_rq_pivot(&ws->cob, c->p, &ws->oom);
     }
     return pivot;
 }
@@ -907,7 +1124,7 @@ static nv_status ph_reduce_dimension(ph_engine *E, nv_error *err) {
                  * coboundary from the reduction column and go on, now sequentially */
                 ph_ws *ws = &E->ws[0];
                 ws->red.len = 0;
-                ws->cob.len = 0;
+                ph_rq_clear(&ws->cob);
                             /* v may live in ws->vbuf: copy it out of the way of ph_save_red */
                 int64_t vl = pd->vlen;
                 ph_entry *vc = malloc((size_t)(vl ? vl : 1) * sizeof *vc);
@@ -916,7 +1133,7 @@ static nv_status ph_reduce_dimension(ph_engine *E, nv_error *err) {
                 for (int64_t i = 0; i < vl; i++)
                     ph_add_simplex(&E->c, ws, vc[i].idx, vc[i].diam, vc[i].coef, E->dim);
                 free(vc);
-                ph_entry pivot = ph_reduce(E, ws, ph_heap_pivot(&ws->cob, E->c.p, &ws->oom));
+                ph_entry pivot = ph_reduce(E, ws, ph_rq_pivot(&ws->cob, E->c.p, &ws->oom));
                 int64_t off = ph_save_red(E, ws);
                 ph_publish(E, j, pivot, ws->vbuf + off, ws->vlen - off);
                 if (ws->oom) E->oom = 1;
@@ -1699,7 +1916,7 @@ static void ph_engine_close(ph_engine *E, ph_owned *own) {
     if (E->ws)
         for (int t = 0; t < E->nws; t++) {
             ph_ws *ws = &E->ws[t];
-            free(ws->cob.a);
+            ph_rq_free(&ws->cob);
             free(ws->red.a);
             free(ws->vbuf);
             free(ws->lvl);
