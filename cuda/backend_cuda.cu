@@ -486,6 +486,7 @@ static const nv_backend cuda_backend = {
     cuda_evaluate,
     cuda_activations,
     cuda_gradient,
+    /* evaluate_capture */ NULL, /* not yet: snapshots use evaluate + activations */
 };
 
 extern "C" const nv_backend *nv_backend_cuda_table(void) { return &cuda_backend; }

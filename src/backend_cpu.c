@@ -43,6 +43,15 @@ struct nv_trainer {
     int32_t *row_ok;    /* (rows_cap) 1 where the prediction is right */
     int32_t *ybatch;    /* (rows_cap) labels of the gathered rows */
 
+    /* What pre/post hold after the last forward pass that activations made: rows
+     * fwd_rows from fwd_x, layers 1..fwd_depth (-1: nothing usable). Snapshots ask
+     * for every layer of a chunk in turn, deepest first, and one forward pass
+     * serves them all instead of one pass per layer. Every other forward pass,
+     * parameter change or new data set invalidates it. */
+    const nv_real *fwd_x;
+    int64_t fwd_rows;
+    int fwd_depth;
+
     /* bound data sets, owned copies */
     nv_real *x[NV_SLOTS]; /* (n[s], widths[0]) */
     int32_t *y[NV_SLOTS]; /* (n[s]) */
@@ -72,6 +81,7 @@ static nv_status cpu_create(const nv_mlp_spec *spec, const nv_optim_spec *opt, i
     nv_trainer *t = nv_calloc(1, sizeof *t, err);
     if (!t) return NV_ENOMEM;
     t->spec = *spec;
+    t->fwd_depth = -1;
     t->opt = *opt;
     t->nparams = nv_mlp_param_count(spec);
     t->max_batch = max_batch;
@@ -119,6 +129,7 @@ static nv_status cpu_set_state(nv_trainer *t, const nv_real *params, const nv_re
     if (state2) memcpy(t->state2, state2, bytes); else memset(t->state2, 0, bytes);
     t->step = step;
     t->bad = 0; /* a restored state is a fresh start after a divergence */
+    t->fwd_depth = -1;
     return NV_OK;
 }
 
@@ -165,12 +176,14 @@ static nv_status cpu_bind(nv_trainer *t, int slot, const nv_real *x, const int32
     t->x[slot] = nx;
     t->y[slot] = ny;
     t->n[slot] = n;
+    t->fwd_depth = -1;
     return NV_OK;
 }
 
 /* pre[l] = A W_l^T + b_l, post[l] = act(pre[l]) for layers 1..upto, with A the
  * input x (rows, widths[0]) for the first layer. rows <= rows_cap. */
 static void forward(nv_trainer *t, const nv_real *x, int64_t rows, int upto) {
+    t->fwd_depth = -1; /* the caller that wants it kept says so afterwards */
     const nv_mlp_spec *s = &t->spec;
     const int L = s->nlayers;
     const nv_real *a = x;
@@ -292,17 +305,27 @@ static nv_status check_slot(nv_trainer *t, int slot, nv_error *err) {
     return NV_OK;
 }
 
-static nv_status cpu_evaluate(nv_trainer *t, int slot, double *loss_sum, int64_t *correct,
-                              nv_error *err) {
+static nv_status cpu_evaluate_capture(nv_trainer *t, int slot, double *loss_sum, int64_t *correct,
+                                      const nv_capture *cap, int ncap, nv_error *err) {
     nv_status st = check_slot(t, slot, err);
     if (st != NV_OK) return st;
     const int L = t->spec.nlayers;
     const int64_t n = t->n[slot], d = t->spec.widths[0], classes = t->spec.widths[L];
+    for (int i = 0; i < ncap; i++)
+        if (cap[i].layer < 0 || cap[i].layer > L)
+            return nv_fail(err, NV_EINTERNAL, "evaluate: capture of layer %d: expected 0..%d", cap[i].layer, L);
     double sum = 0.0;
     int64_t ok = 0;
     for (int64_t r0 = 0; r0 < n; r0 += NV_EVAL_ROWS) {
         int64_t rows = NV_MIN((int64_t)NV_EVAL_ROWS, n - r0);
         forward(t, t->x[slot] + r0 * d, rows, L);
+        /* the chunks and the forward pass of activations: the same floats */
+        for (int i = 0; i < ncap; i++) {
+            const int l = cap[i].layer;
+            const int64_t w = t->spec.widths[l];
+            const nv_real *src = l == 0 ? t->x[slot] + r0 * d : (cap[i].pre || l == L) ? t->pre[l] : t->post[l];
+            memcpy(cap[i].out + r0 * w, src, (size_t)(rows * w) * sizeof *src);
+        }
         nv_cpu_softmax_xent(t->pre[L], t->y[slot] + r0, rows, classes, 1.0f, t->row_loss, t->row_ok,
                             NULL);
         sum += nv_cpu_sum_f64(t->row_loss, rows);
@@ -311,6 +334,11 @@ static nv_status cpu_evaluate(nv_trainer *t, int slot, double *loss_sum, int64_t
     if (loss_sum) *loss_sum = sum;
     if (correct) *correct = ok;
     return NV_OK;
+}
+
+static nv_status cpu_evaluate(nv_trainer *t, int slot, double *loss_sum, int64_t *correct,
+                              nv_error *err) {
+    return cpu_evaluate_capture(t, slot, loss_sum, correct, NULL, 0, err);
 }
 
 static nv_status cpu_activations(nv_trainer *t, int slot, int64_t row0, int64_t rows, int layer,
@@ -335,7 +363,11 @@ static nv_status cpu_activations(nv_trainer *t, int slot, int64_t row0, int64_t 
     while (r < row0 + rows) {
         int64_t c0 = r - r % NV_EVAL_ROWS;
         int64_t c1 = NV_MIN(c0 + NV_EVAL_ROWS, n);
-        forward(t, t->x[slot] + c0 * d, c1 - c0, layer);
+        const nv_real *cx = t->x[slot] + c0 * d;
+        if (!(t->fwd_depth >= layer && t->fwd_x == cx && t->fwd_rows == c1 - c0)) {
+            forward(t, cx, c1 - c0, layer);
+            t->fwd_x = cx, t->fwd_rows = c1 - c0, t->fwd_depth = layer;
+        }
         int64_t take = NV_MIN(c1, row0 + rows) - r;
         const nv_real *src = (pre || layer == L) ? t->pre[layer] : t->post[layer];
         memcpy(out + (r - row0) * w, src + (r - c0) * w, (size_t)(take * w) * sizeof *out);
@@ -355,6 +387,7 @@ static const nv_backend cpu_backend = {
     .evaluate = cpu_evaluate,
     .activations = cpu_activations,
     .gradient = cpu_gradient,
+    .evaluate_capture = cpu_evaluate_capture,
 };
 
 const nv_backend *nv_backend_cpu(void) { return &cpu_backend; }

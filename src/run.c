@@ -197,22 +197,32 @@ static nv_status queue_metrics(const run_ctx *rc, int m, nv_error *err) {
 }
 
 /* --- one epoch's pieces -------------------------------------------------------------- */
-static nv_status evaluate_row(const run_ctx *rc, nv_trainer *t, int64_t epoch, double *row, nv_error *err) {
+struct snapshot_job;
+
+/* Evaluates one slot; with a snapshot job and a backend that can, takes the job's
+ * activations on the way (one forward pass for both). */
+static nv_status evaluate_slot(const run_ctx *rc, nv_trainer *t, int slot, struct snapshot_job *j,
+                               double *loss, int64_t *correct, nv_error *err);
+static void snapshot_mark_filled(struct snapshot_job *j);
+
+static nv_status evaluate_row(const run_ctx *rc, nv_trainer *t, int64_t epoch, double *row,
+                              struct snapshot_job *j, nv_error *err) {
     double loss;
     int64_t correct;
-    nv_status st = rc->backend->evaluate(t, NV_SLOT_TRAIN, &loss, &correct, err);
+    nv_status st = evaluate_slot(rc, t, NV_SLOT_TRAIN, j, &loss, &correct, err);
     if (st) return st;
     row[M_EPOCH] = (double)epoch;
     row[M_TRAIN_LOSS] = loss / (double)rc->train.n;
     row[M_TRAIN_ACC] = (double)correct / (double)rc->train.n;
     if (rc->test.n > 0) {
-        st = rc->backend->evaluate(t, NV_SLOT_TEST, &loss, &correct, err);
+        st = evaluate_slot(rc, t, NV_SLOT_TEST, j, &loss, &correct, err);
         if (st) return st;
         row[M_TEST_LOSS] = loss / (double)rc->test.n;
         row[M_TEST_ACC] = (double)correct / (double)rc->test.n;
     } else {
         row[M_TEST_LOSS] = row[M_TEST_ACC] = NAN;
     }
+    if (j && rc->backend->evaluate_capture) snapshot_mark_filled(j);
     return NV_OK;
 }
 
@@ -240,7 +250,7 @@ typedef struct {
     nv_real *train, *test;   /* (n_train, width), (n_test, width); owned */
 } snapshot_layer;
 
-typedef struct {
+typedef struct snapshot_job {
     char dir[NV_PATH_LEN + 32];
     const char *run_dir;
     nv_hash_memo *memo;
@@ -249,6 +259,8 @@ typedef struct {
     nv_real *params;         /* (nparams), owned */
     int nlayers;
     snapshot_layer layer[2 * (NV_MAX_LAYERS + 1)];
+    size_t bytes;            /* what the job holds, for the writer queue's bound */
+    int filled;              /* the activations are in (taken during evaluation) */
 } snapshot_job;
 
 static void snapshot_job_free(void *p) {
@@ -284,11 +296,16 @@ static nv_status run_snapshot_job(void *p, nv_error *err) {
     return NV_OK;
 }
 
-/* Copies the activations of the snapshot layers out of the trainer (fast: a few
- * forward passes) and queues the file for the writer. */
-static nv_status queue_snapshot(const run_ctx *rc, int m, nv_trainer *t, int64_t epoch, nv_error *err) {
+/* A snapshot of model m at `epoch`, in three steps: prepare (the job: metadata,
+ * the parameters, buffers for every stored layer), fill (the activations; done
+ * already when the epoch's evaluation took them, evaluate_slot), and queue_snapshot
+ * (fill if needed, hand the job to the writer). The training thread's cost is
+ * then a copy of each layer out of the evaluation's own forward pass. */
+static nv_status snapshot_prepare(const run_ctx *rc, int m, nv_trainer *t, int64_t epoch,
+                                  snapshot_job **out, nv_error *err) {
     const nv_model_def *md = &rc->models[m];
     const int L = md->spec.nlayers;
+    *out = NULL;
     snapshot_job *j = nv_calloc(1, sizeof *j, err);
     if (!j) return NV_ENOMEM;
     snprintf(j->dir, sizeof j->dir, "%s/snapshots", rc->dir);
@@ -328,19 +345,70 @@ static nv_status queue_snapshot(const run_ctx *rc, int m, nv_trainer *t, int64_t
                 break;
             }
             bytes += sizeof(nv_real) * (size_t)((rc->train.n + rc->test.n) * w);
-            st = rc->backend->activations(t, NV_SLOT_TRAIN, 0, rc->train.n, l, pre, ly->train, err);
-            if (!st && rc->test.n > 0) st = rc->backend->activations(t, NV_SLOT_TEST, 0, rc->test.n, l, pre, ly->test, err);
         }
     }
     if (st) {
         snapshot_job_free(j);
         return st;
     }
+    j->bytes = bytes;
+    *out = j;
+    return NV_OK;
+}
+
+/* The activations through the backend's activations call (backends without
+ * evaluate_capture, and snapshots taken outside an evaluation). */
+static nv_status snapshot_fill(const run_ctx *rc, nv_trainer *t, snapshot_job *j, nv_error *err) {
+    nv_status st = NV_OK;
+    /* Chunk by chunk (the backends' evaluation chunks), the deepest layer first: one
+     * forward pass of a chunk then serves every layer (the CPU backend keeps it),
+     * instead of one pass from the input per layer. The values are the same either
+     * way: a chunk's rows always go through the same sgemm shapes. */
+    for (int split = 0; split < 2 && !st; split++) {
+        const int slot = split ? NV_SLOT_TEST : NV_SLOT_TRAIN;
+        const int64_t n = split ? rc->test.n : rc->train.n;
+        for (int64_t c0 = 0; c0 < n && !st; c0 += NV_EVAL_ROWS) {
+            const int64_t rows = NV_MIN((int64_t)NV_EVAL_ROWS, n - c0);
+            for (int i = j->nlayers - 1; i >= 0 && !st; i--) {
+                snapshot_layer *ly = &j->layer[i];
+                nv_real *out = (split ? ly->test : ly->train) + c0 * ly->width;
+                st = rc->backend->activations(t, slot, c0, rows, ly->index, ly->pre, out, err);
+            }
+        }
+    }
+    if (!st) j->filled = 1;
+    return st;
+}
+
+static void snapshot_mark_filled(snapshot_job *j) { j->filled = 1; }
+
+static nv_status evaluate_slot(const run_ctx *rc, nv_trainer *t, int slot, snapshot_job *j,
+                               double *loss, int64_t *correct, nv_error *err) {
+    if (!j || !rc->backend->evaluate_capture) return rc->backend->evaluate(t, slot, loss, correct, err);
+    nv_capture cap[2 * (NV_MAX_LAYERS + 1)];
+    for (int i = 0; i < j->nlayers; i++)
+        cap[i] = (nv_capture){j->layer[i].index, j->layer[i].pre,
+                              slot == NV_SLOT_TEST ? j->layer[i].test : j->layer[i].train};
+    return rc->backend->evaluate_capture(t, slot, loss, correct, cap, j->nlayers, err);
+}
+
+/* Queues the snapshot *pj (taking it; *pj is NULL after, even on failure), or a new
+ * one of model m at epoch when *pj is NULL, filling it first if needed. */
+static nv_status queue_snapshot(const run_ctx *rc, int m, nv_trainer *t, int64_t epoch, snapshot_job **pj,
+                                nv_error *err) {
+    snapshot_job *j = *pj;
+    *pj = NULL;
+    nv_status st = NV_OK;
+    if (!j && (st = snapshot_prepare(rc, m, t, epoch, &j, err))) return st;
+    if (!j->filled && (st = snapshot_fill(rc, t, j, err))) {
+        snapshot_job_free(j);
+        return st;
+    }
     char path[NV_PATH_LEN + 128];
-    snprintf(path, sizeof path, "%s/%s/epoch_%04lld.h5", j->dir, md->name, (long long)epoch);
-    st = nv_bg_submit(rc->bg, run_snapshot_job, snapshot_job_free, j, bytes, err);
+    snprintf(path, sizeof path, "%s/%s/epoch_%04lld.h5", j->dir, rc->models[m].name, (long long)epoch);
+    st = nv_bg_submit(rc->bg, run_snapshot_job, snapshot_job_free, j, j->bytes, err);
     if (!st) {
-        nv_train_event ev = {.kind = NV_EV_SNAPSHOT, .model = md->name, .epoch = epoch, .text = path};
+        nv_train_event ev = {.kind = NV_EV_SNAPSHOT, .model = rc->models[m].name, .epoch = epoch, .text = path};
         emit(rc, ev);
     }
     return st;
@@ -408,10 +476,10 @@ static nv_status queue_checkpoint(const run_ctx *rc, int m, nv_trainer *t, int64
  * written at snapshot epochs, at the last epoch, and otherwise every
  * NV_CHECKPOINT_SECONDS. */
 static nv_status queue_epoch_files(const run_ctx *rc, int m, nv_trainer *t, int64_t epoch,
-                                   double *last_checkpoint, nv_error *err) {
+                                   double *last_checkpoint, snapshot_job **snapshot, nv_error *err) {
     nv_status st = NV_OK;
     int snap = is_snapshot_epoch(rc->ex, epoch);
-    if (snap) st = queue_snapshot(rc, m, t, epoch, err);
+    if (snap) st = queue_snapshot(rc, m, t, epoch, snapshot, err);
     if (!st && (snap || epoch == rc->ex->epochs || nv_now() - *last_checkpoint >= NV_CHECKPOINT_SECONDS)) {
         st = queue_checkpoint(rc, m, t, epoch, err);
         if (!st) st = queue_metrics(rc, m, err);
@@ -446,6 +514,7 @@ static nv_status train_model(run_ctx *rc, int m, uint32_t *perm, nv_error *err) 
     const int64_t np = nv_mlp_param_count(&md->spec);
     nv_trainer *t = NULL;
     nv_real *params = NULL;
+    snapshot_job *snap = NULL; /* the epoch's snapshot, between evaluation and queue */
     nv_checkpoint ck;
     memset(&ck, 0, sizeof ck);
     int64_t start = 0;
@@ -489,11 +558,12 @@ static nv_status train_model(run_ctx *rc, int m, uint32_t *perm, nv_error *err) 
         if (!params) { st = NV_ENOMEM; goto done; }
         nv_mlp_init_params(&md->spec, ex->seed, params);
         st = rc->backend->set_state(t, params, NULL, NULL, 0, err);
-        if (!st) st = evaluate_row(rc, t, 0, rc->metrics[m], err);
+        if (!st && is_snapshot_epoch(ex, 0)) st = snapshot_prepare(rc, m, t, 0, &snap, err);
+        if (!st) st = evaluate_row(rc, t, 0, rc->metrics[m], snap, err);
         if (st) goto done;
         rc->metric_rows[m] = 1;
         /* epoch 0 is always checkpointed: a resumed run needs a start */
-        if (is_snapshot_epoch(ex, 0) && (st = queue_snapshot(rc, m, t, 0, err))) goto done;
+        if (is_snapshot_epoch(ex, 0) && (st = queue_snapshot(rc, m, t, 0, &snap, err))) goto done;
         if ((st = queue_checkpoint(rc, m, t, 0, err))) goto done;
         if ((st = queue_metrics(rc, m, err))) goto done;
     }
@@ -532,13 +602,14 @@ static nv_status train_model(run_ctx *rc, int m, uint32_t *perm, nv_error *err) 
             emit(rc, ev);
         }
         double *row = rc->metrics[m] + e * M_COLS;
-        if ((st = evaluate_row(rc, t, e, row, err))) goto done;
+        if (is_snapshot_epoch(ex, e) && (st = snapshot_prepare(rc, m, t, e, &snap, err))) goto done;
+        if ((st = evaluate_row(rc, t, e, row, snap, err))) goto done;
         if (!isfinite(row[M_TRAIN_LOSS]) || !isfinite(row[M_TEST_LOSS])) {
             st = diverged(rc, md, e, 0, err);
             goto done;
         }
         rc->metric_rows[m] = e + 1;
-        if ((st = queue_epoch_files(rc, m, t, e, &last_checkpoint, err))) goto done;
+        if ((st = queue_epoch_files(rc, m, t, e, &last_checkpoint, &snap, err))) goto done;
         nv_train_event ev = {.kind = NV_EV_EPOCH, .model = md->name, .epoch = e, .epochs = ex->epochs,
                              .train_loss = row[M_TRAIN_LOSS], .train_acc = row[M_TRAIN_ACC],
                              .test_loss = row[M_TEST_LOSS], .test_acc = row[M_TEST_ACC]};
@@ -547,6 +618,7 @@ static nv_status train_model(run_ctx *rc, int m, uint32_t *perm, nv_error *err) 
     nv_train_event ev = {.kind = NV_EV_MODEL_DONE, .model = md->name, .epoch = ex->epochs, .epochs = ex->epochs};
     emit(rc, ev);
 done:
+    if (snap) snapshot_job_free(snap); /* prepared, then training stopped (divergence, ...) */
     nv_checkpoint_free(&ck);
     free(params);
     if (rc->backend && t) rc->backend->destroy(t);

@@ -80,6 +80,13 @@ typedef enum { NV_DEVICE_AUTO = 0, NV_DEVICE_CPU, NV_DEVICE_CUDA } nv_device_kin
 
 typedef struct nv_trainer nv_trainer;   /* opaque; backend-specific */
 
+/* One layer to copy out while evaluating (nv_backend.evaluate_capture). */
+typedef struct {
+    int layer;               /* 0 = the input, 1..L-1 hidden, L = logits */
+    int pre;                 /* 1: a hidden layer's pre-activation */
+    nv_real *out;            /* (rows of the slot, widths[layer]), host memory */
+} nv_capture;
+
 typedef struct {
     const char *name;  /* "cpu" or "cuda" */
     nv_status (*create)(const nv_mlp_spec *spec, const nv_optim_spec *opt, int64_t max_batch,
@@ -122,6 +129,13 @@ typedef struct {
      * the PyTorch comparison) and tools; training uses step. */
     nv_status (*gradient)(nv_trainer *t, const uint32_t *idx, int64_t b, float *loss,
                           nv_real *grad, nv_error *err);
+    /* evaluate, copying on the way the activations of cap[0..ncap) for every row of
+     * the slot into cap[i].out (n rows x widths[layer]): the same floats activations
+     * gives, without another forward pass (snapshot epochs evaluate anyway).
+     * Optional: NULL where a backend lacks it (CUDA for now), and callers then use
+     * evaluate and activations. */
+    nv_status (*evaluate_capture)(nv_trainer *t, int slot, double *loss_sum, int64_t *correct,
+                                  const nv_capture *cap, int ncap, nv_error *err);
 } nv_backend;
 
 /* The one place that chooses the backend. AUTO takes CUDA when this build has it

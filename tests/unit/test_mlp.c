@@ -447,6 +447,46 @@ static void test_train_eval_activations(void **state) {
     }
     assert_int_equal(ok, c1);
     assert_int_equal(f.be->activations(f.t, NV_SLOT_TRAIN, n - 2, 5, 1, 0, a, &err), NV_EINTERNAL);
+    /* The forward pass a backend may keep between activations calls (snapshots ask
+     * for a chunk's layers deepest first): a shallower layer after a deeper one is
+     * what a fresh pass gives, and neither a step nor set_state leaves it stale. */
+    const int64_t cr = NV_EVAL_ROWS;
+    float *fresh = malloc((size_t)(cr * 32) * sizeof *fresh), *kept = malloc((size_t)(cr * 32) * sizeof *kept);
+    assert_int_equal(f.be->evaluate(f.t, NV_SLOT_TRAIN, &l1b, &c1b, &err), NV_OK);
+    assert_int_equal(f.be->activations(f.t, NV_SLOT_TRAIN, 0, cr, 1, 0, fresh, &err), NV_OK);
+    assert_int_equal(f.be->activations(f.t, NV_SLOT_TRAIN, 0, cr, 3, 0, logits, &err), NV_OK);
+    assert_int_equal(f.be->activations(f.t, NV_SLOT_TRAIN, 0, cr, 1, 0, kept, &err), NV_OK);
+    assert_memory_equal(kept, fresh, (size_t)(cr * 32) * sizeof *kept);
+    float loss;
+    assert_int_equal(f.be->step(f.t, perm, 64, &loss, &err), NV_OK);
+    assert_int_equal(f.be->activations(f.t, NV_SLOT_TRAIN, 0, cr, 1, 0, kept, &err), NV_OK);
+    assert_true(memcmp(kept, fresh, (size_t)(cr * 32) * sizeof *kept) != 0); /* new parameters */
+    assert_int_equal(f.be->activations(f.t, NV_SLOT_TRAIN, 0, cr, 3, 0, logits, &err), NV_OK);
+    assert_int_equal(f.be->set_state(f.t, p, NULL, NULL, 0, &err), NV_OK); /* back to p */
+    assert_int_equal(f.be->activations(f.t, NV_SLOT_TRAIN, 0, cr, 1, 0, kept, &err), NV_OK);
+    assert_memory_equal(kept, fresh, (size_t)(cr * 32) * sizeof *kept);
+    free(fresh); free(kept);
+    /* evaluate_capture: the evaluation's numbers, and the layers activations gives */
+    if (f.be->evaluate_capture) {
+        const int lay[5] = {0, 1, 1, 2, 3}, prf[5] = {0, 1, 0, 0, 0};
+        const int64_t wid[5] = {8, 32, 32, 32, 3};
+        nv_capture cap[5];
+        for (int i = 0; i < 5; i++) cap[i] = (nv_capture){lay[i], prf[i], malloc((size_t)(n * wid[i]) * sizeof(float))};
+        double lc;
+        int64_t cc;
+        assert_int_equal(f.be->evaluate_capture(f.t, NV_SLOT_TRAIN, &lc, &cc, cap, 5, &err), NV_OK);
+        assert_int_equal(f.be->evaluate(f.t, NV_SLOT_TRAIN, &l1b, &c1b, &err), NV_OK);
+        assert_true(lc == l1b && cc == c1b);
+        float *want = malloc((size_t)(n * 32) * sizeof *want);
+        for (int i = 0; i < 5; i++) {
+            assert_int_equal(f.be->activations(f.t, NV_SLOT_TRAIN, 0, n, lay[i], prf[i], want, &err), NV_OK);
+            assert_memory_equal(cap[i].out, want, (size_t)(n * wid[i]) * sizeof *want);
+            free(cap[i].out);
+        }
+        free(want);
+        cap[0].layer = 4;
+        assert_int_equal(f.be->evaluate_capture(f.t, NV_SLOT_TRAIN, &lc, &cc, cap, 1, &err), NV_EINTERNAL);
+    }
     free(perm); free(p); free(pd); free(a); free(b); free(pre); free(logits);
     fixture_close(&f);
 }
