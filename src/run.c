@@ -285,14 +285,18 @@ static nv_status run_snapshot_job(void *p, nv_error *err) {
         nv_snapshot_abort(w);
         return st;
     }
-    if ((st = nv_snapshot_commit(w, err))) return st;
-    /* Hash the committed file now, on this thread, while training goes on: at the
-     * end hashes.json then only has to hash the small files. A failure here is not
-     * the run's: the file is hashed again at the end, which reports what is wrong. */
+    char *hashes = NULL;
+    if ((st = nv_snapshot_commit_hashed(w, &hashes, err))) return st;
+    /* The file's dataset hashes for hashes.json, on this thread while training goes
+     * on: from the writer's buffers (each byte hashed once, nothing read back), or
+     * else by reading the committed file. A failure here is not the run's: the file
+     * is hashed again at the end, which reports what is wrong. */
     char rel[NV_PATH_LEN + 128];
     nv_error ignore = {0};
     snprintf(rel, sizeof rel, "snapshots/%s/epoch_%04lld.h5", j->meta.model, (long long)j->meta.epoch);
-    nv_hash_memo_add(j->memo, j->run_dir, rel, &ignore);
+    if (hashes) nv_hash_memo_put(j->memo, j->run_dir, rel, hashes, &ignore);
+    else nv_hash_memo_add(j->memo, j->run_dir, rel, &ignore);
+    free(hashes);
     return NV_OK;
 }
 

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "h5util.h"
+#include "nerve/sweep.h" /* nv_sha256: the dataset hashes of hashes.json */
 
 /* ---------------------------------------------------------------------------- */
 /* Small file-system helpers (public: other writers use them for JSON and CSV). */
@@ -371,7 +372,34 @@ struct nv_snapshot_writer {
     hid_t fid;
     layer_rec *layers;   /* (nlayers) in order of first appearance */
     int nlayers, cap;
+    /* SHA-256 of every dataset, taken from memory as it is written (sweep.h's
+     * hashes, without reading the file back): "/path" -> hex. hashes_ok drops to 0
+     * when a dataset could not be hashed so (memory type not the file's bytes). */
+    json_t *hashes;
+    int hashes_ok;
 };
+
+/* The hash of a dataset's raw data as stored, from the buffer written: valid when
+ * the memory type's bytes are the file type's (H5Tequal: same class, size, order),
+ * as for our native little-endian floats and integers on x86-64. `all` (may be
+ * NULL) also gets a copy of the state after this buffer, for a virtual dataset that
+ * concatenates it with the next. */
+static void hash_mem(nv_snapshot_writer *w, hid_t file_type, hid_t mem_type, const char *path,
+                     const void *data, size_t bytes, nv_sha256 *all) {
+    if (!w || !w->hashes_ok) return;
+    nv_sha256 s;
+    if (H5Tequal(file_type, mem_type) <= 0 || nv_sha256_init(&s)) {
+        w->hashes_ok = 0;
+        return;
+    }
+    nv_sha256_update(&s, data, bytes);
+    if (all && nv_sha256_copy(all, &s)) w->hashes_ok = 0;
+    uint8_t d[32];
+    char hex[65];
+    nv_sha256_final(&s, d);
+    nv_sha256_hex(d, hex);
+    if (json_object_set_new(w->hashes, path, json_string(hex))) w->hashes_ok = 0;
+}
 
 /* /<group>/all as a virtual dataset: rows [0, n_train) are <group>/train, rows
  * [n_train, n_train + n_test) are <group>/test ("." = this same file), so the
@@ -419,8 +447,8 @@ static nv_status write_concat_vds(hid_t gid, const char *group, const char *pref
 }
 
 /* Writes <group>/{prefix}train, {prefix}test and the virtual {prefix}all. */
-static nv_status write_splits(hid_t fid, const char *group, const char *prefix, hid_t file_type,
-                              hid_t mem_type, int rank, int64_t width, int64_t n_train,
+static nv_status write_splits(nv_snapshot_writer *w, hid_t fid, const char *group, const char *prefix,
+                              hid_t file_type, hid_t mem_type, int rank, int64_t width, int64_t n_train,
                               const void *train, int64_t n_test, const void *test, int gzip,
                               const char *file, nv_error *err) {
     hid_t gid = H5Gopen2(fid, group, H5P_DEFAULT);
@@ -436,6 +464,27 @@ static nv_status write_splits(hid_t fid, const char *group, const char *prefix, 
     }
     if (st == NV_OK)
         st = write_concat_vds(gid, group, prefix, file_type, rank, width, n_train, n_test, file, err);
+    if (st == NV_OK && w && w->hashes_ok) {
+        /* train, test, and all = train then test, each byte hashed once */
+        const size_t row = H5Tget_size(mem_type) * (size_t)width;
+        char path[128];
+        nv_sha256 all = {0};
+        snprintf(path, sizeof path, "%s/%strain", group, prefix);
+        hash_mem(w, file_type, mem_type, path, train, row * (size_t)n_train, &all);
+        snprintf(path, sizeof path, "%s/%stest", group, prefix);
+        hash_mem(w, file_type, mem_type, path, test, row * (size_t)n_test, NULL);
+        if (w->hashes_ok) {
+            uint8_t dig[32];
+            char hex[65];
+            nv_sha256_update(&all, test, row * (size_t)n_test);
+            nv_sha256_final(&all, dig);
+            nv_sha256_hex(dig, hex);
+            snprintf(path, sizeof path, "%s/%sall", group, prefix);
+            if (json_object_set_new(w->hashes, path, json_string(hex))) w->hashes_ok = 0;
+        } else {
+            nv_sha256_final(&all, (uint8_t[32]){0}); /* frees the copy */
+        }
+    }
     H5Gclose(gid);
     if (st != NV_OK) nv_error_prefix(err, "group %s: ", group);
     return st;
@@ -458,6 +507,7 @@ void nv_snapshot_abort(nv_snapshot_writer *w) {
     free(w->final_path);
     free(w->tmp_path);
     free(w->layers);
+    json_decref(w->hashes);
     free(w);
 }
 
@@ -479,6 +529,8 @@ nv_status nv_snapshot_begin(const char *dir, const nv_snapshot_meta *meta,
     nv_snapshot_writer *w = nv_calloc(1, sizeof *w, err);
     if (!w) return NV_ENOMEM;
     w->fid = H5I_INVALID_HID;
+    w->hashes = json_object();
+    w->hashes_ok = w->hashes != NULL;
     snprintf(w->model, sizeof w->model, "%s", meta->model);
     w->epoch = meta->epoch;
     w->n_train = meta->n_train;
@@ -520,9 +572,9 @@ nv_status nv_snapshot_begin(const char *dir, const nv_snapshot_meta *meta,
     if ((st = make_group(r, "labels", f, err)) || (st = make_group(r, "ids", f, err)) ||
         (st = make_group(r, "layers", f, err)))
         goto fail;
-    if ((st = write_splits(r, "/labels", "", H5T_STD_I32LE, H5T_NATIVE_INT32, 1, 1, meta->n_train,
+    if ((st = write_splits(w, r, "/labels", "", H5T_STD_I32LE, H5T_NATIVE_INT32, 1, 1, meta->n_train,
                            meta->y_train, meta->n_test, meta->y_test, w->gzip, f, err)) ||
-        (st = write_splits(r, "/ids", "", H5T_STD_I64LE, H5T_NATIVE_INT64, 1, 1, meta->n_train,
+        (st = write_splits(w, r, "/ids", "", H5T_STD_I64LE, H5T_NATIVE_INT64, 1, 1, meta->n_train,
                            meta->ids_train, meta->n_test, meta->ids_test, w->gzip, f, err)))
         goto fail;
     *out = w;
@@ -586,7 +638,7 @@ nv_status nv_snapshot_add_layer(nv_snapshot_writer *w, int index, const char *na
             return nv_fail(err, NV_EINTERNAL, "file %s: layer %s: %sactivations added twice", f,
                            name, pre ? "pre-" : "");
     }
-    return write_splits(w->fid, group, pre ? "pre_" : "", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2,
+    return write_splits(w, w->fid, group, pre ? "pre_" : "", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2,
                         width, w->n_train, train, w->n_test, test, w->gzip, f, err);
 }
 
@@ -596,9 +648,30 @@ static int layer_cmp(const void *a, const void *b) {
     return strcmp(x->name, y->name);
 }
 
+static herr_t count_dataset(hid_t g, const char *name, const H5L_info_t *info, void *data) {
+    if (info->type != H5L_TYPE_HARD) return 0;
+    H5O_info_t oi;
+    if (H5Oget_info_by_name(g, name, &oi, H5P_DEFAULT) < 0) return -1;
+    if (oi.type == H5O_TYPE_DATASET) (*(size_t *)data)++;
+    return 0;
+}
+
 nv_status nv_snapshot_commit(nv_snapshot_writer *w, nv_error *err) {
+    return nv_snapshot_commit_hashed(w, NULL, err);
+}
+
+nv_status nv_snapshot_commit_hashed(nv_snapshot_writer *w, char **hashes, nv_error *err) {
     nv_h5_quiet();
     nv_status st = NV_OK;
+    if (hashes) {
+        /* Only if every dataset of the file was hashed from memory: a dataset added
+         * by another path would otherwise be missing from the record. */
+        *hashes = NULL;
+        size_t nds = 0;
+        if (w->hashes_ok && H5Lvisit(w->fid, H5_INDEX_NAME, H5_ITER_INC, count_dataset, &nds) >= 0 &&
+            nds == json_object_size(w->hashes))
+            *hashes = json_dumps(w->hashes, JSON_SORT_KEYS | JSON_COMPACT);
+    }
     /* layer_names in network order (input .. logits), whatever order they came in. */
     qsort(w->layers, (size_t)w->nlayers, sizeof *w->layers, layer_cmp);
     const char **names = calloc((size_t)w->nlayers + 1, sizeof *names);
@@ -624,6 +697,10 @@ nv_status nv_snapshot_commit(nv_snapshot_writer *w, nv_error *err) {
                                          w->final_path);
     }
     nv_snapshot_abort(w);
+    if (st && hashes) {
+        free(*hashes);
+        *hashes = NULL;
+    }
     return st;
 }
 
@@ -724,6 +801,7 @@ nv_status nv_snapshot_add_params(nv_snapshot_writer *w, const nv_mlp_spec *spec,
     int64_t n = nv_mlp_param_count(spec);
     st = nv_h5_write_dataset(g, "params", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, &n, params, 0, f, err);
     H5Gclose(g);
+    if (!st) hash_mem(w, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, "/model/params", params, sizeof(nv_real) * (size_t)n, NULL);
     return st;
 }
 

@@ -36,6 +36,13 @@ void nv_sha256_update(nv_sha256 *s, const void *data, size_t n) {
     if (s->ctx && n) EVP_DigestUpdate(s->ctx, data, n);
 }
 
+int nv_sha256_copy(nv_sha256 *dst, const nv_sha256 *src) {
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    if (c && (!src->ctx || EVP_MD_CTX_copy_ex(c, src->ctx) != 1)) EVP_MD_CTX_free(c), c = NULL;
+    dst->ctx = c;
+    return c ? 0 : -1;
+}
+
 void nv_sha256_final(nv_sha256 *s, uint8_t digest[32]) {
     unsigned len = 32;
     memset(digest, 0, 32);
@@ -288,6 +295,26 @@ nv_status nv_hash_memo_add(nv_hash_memo *m, const char *run_dir, const char *rel
     return NV_OK;
 }
 
+nv_status nv_hash_memo_put(nv_hash_memo *m, const char *run_dir, const char *rel, const char *json,
+                           nv_error *err) {
+    char full[8192];
+    snprintf(full, sizeof full, "%s/%s", run_dir, rel);
+    json_error_t je;
+    json_t *h = json_loads(json, 0, &je);
+    if (!json_is_object(h)) {
+        json_decref(h);
+        return nv_fail(err, NV_EINTERNAL, "%s: memoised hashes are not a JSON object (%s)", full, je.text);
+    }
+    json_t *key = stat_key(full);
+    if (!key) {
+        json_decref(h);
+        return nv_fail(err, NV_EIO, "%s: cannot stat (%s)", full, strerror(errno));
+    }
+    json_t *e = json_pack("{s:o,s:o}", "stat", key, "hashes", h);
+    if (!e || json_object_set_new(m->files, rel, e)) return nv_fail(err, NV_ENOMEM, "out of memory");
+    return NV_OK;
+}
+
 /* The memoised hashes of run_dir/rel if the file is unchanged, else NULL. */
 static json_t *memo_get(const nv_hash_memo *m, const char *full, const char *rel) {
     json_t *e = m ? json_object_get(m->files, rel) : NULL;
@@ -321,7 +348,9 @@ nv_status nv_run_hashes_write_memo(const char *run_dir, const nv_hash_memo *memo
         json_object_set_new(root, "algorithm", json_string("sha256 of each dataset's raw data as stored"));
         json_object_set_new(root, "files", fo);
         fo = NULL;
-        text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        /* keys sorted: the same bytes whether a file's hashes came from the
+         * writer's memory or from reading the file (whose visit order differs) */
+        text = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
         if (!text) st = nv_fail(err, NV_ENOMEM, "out of memory");
     }
     if (!st) {

@@ -56,6 +56,9 @@ int nv_sha256_init(nv_sha256 *s);
 void nv_sha256_update(nv_sha256 *s, const void *data, size_t n);
 /* Writes the digest and frees the context. */
 void nv_sha256_final(nv_sha256 *s, uint8_t digest[32]);
+/* dst = a new context in src's state (a hash of a prefix, continued two ways).
+ * Returns 0, or -1 (dst unusable) when libcrypto could not allocate. */
+int nv_sha256_copy(nv_sha256 *dst, const nv_sha256 *src);
 /* Lower-case hex of the digest into hex[65]. */
 void nv_sha256_hex(const uint8_t digest[32], char hex[65]);
 
@@ -85,6 +88,10 @@ nv_hash_memo *nv_hash_memo_new(void);
 void nv_hash_memo_free(nv_hash_memo *m);
 /* Hashes run_dir/rel (a path relative to the run directory) now. */
 nv_status nv_hash_memo_add(nv_hash_memo *m, const char *run_dir, const char *rel, nv_error *err);
+/* Records hashes already known for run_dir/rel (JSON text {"/dataset": "hex"}, as
+ * nv_snapshot_commit_hashed gives), against the file as it is now. */
+nv_status nv_hash_memo_put(nv_hash_memo *m, const char *run_dir, const char *rel, const char *json,
+                           nv_error *err);
 /* nv_run_hashes_write, taking what memo holds (may be NULL) for unchanged files. */
 nv_status nv_run_hashes_write_memo(const char *run_dir, const nv_hash_memo *memo, nv_error *err);
 

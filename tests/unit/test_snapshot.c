@@ -2,7 +2,8 @@
  * and checks every split reads back exactly (including the virtual `all` = train
  * rows then test rows), the manifest's contents, order and truncation, that an
  * unknown format version and non-HDF5 input are refused with a clear message, that
- * abort leaves nothing behind, and that two identical writes are identical bytes. */
+ * abort leaves nothing behind, that two identical writes are identical bytes, and
+ * that the dataset hashes the writer takes from memory are those read from the file. */
 #include "testutil.h"
 
 #include <ftw.h>
@@ -13,7 +14,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "nerve/snapshot.h"
+#include "nerve/sweep.h"
 
 /* Removes a test's directory once the test passed (a failing test longjmps past
  * this and leaves it under /tmp for inspection). */
@@ -128,6 +132,42 @@ static void test_roundtrip_all_splits(void **state) {
     nv_error_clear(&e2);
     assert_int_equal(nv_snapshot_read(p, "input", "valid", 0, &m, &r, &c, &e2), NV_EINPUT);
     assert_null(m);
+    rm_tree(dir);
+}
+
+/* nv_snapshot_commit_hashed: the hashes taken from the writer's buffers (each
+ * split, the virtual `all` from train then test, labels, ids, pre-activations, the
+ * parameters) equal sweep.h's, which read the committed file back. */
+static void test_hashes_from_memory(void **state) {
+    (void)state;
+    char *dir = nv_test_tmpdir("snap-hash");
+    fixture f;
+    fill(&f, 3);
+    float params[4 * 6 + 6];
+    for (int i = 0; i < 30; i++) params[i] = 0.1f * (float)i - 1.0f;
+    nv_mlp_spec spec = {.nlayers = 1, .widths = {4, 6}, .act = NV_ACT_RELU};
+    for (int nte = NTE; nte >= 0; nte -= NTE) { /* with a test split, and without */
+        nv_snapshot_meta meta = {.experiment = "unit", .model = "m", .epoch = nte, .seed = 1,
+                                 .config_text = "", .n_train = NTR + NTE - nte, .n_test = nte,
+                                 .y_train = f.y, .y_test = f.y + NTR + NTE - nte,
+                                 .ids_train = f.ids, .ids_test = f.ids + NTR + NTE - nte, .gzip_level = 4};
+        const int64_t ntr = NTR + NTE - nte;
+        nv_snapshot_writer *w = NULL;
+        nv_error err = {0};
+        char *mem = NULL, *file = NULL;
+        assert_int_equal(nv_snapshot_begin(dir, &meta, &w, &err), NV_OK);
+        assert_int_equal(nv_snapshot_add_params(w, &spec, params, &err), NV_OK);
+        assert_int_equal(nv_snapshot_add_layer(w, 0, "input", "input", 0, 4, f.in, f.in + ntr * 4, &err), NV_OK);
+        assert_int_equal(nv_snapshot_add_layer(w, 1, "hidden1", "hidden", 1, 6, f.pre, f.pre + ntr * 6, &err), NV_OK);
+        assert_int_equal(nv_snapshot_commit_hashed(w, &mem, &err), NV_OK);
+        assert_non_null(mem);
+        assert_int_equal(nv_h5_file_hashes(snap_path(dir, "m", (int)nte), &file, &err), NV_OK);
+        json_t *a = json_loads(mem, 0, NULL), *b = json_loads(file, 0, NULL);
+        assert_true(json_object_size(b) == 13); /* params; train, test, all of labels, ids, input, pre_ */
+        if (!json_equal(a, b)) fail_msg("from memory: %s\nfrom the file: %s", mem, file);
+        json_decref(a), json_decref(b);
+        free(mem), free(file);
+    }
     rm_tree(dir);
 }
 
@@ -341,6 +381,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip_all_splits),
         cmocka_unit_test(test_empty_test_split),
+        cmocka_unit_test(test_hashes_from_memory),
         cmocka_unit_test(test_abort_leaves_nothing),
         cmocka_unit_test(test_manifest_order_and_truncate),
         cmocka_unit_test(test_manifest_errors),
