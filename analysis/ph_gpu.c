@@ -11,11 +11,28 @@
 #include "nerve/ph_gpu.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cuda_loader.h"
 #include "nerve/parallel.h"
+
+/* One GPU stage at a time in a process: `nerve ph RUN` computes diagrams on several
+ * threads, and each CUDA stage allocates for its whole input and synchronises the
+ * device; serialising them bounds device memory to one call's while the threads'
+ * CPU work (the reductions) still overlaps. */
+static pthread_mutex_t gpu_lock = PTHREAD_MUTEX_INITIALIZER;
+static nv_ph_columns_fn columns_cuda_fn;
+
+static nv_status columns_cuda_locked(const float *lower, int64_t n, float threshold, int d,
+                                     const int64_t *cleared, int64_t ncleared, nv_ph_simplex **cols,
+                                     int64_t *ncols, nv_ph_column_stats *stats, nv_error *err) {
+    pthread_mutex_lock(&gpu_lock);
+    nv_status st = columns_cuda_fn(lower, n, threshold, d, cleared, ncleared, cols, ncols, stats, err);
+    pthread_mutex_unlock(&gpu_lock);
+    return st;
+}
 
 /* The CUDA function `name`, or NULL with the reason in why. */
 static void *cuda_stage(const char *name, char *why, size_t why_len) {
@@ -50,7 +67,9 @@ nv_status nv_ph_distances(const nv_real *x, int64_t n, int64_t d, nv_metric_kind
             return nv_fail(err, NV_EDEVICE, "ph distances: device 'cuda' requested but %s", why);
         }
     }
+    if (where == NV_DEVICE_CUDA) pthread_mutex_lock(&gpu_lock);
     st = fn(x, n, d, kind, out, err);
+    if (where == NV_DEVICE_CUDA) pthread_mutex_unlock(&gpu_lock);
     if (st) {
         free(out);
         return st;
@@ -74,7 +93,9 @@ nv_status nv_ph_geodesic(const nv_knn_graph *g, int weighted, nv_device_kind wan
     const int64_t n = g->n;
     float *out = nv_malloc((size_t)(n > 1 ? n * (n - 1) / 2 : 1) * sizeof *out, err);
     if (!out) return NV_ENOMEM;
+    pthread_mutex_lock(&gpu_lock);
     nv_status st = fn(g, weighted, out, err);
+    pthread_mutex_unlock(&gpu_lock);
     if (st) {
         free(out);
         return st;
@@ -118,7 +139,10 @@ nv_status nv_ph_stages_select(const nv_ph_input *in, const nv_ph_params *p, nv_p
             return nv_fail(err, NV_EDEVICE, "ph: device 'cuda' requested but %s", why);
         return NV_OK;
     }
-    out->columns = (nv_ph_columns_fn)f;
+    pthread_mutex_lock(&gpu_lock); /* the same symbol every time, but from any thread */
+    columns_cuda_fn = (nv_ph_columns_fn)f;
+    pthread_mutex_unlock(&gpu_lock);
+    out->columns = columns_cuda_locked;
     out->device = NV_DEVICE_CUDA;
     *use = 1;
     return NV_OK;

@@ -648,11 +648,26 @@ static int layer_cmp(const void *a, const void *b) {
     return strcmp(x->name, y->name);
 }
 
-static herr_t count_dataset(hid_t g, const char *name, const H5L_info_t *info, void *data) {
+/* Every dataset of the file must have a memory hash, under its own path: the walk
+ * is the one sweep_hash.c's file hashing does (hard links, H5Oopen, H5Iget_type). */
+typedef struct {
+    json_t *hashes;
+    size_t seen;
+    int missing;
+} hash_check;
+
+static herr_t check_dataset(hid_t g, const char *name, const H5L_info_t *info, void *data) {
+    hash_check *c = data;
     if (info->type != H5L_TYPE_HARD) return 0;
-    H5O_info_t oi;
-    if (H5Oget_info_by_name(g, name, &oi, H5P_DEFAULT) < 0) return -1;
-    if (oi.type == H5O_TYPE_DATASET) (*(size_t *)data)++;
+    hid_t obj = H5Oopen(g, name, H5P_DEFAULT);
+    if (obj < 0) return -1;
+    if (H5Iget_type(obj) == H5I_DATASET) {
+        char path[1024];
+        snprintf(path, sizeof path, "/%s", name);
+        c->seen++;
+        if (!json_object_get(c->hashes, path)) c->missing = 1;
+    }
+    H5Oclose(obj);
     return 0;
 }
 
@@ -667,9 +682,9 @@ nv_status nv_snapshot_commit_hashed(nv_snapshot_writer *w, char **hashes, nv_err
         /* Only if every dataset of the file was hashed from memory: a dataset added
          * by another path would otherwise be missing from the record. */
         *hashes = NULL;
-        size_t nds = 0;
-        if (w->hashes_ok && H5Lvisit(w->fid, H5_INDEX_NAME, H5_ITER_INC, count_dataset, &nds) >= 0 &&
-            nds == json_object_size(w->hashes))
+        hash_check c = {w->hashes, 0, 0};
+        if (w->hashes_ok && H5Lvisit(w->fid, H5_INDEX_NAME, H5_ITER_INC, check_dataset, &c) >= 0 &&
+            !c.missing && c.seen == json_object_size(w->hashes))
             *hashes = json_dumps(w->hashes, JSON_SORT_KEYS | JSON_COMPACT);
     }
     /* layer_names in network order (input .. logits), whatever order they came in. */
