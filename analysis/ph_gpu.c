@@ -50,32 +50,34 @@ nv_status nv_ph_distances(const nv_real *x, int64_t n, int64_t d, nv_metric_kind
     if (n > 3037000499LL)
         return nv_fail(err, NV_ENOMEM, "ph distances: %lld points: the matrix does not fit in "
                                        "memory; use landmarks", (long long)n);
-    float *out = nv_malloc((size_t)(n > 1 ? n * (n - 1) / 2 : 1) * sizeof *out, err);
-    if (!out) return NV_ENOMEM;
-    nv_status (*fn)(const nv_real *, int64_t, int64_t, nv_metric_kind, float *, nv_error *) =
-        nv_ph_distances_cpu;
-    nv_device_kind where = NV_DEVICE_CPU;
+    if (kind != NV_METRIC_EUCLIDEAN && kind != NV_METRIC_COSINE)
+        return nv_fail(err, NV_EINPUT, "ph distances: metric '%s': expected euclidean or cosine "
+                                       "(the graph metrics take nv_distance_matrix)", nv_metric_name(kind));
+    nv_status (*fn)(const nv_real *, int64_t, int64_t, nv_metric_kind, float *, nv_error *) = NULL;
     if (want != NV_DEVICE_CPU) {
         char why[512];
-        void *f = cuda_stage("nv_ph_distances_cuda", why, sizeof why);
-        if (f) {
-            fn = (nv_status(*)(const nv_real *, int64_t, int64_t, nv_metric_kind, float *,
-                               nv_error *))f;
-            where = NV_DEVICE_CUDA;
-        } else if (want == NV_DEVICE_CUDA) {
-            free(out);
+        fn = (nv_status(*)(const nv_real *, int64_t, int64_t, nv_metric_kind, float *,
+                           nv_error *))cuda_stage("nv_ph_distances_cuda", why, sizeof why);
+        if (!fn && want == NV_DEVICE_CUDA)
             return nv_fail(err, NV_EDEVICE, "ph distances: device 'cuda' requested but %s", why);
-        }
     }
-    if (where == NV_DEVICE_CUDA) pthread_mutex_lock(&gpu_lock);
+    if (!fn) {
+        /* the CPU: metric.c's threaded rows (nv_ph_distances_cpu is the same floats on
+         * one thread, the reference the GPU is tested against) */
+        nv_metric_spec spec = {.kind = kind};
+        return nv_distance_matrix(x, n, d, &spec, lower, err);
+    }
+    float *out = nv_malloc((size_t)(n > 1 ? n * (n - 1) / 2 : 1) * sizeof *out, err);
+    if (!out) return NV_ENOMEM;
+    pthread_mutex_lock(&gpu_lock);
     st = fn(x, n, d, kind, out, err);
-    if (where == NV_DEVICE_CUDA) pthread_mutex_unlock(&gpu_lock);
+    pthread_mutex_unlock(&gpu_lock);
     if (st) {
         free(out);
         return st;
     }
     *lower = out;
-    if (used) *used = where;
+    if (used) *used = NV_DEVICE_CUDA;
     return NV_OK;
 }
 
