@@ -1601,8 +1601,9 @@ static int ph_is_prime(uint32_t p) {
 }
 
 /* Pascal's triangle up to k = kmax, refusing inputs whose simplex indices would not
- * fit in 63 bits. */
-static nv_status ph_binomials(int64_t n, int kmax, int64_t **out, nv_error *err) {
+ * fit in 63 bits (ph_gpu.h; the GPU column stage uses the same table). */
+nv_status nv_ph_binomials(int64_t n, int kmax, int64_t **out, nv_error *err) {
+    *out = NULL;
     int64_t stride = n + 1;
     int64_t *b = malloc((size_t)(kmax + 1) * (size_t)stride * sizeof *b);
     if (!b) return nv_fail(err, NV_ENOMEM, "out of memory for the binomial table");
@@ -1882,7 +1883,7 @@ static nv_status ph_engine_open(ph_engine *E, ph_owned *own, const nv_ph_input *
             }
     }
     E->c.bstride = c->n + 1;
-    st = ph_binomials(c->n, c->max_dim + 2, &c->binom, err);
+    st = nv_ph_binomials(c->n, c->max_dim + 2, &c->binom, err);
     if (st) return st;
     c->inv = malloc((size_t)c->p * sizeof *c->inv);
     if (!c->inv) return nv_fail(err, NV_ENOMEM, "out of memory");

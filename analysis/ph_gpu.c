@@ -62,8 +62,8 @@ nv_status nv_ph_distances(const nv_real *x, int64_t n, int64_t d, nv_metric_kind
             return nv_fail(err, NV_EDEVICE, "ph distances: device 'cuda' requested but %s", why);
     }
     if (!fn) {
-        /* the CPU: metric.c's threaded rows (nv_ph_distances_cpu is the same floats on
-         * one thread, the reference the GPU is tested against) */
+        /* the CPU: metric.c's threaded rows (what nv_ph_distances_cpu also returns,
+         * the reference the GPU is tested against) */
         nv_metric_spec spec = {.kind = kind};
         return nv_distance_matrix(x, n, d, &spec, lower, err);
     }

@@ -1,6 +1,7 @@
 /* ph_gpu_ref.c: the CPU references of the GPU stages of persistent homology
- * (include/nerve/ph_gpu.h): distances, edges in filtration order, H0 from them, and
- * the columns of a dimension after clearing and the apparent-pair search.
+ * (include/nerve/ph_gpu.h): distances (metric.c's, into the caller's buffer), edges
+ * in filtration order, H0 from them, the columns of a dimension after clearing and
+ * the apparent-pair search, and the graph distances by the GPU's relaxation.
  *
  * Plain loops, one thread: these define what the CUDA stages (cuda/ph_cuda.cu) must
  * return, and the staged engine can run on them (nv_ph_params.stages_reference) so
@@ -20,33 +21,6 @@
 
 _Static_assert(PHS_MAX_VERTS == NV_PH_GPU_MAX_DIM + 2, "ph_stage_common.h: vertex arrays");
 
-/* --- shared helpers ------------------------------------------------------------------ */
-
-nv_status nv_ph_binomials(int64_t n, int kmax, int64_t **out, nv_error *err) {
-    *out = NULL;
-    int64_t stride = n + 1;
-    int64_t *b = nv_malloc((size_t)(kmax + 1) * (size_t)stride * sizeof *b, err);
-    if (!b) return NV_ENOMEM;
-    for (int k = 0; k <= kmax; k++)
-        for (int64_t m = 0; m <= n; m++) {
-            int64_t v;
-            if (k == 0) v = 1;
-            else if (m == 0) v = 0;
-            else if (__builtin_add_overflow(b[(int64_t)(k - 1) * stride + m - 1],
-                                            b[(int64_t)k * stride + m - 1], &v)) {
-                free(b);
-                return nv_fail(err, NV_EINPUT,
-                               "%lld points need simplex indices beyond 64 bits for simplices "
-                               "of %d vertices (C(%lld, %d) overflows); lower the dimension or "
-                               "use fewer points (landmarks)",
-                               (long long)n, kmax, (long long)n, kmax);
-            }
-            b[(int64_t)k * stride + m] = v;
-        }
-    *out = b;
-    return NV_OK;
-}
-
 /* --- 1. distances ---------------------------------------------------------------------- */
 
 nv_status nv_ph_distances_cpu(const nv_real *x, int64_t n, int64_t d, nv_metric_kind kind,
@@ -54,39 +28,16 @@ nv_status nv_ph_distances_cpu(const nv_real *x, int64_t n, int64_t d, nv_metric_
     if (n < 1 || d < 1 || !x || (!lower && n > 1))
         return nv_fail(err, NV_EINPUT, "ph distances: %lld points of dimension %lld: expected "
                                        "n >= 1, d >= 1 and arrays", (long long)n, (long long)d);
-    if (kind == NV_METRIC_EUCLIDEAN) {
-        for (int64_t i = 1; i < n; i++)
-            for (int64_t j = 0; j < i; j++)
-                lower[i * (i - 1) / 2 + j] = nv_metric_euclid_pair(x + i * d, x + j * d, d);
-        return NV_OK;
-    }
-    if (kind != NV_METRIC_COSINE)
+    if (kind != NV_METRIC_EUCLIDEAN && kind != NV_METRIC_COSINE)
         return nv_fail(err, NV_EINPUT, "ph distances: metric '%s': expected euclidean or cosine "
                                        "(the graph metrics run on the CPU)", nv_metric_name(kind));
-    double *inv = nv_malloc((size_t)n * sizeof *inv, err);
-    if (!inv) return NV_ENOMEM;
-    /* metric.c's arithmetic: the squared norm and the dot product in double in
-     * coordinate order, 1/sqrt, then 1 - (dot * inv_i) * inv_j with i > j */
-    for (int64_t i = 0; i < n; i++) {
-        double s = 0.0;
-        for (int64_t k = 0; k < d; k++) s += (double)x[i * d + k] * (double)x[i * d + k];
-        if (s == 0.0) {
-            free(inv);
-            return nv_fail(err, NV_EINPUT,
-                           "nv_distance_matrix: cosine distance: point row %lld is the zero "
-                           "vector, whose angle is undefined (dead units? use euclidean)",
-                           (long long)i);
-        }
-        inv[i] = 1.0 / sqrt(s);
-    }
-    for (int64_t i = 1; i < n; i++)
-        for (int64_t j = 0; j < i; j++) {
-            double dot = 0.0;
-            for (int64_t k = 0; k < d; k++) dot += (double)x[i * d + k] * (double)x[j * d + k];
-            double v = 1.0 - dot * inv[i] * inv[j];
-            lower[i * (i - 1) / 2 + j] = (float)(v > 0.0 ? v : 0.0);
-        }
-    free(inv);
+    /* the reference is metric.c's own arithmetic, not a second copy of it */
+    nv_metric_spec spec = {.kind = kind};
+    float *m = NULL;
+    nv_status st = nv_distance_matrix(x, n, d, &spec, &m, err);
+    if (st) return st;
+    memcpy(lower, m, (size_t)(n * (n - 1) / 2) * sizeof *lower);
+    free(m);
     return NV_OK;
 }
 

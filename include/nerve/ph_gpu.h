@@ -88,8 +88,9 @@ typedef struct {
 /* --- 1. distances -------------------------------------------------------------- */
 
 /* Distances of the points x (n, d) under kind NV_METRIC_EUCLIDEAN or
- * NV_METRIC_COSINE into lower (n(n-1)/2 floats, caller's), bit for bit those of
- * nv_distance_matrix (metric.h; Euclidean: Ripser's float arithmetic, also
+ * NV_METRIC_COSINE into lower (n(n-1)/2 floats, caller's): the CPU form is
+ * nv_distance_matrix itself (metric.h), and the CUDA form must give its floats bit
+ * for bit (Euclidean: Ripser's float arithmetic, also
  * nv_ph_euclidean's; cosine: double dot product and norms, 1 - dot/|x_i|/|x_j|
  * clamped at 0, rounded once). Bad input (NV_EINPUT): n < 1, d < 1, another kind, a
  * zero row under cosine (the message names the row). Coordinates are assumed
@@ -171,7 +172,8 @@ nv_status nv_ph_geodesic(const nv_knn_graph *g, int weighted, nv_device_kind wan
 /* --- shared helpers ------------------------------------------------------------------ */
 
 /* Pascal's triangle rows k = 0..kmax for m = 0..n: (*binom)[k * (n + 1) + m] =
- * C(m, k) (malloc'd). NV_EINPUT when an entry overflows int64 (the engine's check). */
+ * C(m, k) (malloc'd): the engine's own table (analysis/ph.c). NV_EINPUT when an
+ * entry overflows int64, saying to lower the dimension or the number of points. */
 nv_status nv_ph_binomials(int64_t n, int kmax, int64_t **binom, nv_error *err);
 
 /* The column stage as the engine calls it: a backend is the pair of functions of one
