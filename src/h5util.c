@@ -539,3 +539,30 @@ int nv_h5_exists(hid_t loc, const char *path) {
     }
     return 1;
 }
+
+/* ---- walking every dataset ------------------------------------------------------ */
+typedef struct {
+    int (*fn)(hid_t ds, const char *path, void *ctx);
+    void *ctx;
+    int rc;
+} each_ctx;
+
+static herr_t each_link(hid_t group, const char *name, const H5L_info_t *info, void *data) {
+    each_ctx *e = data;
+    if (info->type != H5L_TYPE_HARD) return 0;
+    hid_t obj = H5Oopen(group, name, H5P_DEFAULT);
+    if (obj < 0) return e->rc = -1;
+    if (H5Iget_type(obj) == H5I_DATASET) {
+        char path[1024];
+        snprintf(path, sizeof path, "/%s", name);
+        e->rc = e->fn(obj, path, e->ctx);
+    }
+    H5Oclose(obj);
+    return e->rc ? -1 : 0;
+}
+
+int nv_h5_each_dataset(hid_t fid, int (*fn)(hid_t ds, const char *path, void *ctx), void *ctx) {
+    each_ctx e = {fn, ctx, 0};
+    herr_t r = H5Lvisit(fid, H5_INDEX_NAME, H5_ITER_INC, each_link, &e);
+    return e.rc ? e.rc : r < 0 ? -1 : 0;
+}

@@ -120,6 +120,12 @@ nv_status nv_h5_read_dataset(hid_t loc, const char *name, hid_t mem_type, size_t
 /* 1 when `path` names an existing link below loc (checking every component). */
 int nv_h5_exists(hid_t loc, const char *path);
 
+/* Calls fn(dataset, "/path", ctx) for every dataset reachable by hard links from
+ * fid, in name order (what hashes.json records and `nerve verify` checks). Stops at
+ * the first nonzero return of fn and returns it; -1 when an object cannot be
+ * opened or the walk fails; 0 when every dataset was visited. */
+int nv_h5_each_dataset(hid_t fid, int (*fn)(hid_t ds, const char *path, void *ctx), void *ctx);
+
 /* --- network specs (checkpoint.c) ----------------------------------------------
  * A group `group` whose attributes are nlayers, widths, activation, leaky_slope and
  * init: how checkpoints and snapshots record the network they hold. */

@@ -649,26 +649,17 @@ static int layer_cmp(const void *a, const void *b) {
 }
 
 /* Every dataset of the file must have a memory hash, under its own path: the walk
- * is the one sweep_hash.c's file hashing does (hard links, H5Oopen, H5Iget_type). */
+ * is the one sweep_hash.c's file hashing does. */
 typedef struct {
     json_t *hashes;
     size_t seen;
-    int missing;
 } hash_check;
 
-static herr_t check_dataset(hid_t g, const char *name, const H5L_info_t *info, void *data) {
+static int check_dataset(hid_t ds, const char *path, void *data) {
+    (void)ds;
     hash_check *c = data;
-    if (info->type != H5L_TYPE_HARD) return 0;
-    hid_t obj = H5Oopen(g, name, H5P_DEFAULT);
-    if (obj < 0) return -1;
-    if (H5Iget_type(obj) == H5I_DATASET) {
-        char path[1024];
-        snprintf(path, sizeof path, "/%s", name);
-        c->seen++;
-        if (!json_object_get(c->hashes, path)) c->missing = 1;
-    }
-    H5Oclose(obj);
-    return 0;
+    c->seen++;
+    return json_object_get(c->hashes, path) ? 0 : 1;
 }
 
 nv_status nv_snapshot_commit(nv_snapshot_writer *w, nv_error *err) {
@@ -682,9 +673,9 @@ nv_status nv_snapshot_commit_hashed(nv_snapshot_writer *w, char **hashes, nv_err
         /* Only if every dataset of the file was hashed from memory: a dataset added
          * by another path would otherwise be missing from the record. */
         *hashes = NULL;
-        hash_check c = {w->hashes, 0, 0};
-        if (w->hashes_ok && H5Lvisit(w->fid, H5_INDEX_NAME, H5_ITER_INC, check_dataset, &c) >= 0 &&
-            !c.missing && c.seen == json_object_size(w->hashes))
+        hash_check c = {w->hashes, 0};
+        if (w->hashes_ok && nv_h5_each_dataset(w->fid, check_dataset, &c) == 0 &&
+            c.seen == json_object_size(w->hashes))
             *hashes = json_dumps(w->hashes, JSON_SORT_KEYS | JSON_COMPACT);
     }
     /* layer_names in network order (input .. logits), whatever order they came in. */

@@ -159,22 +159,12 @@ typedef struct {
     nv_status st;
 } visit_ctx;
 
-static herr_t visit_link(hid_t group, const char *name, const H5L_info_t *info, void *data) {
+static int hash_one(hid_t ds, const char *path, void *data) {
     visit_ctx *v = data;
-    if (info->type != H5L_TYPE_HARD) return 0;
-    hid_t obj = H5Oopen(group, name, H5P_DEFAULT);
-    if (obj < 0) {
-        v->st = nv_h5_fail(v->err, NV_EINPUT, v->file, name, "cannot open");
-        return -1;
-    }
-    if (H5Iget_type(obj) == H5I_DATASET) {
-        char hex[65], path[1024];
-        snprintf(path, sizeof path, "/%s", name);
-        v->st = hash_dataset(obj, v->file, path, hex, v->err);
-        if (!v->st) json_object_set_new(v->out, path, json_string(hex));
-    }
-    H5Oclose(obj);
-    return v->st ? -1 : 0;
+    char hex[65];
+    v->st = hash_dataset(ds, v->file, path, hex, v->err);
+    if (!v->st) json_object_set_new(v->out, path, json_string(hex));
+    return v->st ? 1 : 0;
 }
 
 static nv_status file_hashes(const char *path, json_t **out, nv_error *err) {
@@ -183,9 +173,9 @@ static nv_status file_hashes(const char *path, json_t **out, nv_error *err) {
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0) return nv_h5_fail(err, NV_EINPUT, path, NULL, "cannot open as HDF5");
     visit_ctx v = {.file = path, .out = json_object(), .err = err};
-    herr_t r = H5Lvisit(f, H5_INDEX_NAME, H5_ITER_INC, visit_link, &v);
+    int r = nv_h5_each_dataset(f, hash_one, &v);
     H5Fclose(f);
-    if (!v.st && r < 0) v.st = nv_h5_fail(err, NV_EINPUT, path, NULL, "cannot walk the file's groups");
+    if (!v.st && r) v.st = nv_h5_fail(err, NV_EINPUT, path, NULL, "cannot walk the file's groups and datasets");
     if (v.st) {
         json_decref(v.out);
         return v.st;
