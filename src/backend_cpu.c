@@ -43,15 +43,6 @@ struct nv_trainer {
     int32_t *row_ok;    /* (rows_cap) 1 where the prediction is right */
     int32_t *ybatch;    /* (rows_cap) labels of the gathered rows */
 
-    /* What pre/post hold after the last forward pass that activations made: rows
-     * fwd_rows from fwd_x, layers 1..fwd_depth (-1: nothing usable). Snapshots ask
-     * for every layer of a chunk in turn, deepest first, and one forward pass
-     * serves them all instead of one pass per layer. Every other forward pass,
-     * parameter change or new data set invalidates it. */
-    const nv_real *fwd_x;
-    int64_t fwd_rows;
-    int fwd_depth;
-
     /* bound data sets, owned copies */
     nv_real *x[NV_SLOTS]; /* (n[s], widths[0]) */
     int32_t *y[NV_SLOTS]; /* (n[s]) */
@@ -81,7 +72,6 @@ static nv_status cpu_create(const nv_mlp_spec *spec, const nv_optim_spec *opt, i
     nv_trainer *t = nv_calloc(1, sizeof *t, err);
     if (!t) return NV_ENOMEM;
     t->spec = *spec;
-    t->fwd_depth = -1;
     t->opt = *opt;
     t->nparams = nv_mlp_param_count(spec);
     t->max_batch = max_batch;
@@ -129,7 +119,6 @@ static nv_status cpu_set_state(nv_trainer *t, const nv_real *params, const nv_re
     if (state2) memcpy(t->state2, state2, bytes); else memset(t->state2, 0, bytes);
     t->step = step;
     t->bad = 0; /* a restored state is a fresh start after a divergence */
-    t->fwd_depth = -1;
     return NV_OK;
 }
 
@@ -176,14 +165,12 @@ static nv_status cpu_bind(nv_trainer *t, int slot, const nv_real *x, const int32
     t->x[slot] = nx;
     t->y[slot] = ny;
     t->n[slot] = n;
-    t->fwd_depth = -1;
     return NV_OK;
 }
 
 /* pre[l] = A W_l^T + b_l, post[l] = act(pre[l]) for layers 1..upto, with A the
  * input x (rows, widths[0]) for the first layer. rows <= rows_cap. */
 static void forward(nv_trainer *t, const nv_real *x, int64_t rows, int upto) {
-    t->fwd_depth = -1; /* the caller that wants it kept says so afterwards */
     const nv_mlp_spec *s = &t->spec;
     const int L = s->nlayers;
     const nv_real *a = x;
@@ -363,11 +350,7 @@ static nv_status cpu_activations(nv_trainer *t, int slot, int64_t row0, int64_t 
     while (r < row0 + rows) {
         int64_t c0 = r - r % NV_EVAL_ROWS;
         int64_t c1 = NV_MIN(c0 + NV_EVAL_ROWS, n);
-        const nv_real *cx = t->x[slot] + c0 * d;
-        if (!(t->fwd_depth >= layer && t->fwd_x == cx && t->fwd_rows == c1 - c0)) {
-            forward(t, cx, c1 - c0, layer);
-            t->fwd_x = cx, t->fwd_rows = c1 - c0, t->fwd_depth = layer;
-        }
+        forward(t, t->x[slot] + c0 * d, c1 - c0, layer);
         int64_t take = NV_MIN(c1, row0 + rows) - r;
         const nv_real *src = (pre || layer == L) ? t->pre[layer] : t->post[layer];
         memcpy(out + (r - row0) * w, src + (r - c0) * w, (size_t)(take * w) * sizeof *out);

@@ -197,35 +197,6 @@ static nv_status queue_metrics(const run_ctx *rc, int m, nv_error *err) {
 }
 
 /* --- one epoch's pieces -------------------------------------------------------------- */
-struct snapshot_job;
-
-/* Evaluates one slot; with a snapshot job and a backend that can, takes the job's
- * activations on the way (one forward pass for both). */
-static nv_status evaluate_slot(const run_ctx *rc, nv_trainer *t, int slot, struct snapshot_job *j,
-                               double *loss, int64_t *correct, nv_error *err);
-static void snapshot_mark_filled(struct snapshot_job *j);
-
-static nv_status evaluate_row(const run_ctx *rc, nv_trainer *t, int64_t epoch, double *row,
-                              struct snapshot_job *j, nv_error *err) {
-    double loss;
-    int64_t correct;
-    nv_status st = evaluate_slot(rc, t, NV_SLOT_TRAIN, j, &loss, &correct, err);
-    if (st) return st;
-    row[M_EPOCH] = (double)epoch;
-    row[M_TRAIN_LOSS] = loss / (double)rc->train.n;
-    row[M_TRAIN_ACC] = (double)correct / (double)rc->train.n;
-    if (rc->test.n > 0) {
-        st = evaluate_slot(rc, t, NV_SLOT_TEST, j, &loss, &correct, err);
-        if (st) return st;
-        row[M_TEST_LOSS] = loss / (double)rc->test.n;
-        row[M_TEST_ACC] = (double)correct / (double)rc->test.n;
-    } else {
-        row[M_TEST_LOSS] = row[M_TEST_ACC] = NAN;
-    }
-    if (j && rc->backend->evaluate_capture && !getenv("NERVE_TEST_NO_CAPTURE")) snapshot_mark_filled(j);
-    return NV_OK;
-}
-
 static int is_snapshot_epoch(const nv_experiment *ex, int64_t e) {
     for (int64_t i = 0; i < ex->nsnap; i++)
         if (ex->snap_epochs[i] == e) return 1;
@@ -250,7 +221,7 @@ typedef struct {
     nv_real *train, *test;   /* (n_train, width), (n_test, width); owned */
 } snapshot_layer;
 
-typedef struct snapshot_job {
+typedef struct {
     char dir[NV_PATH_LEN + 32];
     const char *run_dir;
     nv_hash_memo *memo;
@@ -364,16 +335,14 @@ static nv_status snapshot_prepare(const run_ctx *rc, int m, nv_trainer *t, int64
  * evaluate_capture, and snapshots taken outside an evaluation). */
 static nv_status snapshot_fill(const run_ctx *rc, nv_trainer *t, snapshot_job *j, nv_error *err) {
     nv_status st = NV_OK;
-    /* Chunk by chunk (the backends' evaluation chunks), the deepest layer first: one
-     * forward pass of a chunk then serves every layer (the CPU backend keeps it),
-     * instead of one pass from the input per layer. The values are the same either
-     * way: a chunk's rows always go through the same sgemm shapes. */
+    /* Chunk by chunk (the backends' evaluation chunks): a chunk's rows go through the
+     * same sgemm shapes as in the evaluation, so the values are evaluate_capture's. */
     for (int split = 0; split < 2 && !st; split++) {
         const int slot = split ? NV_SLOT_TEST : NV_SLOT_TRAIN;
         const int64_t n = split ? rc->test.n : rc->train.n;
         for (int64_t c0 = 0; c0 < n && !st; c0 += NV_EVAL_ROWS) {
             const int64_t rows = NV_MIN((int64_t)NV_EVAL_ROWS, n - c0);
-            for (int i = j->nlayers - 1; i >= 0 && !st; i--) {
+            for (int i = 0; i < j->nlayers && !st; i++) {
                 snapshot_layer *ly = &j->layer[i];
                 nv_real *out = (split ? ly->test : ly->train) + c0 * ly->width;
                 st = rc->backend->activations(t, slot, c0, rows, ly->index, ly->pre, out, err);
@@ -384,19 +353,42 @@ static nv_status snapshot_fill(const run_ctx *rc, nv_trainer *t, snapshot_job *j
     return st;
 }
 
-static void snapshot_mark_filled(snapshot_job *j) { j->filled = 1; }
-
-static nv_status evaluate_slot(const run_ctx *rc, nv_trainer *t, int slot, snapshot_job *j,
+/* Evaluates one slot; with a snapshot job (cap), takes its activations on the way:
+ * one forward pass for both. */
+static nv_status evaluate_slot(const run_ctx *rc, nv_trainer *t, int slot, snapshot_job *cap,
                                double *loss, int64_t *correct, nv_error *err) {
-    /* NERVE_TEST_NO_CAPTURE: the path of backends without evaluate_capture (CUDA),
-     * so that the CPU suite checks it gives the same bytes */
-    if (!j || !rc->backend->evaluate_capture || getenv("NERVE_TEST_NO_CAPTURE"))
-        return rc->backend->evaluate(t, slot, loss, correct, err);
-    nv_capture cap[2 * (NV_MAX_LAYERS + 1)];
-    for (int i = 0; i < j->nlayers; i++)
-        cap[i] = (nv_capture){j->layer[i].index, j->layer[i].pre,
-                              slot == NV_SLOT_TEST ? j->layer[i].test : j->layer[i].train};
-    return rc->backend->evaluate_capture(t, slot, loss, correct, cap, j->nlayers, err);
+    if (!cap) return rc->backend->evaluate(t, slot, loss, correct, err);
+    nv_capture c[2 * (NV_MAX_LAYERS + 1)];
+    for (int i = 0; i < cap->nlayers; i++)
+        c[i] = (nv_capture){cap->layer[i].index, cap->layer[i].pre,
+                            slot == NV_SLOT_TEST ? cap->layer[i].test : cap->layer[i].train};
+    return rc->backend->evaluate_capture(t, slot, loss, correct, c, cap->nlayers, err);
+}
+
+/* The metrics row of an epoch; the snapshot j (may be NULL) gets its activations
+ * from this evaluation where the backend can (CUDA cannot yet: queue_snapshot then
+ * fills it; NERVE_TEST_NO_CAPTURE takes that path on the CPU, so that the suite
+ * checks both give the same bytes). */
+static nv_status evaluate_row(const run_ctx *rc, nv_trainer *t, int64_t epoch, double *row,
+                              snapshot_job *j, nv_error *err) {
+    snapshot_job *cap = j && rc->backend->evaluate_capture && !getenv("NERVE_TEST_NO_CAPTURE") ? j : NULL;
+    double loss;
+    int64_t correct;
+    nv_status st = evaluate_slot(rc, t, NV_SLOT_TRAIN, cap, &loss, &correct, err);
+    if (st) return st;
+    row[M_EPOCH] = (double)epoch;
+    row[M_TRAIN_LOSS] = loss / (double)rc->train.n;
+    row[M_TRAIN_ACC] = (double)correct / (double)rc->train.n;
+    if (rc->test.n > 0) {
+        st = evaluate_slot(rc, t, NV_SLOT_TEST, cap, &loss, &correct, err);
+        if (st) return st;
+        row[M_TEST_LOSS] = loss / (double)rc->test.n;
+        row[M_TEST_ACC] = (double)correct / (double)rc->test.n;
+    } else {
+        row[M_TEST_LOSS] = row[M_TEST_ACC] = NAN;
+    }
+    if (cap) cap->filled = 1;
+    return NV_OK;
 }
 
 /* Queues the snapshot *pj (taking it; *pj is NULL after, even on failure), or a new
