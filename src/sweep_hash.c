@@ -270,19 +270,24 @@ static json_t *stat_key(const char *path) {
                      (json_int_t)sb.st_mtim.tv_sec, (json_int_t)sb.st_mtim.tv_nsec);
 }
 
-nv_status nv_hash_memo_add(nv_hash_memo *m, const char *run_dir, const char *rel, nv_error *err) {
-    char full[8192];
-    snprintf(full, sizeof full, "%s/%s", run_dir, rel);
-    json_t *key = stat_key(full), *h = NULL;
-    if (!key) return nv_fail(err, NV_EIO, "%s: cannot stat (%s)", full, strerror(errno));
-    nv_status st = file_hashes(full, &h, err);
-    if (st) {
-        json_decref(key);
-        return st;
+/* Records hashes h (taken) for run_dir/rel against the file as it is now. */
+static nv_status memo_store(nv_hash_memo *m, const char *full, const char *rel, json_t *h, nv_error *err) {
+    json_t *key = stat_key(full);
+    if (!key) {
+        json_decref(h);
+        return nv_fail(err, NV_EIO, "%s: cannot stat (%s)", full, strerror(errno));
     }
     json_t *e = json_pack("{s:o,s:o}", "stat", key, "hashes", h);
     if (!e || json_object_set_new(m->files, rel, e)) return nv_fail(err, NV_ENOMEM, "out of memory");
     return NV_OK;
+}
+
+nv_status nv_hash_memo_add(nv_hash_memo *m, const char *run_dir, const char *rel, nv_error *err) {
+    char full[8192];
+    snprintf(full, sizeof full, "%s/%s", run_dir, rel);
+    json_t *h = NULL;
+    nv_status st = file_hashes(full, &h, err);
+    return st ? st : memo_store(m, full, rel, h, err);
 }
 
 nv_status nv_hash_memo_put(nv_hash_memo *m, const char *run_dir, const char *rel, const char *json,
@@ -295,14 +300,7 @@ nv_status nv_hash_memo_put(nv_hash_memo *m, const char *run_dir, const char *rel
         json_decref(h);
         return nv_fail(err, NV_EINTERNAL, "%s: memoised hashes are not a JSON object (%s)", full, je.text);
     }
-    json_t *key = stat_key(full);
-    if (!key) {
-        json_decref(h);
-        return nv_fail(err, NV_EIO, "%s: cannot stat (%s)", full, strerror(errno));
-    }
-    json_t *e = json_pack("{s:o,s:o}", "stat", key, "hashes", h);
-    if (!e || json_object_set_new(m->files, rel, e)) return nv_fail(err, NV_ENOMEM, "out of memory");
-    return NV_OK;
+    return memo_store(m, full, rel, h, err);
 }
 
 /* The memoised hashes of run_dir/rel if the file is unchanged, else NULL. */
