@@ -167,17 +167,6 @@ static void test_edges_and_columns(void **state) {
     }
 }
 
-static void assert_same_pairs(const nv_ph_result *a, const nv_ph_result *b, const char *what) {
-    if (a->count != b->count) fail_msg("%s: %lld pairs vs %lld", what, (long long)a->count, (long long)b->count);
-    for (int64_t i = 0; i < a->count; i++) {
-        const nv_ph_pair *x = &a->pairs[i], *y = &b->pairs[i];
-        if (x->dim != y->dim || x->birth != y->birth || x->death != y->death ||
-            x->birth_simplex != y->birth_simplex || x->death_simplex != y->death_simplex)
-            fail_msg("%s: pair %lld differs: (%d %g %g) vs (%d %g %g)", what, (long long)i, x->dim,
-                     x->birth, x->death, y->dim, y->birth, y->death);
-    }
-}
-
 static nv_ph_result engine(const float *lower, int64_t n, int max_dim, float thr, nv_device_kind dev) {
     nv_ph_input in = {NV_PH_DENSE, n, lower, NULL, NULL, NULL};
     nv_ph_params p;

@@ -1,7 +1,8 @@
 /* ph_clouds.h: the point clouds of the CPU oracle suite (tests/integration/
  * ph_ripser.py) rebuilt in C from the project's RNG, for the tests of the GPU
  * stages: the unit test of their CPU references (tests/unit/test_ph_gpu.c) and the
- * GPU parity test (tests/gpu/test_ph_parity.c) use the same clouds. */
+ * GPU parity test (tests/gpu/test_ph_parity.c) use the same clouds, and the same
+ * exact comparison of two results. Include after testutil.h (cmocka). */
 #ifndef NERVE_TEST_PH_CLOUDS_H
 #define NERVE_TEST_PH_CLOUDS_H
 
@@ -9,6 +10,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "nerve/ph.h"
 #include "nerve/rng.h"
 
 typedef enum {
@@ -80,6 +82,20 @@ static inline float *ph_cloud_make(ph_cloud_kind kind, int64_t n, uint64_t seed,
     }
     *dim = d;
     return x;
+}
+
+/* Two results with the same pairs in the same order: dimension, birth, death and
+ * both simplices (exact; this implies CONTRACTS' matching rule). */
+static inline void assert_same_pairs(const nv_ph_result *a, const nv_ph_result *b, const char *what) {
+    if (a->count != b->count) fail_msg("%s: %lld pairs vs %lld", what, (long long)a->count, (long long)b->count);
+    for (int64_t i = 0; i < a->count; i++) {
+        const nv_ph_pair *x = &a->pairs[i], *y = &b->pairs[i];
+        if (x->dim != y->dim || x->birth != y->birth || x->death != y->death ||
+            x->birth_simplex != y->birth_simplex || x->death_simplex != y->death_simplex)
+            fail_msg("%s: pair %lld: (%d %g %g %lld %lld) vs (%d %g %g %lld %lld)", what, (long long)i,
+                     x->dim, x->birth, x->death, (long long)x->birth_simplex, (long long)x->death_simplex,
+                     y->dim, y->birth, y->death, (long long)y->birth_simplex, (long long)y->death_simplex);
+    }
 }
 
 #endif

@@ -26,18 +26,6 @@ static float *dense(const float *x, int64_t n, int64_t d) {
     return lower;
 }
 
-static void assert_same_pairs(const nv_ph_result *a, const nv_ph_result *b, const char *what) {
-    if (a->count != b->count) fail_msg("%s: %lld pairs vs %lld", what, (long long)a->count, (long long)b->count);
-    for (int64_t i = 0; i < a->count; i++) {
-        const nv_ph_pair *x = &a->pairs[i], *y = &b->pairs[i];
-        if (x->dim != y->dim || x->birth != y->birth || x->death != y->death ||
-            x->birth_simplex != y->birth_simplex || x->death_simplex != y->death_simplex)
-            fail_msg("%s: pair %lld: (%d %g %g %lld %lld) vs (%d %g %g %lld %lld)", what, (long long)i,
-                     x->dim, x->birth, x->death, (long long)x->birth_simplex, (long long)x->death_simplex,
-                     y->dim, y->birth, y->death, (long long)y->birth_simplex, (long long)y->death_simplex);
-    }
-}
-
 static nv_ph_result run(const float *lower, int64_t n, int max_dim, float thr, int threads,
                         uint32_t p, int staged) {
     nv_ph_input in = {NV_PH_DENSE, n, lower, NULL, NULL, NULL};
