@@ -73,9 +73,11 @@ rc=$?
 if [ $rc != 0 ] && grep -q "NaN\|infinite\|not finite" "$d/diverge.err" && grep -q "last good snapshot\|not finite" "$d/diverge.err"; then
   ok "diverging loss: exit $rc: $(head -c 300 "$d/diverge.err")"
 else bad "diverging loss: exit $rc: $(cat "$d/diverge.err")"; fi
-if [ -f "$d/out-diverge/snapshots/expressive/epoch_0000.h5" ] && h5dump -H "$d/out-diverge/snapshots/expressive/epoch_0000.h5" >/dev/null; then
-  ok "the snapshot before the divergence is kept and readable"
-else bad "no readable snapshot kept after divergence"; fi
+# the message names the last good snapshot of the model that diverged
+kept=$(grep -o 'snapshots/[A-Za-z0-9_-]*/epoch_[0-9]*\.h5' "$d/diverge.err" | head -1)
+if [ -n "$kept" ] && [ -f "$d/out-diverge/$kept" ] && h5dump -H "$d/out-diverge/$kept" >/dev/null; then
+  ok "the snapshot before the divergence ($kept) is kept and readable"
+else bad "no readable snapshot kept after divergence ('$kept')"; fi
 
 rm -rf "$d"
 echo "$fails failure(s)"
