@@ -88,7 +88,7 @@ static void on_event(void *ctx, const nv_train_event *ev) {
     case NV_EV_MODEL_DONE:
         if (p->bar.tty) fprintf(p->bar.f, "\r\033[K");
         p->bar_live = 0;
-        say(p, stdout, "%s: finished %lld epochs in %.1fs\n", ev->model, (long long)ev->epochs, nv_now() - p->bar.t0);
+        say(p, stdout, "%s: finished %lld epochs in %.2fs\n", ev->model, (long long)ev->epochs, nv_now() - p->bar.t0);
         break;
     }
 }

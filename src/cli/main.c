@@ -5,7 +5,14 @@
  * 0.3.21 does not recognise recent AVX-512 Xeons and falls back to generic kernels
  * (4-5x slower sgemm), and it reads OPENBLAS_CORETYPE only when the library loads,
  * which is before main(). So when the variable is unset and the CPU has the
- * instructions, we set it and re-execute ourselves once. */
+ * instructions, we set it and re-execute ourselves once.
+ *
+ * The same re-execution starts OpenBLAS with one thread (OPENBLAS_NUM_THREADS=1,
+ * unless the user set it). Left alone it starts a worker per core at load, and each
+ * worker spins for ~0.1 s of CPU before it sleeps, whether or not any BLAS call is
+ * ever threaded; nerve parallelises its own work (snapshots, rows, chains), and a
+ * verb that wants threaded BLAS asks for it (train: train.threads), which starts
+ * the workers then. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,14 +52,17 @@ static const char *openblas_coretype(void) {
     return NULL;
 }
 
-static void ensure_openblas_coretype(char **argv) {
-    if (getenv("OPENBLAS_CORETYPE") || getenv("NERVE_NO_REEXEC")) return;
+static void ensure_openblas_env(char **argv) {
+    if (getenv("NERVE_NO_REEXEC")) return;
+    int changed = 0;
     const char *core = openblas_coretype();
-    if (!core) return;
-    setenv("OPENBLAS_CORETYPE", core, 1);
+    if (core && !getenv("OPENBLAS_CORETYPE")) setenv("OPENBLAS_CORETYPE", core, 1), changed = 1;
+    if (!getenv("OPENBLAS_NUM_THREADS") && !getenv("OMP_NUM_THREADS"))
+        setenv("OPENBLAS_NUM_THREADS", "1", 1), changed = 1;
+    if (!changed) return;
     setenv("NERVE_NO_REEXEC", "1", 1); /* never loop, whatever happens */
     execv("/proc/self/exe", argv);
-    /* exec failed (no /proc?): carry on with the default kernels, still correct. */
+    /* exec failed (no /proc?): carry on with the default kernels and threads, still correct. */
 }
 
 static void usage(FILE *f) {
@@ -64,7 +74,7 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
-    ensure_openblas_coretype(argv);
+    ensure_openblas_env(argv);
     if (argc < 2) {
         usage(stderr);
         return 2;
