@@ -47,7 +47,8 @@ have_header libopenblas-dev openblas_config.h
 have_header liblapacke-dev lapacke.h
 have_header libconfig-dev libconfig.h
 have_header libjansson-dev jansson.h
-have_header libssl-dev openssl/evp.h  # SHA-256 of the stored datasets (hashes.json)
+have_header libxxhash-dev xxhash.h   # XXH3-128 of the stored datasets (hashes.json)
+have_header libssl-dev openssl/evp.h  # SHA-256: verifying hashes.json of format_version 1
 have_header zlib1g-dev zlib.h
 have_header libcairo2-dev cairo/cairo.h cairo.h
 have_bin hdf5-tools h5dump
@@ -67,6 +68,7 @@ if [ $want_test = 1 ]; then
   have_py python3-sklearn sklearn
   have_py python3-scipy scipy
   have_py python3-pot ot              # gudhi.wasserstein needs POT
+  have_py python3-xxhash xxhash       # an independent reader's hashes for hashes.json
   have_bin chromium chromium          # renders nerve report's page in the tests
   have_bin slurm-wlm sbatch           # a private one-node Slurm for the sweep tests
   have_bin slurm-wlm slurmctld

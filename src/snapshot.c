@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "h5util.h"
-#include "nerve/sweep.h" /* nv_sha256: the dataset hashes of hashes.json */
+#include "nerve/sweep.h" /* nv_hash: the dataset hashes of hashes.json */
 
 /* ---------------------------------------------------------------------------- */
 /* Small file-system helpers (public: other writers use them for JSON and CSV). */
@@ -372,7 +372,7 @@ struct nv_snapshot_writer {
     hid_t fid;
     layer_rec *layers;   /* (nlayers) in order of first appearance */
     int nlayers, cap;
-    /* SHA-256 of every dataset, taken from memory as it is written (sweep.h's
+    /* XXH3-128 of every dataset, taken from memory as it is written (sweep.h's
      * hashes, without reading the file back): "/path" -> hex. hashes_ok drops to 0
      * when a dataset could not be hashed so (memory type not the file's bytes). */
     json_t *hashes;
@@ -385,19 +385,17 @@ struct nv_snapshot_writer {
  * NULL) also gets a copy of the state after this buffer, for a virtual dataset that
  * concatenates it with the next. */
 static void hash_mem(nv_snapshot_writer *w, hid_t file_type, hid_t mem_type, const char *path,
-                     const void *data, size_t bytes, nv_sha256 *all) {
+                     const void *data, size_t bytes, nv_hash *all) {
     if (!w || !w->hashes_ok) return;
-    nv_sha256 s;
-    if (H5Tequal(file_type, mem_type) <= 0 || nv_sha256_init(&s)) {
+    nv_hash s;
+    if (H5Tequal(file_type, mem_type) <= 0 || nv_hash_init(&s, NV_HASH_XXH3_128)) {
         w->hashes_ok = 0;
         return;
     }
-    nv_sha256_update(&s, data, bytes);
-    if (all && nv_sha256_copy(all, &s)) w->hashes_ok = 0;
-    uint8_t d[32];
-    char hex[65];
-    nv_sha256_final(&s, d);
-    nv_sha256_hex(d, hex);
+    nv_hash_update(&s, data, bytes);
+    if (all && nv_hash_copy(all, &s)) w->hashes_ok = 0;
+    char hex[NV_HASH_HEX];
+    nv_hash_final(&s, hex);
     if (json_object_set_new(w->hashes, path, json_string(hex))) w->hashes_ok = 0;
 }
 
@@ -465,24 +463,23 @@ static nv_status write_splits(nv_snapshot_writer *w, hid_t fid, const char *grou
     if (st == NV_OK)
         st = write_concat_vds(gid, group, prefix, file_type, rank, width, n_train, n_test, file, err);
     if (st == NV_OK && w && w->hashes_ok) {
-        /* train, test, and all = train then test, each byte hashed once */
+        /* train, test, and all = train then test: all continues from train's state,
+         * so train's bytes (the larger part) are hashed once for both */
         const size_t row = H5Tget_size(mem_type) * (size_t)width;
         char path[128];
-        nv_sha256 all = {0};
+        nv_hash all = {0};
         snprintf(path, sizeof path, "%s/%strain", group, prefix);
         hash_mem(w, file_type, mem_type, path, train, row * (size_t)n_train, &all);
         snprintf(path, sizeof path, "%s/%stest", group, prefix);
         hash_mem(w, file_type, mem_type, path, test, row * (size_t)n_test, NULL);
         if (w->hashes_ok) {
-            uint8_t dig[32];
-            char hex[65];
-            nv_sha256_update(&all, test, row * (size_t)n_test);
-            nv_sha256_final(&all, dig);
-            nv_sha256_hex(dig, hex);
+            char hex[NV_HASH_HEX];
+            nv_hash_update(&all, test, row * (size_t)n_test);
+            nv_hash_final(&all, hex);
             snprintf(path, sizeof path, "%s/%sall", group, prefix);
             if (json_object_set_new(w->hashes, path, json_string(hex))) w->hashes_ok = 0;
         } else {
-            nv_sha256_final(&all, (uint8_t[32]){0}); /* frees the copy */
+            nv_hash_final(&all, NULL); /* frees the copy */
         }
     }
     H5Gclose(gid);

@@ -1,11 +1,13 @@
-/* sweep_hash.c: the reproducibility record of a run (sweep.h): SHA-256 of the
+/* sweep_hash.c: the reproducibility record of a run (sweep.h): XXH3-128 of the
  * raw data of every dataset in every HDF5 file of a run, stored in hashes.json at
- * the end of training and re-checked by `nerve verify`.
+ * the end of training and re-checked by `nerve verify` (which also checks the
+ * SHA-256 of records written before format_version 2).
  *
- * SHA-256 comes from OpenSSL's libcrypto (SHA-NI where the CPU has it); the
- * standard test vectors are checked in tests/unit/test_sweep.c. Why hash datasets
- * and not files: an HDF5 file's bytes depend on the library's allocation choices, while CONTRACTS.md defines "the same" on the
- * stored data (h5diff -d 0); the datasets are what must not change.
+ * XXH3-128 comes from libxxhash, SHA-256 from OpenSSL's libcrypto; test vectors of
+ * both are checked in tests/unit/test_sweep.c. Why hash datasets and not files: an
+ * HDF5 file's bytes depend on the library's allocation choices, while CONTRACTS.md
+ * defines "the same" on the stored data (h5diff -d 0); the datasets are what must
+ * not change.
  */
 #include "nerve/sweep.h"
 
@@ -20,48 +22,79 @@
 
 #include <hdf5.h>
 #include <openssl/evp.h>
+#include <xxhash.h>
 
 #include "h5util.h"
 #include "nerve/snapshot.h"
 
-/* ---- SHA-256 ------------------------------------------------------------------ */
-int nv_sha256_init(nv_sha256 *s) {
-    EVP_MD_CTX *c = EVP_MD_CTX_new();
-    if (c && EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1) EVP_MD_CTX_free(c), c = NULL;
-    s->ctx = c;
-    return c ? 0 : -1;
+/* What hashes.json says of its hashes, by format_version (index = version - 1). */
+static const char *const ALGORITHM_TEXT[] = {"sha256 of each dataset's raw data as stored",
+                                             "xxh3-128 of each dataset's raw data as stored"};
+#define HASHES_VERSION 2
+
+/* ---- the two hashes ------------------------------------------------------------ */
+int nv_hash_init(nv_hash *h, nv_hash_alg alg) {
+    h->alg = alg;
+    if (alg == NV_HASH_SHA256) {
+        EVP_MD_CTX *c = EVP_MD_CTX_new();
+        if (c && EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1) EVP_MD_CTX_free(c), c = NULL;
+        h->ctx = c;
+    } else {
+        XXH3_state_t *x = XXH3_createState();
+        if (x && XXH3_128bits_reset(x) != XXH_OK) XXH3_freeState(x), x = NULL;
+        h->ctx = x;
+    }
+    return h->ctx ? 0 : -1;
 }
 
-void nv_sha256_update(nv_sha256 *s, const void *data, size_t n) {
-    if (s->ctx && n) EVP_DigestUpdate(s->ctx, data, n);
+void nv_hash_update(nv_hash *h, const void *data, size_t n) {
+    if (!h->ctx || !n) return;
+    if (h->alg == NV_HASH_SHA256) EVP_DigestUpdate(h->ctx, data, n);
+    else XXH3_128bits_update(h->ctx, data, n);
 }
 
-int nv_sha256_copy(nv_sha256 *dst, const nv_sha256 *src) {
-    EVP_MD_CTX *c = EVP_MD_CTX_new();
-    if (c && (!src->ctx || EVP_MD_CTX_copy_ex(c, src->ctx) != 1)) EVP_MD_CTX_free(c), c = NULL;
-    dst->ctx = c;
-    return c ? 0 : -1;
+int nv_hash_copy(nv_hash *dst, const nv_hash *src) {
+    dst->alg = src->alg;
+    dst->ctx = NULL;
+    if (!src->ctx) return -1;
+    if (src->alg == NV_HASH_SHA256) {
+        EVP_MD_CTX *c = EVP_MD_CTX_new();
+        if (c && EVP_MD_CTX_copy_ex(c, src->ctx) != 1) EVP_MD_CTX_free(c), c = NULL;
+        dst->ctx = c;
+    } else {
+        XXH3_state_t *x = XXH3_createState();
+        if (x) XXH3_copyState(x, src->ctx);
+        dst->ctx = x;
+    }
+    return dst->ctx ? 0 : -1;
 }
 
-void nv_sha256_final(nv_sha256 *s, uint8_t digest[32]) {
-    unsigned len = 32;
-    memset(digest, 0, 32);
-    if (s->ctx) EVP_DigestFinal_ex(s->ctx, digest, &len);
-    EVP_MD_CTX_free(s->ctx);
-    s->ctx = NULL;
-}
-
-void nv_sha256_hex(const uint8_t digest[32], char hex[65]) {
-    static const char d[] = "0123456789abcdef";
-    for (int i = 0; i < 32; i++) hex[2 * i] = d[digest[i] >> 4], hex[2 * i + 1] = d[digest[i] & 15];
-    hex[64] = '\0';
+void nv_hash_final(nv_hash *h, char hex[NV_HASH_HEX]) {
+    unsigned char d[32];
+    unsigned len = 0;
+    if (h->alg == NV_HASH_SHA256) {
+        len = 32;
+        if (h->ctx) EVP_DigestFinal_ex(h->ctx, d, &len);
+        EVP_MD_CTX_free(h->ctx);
+    } else if (h->ctx) {
+        XXH128_canonical_t c;
+        XXH128_canonicalFromHash(&c, XXH3_128bits_digest(h->ctx));
+        memcpy(d, c.digest, sizeof c.digest);
+        len = sizeof c.digest;
+        XXH3_freeState(h->ctx);
+    }
+    h->ctx = NULL;
+    if (!hex) return;
+    static const char digit[] = "0123456789abcdef";
+    for (unsigned i = 0; i < len; i++) hex[2 * i] = digit[d[i] >> 4], hex[2 * i + 1] = digit[d[i] & 15];
+    hex[2 * len] = '\0';
 }
 
 /* ---- one dataset ----------------------------------------------------------------- */
 /* Bytes read at a time: snapshots of large data sets are hashed slab by slab. */
 #define SLAB_BYTES ((size_t)16 << 20)
 
-static nv_status hash_vlen_strings(hid_t ds, hid_t space, hssize_t npoints, nv_sha256 *s, const char *file,
+static nv_status hash_vlen_strings(hid_t ds, hid_t space, hssize_t npoints, nv_hash *s, const char *file,
                                    const char *name, nv_error *err) {
     char **v = calloc((size_t)NV_MAX(npoints, 1), sizeof *v);
     if (!v) return nv_fail(err, NV_ENOMEM, "%s: %s: out of memory", file, name);
@@ -70,7 +103,7 @@ static nv_status hash_vlen_strings(hid_t ds, hid_t space, hssize_t npoints, nv_s
     nv_status st = NV_OK;
     if (npoints > 0 && H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0)
         st = nv_h5_fail(err, NV_EINPUT, file, name, "cannot read the strings");
-    for (hssize_t i = 0; i < npoints && !st; i++) nv_sha256_update(s, v[i] ? v[i] : "", (v[i] ? strlen(v[i]) : 0) + 1);
+    for (hssize_t i = 0; i < npoints && !st; i++) nv_hash_update(s, v[i] ? v[i] : "", (v[i] ? strlen(v[i]) : 0) + 1);
     if (npoints > 0 && !st) H5Dvlen_reclaim(mt, space, H5P_DEFAULT, v);
     H5Tclose(mt);
     free(v);
@@ -79,13 +112,14 @@ static nv_status hash_vlen_strings(hid_t ds, hid_t space, hssize_t npoints, nv_s
 
 /* The raw data in the file's own type, so the hash does not depend on the
  * reading machine's native types. */
-static nv_status hash_dataset(hid_t ds, const char *file, const char *name, char hex[65], nv_error *err) {
+static nv_status hash_dataset(hid_t ds, nv_hash_alg alg, const char *file, const char *name,
+                              char hex[NV_HASH_HEX], nv_error *err) {
     nv_status st = NV_OK;
     hid_t type = H5Dget_type(ds), space = H5Dget_space(ds), mspace = -1;
     void *buf = NULL;
-    nv_sha256 s;
-    if (nv_sha256_init(&s)) {
-        st = nv_fail(err, NV_ENOMEM, "%s: %s: cannot start SHA-256 (out of memory)", file, name);
+    nv_hash s;
+    if (nv_hash_init(&s, alg)) {
+        st = nv_fail(err, NV_ENOMEM, "%s: %s: cannot start the hash (out of memory)", file, name);
         goto done;
     }
     if (type < 0 || space < 0) {
@@ -115,7 +149,7 @@ static nv_status hash_dataset(hid_t ds, const char *file, const char *name, char
             st = nv_h5_fail(err, NV_EINPUT, file, name, "cannot read");
             goto done;
         }
-        nv_sha256_update(&s, buf, tsize);
+        nv_hash_update(&s, buf, tsize);
         goto done;
     }
     hsize_t dims[H5S_MAX_RANK];
@@ -138,22 +172,21 @@ static nv_status hash_dataset(hid_t ds, const char *file, const char *name, char
             st = nv_h5_fail(err, NV_EINPUT, file, name, "cannot read rows %llu..", (unsigned long long)r0);
             goto done;
         }
-        nv_sha256_update(&s, buf, row * (size_t)count[0]);
+        nv_hash_update(&s, buf, row * (size_t)count[0]);
     }
 done:
     free(buf);
     if (mspace >= 0) H5Sclose(mspace);
     if (space >= 0) H5Sclose(space);
     if (type >= 0) H5Tclose(type);
-    uint8_t d[32];
-    nv_sha256_final(&s, d); /* also frees the context on failure paths */
-    if (!st) nv_sha256_hex(d, hex);
+    nv_hash_final(&s, st ? NULL : hex); /* also frees the state on failure paths */
     return st;
 }
 
 /* ---- one file -------------------------------------------------------------------- */
 typedef struct {
     const char *file;
+    nv_hash_alg alg;
     json_t *out;
     nv_error *err;
     nv_status st;
@@ -161,18 +194,18 @@ typedef struct {
 
 static int hash_one(hid_t ds, const char *path, void *data) {
     visit_ctx *v = data;
-    char hex[65];
-    v->st = hash_dataset(ds, v->file, path, hex, v->err);
+    char hex[NV_HASH_HEX];
+    v->st = hash_dataset(ds, v->alg, v->file, path, hex, v->err);
     if (!v->st) json_object_set_new(v->out, path, json_string(hex));
     return v->st ? 1 : 0;
 }
 
-static nv_status file_hashes(const char *path, json_t **out, nv_error *err) {
+static nv_status file_hashes(const char *path, nv_hash_alg alg, json_t **out, nv_error *err) {
     nv_h5_quiet();
     *out = NULL;
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0) return nv_h5_fail(err, NV_EINPUT, path, NULL, "cannot open as HDF5");
-    visit_ctx v = {.file = path, .out = json_object(), .err = err};
+    visit_ctx v = {.file = path, .alg = alg, .out = json_object(), .err = err};
     int r = nv_h5_each_dataset(f, hash_one, &v);
     H5Fclose(f);
     if (!v.st && r) v.st = nv_h5_fail(err, NV_EINPUT, path, NULL, "cannot walk the file's groups and datasets");
@@ -186,7 +219,7 @@ static nv_status file_hashes(const char *path, json_t **out, nv_error *err) {
 
 nv_status nv_h5_file_hashes(const char *path, char **json, nv_error *err) {
     json_t *o;
-    nv_status st = file_hashes(path, &o, err);
+    nv_status st = file_hashes(path, NV_HASH_XXH3_128, &o, err);
     if (st) return st;
     *json = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(o);
@@ -286,7 +319,7 @@ nv_status nv_hash_memo_add(nv_hash_memo *m, const char *run_dir, const char *rel
     char full[8192];
     snprintf(full, sizeof full, "%s/%s", run_dir, rel);
     json_t *h = NULL;
-    nv_status st = file_hashes(full, &h, err);
+    nv_status st = file_hashes(full, NV_HASH_XXH3_128, &h, err);
     return st ? st : memo_store(m, full, rel, h, err);
 }
 
@@ -327,13 +360,13 @@ nv_status nv_run_hashes_write_memo(const char *run_dir, const nv_hash_memo *memo
         snprintf(full, sizeof full, "%s/%s", run_dir, files.v[i]);
         json_t *h = memo_get(memo, full, files.v[i]);
         if (h) json_object_set(fo, files.v[i], h);
-        else if (!(st = file_hashes(full, &h, err))) json_object_set_new(fo, files.v[i], h);
+        else if (!(st = file_hashes(full, NV_HASH_XXH3_128, &h, err))) json_object_set_new(fo, files.v[i], h);
     }
     char *text = NULL;
     if (!st) {
         json_object_set_new(root, "format", json_string("nerve-hashes"));
-        json_object_set_new(root, "format_version", json_integer(1));
-        json_object_set_new(root, "algorithm", json_string("sha256 of each dataset's raw data as stored"));
+        json_object_set_new(root, "format_version", json_integer(HASHES_VERSION));
+        json_object_set_new(root, "algorithm", json_string(ALGORITHM_TEXT[HASHES_VERSION - 1]));
         json_object_set_new(root, "files", fo);
         fo = NULL;
         /* keys sorted: the same bytes whether a file's hashes came from the
@@ -373,6 +406,17 @@ nv_status nv_run_hashes_verify(const char *run_dir, int64_t *nfiles, int64_t *nd
         st = nv_fail(err, NV_EINPUT, "%s: not a nerve-hashes file (format \"%s\")", path, fmt ? fmt : "");
         goto done;
     }
+    /* The version names the hash; the algorithm text must agree with it. */
+    json_int_t version = json_integer_value(json_object_get(root, "format_version"));
+    const char *algo = json_string_value(json_object_get(root, "algorithm"));
+    if (version < 1 || version > HASHES_VERSION || !algo || strcmp(algo, ALGORITHM_TEXT[version - 1])) {
+        st = nv_fail(err, NV_EINPUT, "%s: format_version %lld, algorithm \"%s\": expected version 1 (%s) or %d (%s); "
+                     "a newer nerve wrote it?", path, (long long)version, algo ? algo : "", ALGORITHM_TEXT[0],
+                     HASHES_VERSION, ALGORITHM_TEXT[HASHES_VERSION - 1]);
+        goto done;
+    }
+    const nv_hash_alg alg = version == 1 ? NV_HASH_SHA256 : NV_HASH_XXH3_128;
+    const char *alg_name = version == 1 ? "sha256" : "xxh3-128";
     const char *rel;
     json_t *want;
     json_object_foreach(files, rel, want) {
@@ -383,14 +427,14 @@ nv_status nv_run_hashes_verify(const char *run_dir, int64_t *nfiles, int64_t *nd
             goto done;
         }
         json_t *got;
-        if ((st = file_hashes(full, &got, err))) goto done;
+        if ((st = file_hashes(full, alg, &got, err))) goto done;
         const char *ds;
         json_t *h;
         json_object_foreach(want, ds, h) {
             json_t *g = json_object_get(got, ds);
             if (!g) st = nv_fail(err, NV_EINPUT, "%s: dataset %s is missing (recorded in hashes.json)", full, ds);
             else if (strcmp(json_string_value(g), json_string_value(h) ? json_string_value(h) : ""))
-                st = nv_fail(err, NV_EINPUT, "%s: dataset %s differs: sha256 %s, recorded %s", full, ds,
+                st = nv_fail(err, NV_EINPUT, "%s: dataset %s differs: %s %s, recorded %s", full, ds, alg_name,
                              json_string_value(g), json_string_value(h) ? json_string_value(h) : "?");
             if (st) break;
             if (ndatasets) (*ndatasets)++;

@@ -95,8 +95,8 @@ nv_status nv_snapshot_read_params(const char *path, nv_mlp_spec *spec, nv_real *
  * (then no file is left under the final name unless only the manifest update
  * failed, which the message says). */
 nv_status nv_snapshot_commit(nv_snapshot_writer *w, nv_error *err);
-/* nv_snapshot_commit, and in *hashes (malloc'd JSON text {"/path": "sha256 hex"},
- * or NULL) the SHA-256 of every dataset of the file as sweep.h's hashes.json
+/* nv_snapshot_commit, and in *hashes (malloc'd JSON text {"/path": "hex"}, or
+ * NULL) the XXH3-128 of every dataset of the file as sweep.h's hashes.json
  * records them, taken from the buffers as they were written: NULL unless every
  * dataset of the file could be hashed so. */
 nv_status nv_snapshot_commit_hashed(nv_snapshot_writer *w, char **hashes, nv_error *err);

@@ -19,7 +19,7 @@
  * backends run the same commands on the same files, so they give the same bytes.
  *
  * Reproducibility record: at the end of training a run writes DIR/hashes.json,
- * the SHA-256 of the raw data of every dataset in every HDF5 file of the run
+ * the XXH3-128 of the raw data of every dataset in every HDF5 file of the run
  * (nv_run_hashes_write); it is also the run's completion marker. `nerve verify
  * RUN` recomputes them (nv_run_hashes_verify).
  *
@@ -44,26 +44,34 @@ extern "C" {
 #define NV_SWEEP_FORMAT "nerve-sweep"
 #define NV_SWEEP_VERSION 1
 
-/* ---- SHA-256, streaming, on OpenSSL's libcrypto ----------------------------- */
-/* Why libcrypto: it uses the CPU's SHA extensions (SHA-NI) where they exist, 1.4
- * GB/s here against ~0.12 GB/s for a portable C loop, and hashing every stored
- * dataset must not cost a run more than its snapshots do (docs/benchmarks-train.md). */
+/* ---- dataset hashes, streaming ------------------------------------------------- */
+/* hashes.json (format_version 2) records XXH3-128 (libxxhash): 7 GB/s on one core
+ * here with Debian's build, 5x less CPU than SHA-256 with SHA-NI (1.4 GB/s). The
+ * writer thread hashes every snapshot while training runs on the other core, and at
+ * SHA-256's cost that work alone slowed training by several percent
+ * (docs/benchmarks.md, snapshot overhead). The record guards against corruption and
+ * accidental change, not against tampering (whoever can rewrite a dataset can
+ * rewrite hashes.json), so a 128-bit non-cryptographic hash is enough.
+ * format_version 1 records (SHA-256, OpenSSL's libcrypto) are still verified. */
+typedef enum { NV_HASH_XXH3_128 = 0, NV_HASH_SHA256 = 1 } nv_hash_alg;
+#define NV_HASH_HEX 65   /* room for the longest hex digest (SHA-256) and its NUL */
 typedef struct {
-    void *ctx;            /* EVP_MD_CTX *, owned; NULL after final */
-} nv_sha256;
-/* Returns 0, or -1 when libcrypto could not allocate (s is then unusable). */
-int nv_sha256_init(nv_sha256 *s);
-void nv_sha256_update(nv_sha256 *s, const void *data, size_t n);
-/* Writes the digest and frees the context. */
-void nv_sha256_final(nv_sha256 *s, uint8_t digest[32]);
-/* dst = a new context in src's state (a hash of a prefix, continued two ways).
- * Returns 0, or -1 (dst unusable) when libcrypto could not allocate. */
-int nv_sha256_copy(nv_sha256 *dst, const nv_sha256 *src);
-/* Lower-case hex of the digest into hex[65]. */
-void nv_sha256_hex(const uint8_t digest[32], char hex[65]);
+    nv_hash_alg alg;
+    void *ctx;           /* XXH3_state_t * or EVP_MD_CTX *, owned; NULL after final */
+} nv_hash;
+/* Returns 0, or -1 when out of memory (h is then unusable, and final frees nothing). */
+int nv_hash_init(nv_hash *h, nv_hash_alg alg);
+void nv_hash_update(nv_hash *h, const void *data, size_t n);
+/* dst = a new state equal to src's (a hash of a prefix, continued two ways).
+ * Returns 0, or -1 (dst unusable) when out of memory. */
+int nv_hash_copy(nv_hash *dst, const nv_hash *src);
+/* The digest as lower-case hex (32 digits for XXH3-128, in xxhash's canonical
+ * big-endian order, as `xxh128sum` and Python's xxh3_128_hexdigest print it; 64 for
+ * SHA-256) into hex (may be NULL), and frees the state. */
+void nv_hash_final(nv_hash *h, char hex[NV_HASH_HEX]);
 
 /* ---- dataset hashes of a run (hashes.json) ---------------------------------- */
-/* SHA-256 of every dataset in one HDF5 file: its raw data as stored (the file's
+/* XXH3-128 of every dataset in one HDF5 file: its raw data as stored (the file's
  * own datatype, row-major, read in slabs so large snapshots need little memory;
  * variable-length strings hash their bytes each followed by a NUL). The result
  * is a JSON object text {"/path/of/dataset": "hex", ...} in name order; malloc'd

@@ -1,4 +1,4 @@
-/* cmd_verify.c: `nerve verify RUN`: recomputes the SHA-256 of every dataset
+/* cmd_verify.c: `nerve verify RUN`: recomputes the hash of every dataset
  * recorded in RUN/hashes.json (written at the end of training; sweep.h) and names
  * the first that differs. Given a sweep directory, checks every finished task. */
 #include <getopt.h>
@@ -12,9 +12,9 @@
 static void usage(FILE *f) {
     fprintf(f,
             "usage: nerve verify RUN|SWEEP_DIR\n\n"
-            "Re-checks a run against its reproducibility record: the SHA-256 of the raw data of\n"
-            "every dataset in every HDF5 file of the run, stored in RUN/hashes.json when training\n"
-            "finished. Exit 0 when all match; exit 2 naming the first file and dataset that\n"
+            "Re-checks a run against its reproducibility record: the XXH3-128 (SHA-256 in runs\n"
+            "of nerve before hashes.json version 2) of the raw data of every dataset in every\n"
+            "HDF5 file of the run, stored in RUN/hashes.json when training finished. Exit 0 when all match; exit 2 naming the first file and dataset that\n"
             "differ, are missing or were not recorded. Given a sweep directory, every finished\n"
             "task's run is checked.\n\n"
             "options:\n"

@@ -5,8 +5,10 @@
 #   - `--run` trains every task (hashes.json in each run), and a second `--run`
 #     skips them all;
 #   - same bytes: a task trained again into another directory gives the same
-#     hashes.json, and the recorded SHA-256 of every dataset equals Python's
-#     hashlib over h5py's read of the same dataset (an independent oracle);
+#     hashes.json, and the recorded XXH3-128 of every dataset equals Python's
+#     xxhash over h5py's read of the same dataset (an independent reader and
+#     binding); a format_version 1 record (SHA-256) equal to hashlib's still
+#     verifies, and one that disagrees does not;
 #   - `nerve verify` passes, then names a changed dataset (exit 2);
 #   - `nerve collect`: means and sample standard deviations equal numpy's over the
 #     summary.json files; an unfinished task is listed and left out; analysis
@@ -61,11 +63,17 @@ done
 cmp s/tasks/0003/run/hashes.json again/hashes.json || fail "task 3 trained twice: hashes.json differs"
 echo "task 3 trained twice: the same hashes.json ($(grep -c '"/' again/hashes.json) datasets)"
 
-# The recorded hashes against hashlib over h5py (an independent SHA-256 and reader).
-$PY - <<'EOF' || fail "hashes.json disagrees with hashlib over h5py"
-import hashlib, json, h5py, numpy as np
+# The recorded hashes against Python's xxhash over h5py (an independent reader);
+# then the run's record rewritten as format_version 1 with hashlib's SHA-256 (what
+# runs before version 2 hold), which `nerve verify` must still check.
+cp -r s/tasks/0003/run v1
+$PY - <<'EOF' || fail "hashes.json disagrees with xxhash over h5py"
+import hashlib, json, h5py, numpy as np, xxhash
 rec = json.load(open("s/tasks/0003/run/hashes.json"))
-assert rec["format"] == "nerve-hashes"
+assert rec["format"] == "nerve-hashes" and rec["format_version"] == 2, rec["format_version"]
+assert rec["algorithm"] == "xxh3-128 of each dataset's raw data as stored"
+v1 = {"format": "nerve-hashes", "format_version": 1,
+      "algorithm": "sha256 of each dataset's raw data as stored", "files": {}}
 n = 0
 for rel, dsets in rec["files"].items():
     with h5py.File("s/tasks/0003/run/" + rel, "r") as f:
@@ -80,11 +88,18 @@ for rel, dsets in rec["files"].items():
                 raw = b"".join((v if isinstance(v, bytes) else v.encode()) + b"\0" for v in vals)
             else:
                 raw = np.ascontiguousarray(d[()]).tobytes()
-            got = hashlib.sha256(raw).hexdigest()
+            got = xxhash.xxh3_128_hexdigest(raw)
             assert got == want, (rel, name, got, want)
+            v1["files"].setdefault(rel, {})[name] = hashlib.sha256(raw).hexdigest()
             n += 1
-print("hashlib agrees on", n, "datasets")
+json.dump(v1, open("v1/hashes.json", "w"), indent=2)
+print("xxhash agrees on", n, "datasets")
 EOF
+"$NERVE" verify v1 >/dev/null || fail "nerve verify of a format_version 1 (SHA-256) record failed"
+sed -i '0,/"[0-9a-f]\{64\}"/s//"'$(printf '0%.0s' $(seq 64))'"/' v1/hashes.json
+"$NERVE" verify v1 2>v1.err && fail "a wrong SHA-256 in a version 1 record verified"
+grep -q 'differs: sha256 ' v1.err || fail "version 1 mismatch message: $(cat v1.err)"
+echo "a format_version 1 (SHA-256) record still verifies, and a wrong one is named"
 
 "$NERVE" verify s/tasks/0003/run || fail "nerve verify of an untouched run failed"
 cp -r s/tasks/0003/run tampered

@@ -29,45 +29,86 @@ static int setup(void **state) {
     return 0;
 }
 
-static void hex_of(const void *data, size_t n, char hex[65]) {
-    nv_sha256 s;
-    uint8_t d[32];
-    nv_sha256_init(&s);
-    nv_sha256_update(&s, data, n);
-    nv_sha256_final(&s, d);
-    nv_sha256_hex(d, hex);
+static void hex_of(nv_hash_alg alg, const void *data, size_t n, char hex[NV_HASH_HEX]) {
+    nv_hash s;
+    assert_int_equal(nv_hash_init(&s, alg), 0);
+    nv_hash_update(&s, data, n);
+    nv_hash_final(&s, hex);
 }
 
-static void test_sha256_vectors(void **state) {
-    (void)state;
-    char hex[65];
-    hex_of("", 0, hex);
-    assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-    hex_of("abc", 3, hex);
-    assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-    const char *m448 = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
-    hex_of(m448, strlen(m448), hex);
-    assert_string_equal(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
-    const char *m896 = "abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu";
-    hex_of(m896, strlen(m896), hex);
-    assert_string_equal(hex, "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1");
-    /* one million 'a', fed in uneven pieces: the block buffering must not matter */
+/* One million 'a', fed in uneven pieces: the block buffering must not matter. */
+static void million_a(nv_hash_alg alg, char hex[NV_HASH_HEX]) {
     char *a = malloc(1000000);
     memset(a, 'a', 1000000);
-    nv_sha256 s;
-    uint8_t d[32];
-    nv_sha256_init(&s);
+    nv_hash s;
+    assert_int_equal(nv_hash_init(&s, alg), 0);
     size_t off = 0, step = 1;
     while (off < 1000000) {
         size_t n = NV_MIN(step, 1000000 - off);
-        nv_sha256_update(&s, a + off, n);
+        nv_hash_update(&s, a + off, n);
         off += n;
         step = step * 3 % 1000 + 1;
     }
-    nv_sha256_final(&s, d);
-    nv_sha256_hex(d, hex);
-    assert_string_equal(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+    nv_hash_final(&s, hex);
     free(a);
+}
+
+/* SHA-256: FIPS 180-2's vectors (records of format_version 1). */
+static void test_sha256_vectors(void **state) {
+    (void)state;
+    char hex[NV_HASH_HEX];
+    hex_of(NV_HASH_SHA256, "", 0, hex);
+    assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    hex_of(NV_HASH_SHA256, "abc", 3, hex);
+    assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    const char *m448 = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+    hex_of(NV_HASH_SHA256, m448, strlen(m448), hex);
+    assert_string_equal(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+    const char *m896 = "abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu";
+    hex_of(NV_HASH_SHA256, m896, strlen(m896), hex);
+    assert_string_equal(hex, "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1");
+    million_a(NV_HASH_SHA256, hex);
+    assert_string_equal(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+
+/* XXH3-128 (hashes.json now): the empty input's published digest, and values from
+ * Python's xxhash binding (python3-xxhash), in canonical (big-endian) hex. */
+static void test_xxh3_vectors(void **state) {
+    (void)state;
+    char hex[NV_HASH_HEX];
+    hex_of(NV_HASH_XXH3_128, "", 0, hex);
+    assert_string_equal(hex, "99aa06d3014798d86001c324468d497f");
+    hex_of(NV_HASH_XXH3_128, "abc", 3, hex);
+    assert_string_equal(hex, "06b05ab6733a618578af5f94892f3950");
+    million_a(NV_HASH_XXH3_128, hex);
+    assert_string_equal(hex, "a545df8e384a9579b1fd6fae5285c4eb");
+}
+
+/* A copy continues from the prefix: the snapshot writer hashes train once and
+ * continues a copy with test for the virtual train+test dataset. */
+static void test_hash_copy(void **state) {
+    (void)state;
+    unsigned char data[300];
+    for (int i = 0; i < 300; i++) data[i] = (unsigned char)((i * 131 + 7) & 255);
+    const char *want_prefix = "26d28d07860728f6a4773493fbbe3543", *want_all = "87a2efb2f7036289a4e69646ccce75ce";
+    for (int alg = 0; alg < 2; alg++) {
+        nv_hash s, c;
+        char a[NV_HASH_HEX], b[NV_HASH_HEX], whole[NV_HASH_HEX], prefix[NV_HASH_HEX];
+        assert_int_equal(nv_hash_init(&s, (nv_hash_alg)alg), 0);
+        nv_hash_update(&s, data, 200);
+        assert_int_equal(nv_hash_copy(&c, &s), 0);
+        nv_hash_final(&s, a);
+        nv_hash_update(&c, data + 200, 100);
+        nv_hash_final(&c, b);
+        hex_of((nv_hash_alg)alg, data, 200, prefix);
+        hex_of((nv_hash_alg)alg, data, 300, whole);
+        assert_string_equal(a, prefix);
+        assert_string_equal(b, whole);
+        if (alg == NV_HASH_XXH3_128) {
+            assert_string_equal(a, want_prefix);
+            assert_string_equal(b, want_all);
+        }
+    }
 }
 
 /* dir/rel holding one dataset /x of 4 floats starting at v. */
@@ -229,6 +270,8 @@ static void test_refusals(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sha256_vectors),
+        cmocka_unit_test(test_xxh3_vectors),
+        cmocka_unit_test(test_hash_copy),
         cmocka_unit_test(test_hash_memo),
         cmocka_unit_test(test_key_kinds),
         cmocka_unit_test(test_expansion),
