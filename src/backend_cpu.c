@@ -170,7 +170,13 @@ static nv_status cpu_bind(nv_trainer *t, int slot, const nv_real *x, const int32
 
 /* pre[l] = A W_l^T + b_l, post[l] = act(pre[l]) for layers 1..upto, with A the
  * input x (rows, widths[0]) for the first layer. rows <= rows_cap. */
-static void forward(nv_trainer *t, const nv_real *x, int64_t rows, int upto) {
+/* The forward pass of `rows` inputs x up to layer `upto`, into the trainer's
+ * pre/post buffers, or where to_pre[l] / to_post[l] say when given (rows x width,
+ * row-major, like the trainer's own): evaluate_capture writes a snapshot's layers
+ * straight into the snapshot, with no copy. Same sgemm shapes either way, so the
+ * same floats. */
+static void forward_to(nv_trainer *t, const nv_real *x, int64_t rows, int upto, nv_real *const *to_pre,
+                       nv_real *const *to_post) {
     const nv_mlp_spec *s = &t->spec;
     const int L = s->nlayers;
     const nv_real *a = x;
@@ -178,15 +184,21 @@ static void forward(nv_trainer *t, const nv_real *x, int64_t rows, int upto) {
         const int64_t in = s->widths[l - 1], out = s->widths[l];
         const nv_real *W = t->params + nv_mlp_weight_offset(s, l - 1); /* (out, in) */
         const nv_real *b = t->params + nv_mlp_bias_offset(s, l - 1);   /* (out) */
+        nv_real *pre = to_pre && to_pre[l] ? to_pre[l] : t->pre[l];
         /* row-major (rows, in) x (out, in)^T -> (rows, out) */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)out, (int)in, 1.0f, a,
-                    (int)in, W, (int)in, 0.0f, t->pre[l], (int)out);
-        nv_cpu_bias_add(t->pre[l], b, rows, out);
+                    (int)in, W, (int)in, 0.0f, pre, (int)out);
+        nv_cpu_bias_add(pre, b, rows, out);
         if (l < L) {
-            nv_cpu_act_forward(s->act, s->leaky_slope, t->pre[l], t->post[l], rows * out);
-            a = t->post[l];
+            nv_real *post = to_post && to_post[l] ? to_post[l] : t->post[l];
+            nv_cpu_act_forward(s->act, s->leaky_slope, pre, post, rows * out);
+            a = post;
         }
     }
+}
+
+static void forward(nv_trainer *t, const nv_real *x, int64_t rows, int upto) {
+    forward_to(t, x, rows, upto, NULL, NULL);
 }
 
 /* Given dz = dLoss/dlogits (rows, widths[L]), fills t->grads for every layer;
@@ -305,16 +317,18 @@ static nv_status cpu_evaluate_capture(nv_trainer *t, int slot, double *loss_sum,
     int64_t ok = 0;
     for (int64_t r0 = 0; r0 < n; r0 += NV_EVAL_ROWS) {
         int64_t rows = NV_MIN((int64_t)NV_EVAL_ROWS, n - r0);
-        forward(t, t->x[slot] + r0 * d, rows, L);
         /* the chunks and the forward pass of activations: the same floats */
+        nv_real *to_pre[NV_MAX_LAYERS + 1] = {0}, *to_post[NV_MAX_LAYERS + 1] = {0};
         for (int i = 0; i < ncap; i++) {
             const int l = cap[i].layer;
             const int64_t w = t->spec.widths[l];
-            const nv_real *src = l == 0 ? t->x[slot] + r0 * d : (cap[i].pre || l == L) ? t->pre[l] : t->post[l];
-            memcpy(cap[i].out + r0 * w, src, (size_t)(rows * w) * sizeof *src);
+            if (l == 0) memcpy(cap[i].out + r0 * w, t->x[slot] + r0 * d, (size_t)(rows * w) * sizeof(nv_real));
+            else if (cap[i].pre || l == L) to_pre[l] = cap[i].out + r0 * w;
+            else to_post[l] = cap[i].out + r0 * w;
         }
-        nv_cpu_softmax_xent(t->pre[L], t->y[slot] + r0, rows, classes, 1.0f, t->row_loss, t->row_ok,
-                            NULL);
+        forward_to(t, t->x[slot] + r0 * d, rows, L, to_pre, to_post);
+        nv_cpu_softmax_xent(to_pre[L] ? to_pre[L] : t->pre[L], t->y[slot] + r0, rows, classes, 1.0f,
+                            t->row_loss, t->row_ok, NULL);
         sum += nv_cpu_sum_f64(t->row_loss, rows);
         ok += nv_cpu_count_nonzero(t->row_ok, rows);
     }

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -68,7 +69,16 @@ static void *pool_take(block_pool *p, size_t size, nv_error *err) {
         return b;
     }
     pthread_mutex_unlock(&p->mu);
-    return nv_malloc(size, err);
+    /* A new block: on 2 MiB boundaries and, where the kernel has transparent huge
+     * pages on request, in huge pages, so that its first touch (the training
+     * thread's copy) takes one page fault per 2 MiB instead of one per 4 KiB. */
+    const size_t huge = (size_t)2 << 20;
+    void *b = NULL;
+    if (size < huge) return nv_malloc(size, err);
+    const size_t whole = (size + huge - 1) / huge * huge;
+    if (posix_memalign(&b, huge, whole)) return nv_malloc(size, err);
+    (void)madvise(b, whole, MADV_HUGEPAGE); /* advice only: EINVAL where there is no THP */
+    return b;
 }
 
 static void pool_give(block_pool *p, void *b, size_t size) {
