@@ -451,26 +451,28 @@ static nv_status write_splits(nv_snapshot_writer *w, hid_t fid, const char *grou
                               const char *file, nv_error *err) {
     hid_t gid = H5Gopen2(fid, group, H5P_DEFAULT);
     if (gid < 0) return nv_h5_fail(err, NV_EIO, file, group, "cannot open group");
-    char name[32];
+    /* The hashes of train, test, and all = train then test: all continues from
+     * train's state, so train's bytes (the larger part) are hashed once for both.
+     * Each split is hashed right after it is written, while the write has left it
+     * in this core's cache. */
+    const size_t row = H5Tget_size(mem_type) * (size_t)width;
+    const int hashing = w && w->hashes_ok;
+    nv_hash all = {0};
+    char name[32], path[128];
     int64_t d[2] = {n_train, width};
     snprintf(name, sizeof name, "%strain", prefix);
     nv_status st = nv_h5_write_dataset(gid, name, file_type, mem_type, rank, d, train, gzip, file, err);
+    if (st == NV_OK && hashing) {
+        snprintf(path, sizeof path, "%s/%s", group, name);
+        hash_mem(w, file_type, mem_type, path, train, row * (size_t)n_train, &all);
+    }
     if (st == NV_OK) {
         d[0] = n_test;
         snprintf(name, sizeof name, "%stest", prefix);
         st = nv_h5_write_dataset(gid, name, file_type, mem_type, rank, d, test, gzip, file, err);
     }
-    if (st == NV_OK)
-        st = write_concat_vds(gid, group, prefix, file_type, rank, width, n_train, n_test, file, err);
-    if (st == NV_OK && w && w->hashes_ok) {
-        /* train, test, and all = train then test: all continues from train's state,
-         * so train's bytes (the larger part) are hashed once for both */
-        const size_t row = H5Tget_size(mem_type) * (size_t)width;
-        char path[128];
-        nv_hash all = {0};
-        snprintf(path, sizeof path, "%s/%strain", group, prefix);
-        hash_mem(w, file_type, mem_type, path, train, row * (size_t)n_train, &all);
-        snprintf(path, sizeof path, "%s/%stest", group, prefix);
+    if (st == NV_OK && hashing) {
+        snprintf(path, sizeof path, "%s/%s", group, name);
         hash_mem(w, file_type, mem_type, path, test, row * (size_t)n_test, NULL);
         if (w->hashes_ok) {
             char hex[NV_HASH_HEX];
@@ -478,10 +480,11 @@ static nv_status write_splits(nv_snapshot_writer *w, hid_t fid, const char *grou
             nv_hash_final(&all, hex);
             snprintf(path, sizeof path, "%s/%sall", group, prefix);
             if (json_object_set_new(w->hashes, path, json_string(hex))) w->hashes_ok = 0;
-        } else {
-            nv_hash_final(&all, NULL); /* frees the copy */
         }
     }
+    nv_hash_final(&all, NULL); /* frees the copy where it was not finished above */
+    if (st == NV_OK)
+        st = write_concat_vds(gid, group, prefix, file_type, rank, width, n_train, n_test, file, err);
     H5Gclose(gid);
     if (st != NV_OK) nv_error_prefix(err, "group %s: ", group);
     return st;
