@@ -566,3 +566,31 @@ int nv_h5_each_dataset(hid_t fid, int (*fn)(hid_t ds, const char *path, void *ct
     herr_t r = H5Lvisit(fid, H5_INDEX_NAME, H5_ITER_INC, each_link, &e);
     return e.rc ? e.rc : r < 0 ? -1 : 0;
 }
+
+/* The same walk by name only: the object header's basic information says what each
+ * link leads to, without opening it (opening a dataset sets up its layout and chunk
+ * cache, which made this walk a tenth of the snapshot writer's time). */
+typedef struct {
+    int (*fn)(const char *path, void *ctx);
+    void *ctx;
+    int rc;
+} each_path_ctx;
+
+static herr_t each_path_link(hid_t group, const char *name, const H5L_info_t *info, void *data) {
+    each_path_ctx *e = data;
+    if (info->type != H5L_TYPE_HARD) return 0;
+    H5O_info_t oi;
+    if (H5Oget_info_by_name2(group, name, &oi, H5O_INFO_BASIC, H5P_DEFAULT) < 0) return e->rc = -1;
+    if (oi.type == H5O_TYPE_DATASET) {
+        char path[1024];
+        snprintf(path, sizeof path, "/%s", name);
+        e->rc = e->fn(path, e->ctx);
+    }
+    return e->rc ? -1 : 0;
+}
+
+int nv_h5_each_dataset_path(hid_t fid, int (*fn)(const char *path, void *ctx), void *ctx) {
+    each_path_ctx e = {fn, ctx, 0};
+    herr_t r = H5Lvisit(fid, H5_INDEX_NAME, H5_ITER_INC, each_path_link, &e);
+    return e.rc ? e.rc : r < 0 ? -1 : 0;
+}

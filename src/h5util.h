@@ -125,6 +125,8 @@ int nv_h5_exists(hid_t loc, const char *path);
  * the first nonzero return of fn and returns it; -1 when an object cannot be
  * opened or the walk fails; 0 when every dataset was visited. */
 int nv_h5_each_dataset(hid_t fid, int (*fn)(hid_t ds, const char *path, void *ctx), void *ctx);
+/* The same datasets, in the same order, by path only (nothing opened: cheaper). */
+int nv_h5_each_dataset_path(hid_t fid, int (*fn)(const char *path, void *ctx), void *ctx);
 
 /* --- network specs (checkpoint.c) ----------------------------------------------
  * A group `group` whose attributes are nlayers, widths, activation, leaky_slope and

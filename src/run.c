@@ -71,7 +71,8 @@ static void *pool_take(block_pool *p, size_t size, nv_error *err) {
     pthread_mutex_unlock(&p->mu);
     /* A new block: on 2 MiB boundaries and, where the kernel has transparent huge
      * pages on request, in huge pages, so that its first touch (the training
-     * thread's copy) takes one page fault per 2 MiB instead of one per 4 KiB. */
+     * thread's forward pass writing the activations) takes one page fault per
+     * 2 MiB instead of one per 4 KiB. */
     const size_t huge = (size_t)2 << 20;
     void *b = NULL;
     if (size < huge) return nv_malloc(size, err);

@@ -655,8 +655,7 @@ typedef struct {
     size_t seen;
 } hash_check;
 
-static int check_dataset(hid_t ds, const char *path, void *data) {
-    (void)ds;
+static int check_dataset(const char *path, void *data) {
     hash_check *c = data;
     c->seen++;
     return json_object_get(c->hashes, path) ? 0 : 1;
@@ -674,7 +673,7 @@ nv_status nv_snapshot_commit_hashed(nv_snapshot_writer *w, char **hashes, nv_err
          * by another path would otherwise be missing from the record. */
         *hashes = NULL;
         hash_check c = {w->hashes, 0};
-        if (w->hashes_ok && nv_h5_each_dataset(w->fid, check_dataset, &c) == 0 &&
+        if (w->hashes_ok && nv_h5_each_dataset_path(w->fid, check_dataset, &c) == 0 &&
             c.seen == json_object_size(w->hashes))
             *hashes = json_dumps(w->hashes, JSON_SORT_KEYS | JSON_COMPACT);
     }
