@@ -541,8 +541,13 @@ int nv_h5_exists(hid_t loc, const char *path) {
 }
 
 /* ---- walking every dataset ------------------------------------------------------ */
+/* The object header's basic information says what each link leads to; only
+ * datasets are opened, and only when fn wants them (opening a dataset sets up its
+ * layout and chunk cache: opening every object made the snapshot writer's
+ * name-only check a tenth of its time). */
 typedef struct {
-    int (*fn)(hid_t ds, const char *path, void *ctx);
+    int (*fn)(hid_t ds, const char *path, void *ctx);  /* with the dataset open, or */
+    int (*fn_path)(const char *path, void *ctx);       /* by path only */
     void *ctx;
     int rc;
 } each_ctx;
@@ -550,47 +555,31 @@ typedef struct {
 static herr_t each_link(hid_t group, const char *name, const H5L_info_t *info, void *data) {
     each_ctx *e = data;
     if (info->type != H5L_TYPE_HARD) return 0;
-    hid_t obj = H5Oopen(group, name, H5P_DEFAULT);
-    if (obj < 0) return e->rc = -1;
-    if (H5Iget_type(obj) == H5I_DATASET) {
-        char path[1024];
-        snprintf(path, sizeof path, "/%s", name);
-        e->rc = e->fn(obj, path, e->ctx);
+    H5O_info_t oi;
+    if (H5Oget_info_by_name2(group, name, &oi, H5O_INFO_BASIC, H5P_DEFAULT) < 0) return e->rc = -1;
+    if (oi.type != H5O_TYPE_DATASET) return 0;
+    char path[1024];
+    snprintf(path, sizeof path, "/%s", name);
+    if (e->fn_path) {
+        e->rc = e->fn_path(path, e->ctx);
+    } else {
+        hid_t ds = H5Dopen2(group, name, H5P_DEFAULT);
+        if (ds < 0) return e->rc = -1;
+        e->rc = e->fn(ds, path, e->ctx);
+        H5Dclose(ds);
     }
-    H5Oclose(obj);
     return e->rc ? -1 : 0;
+}
+
+static int each_dataset(hid_t fid, each_ctx *e) {
+    herr_t r = H5Lvisit(fid, H5_INDEX_NAME, H5_ITER_INC, each_link, e);
+    return e->rc ? e->rc : r < 0 ? -1 : 0;
 }
 
 int nv_h5_each_dataset(hid_t fid, int (*fn)(hid_t ds, const char *path, void *ctx), void *ctx) {
-    each_ctx e = {fn, ctx, 0};
-    herr_t r = H5Lvisit(fid, H5_INDEX_NAME, H5_ITER_INC, each_link, &e);
-    return e.rc ? e.rc : r < 0 ? -1 : 0;
-}
-
-/* The same walk by name only: the object header's basic information says what each
- * link leads to, without opening it (opening a dataset sets up its layout and chunk
- * cache, which made this walk a tenth of the snapshot writer's time). */
-typedef struct {
-    int (*fn)(const char *path, void *ctx);
-    void *ctx;
-    int rc;
-} each_path_ctx;
-
-static herr_t each_path_link(hid_t group, const char *name, const H5L_info_t *info, void *data) {
-    each_path_ctx *e = data;
-    if (info->type != H5L_TYPE_HARD) return 0;
-    H5O_info_t oi;
-    if (H5Oget_info_by_name2(group, name, &oi, H5O_INFO_BASIC, H5P_DEFAULT) < 0) return e->rc = -1;
-    if (oi.type == H5O_TYPE_DATASET) {
-        char path[1024];
-        snprintf(path, sizeof path, "/%s", name);
-        e->rc = e->fn(path, e->ctx);
-    }
-    return e->rc ? -1 : 0;
+    return each_dataset(fid, &(each_ctx){.fn = fn, .ctx = ctx});
 }
 
 int nv_h5_each_dataset_path(hid_t fid, int (*fn)(const char *path, void *ctx), void *ctx) {
-    each_path_ctx e = {fn, ctx, 0};
-    herr_t r = H5Lvisit(fid, H5_INDEX_NAME, H5_ITER_INC, each_path_link, &e);
-    return e.rc ? e.rc : r < 0 ? -1 : 0;
+    return each_dataset(fid, &(each_ctx){.fn_path = fn, .ctx = ctx});
 }
