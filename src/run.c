@@ -46,25 +46,36 @@ static const char *METRIC_NAMES[M_COLS] = {"epoch", "train_loss", "train_acc", "
  * memory for every job cost the training thread a page fault per 4 KiB touched, and
  * the writer an munmap whose TLB shootdowns interrupt training on the other core.
  * All jobs of a model have the same size, so the writer gives each block back here
- * and the model's next job takes it. At most POOL_BLOCKS are kept, the oldest
- * given back first out, so the blocks of a model that has finished make way for the
- * next one's; what the pool holds never exceeds what the writer's queue held. */
+ * and the model's next job takes it. At most POOL_BLOCKS blocks and POOL_BYTES are
+ * kept, the oldest given back first out, so the blocks of a model that has
+ * finished make way for the next one's; a block larger than POOL_BYTES (a large
+ * data set, where snapshot epochs are seconds apart and a fresh block costs
+ * little) is not kept, so the pool never holds more memory than that. */
 #define POOL_BLOCKS 8
+#define POOL_BYTES ((size_t)256 << 20)
 typedef struct {
     pthread_mutex_t mu;
     int n;
+    size_t bytes;
     void *block[POOL_BLOCKS];
     size_t size[POOL_BLOCKS];
 } block_pool;
+
+/* Removes entry i (the caller holds the lock) and returns its block. */
+static void *pool_remove(block_pool *p, int i) {
+    void *b = p->block[i];
+    p->bytes -= p->size[i];
+    memmove(p->block + i, p->block + i + 1, sizeof *p->block * (size_t)(p->n - i - 1));
+    memmove(p->size + i, p->size + i + 1, sizeof *p->size * (size_t)(p->n - i - 1));
+    p->n--;
+    return b;
+}
 
 static void *pool_take(block_pool *p, size_t size, nv_error *err) {
     pthread_mutex_lock(&p->mu);
     for (int i = p->n - 1; i >= 0; i--) {
         if (p->size[i] != size) continue;
-        void *b = p->block[i];
-        memmove(p->block + i, p->block + i + 1, sizeof *p->block * (size_t)(p->n - i - 1));
-        memmove(p->size + i, p->size + i + 1, sizeof *p->size * (size_t)(p->n - i - 1));
-        p->n--;
+        void *b = pool_remove(p, i);
         pthread_mutex_unlock(&p->mu);
         return b;
     }
@@ -84,23 +95,23 @@ static void *pool_take(block_pool *p, size_t size, nv_error *err) {
 
 static void pool_give(block_pool *p, void *b, size_t size) {
     if (!b) return;
-    void *drop = NULL;
-    pthread_mutex_lock(&p->mu);
-    if (p->n == POOL_BLOCKS) {
-        drop = p->block[0];
-        memmove(p->block, p->block + 1, sizeof *p->block * (POOL_BLOCKS - 1));
-        memmove(p->size, p->size + 1, sizeof *p->size * (POOL_BLOCKS - 1));
-        p->n--;
+    if (size > POOL_BYTES) {
+        free(b);
+        return;
     }
+    void *drop[POOL_BLOCKS];
+    int ndrop = 0;
+    pthread_mutex_lock(&p->mu);
+    while (p->n == POOL_BLOCKS || p->bytes + size > POOL_BYTES) drop[ndrop++] = pool_remove(p, 0);
     p->block[p->n] = b;
     p->size[p->n++] = size;
+    p->bytes += size;
     pthread_mutex_unlock(&p->mu);
-    free(drop);
+    for (int i = 0; i < ndrop; i++) free(drop[i]);
 }
 
 static void pool_free(block_pool *p) {
-    for (int i = 0; i < p->n; i++) free(p->block[i]);
-    p->n = 0;
+    while (p->n) free(pool_remove(p, 0));
 }
 
 typedef struct {
