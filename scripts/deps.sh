@@ -4,6 +4,9 @@
 #
 #   scripts/deps.sh          build dependencies
 #   scripts/deps.sh --test   build + test dependencies (ripser, gudhi, torch, h5py, ...)
+#   scripts/deps.sh --gpu    build + what the GPU tests' C programs need (cmocka): the
+#                            GPU machine has no package registry, and its Python
+#                            tests check their own imports
 #   scripts/deps.sh --check  only report; never install
 #
 # Each dependency is probed for directly (a header, a library, a binary, a Python
@@ -12,12 +15,13 @@
 # called. When something is missing: as root, apt-get installs it; otherwise the
 # exact apt-get line is printed and the script fails.
 set -u
-want_test=0; check_only=0
+want_test=0; want_gpu=0; check_only=0
 for a in "$@"; do
   case "$a" in
     --test) want_test=1 ;;
+    --gpu) want_gpu=1 ;;
     --check) check_only=1 ;;
-    *) echo "deps.sh: unknown option '$a' (expected --test or --check)" >&2; exit 2 ;;
+    *) echo "deps.sh: unknown option '$a' (expected --test, --gpu or --check)" >&2; exit 2 ;;
   esac
 done
 
@@ -52,14 +56,24 @@ have_header libssl-dev openssl/evp.h  # SHA-256: verifying hashes.json of format
 have_header zlib1g-dev zlib.h
 have_header libcairo2-dev cairo/cairo.h cairo.h
 have_bin hdf5-tools h5dump
-have_file dataset-fashion-mnist /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz
-if [ $want_test = 1 ]; then
-  have_header libcmocka-dev cmocka.h stdarg.h
+if [ $want_test = 1 ] || [ $want_gpu = 1 ]; then
   echo '#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>' | ${CC:-cc} ${NERVE_CPPFLAGS:-} -E -x c - >/dev/null 2>&1 || missing+=(libcmocka-dev)
+fi
+# Fashion-MNIST is data, not a build input: the tests need it, a build only offers it
+# (installed with the rest where apt can, else a note; `nerve data fashion-mnist`
+# names the package when it is missing). A GPU machine without a registry builds.
+fashion=/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz
+optional=()
+if [ $want_test = 1 ]; then
+  have_file dataset-fashion-mnist $fashion
+else
+  [ -e $fashion ] || optional+=(dataset-fashion-mnist)
+fi
+if [ $want_test = 1 ]; then
   have_bin ripser ripser
   have_py python3-numpy numpy
   have_py python3-h5py h5py
@@ -77,11 +91,22 @@ fi
 # de-duplicate
 mapfile -t missing < <(printf '%s\n' "${missing[@]}" | awk 'NF && !seen[$0]++')
 
+can_apt=1
+if [ $check_only = 1 ] || [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then can_apt=0; fi
 if [ ${#missing[@]} -eq 0 ]; then
+  if [ ${#optional[@]} -gt 0 ]; then
+    if [ $can_apt = 1 ] && DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null 2>&1 &&
+       DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${optional[@]}" >/tmp/nerve-apt.log 2>&1; then
+      echo "nerve: installed ${optional[*]}"
+    else
+      echo "nerve: note: ${optional[*]} is not installed (the Fashion-MNIST experiments need it; as root: apt-get install -y ${optional[*]})" >&2
+    fi
+  fi
   exit 0
 fi
+[ $can_apt = 1 ] && missing+=("${optional[@]}")
 line="apt-get install -y ${missing[*]}"
-if [ $check_only = 1 ] || [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+if [ $can_apt = 0 ]; then
   echo "nerve: missing dependencies: ${missing[*]}" >&2
   echo "nerve: install them with (as root):  $line" >&2
   echo "nerve: or point the build at your own copies: make HDF5_DIR=... BLAS_DIR=... (see README)" >&2
