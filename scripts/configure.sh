@@ -16,13 +16,25 @@ NERVE_CPPFLAGS=""
 export NERVE_CPPFLAGS
 bash "$here/deps.sh" || exit 1
 
-pc() { pkg-config "$@" 2>/dev/null; }
+# pkg-config's answer, or nothing when it fails (it can print a blank line then).
+pc() { local v; v=$(pkg-config "$@" 2>/dev/null) || return 1; echo "$v"; }
+# -I for the first directory on the compiler's path (CPATH, then /usr/include) that
+# holds SUBDIR/HEADER, else -I/usr/include/SUBDIR: where pkg-config cannot answer,
+# as on the GPU machine, whose unpacked .devdeps lack the .pc files of cairo's
+# dependencies.
+inc_dir() {
+  local d IFS=:
+  for d in ${CPATH:-} /usr/include; do
+    [ -n "$d" ] && [ -e "$d/$1/$2" ] && { echo "-I$d/$1"; return; }
+  done
+  echo "-I/usr/include/$1"
+}
 
-hdf5_cflags=$(pc --cflags hdf5 || echo "-I/usr/include/hdf5/serial")
-hdf5_libs=$(pc --libs hdf5 || echo "-L/usr/lib/x86_64-linux-gnu/hdf5/serial -lhdf5")
-blas_cflags=$(pc --cflags openblas || echo "-I/usr/include/x86_64-linux-gnu/openblas-pthread")
+hdf5_cflags=$(pc --cflags hdf5 || pc --cflags hdf5-serial || inc_dir hdf5/serial hdf5.h)
+hdf5_libs=$(pc --libs hdf5 || pc --libs hdf5-serial || echo "-L/usr/lib/x86_64-linux-gnu/hdf5/serial -lhdf5")
+blas_cflags=$(pc --cflags openblas || inc_dir x86_64-linux-gnu/openblas-pthread cblas.h)
 blas_libs=$(pc --libs openblas || echo "-lopenblas")
-cairo_cflags=$(pc --cflags cairo || echo "-I/usr/include/cairo")
+cairo_cflags=$(pc --cflags cairo || inc_dir cairo cairo.h)
 cairo_libs=$(pc --libs cairo || echo "-lcairo")
 
 cuda_home=${CUDA_HOME:-/usr/local/cuda}
