@@ -285,6 +285,17 @@ static int ph_zero_pivot_cofacet(const ph_ctx *c, const int64_t *w, int64_t idx,
     return 0;
 }
 
+/* The dense coboundary walks past vertex w[t] of the simplex: the index parts
+ * above and below the added vertex trade w[t]'s binomials, w[t]'s row of the lower
+ * triangle joins rowv, and the added vertex j goes on below w[t]. */
+static inline void ph_dense_step(const ph_ctx *c, const int64_t *w, int t, int d, int64_t *above,
+                                 int64_t *below, const float **rowv, int64_t *j) {
+    *below -= ph_C(c, w[t], d + 1 - t);
+    *above += ph_C(c, w[t], d + 2 - t);
+    rowv[t] = c->lower + w[t] * (w[t] - 1) / 2;
+    *j = w[t] - 1;
+}
+
 /* The same for dense input, as one loop: the first added vertex j (from the top)
  * within distance diam of every vertex. The apparent-pair tests of the column
  * assembly (several per simplex) and of every pivot of a hard column run this,
@@ -313,12 +324,7 @@ static int ph_zero_pivot_cofacet_dense(const ph_ctx *c, const int64_t *w, int64_
             }
             return 1;
         }
-        if (t <= d) {
-            below -= ph_C(c, w[t], d + 1 - t);
-            above += ph_C(c, w[t], d + 2 - t);
-            rowv[t] = lower + w[t] * (w[t] - 1) / 2;
-            j = w[t] - 1;
-        }
+        if (t <= d) ph_dense_step(c, w, t, d, &above, &below, rowv, &j);
     }
     return 0;
 }
@@ -578,12 +584,7 @@ static int ph_rq_push_cob_dense(const ph_ctx *c, ph_rq *q, int64_t idx, float di
             if ((x >> 32) < (q->last >> 32)) continue; /* see ph_rq_push */
             if (ph_rq_put(q, x)) return -1;
         }
-        if (t <= d) {
-            below -= ph_C(c, w[t], d + 1 - t);
-            above += ph_C(c, w[t], d + 2 - t);
-            rowv[t] = lower + w[t] * (w[t] - 1) / 2;
-            j = w[t] - 1;
-        }
+        if (t <= d) ph_dense_step(c, w, t, d, &above, &below, rowv, &j);
     }
     return 0;
 }

@@ -40,6 +40,23 @@ static void *cuda_stage(const char *name, char *why, size_t why_len) {
     return nv_cuda_sym(name, why, why_len);
 }
 
+/* The lower triangle of n points that a GPU stage fills (one float for n < 2, so
+ * the pointer is never NULL), and its hand-over: to the caller when the stage
+ * succeeded, else freed. */
+static float *lower_new(int64_t n, nv_error *err) {
+    return nv_malloc((size_t)(n > 1 ? n * (n - 1) / 2 : 1) * sizeof(float), err);
+}
+
+static nv_status lower_done(nv_status st, float *out, float **lower, nv_device_kind *used) {
+    if (st) {
+        free(out);
+        return st;
+    }
+    *lower = out;
+    if (used) *used = NV_DEVICE_CUDA;
+    return NV_OK;
+}
+
 nv_status nv_ph_distances(const nv_real *x, int64_t n, int64_t d, nv_metric_kind kind,
                           nv_device_kind want, float **lower, nv_device_kind *used,
                           nv_error *err) {
@@ -67,18 +84,12 @@ nv_status nv_ph_distances(const nv_real *x, int64_t n, int64_t d, nv_metric_kind
         nv_metric_spec spec = {.kind = kind};
         return nv_distance_matrix(x, n, d, &spec, lower, err);
     }
-    float *out = nv_malloc((size_t)(n > 1 ? n * (n - 1) / 2 : 1) * sizeof *out, err);
+    float *out = lower_new(n, err);
     if (!out) return NV_ENOMEM;
     pthread_mutex_lock(&gpu_lock);
     st = fn(x, n, d, kind, out, err);
     pthread_mutex_unlock(&gpu_lock);
-    if (st) {
-        free(out);
-        return st;
-    }
-    *lower = out;
-    if (used) *used = NV_DEVICE_CUDA;
-    return NV_OK;
+    return lower_done(st, out, lower, used);
 }
 
 nv_status nv_ph_geodesic(const nv_knn_graph *g, int weighted, nv_device_kind want,
@@ -93,18 +104,12 @@ nv_status nv_ph_geodesic(const nv_knn_graph *g, int weighted, nv_device_kind wan
             "nv_ph_geodesic_cuda", why, sizeof why);
     if (!fn) return nv_fail(err, NV_EDEVICE, "graph distances: device 'cuda' requested but %s", why);
     const int64_t n = g->n;
-    float *out = nv_malloc((size_t)(n > 1 ? n * (n - 1) / 2 : 1) * sizeof *out, err);
+    float *out = lower_new(n, err);
     if (!out) return NV_ENOMEM;
     pthread_mutex_lock(&gpu_lock);
     nv_status st = fn(g, weighted, out, err);
     pthread_mutex_unlock(&gpu_lock);
-    if (st) {
-        free(out);
-        return st;
-    }
-    *lower = out;
-    if (used) *used = NV_DEVICE_CUDA;
-    return NV_OK;
+    return lower_done(st, out, lower, used);
 }
 
 nv_status nv_ph_stages_select(const nv_ph_input *in, const nv_ph_params *p, nv_ph_stages *out,

@@ -23,19 +23,25 @@ _Static_assert(PHS_MAX_VERTS == NV_PH_GPU_MAX_DIM + 2, "ph_stage_common.h: verte
 
 /* --- 1. distances ---------------------------------------------------------------------- */
 
-nv_status nv_ph_distances_cpu(const nv_real *x, int64_t n, int64_t d, nv_metric_kind kind,
-                              float *lower, nv_error *err) {
+nv_status nv_ph_distances_check(const nv_real *x, int64_t n, int64_t d, nv_metric_kind kind,
+                                const float *lower, nv_error *err) {
     if (n < 1 || d < 1 || !x || (!lower && n > 1))
         return nv_fail(err, NV_EINPUT, "ph distances: %lld points of dimension %lld: expected "
                                        "n >= 1, d >= 1 and arrays", (long long)n, (long long)d);
     if (kind != NV_METRIC_EUCLIDEAN && kind != NV_METRIC_COSINE)
         return nv_fail(err, NV_EINPUT, "ph distances: metric '%s': expected euclidean or cosine "
                                        "(the graph metrics run on the CPU)", nv_metric_name(kind));
+    return NV_OK;
+}
+
+nv_status nv_ph_distances_cpu(const nv_real *x, int64_t n, int64_t d, nv_metric_kind kind,
+                              float *lower, nv_error *err) {
+    nv_status st = nv_ph_distances_check(x, n, d, kind, lower, err);
+    if (st) return st;
     /* the reference is metric.c's own arithmetic, not a second copy of it */
     nv_metric_spec spec = {.kind = kind};
     float *m = NULL;
-    nv_status st = nv_distance_matrix(x, n, d, &spec, &m, err);
-    if (st) return st;
+    if ((st = nv_distance_matrix(x, n, d, &spec, &m, err))) return st;
     memcpy(lower, m, (size_t)(n * (n - 1) / 2) * sizeof *lower);
     free(m);
     return NV_OK;

@@ -136,13 +136,8 @@ __global__ void ph_cosine_kernel(const float *x, const double *inv, int64_t d, i
 
 extern "C" nv_status nv_ph_distances_cuda(const nv_real *x, int64_t n, int64_t d,
                                           nv_metric_kind kind, float *lower, nv_error *err) {
-    if (n < 1 || d < 1 || !x || (!lower && n > 1))
-        return nv_fail(err, NV_EINPUT, "ph distances: %lld points of dimension %lld: expected "
-                                       "n >= 1, d >= 1 and arrays", (long long)n, (long long)d);
-    if (kind != NV_METRIC_EUCLIDEAN && kind != NV_METRIC_COSINE)
-        return nv_fail(err, NV_EINPUT, "ph distances: metric '%s': expected euclidean or cosine "
-                                       "(the graph metrics run on the CPU)", nv_metric_name(kind));
-    nv_status st = NV_OK;
+    nv_status st = nv_ph_distances_check(x, n, d, kind, lower, err);
+    if (st) return st;
     const int64_t m = n * (n - 1) / 2;
     const int64_t chunk = m < PH_DIST_CHUNK ? m : PH_DIST_CHUNK;
     float *dx = NULL, *dout = NULL;

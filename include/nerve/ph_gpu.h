@@ -95,6 +95,10 @@ typedef struct {
  * clamped at 0, rounded once). Bad input (NV_EINPUT): n < 1, d < 1, another kind, a
  * zero row under cosine (the message names the row). Coordinates are assumed
  * finite (nv_metric_check_points checks that). */
+/* The shared contract check of both forms (the arguments above), so the two
+ * refuse the same input with the same message. */
+nv_status nv_ph_distances_check(const nv_real *x, int64_t n, int64_t d, nv_metric_kind kind,
+                                const float *lower, nv_error *err);
 nv_status nv_ph_distances_cpu(const nv_real *x, int64_t n, int64_t d, nv_metric_kind kind,
                               float *lower, nv_error *err);
 nv_status nv_ph_distances_cuda(const nv_real *x, int64_t n, int64_t d, nv_metric_kind kind,

@@ -37,7 +37,7 @@ static const char *const usage =
     "  --norm-pct P        clip pixels whose |x - mean| is below the P-th percentile\n"
     "  --contrib-pct P     clip pixels whose |(x - mean) * grad| is below the P-th percentile\n"
     "  --jitter J          shift images by up to J pixels before each gradient (default 0)\n"
-    "  --init I            mean (data mean + 1%% noise, default), zeros, or top (the\n"
+    "  --init I            mean (data mean + 1% noise, default), zeros, or top (the\n"
     "                      unit's most exciting train input)\n"
     "  --pre               maximise and report pre-activations of hidden layers\n"
     "  --box B             feature (per-input [min, max] of the train split) or global\n"

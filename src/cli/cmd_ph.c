@@ -36,7 +36,7 @@ static const char *const ph_usage =
     "nerve's options:\n"
     "  --threads N         worker threads (default NERVE_THREADS or all cores)\n"
     "  --memory-limit M    refuse work estimated above M bytes (suffix K, M, G; 0 = none;\n"
-    "                      default 75%% of physical memory)\n"
+    "                      default 75% of physical memory)\n"
     "  --output O          ripser (default) or pairs: 'dim birth death' lines\n"
     "  --simplices         with --output pairs: the birth and death simplices of each\n"
     "                      pair, as comma-separated vertex lists\n"

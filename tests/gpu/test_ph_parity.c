@@ -168,18 +168,10 @@ static void test_edges_and_columns(void **state) {
 }
 
 static nv_ph_result engine(const float *lower, int64_t n, int max_dim, float thr, nv_device_kind dev) {
-    nv_ph_input in = {NV_PH_DENSE, n, lower, NULL, NULL, NULL};
-    nv_ph_params p;
-    nv_ph_params_defaults(&p);
-    p.max_dim = max_dim;
+    nv_ph_params p = ph_params(max_dim);
     p.threshold = thr;
-    p.want_simplices = 1;
     p.device = dev;
-    nv_ph_result r;
-    nv_error err = {0};
-    if (nv_ph_compute(&in, &p, &r, &err)) fail_msg("nv_ph_compute: %s", err.msg);
-    assert_int_equal(r.device, dev);
-    return r;
+    return ph_run_dense(lower, n, &p);
 }
 
 /* The whole engine: the GPU column stage gives the CPU engine's pairs. */

@@ -100,6 +100,10 @@ sed -i '0,/"[0-9a-f]\{64\}"/s//"'$(printf '0%.0s' $(seq 64))'"/' v1/hashes.json
 "$NERVE" verify v1 2>v1.err && fail "a wrong SHA-256 in a version 1 record verified"
 grep -q 'differs: sha256 ' v1.err || fail "version 1 mismatch message: $(cat v1.err)"
 echo "a format_version 1 (SHA-256) record still verifies, and a wrong one is named"
+sed -i 's/"format_version": 1/"format_version": 3/' v1/hashes.json
+"$NERVE" verify v1 2>v3.err; rc=$?
+[ $rc = 2 ] && grep -q 'format_version 3' v3.err || fail "an unknown hashes.json version: exit $rc, $(cat v3.err)"
+echo "an unknown hashes.json version is refused (exit 2): $(head -c 120 v3.err)"
 
 "$NERVE" verify s/tasks/0003/run || fail "nerve verify of an untouched run failed"
 cp -r s/tasks/0003/run tampered

@@ -84,6 +84,27 @@ static inline float *ph_cloud_make(ph_cloud_kind kind, int64_t n, uint64_t seed,
     return x;
 }
 
+/* The engine's defaults for a dense cloud up to max_dim, recording simplices (what
+ * the exact comparisons below need). */
+static inline nv_ph_params ph_params(int max_dim) {
+    nv_ph_params p;
+    nv_ph_params_defaults(&p);
+    p.max_dim = max_dim;
+    p.want_simplices = 1;
+    return p;
+}
+
+/* The engine on a dense lower triangle of n points; a failure fails the test, and a
+ * device asked for (not AUTO) must be the one that ran. */
+static inline nv_ph_result ph_run_dense(const float *lower, int64_t n, const nv_ph_params *p) {
+    nv_ph_input in = {NV_PH_DENSE, n, lower, NULL, NULL, NULL};
+    nv_ph_result r;
+    nv_error err = {0};
+    if (nv_ph_compute(&in, p, &r, &err)) fail_msg("nv_ph_compute: %s", err.msg);
+    if (p->device != NV_DEVICE_AUTO) assert_int_equal(r.device, p->device);
+    return r;
+}
+
 /* Two results with the same pairs in the same order: dimension, birth, death and
  * both simplices (exact; this implies CONTRACTS' matching rule). */
 static inline void assert_same_pairs(const nv_ph_result *a, const nv_ph_result *b, const char *what) {

@@ -7,6 +7,7 @@
 #include "testutil.h"
 
 #include "nerve/ph.h"
+#include "ph_clouds.h"
 
 /* Euclidean distances of a small cloud (n, d) through the engine's own reader path. */
 static float *cloud_lower(const float *x, int64_t n, int64_t d) {
@@ -17,31 +18,10 @@ static float *cloud_lower(const float *x, int64_t n, int64_t d) {
 }
 
 static nv_ph_result compute(const float *lower, int64_t n, int max_dim, int threads, uint32_t p) {
-    nv_ph_input in = {NV_PH_DENSE, n, lower, NULL, NULL, NULL};
-    nv_ph_params prm;
-    nv_ph_params_defaults(&prm);
-    prm.max_dim = max_dim;
+    nv_ph_params prm = ph_params(max_dim);
     prm.threads = threads;
     prm.modulus = p;
-    prm.want_simplices = 1;
-    nv_ph_result r;
-    nv_error err = {0};
-    nv_status st = nv_ph_compute(&in, &prm, &r, &err);
-    if (st) fail_msg("nv_ph_compute: %s", err.msg);
-    return r;
-}
-
-/* Pairs equal field by field (the struct has padding). */
-static void assert_same_pairs(const nv_ph_result *a, const nv_ph_result *b) {
-    assert_int_equal(a->count, b->count);
-    for (int64_t i = 0; i < a->count; i++) {
-        const nv_ph_pair *x = &a->pairs[i], *y = &b->pairs[i];
-        if (x->dim != y->dim || x->birth != y->birth || x->death != y->death ||
-            x->birth_simplex != y->birth_simplex || x->death_simplex != y->death_simplex)
-            fail_msg("pair %lld: (%d %g %g %lld %lld) vs (%d %g %g %lld %lld)", (long long)i, x->dim,
-                     x->birth, x->death, (long long)x->birth_simplex, (long long)x->death_simplex, y->dim,
-                     y->birth, y->death, (long long)y->birth_simplex, (long long)y->death_simplex);
-    }
+    return ph_run_dense(lower, n, &prm);
 }
 
 static int64_t count_dim(const nv_ph_result *r, int dim) {
@@ -105,7 +85,7 @@ static void test_threads_and_sparse(void **state) {
     }
     float *lower = cloud_lower(x, n, d);
     nv_ph_result a = compute(lower, n, 2, 1, 2), b = compute(lower, n, 2, 2, 2);
-    assert_same_pairs(&a, &b);
+    assert_same_pairs(&a, &b, "1 thread vs 2 threads");
     /* threshold on a dense matrix vs the same edges as a sparse matrix */
     const float thr = 0.35f;
     int64_t *rp = calloc(n + 1, sizeof *rp), *col = malloc(n * n * sizeof *col);
@@ -120,11 +100,8 @@ static void test_threads_and_sparse(void **state) {
         }
     }
     rp[n] = k;
-    nv_ph_params prm;
-    nv_ph_params_defaults(&prm);
-    prm.max_dim = 2;
+    nv_ph_params prm = ph_params(2);
     prm.threshold = thr;
-    prm.want_simplices = 1;
     nv_ph_input dense = {NV_PH_DENSE, n, lower, NULL, NULL, NULL};
     nv_ph_input sparse = {NV_PH_SPARSE, n, NULL, rp, col, val};
     nv_ph_result c, e;
@@ -132,7 +109,7 @@ static void test_threads_and_sparse(void **state) {
     assert_int_equal(nv_ph_compute(&dense, &prm, &c, &err), NV_OK);
     prm.threshold = INFINITY; /* the sparse input already stops at thr */
     assert_int_equal(nv_ph_compute(&sparse, &prm, &e, &err), NV_OK);
-    assert_same_pairs(&c, &e);
+    assert_same_pairs(&c, &e, "dense with threshold vs sparse");
     /* below the threshold, the thresholded barcode agrees with the full one */
     for (int dim = 0; dim <= 2; dim++)
         assert_int_equal(nv_ph_betti_at(&c, dim, 0.2f), nv_ph_betti_at(&a, dim, 0.2f));

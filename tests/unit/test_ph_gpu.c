@@ -28,21 +28,13 @@ static float *dense(const float *x, int64_t n, int64_t d) {
 
 static nv_ph_result run(const float *lower, int64_t n, int max_dim, float thr, int threads,
                         uint32_t p, int staged) {
-    nv_ph_input in = {NV_PH_DENSE, n, lower, NULL, NULL, NULL};
-    nv_ph_params prm;
-    nv_ph_params_defaults(&prm);
-    prm.max_dim = max_dim;
+    nv_ph_params prm = ph_params(max_dim);
     prm.threshold = thr;
     prm.threads = threads;
     prm.modulus = p;
-    prm.want_simplices = 1;
     prm.device = NV_DEVICE_CPU;
     prm.stages_reference = staged;
-    nv_ph_result r;
-    nv_error err = {0};
-    if (nv_ph_compute(&in, &prm, &r, &err)) fail_msg("nv_ph_compute: %s", err.msg);
-    assert_int_equal(r.device, NV_DEVICE_CPU);
-    return r;
+    return ph_run_dense(lower, n, &prm);
 }
 
 /* --- distances ---------------------------------------------------------------------- */
