@@ -84,7 +84,7 @@ NVCCFLAGS ?= -O3 -std=c++17 -Iinclude -Isrc \
   -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90 \
   -Xcompiler -fPIC,-Wall -DNERVE_CUDA=1
 # The CUDA code and the NVIDIA libraries it needs go into a plug-in, libnerve_cuda.so,
-# that the programs load on demand (src/cuda_loader.c): cuBLAS and friends cost
+# that the programs load on demand (src/core/device.c): cuBLAS and friends cost
 # ~0.2 s and ~260 MB at start-up, which a run that never uses the GPU must not pay.
 # The programs export libnerve's symbols (-rdynamic, whole archive) for the plug-in
 # to call back into (nv_fail, the CPU references, ...).
@@ -102,7 +102,7 @@ endif
 
 # --- sources -----------------------------------------------------------------
 # The library: everything except the command-line layer (src/cli/).
-LIB_SRC := $(sort $(wildcard src/*.c analysis/*.c datasets/*.c))
+LIB_SRC := $(sort $(shell find src analysis datasets -name '*.c' -not -path 'src/cli/*'))
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
 CU_SRC := $(if $(filter 1,$(CUDA)),$(sort $(wildcard cuda/*.cu)))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
@@ -177,8 +177,8 @@ $(BUILD)/bench/%: bench/%.c $(LIBNERVE)
 NV_GIT_DESC := $(shell git describe --always --dirty --abbrev=12 2>/dev/null || echo unknown)
 $(BUILD)/git-commit: FORCE
 	@mkdir -p $(BUILD); echo '$(NV_GIT_DESC)' | cmp -s - $@ || echo '$(NV_GIT_DESC)' > $@
-$(BUILD)/obj/src/run.o: $(BUILD)/git-commit
-$(BUILD)/obj/src/run.o: CPPFLAGS += -DNERVE_GIT_COMMIT='"$(NV_GIT_DESC)"'
+$(BUILD)/obj/src/train/run.o: $(BUILD)/git-commit
+$(BUILD)/obj/src/train/run.o: CPPFLAGS += -DNERVE_GIT_COMMIT='"$(NV_GIT_DESC)"'
 .PHONY: FORCE
 FORCE:
 

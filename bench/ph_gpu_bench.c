@@ -1,4 +1,4 @@
-/* ph_gpu_bench.c: the GPU stages of persistent homology (include/nerve/ph_gpu.h)
+/* ph_gpu_bench.c: the GPU stages of persistent homology (include/nerve/ph_stages.h)
  * against the CPU, per cloud: distances (CPU vs CUDA), the whole engine with its
  * column stage on the CPU (clique search, all threads) and on the GPU, and the
  * fraction of present simplices that the apparent-pair search removes. CUDA's
@@ -14,9 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "cuda_loader.h"
+#include "core/cuda_loader.h"
 #include "nerve/ph.h"
-#include "nerve/ph_gpu.h"
+#include "nerve/ph_stages.h"
 #include "nerve/rng.h"
 
 static int cmp_d(const void *a, const void *b) {

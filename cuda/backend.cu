@@ -1,5 +1,5 @@
-/* backend_cuda.cu: the CUDA training backend of include/nerve/mlp.h, the twin of
- * src/backend_cpu.c: affine layers on cuBLAS sgemm, everything else the kernels of
+/* backend.cu: the CUDA training backend of include/nerve/mlp.h, the twin of
+ * src/train/backend.c: affine layers on cuBLAS sgemm, everything else the kernels of
  * cuda/kernels.cu (each tested against its CPU reference).
  *
  * What crosses the bus per step is the minibatch's index array (b uint32 values),

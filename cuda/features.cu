@@ -1,4 +1,4 @@
-/* features.cu: the CUDA twin of the CPU feature-image backend (analysis/features.c,
+/* features.cu: the CUDA twin of the CPU feature-image backend (analysis/features/features.c,
  * cpu_* functions): the same nv_features_ops contract (include/nerve/features.h)
  * on device memory. The batched forward/backward to the input uses cuBLAS sgemm and
  * the activation kernels of cuda/kernels.cu; the regularisers, jitter, the step and
@@ -8,7 +8,7 @@
  * rounded intrinsics (__fmul_rn, __fadd_rn: nvcc would otherwise contract a*b+c into
  * an FMA the CPU does not use), so given the same inputs they return the same bits;
  * only the sgemm sums differ in order. tests/gpu/test_features_parity.c states the
- * tolerances. Reference: the cpu_* functions of analysis/features.c.
+ * tolerances. Reference: the cpu_* functions of analysis/features/features.c.
  *
  * Layout: cuBLAS is column-major, so a row-major (rows, cols) matrix is seen as its
  * column-major transpose (cols x rows, ld cols).
@@ -27,7 +27,7 @@
 
 static const int THREADS = 256;
 
-/* The CPU's clamp and max (analysis/features.c): plain comparisons, same results. */
+/* The CPU's clamp and max (analysis/features/features.c): plain comparisons, same results. */
 __device__ __forceinline__ float feat_clamp(float v, float lo, float hi) {
     return v < lo ? lo : (v > hi ? hi : v);
 }
@@ -96,7 +96,7 @@ static nv_status gpu_create(const nv_features_problem *pb, const nv_features_par
         hw = (float *)malloc((size_t)taps * sizeof(float));
         if (!hspan || !hw) { st = nv_fail(err, NV_ENOMEM, "features: out of host memory"); goto done; }
         for (int64_t i = 0; i < d; i++) hspan[i] = pb->hi[i] - pb->lo[i];
-        /* The CPU's taps: double, rounded once (blur_taps in analysis/features.c). */
+        /* The CPU's taps: double, rounded once (blur_taps in analysis/features/features.c). */
         for (int k = -c->blur_r; k <= c->blur_r; k++)
             hw[k + c->blur_r] = p->blur_width > 0
                 ? (float)exp(-(double)k * k / (2.0 * (double)p->blur_width * p->blur_width))

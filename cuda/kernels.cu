@@ -1,7 +1,7 @@
-/* kernels.cu: the CUDA twins of the CPU reference kernels in src/kernels_cpu.c, with
+/* kernels.cu: the CUDA twins of the CPU reference kernels in src/train/kernels.c, with
  * the contracts written in include/nerve/kernels.h, and their host-callable
  * wrappers (device pointers in, a launch on the given stream, NV_EDEVICE with
- * file:line on failure). cuda/backend_cuda.cu launches them; tests/gpu/ compares each
+ * file:line on failure). cuda/backend.cu launches them; tests/gpu/ compares each
  * with its reference.
  *
  * Determinism: no atomics anywhere. Column sums give one thread per column looping

@@ -1,4 +1,4 @@
-/* pca_cuda.cu: the CUDA twin of nv_pca_core_cpu (analysis/pca.c): the same contract
+/* pca.cu: the CUDA twin of nv_pca_core_cpu (analysis/geometry/pca.c): the same contract
  * (include/nerve/pca.h, "the backend contract"), with the covariance or Gram matrix
  * from cuBLAS dsyrk, the eigendecomposition from cuSOLVER dsyevd and the
  * projections from cuBLAS dgemm, all in double as on the CPU.

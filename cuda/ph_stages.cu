@@ -1,5 +1,5 @@
-/* ph_cuda.cu: the CUDA twins of the persistent homology stages of
- * analysis/ph_gpu_ref.c (contracts in include/nerve/ph_gpu.h): pairwise distances,
+/* ph_stages.cu: the CUDA twins of the persistent homology stages of
+ * analysis/ph/ph_stages.c (contracts in include/nerve/ph_stages.h): pairwise distances,
  * the edges in filtration order, and the columns of a dimension after clearing and
  * the apparent-pair search (the split of Ripser++: this part on the GPU, the
  * reduction on the CPU).
@@ -11,7 +11,7 @@
  * Exactness: distances use the _rn intrinsics in the CPU's order (no FMA
  * contraction can merge them), so they are the CPU's floats bit for bit; the column
  * decisions are comparisons of stored floats made by the same source as the CPU's
- * (analysis/ph_stage_common.h). Integer statistics are summed with atomics (order
+ * (analysis/ph/ph_stage_common.h). Integer statistics are summed with atomics (order
  * does not matter for integers); nothing stored depends on thread order because
  * every output is sorted by a total order before it leaves.
  *
@@ -23,7 +23,7 @@
  * in row blocks of at most PH_DIST_CHUNK entries. Everything is freed before each
  * function returns.
  */
-#include "nerve/ph_gpu.h"
+#include "nerve/ph_stages.h"
 
 #include <cuda_runtime.h>
 #include <math.h>
@@ -36,7 +36,7 @@
 #include <thrust/sort.h>
 #include <thrust/system_error.h>
 
-#include "../analysis/ph_stage_common.h"
+#include "../analysis/ph/ph_stage_common.h"
 #include "check.cuh"
 
 #define NV_SYNCED_GOTO(label)                          \
@@ -408,7 +408,7 @@ done:
  * v's neighbours u of dist[s][u] + len, and lowers dist[s][v] to it. Reads race with
  * writes of other threads, which is harmless: every value ever stored is the sum
  * along some path, values only fall, and the loop runs until a sweep changes
- * nothing (ph_gpu.h, section 4). 64-bit stores are single transactions, so no
+ * nothing (ph_stages.h, section 4). 64-bit stores are single transactions, so no
  * thread reads a torn double. */
 __global__ void ph_geo_relax_kernel(const int64_t *row_ptr, const int64_t *col, const float *len,
                                     int64_t n, int weighted, int64_t nsrc, double *dist,

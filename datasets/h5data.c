@@ -3,7 +3,7 @@
  * any HDF5 file.
  *
  * The layout is documented in include/nerve/dataset.h and docs/data.md. The file is
- * written through src/h5util.h's temporary-name-and-rename helpers, so a crash or a
+ * written through src/store/h5util.h's temporary-name-and-rename helpers, so a crash or a
  * failed write never leaves a partial dataset file under the final name, and with
  * object times off so the same data gives the same bytes. Readers check the format
  * name and version first, then every shape and value, so a later stage never
@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "h5util.h"
+#include "store/h5util.h"
 #include "nerve/dataset.h"
 
 /* The output directory must exist and be writable: that is the user's input (a

@@ -1,7 +1,7 @@
 /* features.c: activation maximisation (include/nerve/features.h): the presets, the
  * CPU backend (plain loops + OpenBLAS sgemm, the reference of cuda/features.cu),
  * the one ascent loop both backends share, and the one place that picks the
- * backend. Snapshot files and figures live in features_io.c and features_plot.c.
+ * backend. Snapshot files and figures live in features_run.c and features_plot.c.
  */
 #include "nerve/features.h"
 
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cuda_loader.h"
+#include "core/cuda_loader.h"
 #include "nerve/kernels.h"
 #include "nerve/mlp.h"
 

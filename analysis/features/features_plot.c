@@ -17,7 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "h5util.h"
+#include "store/h5util.h"
 
 typedef struct { double r, g, b; } rgb;
 

@@ -9,7 +9,7 @@
  */
 #include "nerve/pca.h"
 
-#include "cuda_loader.h"
+#include "core/cuda_loader.h"
 #include "nerve/mlp.h"
 
 #include <cblas.h>

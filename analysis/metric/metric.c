@@ -15,7 +15,7 @@
  * fixed arithmetic order, so the bytes do not depend on the thread count.
  */
 #include "nerve/metric.h"
-#include "nerve/ph_gpu.h" /* nv_ph_geodesic: the graph distances on either device */
+#include "nerve/ph_stages.h" /* nv_ph_geodesic: the graph distances on either device */
 
 #include <math.h>
 #include <pthread.h>

@@ -30,7 +30,7 @@
  */
 #include "ph_internal.h"
 
-#include "nerve/ph_gpu.h"
+#include "nerve/ph_stages.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -922,7 +922,7 @@ typedef struct {
     atomic_llong next;
     ph_pending *pend;
     int oom;
-    /* the column stage of ph_gpu.h (GPU or its CPU reference), when chosen */
+    /* the column stage of ph_stages.h (GPU or its CPU reference), when chosen */
     int use_stages;
     nv_ph_stages stages;
     const float *stage_lower;  /* the dense input the stage reads */
@@ -1544,7 +1544,7 @@ static nv_status ph_gather_cols(ph_engine *E, int d, nv_error *err) {
     return NV_OK;
 }
 
-/* --- the column stage of include/nerve/ph_gpu.h ---------------------------------------- */
+/* --- the column stage of include/nerve/ph_stages.h ---------------------------------------- */
 
 static int ph_cmp_i64(const void *a, const void *b) {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -1602,7 +1602,7 @@ static int ph_is_prime(uint32_t p) {
 }
 
 /* Pascal's triangle up to k = kmax, refusing inputs whose simplex indices would not
- * fit in 63 bits (ph_gpu.h; the GPU column stage uses the same table). */
+ * fit in 63 bits (ph_stages.h; the GPU column stage uses the same table). */
 nv_status nv_ph_binomials(int64_t n, int kmax, int64_t **out, nv_error *err) {
     *out = NULL;
     int64_t stride = n + 1;

@@ -1,21 +1,21 @@
-/* ph_gpu.c: where persistent homology runs (include/nerve/ph_gpu.h): the one place
+/* ph_device.c: where persistent homology runs (include/nerve/ph_stages.h): the one place
  * that chooses between the CPU and the CUDA stages, per call and by size, and the
  * batch entry point nv_ph_compute_batch (ph.h) that places many small inputs.
  *
  * The CUDA stages live in libnerve_cuda.so and are looked up by name through
- * src/cuda_loader.c only when a GPU is usable, as PCA does (analysis/pca.c), so a
+ * src/core/device.c only when a GPU is usable, as PCA does (analysis/geometry/pca.c), so a
  * CPU-only run never loads the NVIDIA libraries. Without a usable GPU, AUTO falls
  * back to the CPU silently (the barcodes are the same either way); an explicit
  * CUDA request fails with the reason.
  */
-#include "nerve/ph_gpu.h"
+#include "nerve/ph_stages.h"
 
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cuda_loader.h"
+#include "core/cuda_loader.h"
 #include "nerve/parallel.h"
 
 /* One GPU stage at a time in a process: `nerve ph RUN` computes diagrams on several

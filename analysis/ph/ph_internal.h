@@ -1,5 +1,5 @@
 /* ph_internal.h: types and helpers shared by the persistent homology engine's own
- * files (analysis/ph.c: the reduction; analysis/ph_io.c: the input readers). Not a
+ * files (analysis/ph/ph.c: the reduction; analysis/ph/ph_io.c: the input readers). Not a
  * public header: nothing outside analysis/ph*.c includes it.
  *
  * The engine follows the design of Ripser (Bauer, "Ripser: efficient computation of

@@ -1,13 +1,13 @@
 /* ph_stage_common.h: the per-simplex pieces of the column stage (include/nerve/
- * ph_gpu.h), written once and compiled twice: as plain C into the CPU reference
- * (analysis/ph_gpu_ref.c) and as __host__ __device__ code into the CUDA stage
- * (cuda/ph_cuda.cu). One source for both is what makes "the same split of apparent
+ * ph_stages.h), written once and compiled twice: as plain C into the CPU reference
+ * (analysis/ph/ph_stages.c) and as __host__ __device__ code into the CUDA stage
+ * (cuda/ph_stages.cu). One source for both is what makes "the same split of apparent
  * and non-apparent columns" a property of the code rather than of two copies kept
  * in step by hand. Internal: included only by those two files.
  *
  * Everything is decided from the dense lower triangle with comparisons only (no
  * float arithmetic), so host and device agree bit for bit. The definitions are the
- * engine's (analysis/ph.c: ph_zero_pivot_cofacet, ph_zero_pivot_facet, ph_asm_emit),
+ * engine's (analysis/ph/ph.c: ph_zero_pivot_cofacet, ph_zero_pivot_facet, ph_asm_emit),
  * restated for the dense case; tests/unit/test_ph_gpu.c checks that the staged
  * engine gives the plain engine's pairs, simplex for simplex.
  */
@@ -24,7 +24,7 @@
 #endif
 
 /* Vertices of the largest simplex handled: a cofacet of a column of dimension
- * NV_PH_GPU_MAX_DIM (ph_gpu.h; kept equal by a static assertion in each user). */
+ * NV_PH_GPU_MAX_DIM (ph_stages.h; kept equal by a static assertion in each user). */
 #define PHS_MAX_VERTS 8
 
 /* What the stage sees of the filtration (read-only; on the device, device pointers). */
@@ -85,7 +85,7 @@ PHS_FN float phs_diameter(const phs_view *v, const int64_t *w, int d) {
 /* The zero pivot cofacet of the d-simplex (w decreasing, idx, diam): its earliest
  * cofacet of the same diameter, which is the one of largest index, i.e. of the
  * largest added vertex j with d(j, w_k) <= diam for all k. Cofacets are walked in
- * decreasing index order as in analysis/ph.c: `above` and `below` are the index
+ * decreasing index order as in analysis/ph/ph.c: `above` and `below` are the index
  * contributions of the vertices above and below j. Returns 1 with the cofacet's
  * index in *tidx and its vertices (decreasing) in tw[0..d+1]; 0 if there is none. */
 PHS_FN int phs_zero_cofacet(const phs_view *v, const int64_t *w, int d, int64_t idx, float diam,

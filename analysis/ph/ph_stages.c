@@ -1,17 +1,17 @@
-/* ph_gpu_ref.c: the CPU references of the GPU stages of persistent homology
- * (include/nerve/ph_gpu.h): distances (metric.c's, into the caller's buffer), edges
+/* ph_stages.c: the CPU references of the GPU stages of persistent homology
+ * (include/nerve/ph_stages.h): distances (metric.c's, into the caller's buffer), edges
  * in filtration order, H0 from them, the columns of a dimension after clearing and
  * the apparent-pair search, and the graph distances by the GPU's relaxation.
  *
- * Plain loops, one thread: these define what the CUDA stages (cuda/ph_cuda.cu) must
+ * Plain loops, one thread: these define what the CUDA stages (cuda/ph_stages.cu) must
  * return, and the staged engine can run on them (nv_ph_params.stages_reference) so
  * that every piece of the GPU path except the kernels themselves is tested on a
  * machine without a GPU. The per-simplex decisions are shared with the CUDA code
- * through analysis/ph_stage_common.h; what differs is only how simplices are
+ * through analysis/ph/ph_stage_common.h; what differs is only how simplices are
  * enumerated (here a clique search over present edges; on the GPU every colex
  * index in chunks) and how the survivors are sorted.
  */
-#include "nerve/ph_gpu.h"
+#include "nerve/ph_stages.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* features_io.c: one snapshot's feature images end to end (the unit of work of
+/* features_run.c: one snapshot's feature images end to end (the unit of work of
  * `nerve features`): read the network and the training inputs from the snapshot,
  * take the box and the centre from the data, run the ascent for every layer, rank
  * the real inputs that excite each unit most, and write the "nerve-features" file
@@ -29,7 +29,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "h5util.h"
+#include "store/h5util.h"
 #include "nerve/snapshot.h"
 
 /* Second ascent, from each unit's most exciting training input (row topr[u*TOPK]),

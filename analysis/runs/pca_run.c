@@ -14,7 +14,7 @@
  * reference of the one before (or reads that epoch's components from its output file
  * when it is already there), so the files are the same bytes however the work is cut.
  */
-#include "nerve/analysis_run.h"
+#include "nerve/run_index.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -25,7 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "h5util.h"
+#include "store/h5util.h"
 #include "nerve/parallel.h"
 #include "nerve/pca.h"
 #include "nerve/plot.h"

@@ -32,7 +32,7 @@
 #include <hdf5.h>
 #include <jansson.h>
 
-#include "h5util.h"
+#include "store/h5util.h"
 #include "nerve/metric.h"
 #include "nerve/parallel.h"
 #include "nerve/ph.h"

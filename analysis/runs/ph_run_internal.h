@@ -1,5 +1,5 @@
-/* ph_run_internal.h: what analysis/ph_run.c (planning, calibration, diagram
- * files) and analysis/ph_run_summary.c (summary tables and figures) share. Not a
+/* ph_run_internal.h: what analysis/runs/ph_run.c (planning, calibration, diagram
+ * files) and analysis/runs/ph_run_summary.c (summary tables and figures) share. Not a
  * public header: include/nerve/phrun.h is the module's interface. */
 #ifndef NERVE_PH_RUN_INTERNAL_H
 #define NERVE_PH_RUN_INTERNAL_H

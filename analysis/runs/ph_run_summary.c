@@ -19,7 +19,7 @@
 
 #include <hdf5.h>
 
-#include "h5util.h"
+#include "store/h5util.h"
 #include "nerve/diagram.h"
 #include "nerve/parallel.h"
 #include "nerve/plot.h"

@@ -1,17 +1,17 @@
-/* analysis_run.c: what the run-level analysis stages (`nerve pca RUN`, `nerve
+/* run_index.c: what the run-level analysis stages (`nerve pca RUN`, `nerve
  * stats RUN`) share: the run's snapshots grouped by model with their layer names
  * and the user's selection applied, a deterministic row subsample, and an atomic
  * CSV writer. The snapshots are found only through the manifest (never by
  * listing directories), so a stage never opens a file a writer still holds.
  */
-#include "nerve/analysis_run.h"
+#include "nerve/run_index.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "h5util.h"
+#include "store/h5util.h"
 #include "nerve/snapshot.h"
 
 static void free_model(nv_run_model *rm) {

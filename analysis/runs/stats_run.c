@@ -21,7 +21,7 @@
  * deterministic, no random stream, and the same rows for every layer, epoch and
  * model, which CKA needs). PCA-90 and the probe use every row.
  */
-#include "nerve/analysis_run.h"
+#include "nerve/run_index.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -29,7 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "h5util.h"
+#include "store/h5util.h"
 #include "nerve/parallel.h"
 #include "nerve/pca.h"
 #include "nerve/plot.h"

@@ -1,4 +1,4 @@
-/* diagram.h: persistence diagrams turned into numbers (analysis/diagram.c).
+/* diagram.h: persistence diagrams turned into numbers (analysis/ph/diagram.c).
  *
  * The PH engine (ph.h) produces barcodes; the study compares them across layers,
  * epochs and models. This module holds one homology dimension's diagram as a

@@ -1,5 +1,5 @@
 /* kernels.h: the numeric building blocks of MLP training, each written twice with
- * one contract: a plain loop CPU reference (src/kernels_cpu.c, nv_cpu_*), which the
+ * one contract: a plain loop CPU reference (src/train/kernels.c, nv_cpu_*), which the
  * CPU backend uses as is, and a CUDA twin (cuda/kernels.cu, nv_cuda_*) that the CUDA
  * backend launches. tests/unit/test_kernels.c checks the references (finite
  * differences for every backward); tests/gpu/test_kernels_parity.c checks each twin
@@ -131,10 +131,10 @@ nv_status nv_cuda_upload(void *dst, const void *src, size_t bytes, nv_error *err
 nv_status nv_cuda_download(void *dst, const void *src, size_t bytes, nv_error *err);
 nv_status nv_cuda_sync(nv_error *err);
 
-/* Internal to the backend choice (src/backend.c, src/cuda_loader.c): the CUDA
+/* Internal to the backend choice (src/train/backend.c, src/core/device.c): the CUDA
  * backend's table and the device probe behind nv_cuda_usable. Like every nv_cuda_*
  * function these live in libnerve_cuda.so, which the library looks up on demand
- * (src/cuda_loader.h); only the GPU tests link it directly. */
+ * (src/core/cuda_loader.h); only the GPU tests link it directly. */
 const nv_backend *nv_backend_cuda_table(void);
 int nv_cuda_probe(char *why, size_t why_len);
 

@@ -1,7 +1,7 @@
-/* metric.h: the distances persistent homology is computed on (analysis/metric.c),
- * landmark subsampling (analysis/landmarks.c), and the scale calibration of
+/* metric.h: the distances persistent homology is computed on (analysis/metric/metric.c),
+ * landmark subsampling (analysis/metric/landmarks.c), and the scale calibration of
  * Naitzat, Zhitnikov and Lim, "Topology of Deep Neural Networks" (JMLR 2020)
- * (analysis/calibrate.c). docs/metric.md explains when to use which.
+ * (analysis/ph/calibrate.c). docs/metric.md explains when to use which.
  *
  * Why more than Euclidean: deep layers of a trained net stretch and fold the data,
  * and Vietoris-Rips at a fixed Euclidean scale then sees dust (beta0 in the tens)
@@ -46,7 +46,7 @@ typedef struct {
                                 knn-weighted, cosine for cosine. Refused (NV_EINPUT)
                                 for knn-hops: hop counts have no scale to remove. */
     nv_device_kind device;   /* where the graph distances of knn-hops/knn-weighted run:
-                                CUDA asks for the GPU (ph_gpu.h, nv_ph_geodesic; the
+                                CUDA asks for the GPU (ph_stages.h, nv_ph_geodesic; the
                                 same floats); AUTO (0) and CPU run them here */
 } nv_metric_spec;
 
@@ -158,7 +158,7 @@ nv_status nv_calibrate(const nv_real *x, int64_t n, int64_t d, nv_metric_kind ki
                        const int64_t *target, int ndims, int k_min, int k_max,
                        nv_calibration *out, nv_error *err);
 
-/* --- internals shared by analysis/metric.c, landmarks.c and calibrate.c ---------
+/* --- internals shared by analysis/metric/metric.c, landmarks.c and calibrate.c ---------
  * Not part of the stable API (no validation beyond what is stated); declared here
  * because the three files share them and the project keeps one header per module. */
 #define NV_METRIC_MAX_THREADS 64

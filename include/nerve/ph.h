@@ -6,7 +6,7 @@
  * edges below a threshold). Distances are floats, as in Ripser, so the values we
  * report are Ripser's to the bit when the inputs are.
  *
- * Also here: readers for Ripser's file formats (nv_ph_read, analysis/ph_io.c) and
+ * Also here: readers for Ripser's file formats (nv_ph_read, analysis/ph/ph_io.c) and
  * Ripser's Euclidean distances (nv_ph_euclidean). Edges of infinite length are
  * absent edges. The result is the same for any thread count. How it works:
  * docs/ph.md.
@@ -55,14 +55,14 @@ typedef struct {
                                Ripser 1.2.1 computes for `--format sparse --threshold T`
                                (default 0: the threshold applies to every simplex) */
     /* Where the column assembly (clearing and the apparent-pair search) runs; the
-     * reduction is always on the CPU and the barcodes are the same (ph_gpu.h,
+     * reduction is always on the CPU and the barcodes are the same (ph_stages.h,
      * docs/ph.md "The GPU path"). AUTO (default): the GPU when built, usable and
      * n >= gpu_min_points, for dense input; CPU: never the GPU; CUDA: the GPU or an
      * error saying why not. */
     nv_device_kind device;
     int64_t gpu_min_points;     /* AUTO's size rule; 0: NV_PH_GPU_MIN_POINTS */
     int stages_reference;       /* tests: run the staged path with the CPU references
-                                   of the GPU stages (analysis/ph_gpu_ref.c) */
+                                   of the GPU stages (analysis/ph/ph_stages.c) */
 } nv_ph_params;
 
 void nv_ph_params_defaults(nv_ph_params *p);
@@ -110,7 +110,7 @@ int64_t nv_ph_betti_at(const nv_ph_result *r, int dim, float scale);
  * change: threshold, dimension, landmarks). */
 size_t nv_ph_memory_estimate(const nv_ph_input *in, const nv_ph_params *p);
 
-/* --- input: Ripser's file formats (analysis/ph_io.c) ------------------------------ */
+/* --- input: Ripser's file formats (analysis/ph/ph_io.c) ------------------------------ */
 
 /* The formats of Ripser 1.2.1 (--format); `distance` is its default. */
 typedef enum {

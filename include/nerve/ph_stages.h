@@ -1,7 +1,7 @@
-/* ph_gpu.h: the stages of the persistent homology engine that can run on a GPU,
+/* ph_stages.h: the stages of the persistent homology engine that can run on a GPU,
  * each with one contract and two implementations: a plain CPU reference
- * (analysis/ph_gpu_ref.c, in libnerve) and a CUDA one (cuda/ph_cuda.cu, in the
- * plug-in libnerve_cuda.so, found through src/cuda_loader.c). The split is the one
+ * (analysis/ph/ph_stages.c, in libnerve) and a CUDA one (cuda/ph_stages.cu, in the
+ * plug-in libnerve_cuda.so, found through src/core/device.c). The split is the one
  * of Ripser++ (Zhang, Xiao, Wang, "GPU-accelerated computation of Vietoris-Rips
  * persistence barcodes", SoCG 2020): the embarrassingly parallel work on the GPU,
  * the column reduction (sequential by nature) on the CPU.
@@ -16,7 +16,7 @@
  *                  process: not cleared (not a pivot of dimension d-1) and in no
  *                  apparent pair, in reduction order
  * nv_ph_compute (ph.h) takes stage 3 from here when nv_ph_params.device says so
- * (analysis/ph_gpu.c decides, per call, by size); nerve ph --device and
+ * (analysis/ph/ph_device.c decides, per call, by size); nerve ph --device and
  * nv_ph_distances use stage 1.
  *
  * STATUS: the CUDA code compiles (sm_90 + PTX) but has not yet been run on a GPU;
@@ -35,7 +35,7 @@
  *    simplex s is its earliest cofacet (in filtration order) of the same diameter,
  *    if any; the zero pivot facet of t its latest facet of the same diameter. (s, t)
  *    is an apparent pair when each is the other's. Both implementations decide this
- *    from the distances alone, exactly as analysis/ph.c does.
+ *    from the distances alone, exactly as analysis/ph/ph.c does.
  *
  * Ownership: every array a stage returns is malloc'd by it and freed by the caller
  * with free(); on failure nothing is allocated and the pointer is NULL. The GPU
@@ -176,12 +176,12 @@ nv_status nv_ph_geodesic(const nv_knn_graph *g, int weighted, nv_device_kind wan
 /* --- shared helpers ------------------------------------------------------------------ */
 
 /* Pascal's triangle rows k = 0..kmax for m = 0..n: (*binom)[k * (n + 1) + m] =
- * C(m, k) (malloc'd): the engine's own table (analysis/ph.c). NV_EINPUT when an
+ * C(m, k) (malloc'd): the engine's own table (analysis/ph/ph.c). NV_EINPUT when an
  * entry overflows int64, saying to lower the dimension or the number of points. */
 nv_status nv_ph_binomials(int64_t n, int kmax, int64_t **binom, nv_error *err);
 
 /* The column stage as the engine calls it: a backend is the pair of functions of one
- * device. nv_ph_stages_select (analysis/ph_gpu.c) is the one place that chooses. */
+ * device. nv_ph_stages_select (analysis/ph/ph_device.c) is the one place that chooses. */
 typedef nv_status (*nv_ph_columns_fn)(const float *lower, int64_t n, float threshold, int d,
                                       const int64_t *cleared, int64_t ncleared,
                                       nv_ph_simplex **cols, int64_t *ncols,

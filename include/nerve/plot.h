@@ -1,4 +1,4 @@
-/* plot.h: figures for the reports (analysis/plot.c), drawn with cairo.
+/* plot.h: figures for the reports (analysis/plot/plot.c), drawn with cairo.
  *
  * A small plotting kit, enough for a research report and no more: a figure is a
  * grid of panels; each panel gets axes with nice ticks, a title, axis labels and

@@ -1,4 +1,4 @@
-/* analysis_run.h: the `nerve pca RUN` and `nerve stats RUN` pipeline stages.
+/* run_index.h: the `nerve pca RUN` and `nerve stats RUN` pipeline stages.
  *
  * Where they fit: `nerve train` leaves snapshots (activations per model, epoch,
  * layer and split) listed in <run>/snapshots/manifest.json. These stages read

@@ -25,7 +25,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
-#include "h5util.h"
+#include "store/h5util.h"
 #include "nerve/checkpoint.h"
 #include "nerve/snapshot.h"
 

@@ -1,5 +1,5 @@
 /* cmd_pca.c: `nerve pca RUN` (a PCA of every snapshot of a run, signs aligned across
- * epochs and splits; analysis/pca_run.c does the work) and `nerve pca FILE` (a PCA of
+ * epochs and splits; analysis/runs/pca_run.c does the work) and `nerve pca FILE` (a PCA of
  * one plain matrix: CSV or FILE.h5:/dataset, printed). This file parses flags, prints
  * and picks the exit code. */
 #include <cblas.h>
@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
-#include "nerve/analysis_run.h"
+#include "nerve/run_index.h"
 #include "nerve/plot.h"
 #include "nerve/pca.h"
 

@@ -19,7 +19,7 @@
 
 #include "nerve/metric.h"
 #include "nerve/ph.h"
-#include "nerve/ph_gpu.h"
+#include "nerve/ph_stages.h"
 
 static const char *const ph_usage =
     "usage: nerve ph [options] [FILE]       (FILE absent or '-': standard input)\n"
@@ -296,7 +296,7 @@ int nv_cmd_ph(int argc, char **argv) {
         int64_t nx = (landmark && !knn) ? npts : data.n;
         if ((o.metric.kind == NV_METRIC_EUCLIDEAN || o.metric.kind == NV_METRIC_COSINE) &&
             !o.metric.normalize) {
-            /* the same floats on either device (ph_gpu.h); the GPU from the size rule */
+            /* the same floats on either device (ph_stages.h); the GPU from the size rule */
             nv_device_kind want = o.params.device;
             int64_t rule = o.params.gpu_min_points > 0 ? o.params.gpu_min_points : NV_PH_GPU_MIN_POINTS;
             if (want == NV_DEVICE_AUTO && nx < rule)

@@ -1,6 +1,6 @@
 /* cmd_stats.c: `nerve stats RUN` -- intrinsic dimension (TwoNN) next to PCA-90, a
  * linear probe per layer, and CKA between layers, epochs and the two nets, for every
- * snapshot of a run (analysis/stats_run.c does the work). This file parses flags,
+ * snapshot of a run (analysis/runs/stats_run.c does the work). This file parses flags,
  * prints and picks the exit code. */
 #include <cblas.h>
 #include <getopt.h>
@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "nerve/analysis_run.h"
+#include "nerve/run_index.h"
 #include "nerve/plot.h"
 
 static void usage(FILE *f) {

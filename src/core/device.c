@@ -1,4 +1,4 @@
-/* cuda_loader.c: loads the CUDA backend (libnerve_cuda.so) on demand; cuda_loader.h.
+/* device.c: loads the CUDA backend (libnerve_cuda.so) on demand; cuda_loader.h.
  *
  * Both answers are decided once per process and cached in statics behind
  * pthread_once: whether the plug-in loaded (and why not), and whether CUDA is usable

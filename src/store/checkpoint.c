@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "h5util.h"
+#include "store/h5util.h"
 
 /* Names of nv_init_kind as stored in the file: a name survives renumbering of the
  * enum, an integer would not. */

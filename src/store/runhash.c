@@ -1,4 +1,4 @@
-/* sweep_hash.c: the reproducibility record of a run (sweep.h): XXH3-128 of the
+/* runhash.c: the reproducibility record of a run (sweep.h): XXH3-128 of the
  * raw data of every dataset in every HDF5 file of a run, stored in hashes.json at
  * the end of training and re-checked by `nerve verify` (which also checks the
  * SHA-256 of records written before format_version 2).
@@ -24,7 +24,7 @@
 #include <openssl/evp.h>
 #include <xxhash.h>
 
-#include "h5util.h"
+#include "store/h5util.h"
 #include "nerve/snapshot.h"
 
 /* What hashes.json says of its hashes, by format_version (index = version - 1). */

@@ -21,7 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "h5util.h"
+#include "store/h5util.h"
 #include "nerve/sweep.h" /* nv_hash: the dataset hashes of hashes.json */
 
 /* ---------------------------------------------------------------------------- */
@@ -649,7 +649,7 @@ static int layer_cmp(const void *a, const void *b) {
 }
 
 /* Every dataset of the file must have a memory hash, under its own path: the walk
- * is the one sweep_hash.c's file hashing does. */
+ * is the one runhash.c's file hashing does. */
 typedef struct {
     json_t *hashes;
     size_t seen;

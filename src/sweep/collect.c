@@ -1,4 +1,4 @@
-/* sweep_collect.c: `nerve collect DIR` as a library call (sweep.h): merges the
+/* collect.c: `nerve collect DIR` as a library call (sweep.h): merges the
  * finished tasks of a sweep into one table per configuration (the sweep axes
  * except the seed), mean and standard deviation over seeds.
  *

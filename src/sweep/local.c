@@ -1,4 +1,4 @@
-/* sweep_local.c: the local backend of a sweep (sweep.h): a small pool of child
+/* local.c: the local backend of a sweep (sweep.h): a small pool of child
  * processes, one task at a time per core, each running the same commands a Slurm
  * array task runs (`nerve train ... --resume --threads 1`, then the analysis
  * verbs), so local and cluster sweeps give the same bytes.

@@ -1,4 +1,4 @@
-/* sweep_slurm.c: the Slurm backend of a sweep (sweep.h). It writes two sbatch
+/* slurm.c: the Slurm backend of a sweep (sweep.h). It writes two sbatch
  * scripts and hands them to sbatch; Slurm does all the scheduling.
  *
  *   train.sbatch    a job array, task i = `nerve train tasks/<i>/config.cfg

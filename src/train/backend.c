@@ -1,5 +1,5 @@
-/* backend_cpu.c: the CPU training backend of include/nerve/mlp.h: affine layers on
- * OpenBLAS sgemm, everything else the plain reference kernels of kernels_cpu.c.
+/* backend.c: the CPU training backend of include/nerve/mlp.h: affine layers on
+ * OpenBLAS sgemm, everything else the plain reference kernels of kernels.c.
  *
  * It is the complete path (the CUDA backend is an accelerator, never the only way)
  * and the reference the CUDA backend and PyTorch are compared with, so it keeps a
@@ -9,12 +9,14 @@
  * Memory: one allocation for parameters, gradients and optimiser state, one for
  * the activation workspace, one per bound data set.
  */
+#include <stdio.h>
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "nerve/kernels.h"
+#include "core/cuda_loader.h"
 #include "nerve/mlp.h"
 
 struct nv_trainer {
@@ -388,3 +390,40 @@ static const nv_backend cpu_backend = {
 };
 
 const nv_backend *nv_backend_cpu(void) { return &cpu_backend; }
+
+/* --- the choice of backend ------------------------------------------------- */
+
+const nv_backend *nv_backend_cuda(void) {
+    const nv_backend *(*table)(void) =
+        (const nv_backend *(*)(void))nv_cuda_sym("nv_backend_cuda_table", NULL, 0);
+    return table ? table() : NULL;
+}
+
+nv_status nv_backend_select(nv_device_kind want, const nv_backend **out, const char **note,
+                            nv_error *err) {
+    /* The note outlives the call (the caller prints it when it likes); one selection
+     * happens per process start, so a static buffer is enough. */
+    static char note_buf[512];
+    *out = NULL;
+    if (note) *note = NULL;
+    if (want == NV_DEVICE_CPU) {
+        *out = nv_backend_cpu();
+        return NV_OK;
+    }
+    if (want != NV_DEVICE_AUTO && want != NV_DEVICE_CUDA)
+        return nv_fail(err, NV_EINTERNAL, "backend: unknown device kind %d", (int)want);
+    char why[256] = "";
+    if (nv_cuda_usable(why, sizeof why) && nv_backend_cuda()) {
+        *out = nv_backend_cuda();
+        return NV_OK;
+    }
+    if (want == NV_DEVICE_CUDA)
+        return nv_fail(err, NV_EDEVICE,
+                       "device 'cuda' was requested but no usable GPU was found (%s); use device "
+                       "'cpu' or 'auto' to train on the CPU",
+                       why);
+    snprintf(note_buf, sizeof note_buf, "no usable GPU (%s); using the CPU", why);
+    if (note) *note = note_buf;
+    *out = nv_backend_cpu();
+    return NV_OK;
+}

@@ -1,5 +1,5 @@
-/* kernels_cpu.c: the CPU references of include/nerve/kernels.h. The CPU backend
- * (backend_cpu.c) runs them as they are, and the CUDA twins in cuda/kernels.cu are
+/* kernels.c: the CPU references of include/nerve/kernels.h. The CPU backend
+ * (backend.c) runs them as they are, and the CUDA twins in cuda/kernels.cu are
  * tested against them, so each is first a fixed evaluation order: the arithmetic
  * follows PyTorch's CPU kernels operation by operation (same rounding order) so
  * that training curves agree within CONTRACTS.md's parity window.

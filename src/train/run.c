@@ -22,8 +22,8 @@
 
 #include <hdf5.h>
 
-#include "bgqueue.h"
-#include "h5util.h"
+#include "core/bgqueue.h"
+#include "store/h5util.h"
 #include "nerve/checkpoint.h"
 #include "nerve/rng.h"
 #include "nerve/snapshot.h"
@@ -35,7 +35,7 @@
 #include <libconfig.h>
 #include <xxhash.h>
 #include <zlib.h>
-#include "cuda_loader.h"
+#include "core/cuda_loader.h"
 
 /* Columns of the per-epoch metrics table (checkpoint, CSV and metrics.h5). */
 enum { M_EPOCH, M_TRAIN_LOSS, M_TRAIN_ACC, M_TEST_LOSS, M_TEST_ACC, M_COLS };

@@ -1,5 +1,5 @@
-/* test_backend_parity.c: the CUDA backend (cuda/backend_cuda.cu) against the CPU
- * backend (src/backend_cpu.c) as CONTRACTS.md defines training parity: from the
+/* test_backend_parity.c: the CUDA backend (cuda/backend.cu) against the CPU
+ * backend (src/train/backend.c) as CONTRACTS.md defines training parity: from the
  * same initial weights and the same sample order, per-step loss within rtol 1e-4
  * over the first 200 steps; plus the step-0 gradient (atol 1e-5), the final
  * parameters, evaluation (loss, accuracy within 0.5 points) and activations, for

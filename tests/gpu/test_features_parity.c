@@ -1,5 +1,5 @@
 /* test_features_parity.c: the CUDA feature-image backend (cuda/features.cu) against
- * its CPU reference (analysis/features.c) through the shared nv_features_ops
+ * its CPU reference (analysis/features/features.c) through the shared nv_features_ops
  * contract. Tolerances (CONTRACTS.md, |gpu - cpu| <= atol + rtol |cpu|):
  *   one operation on the same input (step, decay, blur, clip, shift, keep, project):
  *     exact (atol 0, rtol 0): the kernels round as the CPU does (__fmul_rn, ...)

@@ -1,5 +1,5 @@
 /* test_kernels_parity.c: every CUDA twin in cuda/kernels.cu against its CPU
- * reference in src/kernels_cpu.c on the same inputs (make test-gpu). Tolerances,
+ * reference in src/train/kernels.c on the same inputs (make test-gpu). Tolerances,
  * |gpu - cpu| <= atol + rtol*|cpu|, are stated per kernel with the reason:
  *   exact (0, 0): selects, plain adds and copies, and sums in the same order;
  *   transcendental (tanhf, expf, logf): CUDA's are within 2 ulp, glibc's within 1;

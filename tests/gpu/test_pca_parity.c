@@ -1,5 +1,5 @@
-/* test_pca_parity.c: the CUDA PCA core (cuda/pca_cuda.cu) against its CPU reference
- * (nv_pca_core_cpu, analysis/pca.c) on the same inputs, in both forms, and the whole
+/* test_pca_parity.c: the CUDA PCA core (cuda/pca.cu) against its CPU reference
+ * (nv_pca_core_cpu, analysis/geometry/pca.c) on the same inputs, in both forms, and the whole
  * nv_pca_fit on each device (signs fixed by the shared convention, so compared
  * directly). Both compute in double; only summation orders differ. Tolerances
  * (CONTRACTS.md, |a - b| <= atol + rtol |b|):

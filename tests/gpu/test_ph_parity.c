@@ -1,5 +1,5 @@
-/* test_ph_parity.c: the CUDA stages of persistent homology (cuda/ph_cuda.cu) against
- * their CPU references (analysis/ph_gpu_ref.c, themselves checked against the
+/* test_ph_parity.c: the CUDA stages of persistent homology (cuda/ph_stages.cu) against
+ * their CPU references (analysis/ph/ph_stages.c, themselves checked against the
  * engine in tests/unit/test_ph_gpu.c), and the engine with its column stage on the
  * GPU against the plain CPU engine, on the clouds of the CPU oracle suite
  * (tests/unit/ph_clouds.h: noisy circle, two circles, 2-sphere, torus, R^8, integer
@@ -17,11 +17,11 @@
 #include "testutil.h"
 
 #include "nerve/ph.h"
-#include "nerve/ph_gpu.h"
+#include "nerve/ph_stages.h"
 #include "ph_clouds.h"
 
 #ifdef NERVE_CUDA
-#include "cuda_loader.h"
+#include "core/cuda_loader.h"
 
 static float *cpu_lower(const float *x, int64_t n, int64_t d, nv_metric_kind kind) {
     float *l = malloc((size_t)(n * (n - 1) / 2 + 1) * sizeof *l);

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""cka_numpy.py: nerve's linear CKA (analysis/cka.c, via tests/tools/linalg_tool)
+"""cka_numpy.py: nerve's linear CKA (analysis/geometry/cka.c, via tests/tools/linalg_tool)
 against numpy implementations of both forms of Kornblith et al. 2019 (feature space:
 ||Y^T X||_F^2 / (||X^T X||_F ||Y^T Y||_F) on centred X, Y; Gram: HSIC of centred
 linear kernels), in float64 on the same float32 inputs, for shapes that take either

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""diagram_gudhi.py: analysis/diagram.c against independent oracles.
+"""diagram_gudhi.py: analysis/ph/diagram.c against independent oracles.
 
 Bottleneck distance: gudhi.bottleneck_distance(e=0) and a brute-force search of
 the candidate values with scipy's maximum_bipartite_matching on the augmented

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""diagram_plot_svg.py: analysis/plot.c writes valid files with what was plotted.
+"""diagram_plot_svg.py: analysis/plot/plot.c writes valid files with what was plotted.
 
 Runs `diagram_tool plot DIR` (tests/tools/diagram_tool.c), which draws a figure
 with a known number of markers per colour, then checks: the SVG parses as XML

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""metric_calibrate.py: nv_calibrate (analysis/calibrate.c) on point sets of known
+"""metric_calibrate.py: nv_calibrate (analysis/ph/calibrate.c) on point sets of known
 topology, each result checked independently with gudhi (Rips complex of the
 kNN-geodesic matrix at the chosen scale) and scipy (connected components).
 

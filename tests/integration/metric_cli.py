@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """metric_cli.py: `nerve ph --format point-cloud --metric ... [--landmarks ...]`
 end to end: its barcodes equal Ripser 1.2.1's on the distance matrix that
-analysis/metric.c produces (written out by the metric_oracle.py driver, restricted
+analysis/metric/metric.c produces (written out by the metric_oracle.py driver, restricted
 to the landmarks the same way), under the matching of ../shared/CONTRACTS.md.
 So the CLI feeds the engine exactly the metric's matrix, for every kind.
 

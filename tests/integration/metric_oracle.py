@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""metric_oracle.py: analysis/metric.c, landmarks.c and calibrate.c against
+"""metric_oracle.py: analysis/metric/metric.c, landmarks.c and calibrate.c against
 independent oracles (numpy, scipy.sparse.csgraph, sklearn.neighbors).
 
 Checks, on random data (with duplicates and an integer grid for ties):

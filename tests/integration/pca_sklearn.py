@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""pca_sklearn.py: nerve's PCA (analysis/pca.c, via tests/tools/linalg_tool) against
+"""pca_sklearn.py: nerve's PCA (analysis/geometry/pca.c, via tests/tools/linalg_tool) against
 sklearn.decomposition.PCA(svd_solver='full') in float64 on the same float32 inputs.
 
 Covers the covariance form (n >= d), the Gram form (n < d), n == d, a rank-deficient

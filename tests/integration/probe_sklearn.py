@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""probe_sklearn.py: nerve's linear probe (analysis/probe.c, via tests/tools/linalg_tool)
+"""probe_sklearn.py: nerve's linear probe (analysis/geometry/probe.c, via tests/tools/linalg_tool)
 against sklearn: StandardScaler fitted on the train split, then
 LogisticRegression(C=1, lbfgs, multinomial for > 2 classes, max_iter 10000, tol 1e-10).
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""twonn_numpy.py: nerve's TwoNN (analysis/twonn.c, via tests/tools/linalg_tool)
+"""twonn_numpy.py: nerve's TwoNN (analysis/geometry/twonn.c, via tests/tools/linalg_tool)
 against an independent numpy implementation of the estimator of Ansuini et al. 2019
 (mu = r2/r1, drop r1 = r2 ties, sort, F_i = i/N, fit the first floor(0.9 N) points
 through the origin), on the same float32 points: spheres S^2..S^20, a Gaussian blob,

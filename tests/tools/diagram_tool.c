@@ -1,4 +1,4 @@
-/* diagram_tool.c: a driver that feeds diagrams to analysis/diagram.c for the
+/* diagram_tool.c: a driver that feeds diagrams to analysis/ph/diagram.c for the
  * oracle test tests/integration/diagram_gudhi.py (gudhi, POT, numpy).
  *
  * Reads from stdin:

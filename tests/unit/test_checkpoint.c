@@ -1,4 +1,4 @@
-/* test_checkpoint.c: the training checkpoint (src/checkpoint.c). A round trip
+/* test_checkpoint.c: the training checkpoint (src/store/checkpoint.c). A round trip
  * must give back every field bit for bit (resume depends on it); a future format
  * version, a spec that does not match the arrays, and a spec the writer should
  * never accept are all refused with messages naming the file. */

@@ -1,4 +1,4 @@
-/* test_cka.c: linear CKA (analysis/cka.c) against the formula evaluated naively in
+/* test_cka.c: linear CKA (analysis/geometry/cka.c) against the formula evaluated naively in
  * double here, in both the feature-space and the Gram form (chosen by shape), its
  * invariances (orthogonal maps, isotropic scaling, translation), the layer matrix,
  * and bad input. The numpy oracle is tests/integration/cka_numpy.py. */

@@ -1,5 +1,5 @@
 /* test_data_disks.c: the nine-disks generator (datasets/disks.c, data set D-I of
- * Naitzat et al.) and its config keys (src/config.c, src/data_spec.c). Checks that
+ * Naitzat et al.) and its config keys (src/train/config.c, src/train/data_spec.c). Checks that
  * class 0 lies in the disks and class 1 outside them by at least the gap, that all
  * nine disks are populated, counts and split sizes, determinism (same seed same
  * bytes, another seed other points), refusals, and that a disks config resolves to

@@ -1,4 +1,4 @@
-/* test_diagram.c: analysis/diagram.c on cases small enough to work out by hand;
+/* test_diagram.c: analysis/ph/diagram.c on cases small enough to work out by hand;
  * the random sweep against gudhi lives in tests/integration/diagram_gudhi.py. */
 #include "testutil.h"
 

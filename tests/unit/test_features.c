@@ -1,4 +1,4 @@
-/* test_features.c: the CPU feature-image backend (analysis/features.c):
+/* test_features.c: the CPU feature-image backend (analysis/features/features.c):
  *  - the presets are Yosinski et al.'s Table 1;
  *  - check (a): a first-layer unit without regulariser ends exactly at the box
  *    corner sign(w) picks (hi where w > 0, lo where w < 0), for hidden units (ReLU,

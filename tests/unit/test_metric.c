@@ -1,4 +1,4 @@
-/* test_metric.c: unit tests of include/nerve/metric.h (analysis/metric.c,
+/* test_metric.c: unit tests of include/nerve/metric.h (analysis/metric/metric.c,
  * landmarks.c, calibrate.c): hand-checkable values, Ripser's float arithmetic, ties,
  * unreachable pairs, thread-count determinism, and every refusal of bad input.
  * The numpy/scipy/sklearn oracles are in tests/integration/metric_oracle.py. */

@@ -1,5 +1,5 @@
-/* test_mlp.c: the MLP layout and initialisation of src/mlp.c, the CPU backend
- * (src/backend_cpu.c) and the backend choice (src/backend.c).
+/* test_mlp.c: the MLP layout and initialisation of src/train/mlp.c, the CPU backend
+ * (src/train/backend.c) and the backend choice (src/train/backend.c).
  *
  * The oracle for the backend's gradients is a loop-only double-precision MLP
  * written here (ref_loss_grad), itself checked against central finite differences

@@ -1,4 +1,4 @@
-/* test_pca.c: PCA (analysis/pca.c) checked against its defining properties, computed
+/* test_pca.c: PCA (analysis/geometry/pca.c) checked against its defining properties, computed
  * here independently in plain double loops: C v = lambda v for the covariance C,
  * orthonormal components, the spectrum summing to trace(C), projections equal to
  * X_c v, the sign conventions and alignment, determinism, and bad input. The

@@ -1,4 +1,4 @@
-/* test_pcarun.c: the run-level PCA stage (analysis/pca_run.c) and its helpers on
+/* test_pcarun.c: the run-level PCA stage (analysis/runs/pca_run.c) and its helpers on
  * synthetic snapshots written with the library's own writer, where the right answer
  * is known by construction:
  *  - alignment: a 2-D cloud whose long axis turns from 130 to 140 degrees between two
@@ -13,11 +13,11 @@
 
 #include <unistd.h>
 
-#include "nerve/analysis_run.h"
+#include "nerve/run_index.h"
 #include "nerve/pca.h"
 #include "nerve/plot.h"
 #include "nerve/snapshot.h"
-#include "h5util.h"
+#include "store/h5util.h"
 
 #define NTR 80
 #define NTE 20

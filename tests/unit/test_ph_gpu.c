@@ -1,5 +1,5 @@
 /* test_ph_gpu.c: the CPU references of the GPU stages of persistent homology
- * (include/nerve/ph_gpu.h, analysis/ph_gpu_ref.c), without a GPU:
+ * (include/nerve/ph_stages.h, analysis/ph/ph_stages.c), without a GPU:
  *   distances  the same bits as nv_distance_matrix / nv_ph_euclidean;
  *   edges      filtration order, and H0 from them = the engine's H0, pair for pair;
  *   columns    = a brute-force oracle of the apparent-pair definition (every cofacet
@@ -16,7 +16,7 @@
 
 #include "nerve/metric.h"
 #include "nerve/ph.h"
-#include "nerve/ph_gpu.h"
+#include "nerve/ph_stages.h"
 #include "ph_clouds.h"
 
 static float *dense(const float *x, int64_t n, int64_t d) {

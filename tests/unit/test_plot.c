@@ -1,4 +1,4 @@
-/* test_plot.c: analysis/plot.c draws what it is asked to, where it should.
+/* test_plot.c: analysis/plot/plot.c draws what it is asked to, where it should.
  *
  * Every figure kind is saved as PNG and SVG into a temporary directory; PNGs are
  * read back with cairo (size, a plotted point's colour at the pixel the layout

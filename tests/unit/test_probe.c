@@ -1,4 +1,4 @@
-/* test_probe.c: the linear probe (analysis/probe.c): optimality of the returned
+/* test_probe.c: the linear probe (analysis/geometry/probe.c): optimality of the returned
  * weights (the gradient of sklearn's objective, evaluated naively here, vanishes),
  * accuracy on separable and on overlapping classes, determinism, constant features,
  * and bad input. The sklearn comparison is tests/integration/probe_sklearn.py. */

@@ -1,4 +1,4 @@
-/* test_snapshot.c: the activation store (src/snapshot.c). Writes small snapshots
+/* test_snapshot.c: the activation store (src/store/snapshot.c). Writes small snapshots
  * and checks every split reads back exactly (including the virtual `all` = train
  * rows then test rows), the manifest's contents, order and truncation, that an
  * unknown format version and non-HDF5 input are refused with a clear message, that

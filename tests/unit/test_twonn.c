@@ -1,4 +1,4 @@
-/* test_twonn.c: TwoNN intrinsic dimension (analysis/twonn.c) on points uniform on
+/* test_twonn.c: TwoNN intrinsic dimension (analysis/geometry/twonn.c) on points uniform on
  * spheres S^m in R^(m+1), drawn with the project RNG (stream NV_STREAM_TEST), plus the
  * duplicate handling, thread-count independence, the fit alone and bad input.
  * The exact agreement with a numpy implementation of Ansuini et al.'s estimator is

@@ -1,4 +1,4 @@
-/* cuda_loader.h: the CUDA backend as a plug-in (internal; see cuda_loader.c).
+/* cuda_loader.h: the CUDA backend as a plug-in (internal; see device.c).
  *
  * With CUDA=1 the CUDA code (the .cu files in cuda/) and the NVIDIA libraries it needs (cuBLAS,
  * cuSOLVER, cuRAND, cudart) live in libnerve_cuda.so, which nothing links: the C
