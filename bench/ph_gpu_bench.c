@@ -3,7 +3,7 @@
  * column stage on the CPU (clique search, all threads) and on the GPU, and the
  * fraction of present simplices that the apparent-pair search removes. CUDA's
  * start-up (context creation, loading the plug-in) is timed once, apart, before
- * anything else. Medians of 3 alternating runs (CONTRACTS.md, benchmarks).
+ * anything else. Medians of 3 alternating runs (docs/CONTRACTS.md, benchmarks).
  *
  *   build/bench/ph_gpu_bench [threads]      (bench/ph_gpu.sh runs it)
  *
@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "core/cuda_loader.h"
+#include "nerve/device.h"
 #include "nerve/ph.h"
 #include "nerve/ph_stages.h"
 #include "nerve/rng.h"
@@ -60,7 +60,7 @@ int main(int argc, char **argv) {
     float tiny[2] = {0, 1}, one;
     nv_status (*dist)(const nv_real *, int64_t, int64_t, nv_metric_kind, float *, nv_error *) =
         (nv_status(*)(const nv_real *, int64_t, int64_t, nv_metric_kind, float *, nv_error *))
-            nv_cuda_sym("nv_ph_distances_cuda", why, sizeof why);
+            nv_cuda_sym("nv_metric_distances_cuda", why, sizeof why);
     if (!columns || !dist || dist(tiny, 2, 1, NV_METRIC_EUCLIDEAN, &one, &err)) {
         printf("FAIL: %s\n", columns && dist ? err.msg : why);
         return 1;
@@ -83,7 +83,7 @@ int main(int argc, char **argv) {
                 nv_device_kind dev = side ? NV_DEVICE_CUDA : NV_DEVICE_CPU;
                 float *l = NULL;
                 double a = nv_now();
-                if (nv_ph_distances(x, n, d, NV_METRIC_EUCLIDEAN, dev, &l, NULL, &err)) { printf("FAIL: %s\n", err.msg); return 1; }
+                if (nv_metric_distances(x, n, d, NV_METRIC_EUCLIDEAN, dev, &l, NULL, &err)) { printf("FAIL: %s\n", err.msg); return 1; }
                 td[side][r] = nv_now() - a;
                 nv_ph_input in = {NV_PH_DENSE, n, l, NULL, NULL, NULL};
                 nv_ph_params p;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # train_bench.sh: training throughput of nerve's CPU backend against PyTorch on the
 # default spheres nets (12-64-64-64-2 and the bottleneck 12-3-64-64-2, ReLU, Adam,
-# batch 64, 10000 rows), as CONTRACTS.md asks for benchmarks: both sides get the
+# batch 64, 10000 rows), as docs/CONTRACTS.md asks for benchmarks: both sides get the
 # same threads (OPENBLAS_NUM_THREADS for nerve, torch.set_num_threads for PyTorch)
 # and the same OpenBLAS kernels (scripts/openblas-env.sh sets OPENBLAS_CORETYPE),
 # PyTorch runs with OMP_WAIT_POLICY=PASSIVE, the runs alternate (nerve first in odd

@@ -491,20 +491,35 @@ static const nv_backend cuda_backend = {
 
 extern "C" const nv_backend *nv_backend_cuda_table(void) { return &cuda_backend; }
 
+/* A build for real GPUs carries sm_90 code and compute_90 PTX, which runs on compute
+ * capability 9.0 and later; the CUDA-on-CPU build (make test-cuda-cpu) compiles to
+ * SPIR-V, which its CPU device runs whatever capability it reports. */
+#if defined(NERVE_CUDA_ON_CPU) && NERVE_CUDA_ON_CPU
+#define NEEDS_SM90 0
+#else
+#define NEEDS_SM90 1
+#endif
+
+/* The plug-in's half of nv_cuda_status (src/core/device.c): NV_OK with the device's
+ * name in why, NV_ENODEVICE when the runtime sees no device, NV_EDEVICE when one is
+ * there but this build cannot run on it. */
 extern "C" int nv_cuda_probe(char *why, size_t why_len) {
     int count = 0;
     cudaError_t e = cudaGetDeviceCount(&count);
     if (e != cudaSuccess) {
-        /* 35 (insufficient driver) or 34 (stub library): no driver, i.e. no GPU here */
+        /* 35 (insufficient driver) or 34 (stub library): no driver, i.e. no GPU here;
+         * 100 (no device) likewise. Anything else: a GPU the runtime cannot use. */
         if (why && why_len)
             snprintf(why, why_len, "cudaGetDeviceCount: %s (%d: %s)", cudaGetErrorName(e), (int)e,
                      cudaGetErrorString(e));
-        cudaGetLastError(); /* clear the sticky-free error so later calls start clean */
-        return 0;
+        int none = e == cudaErrorNoDevice || e == cudaErrorInsufficientDriver ||
+                   e == cudaErrorStubLibrary;
+        cudaGetLastError(); /* clear the error so later calls start clean */
+        return none ? NV_ENODEVICE : NV_EDEVICE;
     }
     if (count < 1) {
         if (why && why_len) snprintf(why, why_len, "cudaGetDeviceCount found no CUDA device");
-        return 0;
+        return NV_ENODEVICE;
     }
     int dev = 0;
     cudaDeviceProp prop;
@@ -514,17 +529,16 @@ extern "C" int nv_cuda_probe(char *why, size_t why_len) {
         if (why && why_len)
             snprintf(why, why_len, "cudaGetDeviceProperties: %s (%d)", cudaGetErrorName(e), (int)e);
         cudaGetLastError();
-        return 0;
+        return NV_EDEVICE;
     }
-    /* This build carries sm_90 code and compute_90 PTX, which runs on 9.0 and later. */
-    if (prop.major < 9) {
+    if (NEEDS_SM90 && prop.major < 9) {
         if (why && why_len)
             snprintf(why, why_len,
                      "device %d (%s) has compute capability %d.%d; this build has code for 9.0 and "
                      "later (sm_90 + PTX): rebuild with NVCCFLAGS for this GPU",
                      dev, prop.name, prop.major, prop.minor);
-        return 0;
+        return NV_EDEVICE;
     }
     if (why && why_len) snprintf(why, why_len, "device %d: %s", dev, prop.name);
-    return 1;
+    return NV_OK;
 }

@@ -11,6 +11,8 @@
 #include <cuda_runtime.h>
 #include <cusolverDn.h>
 
+#include <stdlib.h>
+
 #include "nerve/common.h"
 
 static inline nv_status nv_cuda_fail(cudaError_t e, const char *call, const char *file, int line,
@@ -70,6 +72,29 @@ static inline nv_status nv_cusolver_fail(cusolverStatus_t s, const char *call, c
 /* After a kernel launch: a bad configuration shows up here, not at the launch. */
 #define NV_LAUNCHED() NV_CU(cudaGetLastError())
 #define NV_LAUNCHED_GOTO(label) NV_CU_GOTO(cudaGetLastError(), label)
+
+/* After a launch whose faults must surface before the next library call (thrust,
+ * a copy back): launch errors and faults during the kernel, here. */
+#define NV_SYNCED_GOTO(label)                          \
+    do {                                               \
+        NV_LAUNCHED_GOTO(label);                       \
+        NV_CU_GOTO(cudaDeviceSynchronize(), label);    \
+    } while (0)
+
+/* Blocks of `threads` covering `count` items. */
+static inline unsigned nv_cuda_blocks(int64_t count, int threads) {
+    return (unsigned)((count + threads - 1) / threads);
+}
+
+/* Test knobs, read from the environment so that the parity tests can make every
+ * chunked loop take several turns on small inputs (NERVE_TEST_PH_CHUNK: simplices
+ * per chunk of the edge and column stages; NERVE_TEST_GEO_SOURCES: sources per block
+ * of the graph distances). Results do not depend on them: only how work is cut. */
+static inline int64_t nv_cuda_test_knob(const char *name, int64_t dflt) {
+    const char *v = getenv(name);
+    long long k = v ? atoll(v) : 0;
+    return k > 0 ? (int64_t)k : dflt;
+}
 
 /* Propagate a status from a call that already filled err. */
 #define NV_TRY(expr)                     \

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/cuda_loader.h"
+#include "nerve/device.h"
 #include "nerve/kernels.h"
 #include "nerve/mlp.h"
 
@@ -437,32 +437,15 @@ done:
     return st;
 }
 
-/* The one place that picks the backend. */
+/* The CPU or the CUDA ops, under the device rule (device.h). */
 nv_status nv_features_ascend(const nv_features_problem *pb, const nv_features_params *p,
                              nv_device_kind want, nv_real *x, nv_real *act,
                              nv_device_kind *used, nv_error *err) {
-    const nv_features_ops *ops = nv_features_ops_cpu();
-    nv_device_kind u = NV_DEVICE_CPU;
-#ifdef NERVE_CUDA
-    if (want != NV_DEVICE_CPU) {
-        char why[256];
-        /* The CUDA ops live in libnerve_cuda.so, loaded on demand (cuda_loader.h). */
-        const nv_features_ops *(*cuda_ops)(void) = NULL;
-        if (nv_cuda_usable(why, sizeof why))
-            cuda_ops = (const nv_features_ops *(*)(void))nv_cuda_sym("nv_features_ops_cuda", why,
-                                                                     sizeof why);
-        if (cuda_ops) {
-            ops = cuda_ops();
-            u = NV_DEVICE_CUDA;
-        } else if (want == NV_DEVICE_CUDA) {
-            return nv_fail(err, NV_EDEVICE, "features: device 'cuda' requested but %s", why);
-        }
-    }
-#else
-    if (want == NV_DEVICE_CUDA)
-        return nv_fail(err, NV_EDEVICE, "features: device 'cuda' requested but this build has no CUDA (make CUDA=1)");
-#endif
-    if (used) *used = u;
+    void *gpu = NULL;
+    nv_status st = nv_device_select(want, "features", "nv_features_ops_cuda", 1, &gpu, NULL, err);
+    if (st != NV_OK) return st;
+    const nv_features_ops *ops = gpu ? ((const nv_features_ops *(*)(void))gpu)() : nv_features_ops_cpu();
+    if (used) *used = gpu ? NV_DEVICE_CUDA : NV_DEVICE_CPU;
     return nv_features_ascend_ops(ops, pb, p, x, act, err);
 }
 

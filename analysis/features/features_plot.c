@@ -9,6 +9,7 @@
  * white is the data mean and full colour a face of the box.
  */
 #include "nerve/features.h"
+#include "nerve/fsutil.h"
 
 #include <cairo.h>
 #include <math.h>
@@ -94,21 +95,22 @@ static void text(cairo_t *cr, double x, double y, double size, const char *s) {
     cairo_show_text(cr, s);
 }
 
-/* Writes the surface to png_path through a temporary file and a rename. */
+static cairo_status_t png_chunk(void *fp, const unsigned char *data, unsigned int len) {
+    return fwrite(data, 1, len, fp) == len ? CAIRO_STATUS_SUCCESS : CAIRO_STATUS_WRITE_ERROR;
+}
+
+/* Writes the surface to png_path crash-safe (fsutil.h). */
 static nv_status save_png(cairo_surface_t *surf, const char *png_path, nv_error *err) {
-    char tmp[1100];
-    snprintf(tmp, sizeof tmp, "%s.tmp-%d", png_path, (int)getpid());
-    cairo_status_t cs = cairo_surface_write_to_png(surf, tmp);
+    nv_outfile out;
+    nv_status st = nv_outfile_open(&out, png_path, err);
+    if (st != NV_OK) return st;
+    cairo_status_t cs = cairo_surface_write_to_png_stream(surf, png_chunk, out.fp);
     if (cs != CAIRO_STATUS_SUCCESS) {
-        unlink(tmp);
+        nv_outfile_abort(&out);
         return nv_fail(err, NV_EIO, "%s: cannot write the PNG: %s", png_path,
                        cairo_status_to_string(cs));
     }
-    if (rename(tmp, png_path) != 0) {
-        unlink(tmp);
-        return nv_fail(err, NV_EIO, "%s: cannot rename the PNG into place", png_path);
-    }
-    return NV_OK;
+    return nv_outfile_commit(&out, err);
 }
 
 nv_status nv_features_plot_layer(const nv_features_figure *f, const char *png_path,

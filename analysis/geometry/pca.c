@@ -9,7 +9,7 @@
  */
 #include "nerve/pca.h"
 
-#include "core/cuda_loader.h"
+#include "nerve/device.h"
 #include "nerve/mlp.h"
 
 #include <cblas.h>
@@ -220,37 +220,19 @@ static void finish_spectrum(nv_pca *p) {
         p->explained_variance_ratio[j] = total > 0.0 ? p->explained_variance[j] / total : 0.0;
 }
 
-/* The one place that chooses between the CPU and the CUDA core. */
+typedef nv_status (*pca_core_fn)(const nv_real *, int64_t, int64_t, const double *, int64_t,
+                                 double *, double *, double *, nv_error *);
+
+/* The CPU or the CUDA core, under the device rule (device.h). */
 static nv_status run_core(nv_device_kind want, const nv_real *x, int64_t n, int64_t d,
                           const double *mean, int64_t k, double *evals, double *comps,
                           double *proj, nv_device_kind *used, const char **note, nv_error *err) {
-    if (note) *note = NULL;
-#ifdef NERVE_CUDA
-    if (want != NV_DEVICE_CPU) {
-        char why[256];
-        /* The CUDA core lives in libnerve_cuda.so, loaded on demand (cuda_loader.h). */
-        nv_status (*core)(const nv_real *, int64_t, int64_t, const double *, int64_t, double *,
-                          double *, double *, nv_error *) = NULL;
-        if (nv_cuda_usable(why, sizeof why))
-            core = (nv_status(*)(const nv_real *, int64_t, int64_t, const double *, int64_t,
-                                 double *, double *, double *, nv_error *))
-                nv_cuda_sym("nv_pca_core_cuda", why, sizeof why);
-        if (core) {
-            *used = NV_DEVICE_CUDA;
-            return core(x, n, d, mean, k, evals, comps, proj, err);
-        }
-        if (want == NV_DEVICE_CUDA)
-            return nv_fail(err, NV_EDEVICE, "pca: device 'cuda' requested but %s", why);
-        if (note) *note = "pca: no usable CUDA device; running on the CPU";
-    }
-#else
-    if (want == NV_DEVICE_CUDA)
-        return nv_fail(err, NV_EDEVICE,
-                       "pca: device 'cuda' requested but this build has no CUDA backend "
-                       "(rebuild with nvcc available and CUDA=1)");
-#endif
-    *used = NV_DEVICE_CPU;
-    return nv_pca_core_cpu(x, n, d, mean, k, evals, comps, proj, err);
+    void *gpu = NULL;
+    nv_status st = nv_device_select(want, "pca", "nv_pca_core_cuda", 1, &gpu, note, err);
+    if (st != NV_OK) return st;
+    *used = gpu ? NV_DEVICE_CUDA : NV_DEVICE_CPU;
+    pca_core_fn core = gpu ? (pca_core_fn)gpu : nv_pca_core_cpu;
+    return core(x, n, d, mean, k, evals, comps, proj, err);
 }
 
 nv_status nv_pca_fit(const nv_real *x, int64_t n, int64_t d, const nv_pca_opts *opts,

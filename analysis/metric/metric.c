@@ -15,7 +15,7 @@
  * fixed arithmetic order, so the bytes do not depend on the thread count.
  */
 #include "nerve/metric.h"
-#include "nerve/ph_stages.h" /* nv_ph_geodesic: the graph distances on either device */
+#include "nerve/device.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -714,7 +714,7 @@ static nv_status metric_from_src(const dist_src *src, int64_t n, const nv_metric
         nv_knn_graph g;
         st = knn_graph_src(src, n, m->k, &g, err);
         if (st == NV_OK)
-            st = nv_ph_geodesic(&g, m->kind == NV_METRIC_KNN_WEIGHTED, m->device, &out, NULL, err);
+            st = nv_metric_geodesic(&g, m->kind == NV_METRIC_KNN_WEIGHTED, m->device, &out, NULL, err);
         nv_knn_graph_free(&g);
     }
     if (st == NV_OK && m->normalize) {
@@ -912,4 +912,130 @@ done:
     free(out);
     free(inv);
     return st;
+}
+
+/* ---- the distances on either device (metric.h) -------------------------------------------- */
+
+nv_status nv_metric_distances_check(const nv_real *x, int64_t n, int64_t d, nv_metric_kind kind,
+                                const float *lower, nv_error *err) {
+    if (n < 1 || d < 1 || !x || (!lower && n > 1))
+        return nv_fail(err, NV_EINPUT, "distances: %lld points of dimension %lld: expected "
+                                       "n >= 1, d >= 1 and arrays", (long long)n, (long long)d);
+    if (kind != NV_METRIC_EUCLIDEAN && kind != NV_METRIC_COSINE)
+        return nv_fail(err, NV_EINPUT, "distances: metric '%s': expected euclidean or cosine "
+                                       "(the graph metrics run on the CPU)", nv_metric_name(kind));
+    return NV_OK;
+}
+
+nv_status nv_metric_distances_cpu(const nv_real *x, int64_t n, int64_t d, nv_metric_kind kind,
+                              float *lower, nv_error *err) {
+    nv_status st = nv_metric_distances_check(x, n, d, kind, lower, err);
+    if (st) return st;
+    /* the reference is metric.c's own arithmetic, not a second copy of it */
+    nv_metric_spec spec = {.kind = kind};
+    float *m = NULL;
+    if ((st = nv_distance_matrix(x, n, d, &spec, &m, err))) return st;
+    memcpy(lower, m, (size_t)(n * (n - 1) / 2) * sizeof *lower);
+    free(m);
+    return NV_OK;
+}
+
+
+nv_status nv_metric_geodesic_relax_cpu(const nv_knn_graph *g, int weighted, float *lower,
+                                   nv_error *err) {
+    const int64_t n = g->n;
+    if (n < 2) return NV_OK;
+    double *dist = nv_malloc((size_t)n * sizeof *dist, err);
+    if (!dist) return NV_ENOMEM;
+    for (int64_t src = 1; src < n; src++) {
+        for (int64_t v = 0; v < n; v++) dist[v] = INFINITY;
+        dist[src] = 0.0;
+        for (int changed = 1; changed;) {
+            changed = 0;
+            for (int64_t v = 0; v < n; v++) {
+                double best = dist[v];
+                for (int64_t p = g->row_ptr[v]; p < g->row_ptr[v + 1]; p++) {
+                    /* len[p] is the length of (v, u) read from the symmetric matrix:
+                     * the same float as (u, v) in u's row, which Dijkstra adds */
+                    double c = dist[g->col[p]] + (weighted ? (double)g->len[p] : 1.0);
+                    if (c < best) best = c;
+                }
+                if (best < dist[v]) dist[v] = best, changed = 1;
+            }
+        }
+        float *row = lower + src * (src - 1) / 2;
+        for (int64_t j = 0; j < src; j++) row[j] = (float)dist[j];
+    }
+    free(dist);
+    return NV_OK;
+}
+
+/* The lower triangle of n points that a GPU form fills (one float for n < 2, so the
+ * pointer is never NULL). */
+static float *lower_new(int64_t n, nv_error *err) {
+    return nv_malloc((size_t)(n > 1 ? n * (n - 1) / 2 : 1) * sizeof(float), err);
+}
+
+typedef nv_status (*distances_fn)(const nv_real *, int64_t, int64_t, nv_metric_kind, float *,
+                                  nv_error *);
+typedef nv_status (*geodesic_fn)(const nv_knn_graph *, int, float *, nv_error *);
+
+nv_status nv_metric_distances(const nv_real *x, int64_t n, int64_t d, nv_metric_kind kind,
+                              nv_device_kind want, float **lower, nv_device_kind *used,
+                              nv_error *err) {
+    *lower = NULL;
+    if (used) *used = NV_DEVICE_CPU;
+    nv_status st = nv_metric_check_points(x, n, d, "distances", err);
+    if (st) return st;
+    if (n > 3037000499LL)
+        return nv_fail(err, NV_ENOMEM, "distances: %lld points: the matrix does not fit in "
+                                       "memory; use landmarks", (long long)n);
+    if (kind != NV_METRIC_EUCLIDEAN && kind != NV_METRIC_COSINE)
+        return nv_fail(err, NV_EINPUT, "distances: metric '%s': expected euclidean or cosine "
+                                       "(the graph metrics take nv_distance_matrix)", nv_metric_name(kind));
+    void *gpu = NULL;
+    st = nv_device_select(want, "distances", "nv_metric_distances_cuda", 1, &gpu, NULL, err);
+    if (st) return st;
+    if (!gpu) {
+        /* the CPU: the threaded rows of nv_distance_matrix (what nv_metric_distances_cpu
+         * also returns, the reference the GPU is tested against) */
+        nv_metric_spec spec = {.kind = kind};
+        return nv_distance_matrix(x, n, d, &spec, lower, err);
+    }
+    float *out = lower_new(n, err);
+    if (!out) return NV_ENOMEM;
+    nv_device_lock();
+    st = ((distances_fn)gpu)(x, n, d, kind, out, err);
+    nv_device_unlock();
+    if (st) {
+        free(out);
+        return st;
+    }
+    *lower = out;
+    if (used) *used = NV_DEVICE_CUDA;
+    return NV_OK;
+}
+
+nv_status nv_metric_geodesic(const nv_knn_graph *g, int weighted, nv_device_kind want,
+                             float **lower, nv_device_kind *used, nv_error *err) {
+    *lower = NULL;
+    if (used) *used = NV_DEVICE_CPU;
+    /* AUTO: the CPU, until the GPU form has run and been measured on a GPU */
+    void *gpu = NULL;
+    nv_status st = nv_device_select(want, "graph distances", "nv_metric_geodesic_cuda", 0, &gpu,
+                                    NULL, err);
+    if (st) return st;
+    if (!gpu) return nv_metric_geodesic_lower(g, weighted, lower, err);
+    float *out = lower_new(g->n, err);
+    if (!out) return NV_ENOMEM;
+    nv_device_lock();
+    st = ((geodesic_fn)gpu)(g, weighted, out, err);
+    nv_device_unlock();
+    if (st) {
+        free(out);
+        return st;
+    }
+    *lower = out;
+    if (used) *used = NV_DEVICE_CUDA;
+    return NV_OK;
 }

@@ -1,5 +1,5 @@
 /* calibrate.c: the scale calibration of Naitzat, Zhitnikov and Lim, "Topology of
- * Deep Neural Networks" (JMLR 2020), declared in include/nerve/metric.h.
+ * Deep Neural Networks" (JMLR 2020), declared in include/nerve/calibrate.h.
  *
  * Betti numbers of a point cloud depend on the scale at which they are read. The
  * paper fixes the scale once, on a reference layer whose topology is known (the
@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nerve/calibrate.h"
 #include "nerve/metric.h"
 #include "nerve/ph.h"
 

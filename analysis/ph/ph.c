@@ -29,7 +29,9 @@
  *    keeps even the stored reduction matrix the same for any thread count.
  */
 #include "ph_internal.h"
+#include "ph_stage_common.h"
 
+#include "nerve/parallel.h"
 #include "nerve/ph_stages.h"
 
 #include <math.h>
@@ -1601,33 +1603,6 @@ static int ph_is_prime(uint32_t p) {
     return 1;
 }
 
-/* Pascal's triangle up to k = kmax, refusing inputs whose simplex indices would not
- * fit in 63 bits (ph_stages.h; the GPU column stage uses the same table). */
-nv_status nv_ph_binomials(int64_t n, int kmax, int64_t **out, nv_error *err) {
-    *out = NULL;
-    int64_t stride = n + 1;
-    int64_t *b = malloc((size_t)(kmax + 1) * (size_t)stride * sizeof *b);
-    if (!b) return nv_fail(err, NV_ENOMEM, "out of memory for the binomial table");
-    for (int k = 0; k <= kmax; k++)
-        for (int64_t m = 0; m <= n; m++) {
-            int64_t v;
-            if (k == 0) v = 1;
-            else if (m == 0) v = 0;
-            else if (__builtin_add_overflow(b[(int64_t)(k - 1) * stride + m - 1],
-                                            b[(int64_t)k * stride + m - 1], &v)) {
-                free(b);
-                return nv_fail(err, NV_EINPUT,
-                               "%lld points with homology up to dimension %d need simplex "
-                               "indices beyond 64 bits (C(%lld, %d) overflows); lower --dim, "
-                               "or use fewer points (--landmarks)",
-                               (long long)n, kmax - 2, (long long)n, kmax);
-            }
-            b[(int64_t)k * stride + m] = v;
-        }
-    *out = b;
-    return NV_OK;
-}
-
 /* The smallest radius at which the complex is a cone: min over i of max over j. */
 float nv_ph_enclosing_radius(const float *lower, int64_t n) {
     float best = INFINITY;
@@ -1884,7 +1859,7 @@ static nv_status ph_engine_open(ph_engine *E, ph_owned *own, const nv_ph_input *
             }
     }
     E->c.bstride = c->n + 1;
-    st = nv_ph_binomials(c->n, c->max_dim + 2, &c->binom, err);
+    st = phs_binomials(c->n, c->max_dim + 2, &c->binom, err);
     if (st) return st;
     c->inv = malloc((size_t)c->p * sizeof *c->inv);
     if (!c->inv) return nv_fail(err, NV_ENOMEM, "out of memory");
@@ -2072,4 +2047,56 @@ int64_t nv_ph_betti_at(const nv_ph_result *r, int dim, float scale) {
         if (q->dim == dim && q->birth <= scale && scale < q->death) count++;
     }
     return count;
+}
+
+/* --- many inputs in one call (nv_ph_compute_batch) ------------------------------------ */
+
+typedef struct {
+    const nv_ph_input *in;
+    nv_ph_params p;          /* one thread, CPU */
+    nv_ph_result *out;
+    const int64_t *which;    /* the small inputs' positions */
+} batch_job;
+
+static nv_status batch_one(int64_t i, void *ctx, nv_error *err) {
+    batch_job *J = ctx;
+    int64_t k = J->which[i];
+    nv_status st = nv_ph_compute(&J->in[k], &J->p, &J->out[k], err);
+    if (st) nv_error_prefix(err, "input %lld of the batch: ", (long long)k);
+    return st;
+}
+
+nv_status nv_ph_compute_batch(const nv_ph_input *in, int64_t count, const nv_ph_params *p,
+                              nv_ph_result *out, nv_error *err) {
+    nv_status st = NV_OK;
+    if (count < 0 || (count > 0 && (!in || !out)))
+        return nv_fail(err, NV_EINPUT, "ph batch: %lld inputs: expected count >= 0 and arrays",
+                       (long long)count);
+    memset(out, 0, (size_t)count * sizeof *out);
+    int64_t *small = nv_malloc((size_t)(count ? count : 1) * sizeof *small, err);
+    if (!small) return NV_ENOMEM;
+    int64_t nsmall = 0;
+    /* Large inputs (those the GPU stages would take; with no GPU, those of at least
+     * the size rule) run one at a time with every thread; the rest in parallel. */
+    int64_t min_points = p->gpu_min_points > 0 ? p->gpu_min_points : NV_PH_BATCH_LARGE_POINTS;
+    for (int64_t k = 0; k < count && !st; k++) {
+        int large = p->device == NV_DEVICE_CUDA || in[k].n >= min_points;
+        if (!large) {
+            small[nsmall++] = k;
+            continue;
+        }
+        st = nv_ph_compute(&in[k], p, &out[k], err);
+        if (st) nv_error_prefix(err, "input %lld of the batch: ", (long long)k);
+    }
+    if (!st && nsmall) {
+        batch_job J = {in, *p, out, small};
+        J.p.threads = 1;
+        if (J.p.device == NV_DEVICE_AUTO) J.p.device = NV_DEVICE_CPU;
+        int threads = p->threads > 0 ? p->threads : nv_default_threads();
+        st = nv_parallel_for(nsmall, threads, batch_one, &J, err);
+    }
+    free(small);
+    if (st)
+        for (int64_t k = 0; k < count; k++) nv_ph_result_free(&out[k]);
+    return st;
 }

@@ -3,7 +3,8 @@
  * (analysis/ph/ph_stages.c) and as __host__ __device__ code into the CUDA stage
  * (cuda/ph_stages.cu). One source for both is what makes "the same split of apparent
  * and non-apparent columns" a property of the code rather than of two copies kept
- * in step by hand. Internal: included only by those two files.
+ * in step by hand. Internal: included by those two files and by the engine
+ * (analysis/ph/ph.c), which shares its binomial table.
  *
  * Everything is decided from the dense lower triangle with comparisons only (no
  * float arithmetic), so host and device agree bit for bit. The definitions are the
@@ -16,6 +17,9 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
+
+#include "nerve/common.h"
 
 #ifdef __CUDACC__
 #define PHS_FN static __host__ __device__ __forceinline__
@@ -174,6 +178,36 @@ PHS_FN int phs_classify(const phs_view *v, const int64_t *w, int d, int64_t idx,
         phs_zero_facet(v, ow, d + 1, dm, &back, bw) && back == idx)
         return PHS_APPARENT;
     return PHS_COLUMN;
+}
+
+/* Pascal's triangle rows k = 0..kmax for m = 0..n: (*out)[k * (n + 1) + m] = C(m, k)
+ * (malloc'd; the caller frees): the one table of the engine (ph.c), the CPU
+ * references (ph_stages.c) and the GPU stage (ph_stages.cu), built on the host.
+ * NV_EINPUT when an entry overflows int64, i.e. when the simplex indices would not
+ * fit in 63 bits, saying to lower the dimension or the number of points. */
+static inline nv_status phs_binomials(int64_t n, int kmax, int64_t **out, nv_error *err) {
+    *out = NULL;
+    int64_t stride = n + 1;
+    int64_t *b = (int64_t *)malloc((size_t)(kmax + 1) * (size_t)stride * sizeof *b);
+    if (!b) return nv_fail(err, NV_ENOMEM, "out of memory for the binomial table");
+    for (int k = 0; k <= kmax; k++)
+        for (int64_t m = 0; m <= n; m++) {
+            int64_t v;
+            if (k == 0) v = 1;
+            else if (m == 0) v = 0;
+            else if (__builtin_add_overflow(b[(int64_t)(k - 1) * stride + m - 1],
+                                            b[(int64_t)k * stride + m - 1], &v)) {
+                free(b);
+                return nv_fail(err, NV_EINPUT,
+                               "%lld points with homology up to dimension %d need simplex "
+                               "indices beyond 64 bits (C(%lld, %d) overflows); lower --dim, "
+                               "or use fewer points (--landmarks)",
+                               (long long)n, kmax - 2, (long long)n, kmax);
+            }
+            b[(int64_t)k * stride + m] = v;
+        }
+    *out = b;
+    return NV_OK;
 }
 
 #endif

@@ -1,7 +1,7 @@
 /* ph_stages.c: the CPU references of the GPU stages of persistent homology
- * (include/nerve/ph_stages.h): distances (metric.c's, into the caller's buffer), edges
- * in filtration order, H0 from them, the columns of a dimension after clearing and
- * the apparent-pair search, and the graph distances by the GPU's relaxation.
+ * (include/nerve/ph_stages.h): edges in filtration order, H0 from them, and the
+ * columns of a dimension after clearing and the apparent-pair search. (The first
+ * stage, the distances, is the metric module's: analysis/metric/metric.c.)
  *
  * Plain loops, one thread: these define what the CUDA stages (cuda/ph_stages.cu) must
  * return, and the staged engine can run on them (nv_ph_params.stages_reference) so
@@ -20,32 +20,6 @@
 #include "ph_stage_common.h"
 
 _Static_assert(PHS_MAX_VERTS == NV_PH_GPU_MAX_DIM + 2, "ph_stage_common.h: vertex arrays");
-
-/* --- 1. distances ---------------------------------------------------------------------- */
-
-nv_status nv_ph_distances_check(const nv_real *x, int64_t n, int64_t d, nv_metric_kind kind,
-                                const float *lower, nv_error *err) {
-    if (n < 1 || d < 1 || !x || (!lower && n > 1))
-        return nv_fail(err, NV_EINPUT, "ph distances: %lld points of dimension %lld: expected "
-                                       "n >= 1, d >= 1 and arrays", (long long)n, (long long)d);
-    if (kind != NV_METRIC_EUCLIDEAN && kind != NV_METRIC_COSINE)
-        return nv_fail(err, NV_EINPUT, "ph distances: metric '%s': expected euclidean or cosine "
-                                       "(the graph metrics run on the CPU)", nv_metric_name(kind));
-    return NV_OK;
-}
-
-nv_status nv_ph_distances_cpu(const nv_real *x, int64_t n, int64_t d, nv_metric_kind kind,
-                              float *lower, nv_error *err) {
-    nv_status st = nv_ph_distances_check(x, n, d, kind, lower, err);
-    if (st) return st;
-    /* the reference is metric.c's own arithmetic, not a second copy of it */
-    nv_metric_spec spec = {.kind = kind};
-    float *m = NULL;
-    if ((st = nv_distance_matrix(x, n, d, &spec, &m, err))) return st;
-    memcpy(lower, m, (size_t)(n * (n - 1) / 2) * sizeof *lower);
-    free(m);
-    return NV_OK;
-}
 
 /* --- 2. edges and dimension 0 ------------------------------------------------------------ */
 
@@ -197,7 +171,7 @@ nv_status nv_ph_columns_cpu(const float *lower, int64_t n, float threshold, int 
         return nv_fail(err, NV_EINPUT, "ph columns: dimension %d of %lld points: expected 1..%d",
                        d, (long long)n, NV_PH_GPU_MAX_DIM);
     int64_t *binom = NULL;
-    nv_status st = nv_ph_binomials(n, d + 2, &binom, err);
+    nv_status st = phs_binomials(n, d + 2, &binom, err);
     if (st) return st;
     ref_cols R = {{lower, n, threshold, binom, n + 1}, d, cleared, ncleared, NULL, 0, 0, {0}, 0};
     int64_t u[PHS_MAX_VERTS];
@@ -216,36 +190,5 @@ nv_status nv_ph_columns_cpu(const float *lower, int64_t n, float threshold, int 
     *cols = R.out ? R.out : nv_malloc(sizeof *R.out, err);
     if (!*cols) return NV_ENOMEM;
     *ncols = R.len;
-    return NV_OK;
-}
-
-/* --- graph distances --------------------------------------------------------------- */
-
-nv_status nv_ph_geodesic_relax_cpu(const nv_knn_graph *g, int weighted, float *lower,
-                                   nv_error *err) {
-    const int64_t n = g->n;
-    if (n < 2) return NV_OK;
-    double *dist = nv_malloc((size_t)n * sizeof *dist, err);
-    if (!dist) return NV_ENOMEM;
-    for (int64_t src = 1; src < n; src++) {
-        for (int64_t v = 0; v < n; v++) dist[v] = INFINITY;
-        dist[src] = 0.0;
-        for (int changed = 1; changed;) {
-            changed = 0;
-            for (int64_t v = 0; v < n; v++) {
-                double best = dist[v];
-                for (int64_t p = g->row_ptr[v]; p < g->row_ptr[v + 1]; p++) {
-                    /* len[p] is the length of (v, u) read from the symmetric matrix:
-                     * the same float as (u, v) in u's row, which Dijkstra adds */
-                    double c = dist[g->col[p]] + (weighted ? (double)g->len[p] : 1.0);
-                    if (c < best) best = c;
-                }
-                if (best < dist[v]) dist[v] = best, changed = 1;
-            }
-        }
-        float *row = lower + src * (src - 1) / 2;
-        for (int64_t j = 0; j < src; j++) row[j] = (float)dist[j];
-    }
-    free(dist);
     return NV_OK;
 }

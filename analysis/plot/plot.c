@@ -9,6 +9,7 @@
  * cairo surface nv_plot_save opened. One drawing path, three formats.
  */
 #include "nerve/plot.h"
+#include "nerve/fsutil.h"
 
 #include <cairo.h>
 #include <cairo-pdf.h>
@@ -1498,8 +1499,6 @@ static int has_suffix(const char *s, const char *suffix) {
     return n >= k && strcasecmp(s + n - k, suffix) == 0;
 }
 
-static atomic_uint tmp_serial; /* distinguishes temporary names within a process */
-
 nv_status nv_plot_save(const nv_plot_figure *f, const char *path, nv_error *err) {
     if (!f || !path) return nv_fail(err, NV_EINPUT, "nv_plot_save: NULL argument");
     enum { PNG, SVG, PDF } fmt;
@@ -1514,37 +1513,14 @@ nv_status nv_plot_save(const nv_plot_figure *f, const char *path, nv_error *err)
         nv_error_prefix(err, "%s: ", path);
         return st;
     }
-    size_t plen = strlen(path);
-    char *tmp = nv_malloc(plen + 40, err);
+    nv_outfile out = {0};
     FILE *fp = NULL;
     cairo_surface_t *surf = NULL;
     cairo_t *cr = NULL;
-    int fd = -1;
     membuf svg = {0};
-    if (!tmp) {
-        st = NV_ENOMEM;
-        goto done;
-    }
-    /* open(O_EXCL, 0666) rather than mkstemp, whose 0600 would leave the figure
-     * unreadable to others; the umask applies as for any new file. */
-    for (int attempt = 0; attempt < 100 && fd < 0; attempt++) {
-        unsigned serial = atomic_fetch_add(&tmp_serial, 1u);
-        snprintf(tmp, plen + 40, "%s.tmp.%ld.%u", path, (long)getpid(), serial);
-        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        if (fd < 0 && errno != EEXIST) break;
-    }
-    if (fd < 0) {
-        st = nv_fail(err, NV_EIO, "%s: cannot create a temporary file next to it: %s", path,
-                     strerror(errno));
-        goto done;
-    }
-    fp = fdopen(fd, "wb");
-    if (!fp) {
-        close(fd);
-        unlink(tmp);
-        st = nv_fail(err, NV_EIO, "%s: fdopen: %s", path, strerror(errno));
-        goto done;
-    }
+    st = nv_outfile_open(&out, path, err);
+    if (st != NV_OK) goto done;
+    fp = out.fp;
     if (fmt == PNG) {
         int w = (int)ceil(f->width * f->png_scale), h = (int)ceil(f->height * f->png_scale);
         surf = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, w, h);
@@ -1567,23 +1543,18 @@ nv_status nv_plot_save(const nv_plot_figure *f, const char *path, nv_error *err)
     }
     cairo_surface_destroy(surf);
     if (svg.failed && cs == CAIRO_STATUS_SUCCESS) cs = CAIRO_STATUS_NO_MEMORY;
-    int ok = cs == CAIRO_STATUS_SUCCESS;
-    int io_errno = 0;
-    if (ok && fmt == SVG && !write_svg_renumbered(fp, &svg)) ok = 0, io_errno = errno;
-    if (ok && (fflush(fp) != 0 || fsync(fileno(fp)) != 0)) ok = 0, io_errno = errno;
-    if (fclose(fp) != 0 && ok) ok = 0, io_errno = errno;
-    if (ok && rename(tmp, path) != 0) ok = 0, io_errno = errno;
-    if (!ok) {
-        unlink(tmp);
-        if (cs != CAIRO_STATUS_SUCCESS)
-            st = nv_fail(err, NV_EIO, "%s: cairo failed drawing the figure: %s", path,
-                         cairo_status_to_string(cs));
-        else
-            st = nv_fail(err, NV_EIO, "%s: cannot write the figure: %s", path, strerror(io_errno));
+    if (cs != CAIRO_STATUS_SUCCESS) {
+        nv_outfile_abort(&out);
+        st = nv_fail(err, NV_EIO, "%s: cairo failed drawing the figure: %s", path,
+                     cairo_status_to_string(cs));
+    } else if (fmt == SVG && !write_svg_renumbered(fp, &svg)) {
+        st = nv_fail(err, NV_EIO, "%s: cannot write the figure: %s", path, strerror(errno));
+        nv_outfile_abort(&out);
+    } else {
+        st = nv_outfile_commit(&out, err);
     }
 done:
     free(svg.data);
-    free(tmp);
     free(FL.p);
     return st;
 }

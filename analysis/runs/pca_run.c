@@ -30,6 +30,7 @@
 #include "nerve/pca.h"
 #include "nerve/plot.h"
 #include "nerve/snapshot.h"
+#include "nerve/fsutil.h"
 
 static const char *const SPLITS[3] = {"train", "test", "all"};
 

@@ -33,9 +33,11 @@
 #include <jansson.h>
 
 #include "store/h5util.h"
+#include "nerve/calibrate.h"
 #include "nerve/metric.h"
 #include "nerve/parallel.h"
 #include "nerve/ph.h"
+#include "nerve/fsutil.h"
 #include "ph_run_internal.h"
 
 #define CALIB_FORMAT "nerve-ph-calibration"
@@ -54,12 +56,6 @@ void nv_phrun_options_defaults(nv_phrun_options *o) {
     strcpy(o->splits[0], "all");
     o->figures = 1;
     o->tasks = 1;
-}
-
-int64_t phr_mtime(const char *path) {
-    struct stat st;
-    if (stat(path, &st) != 0) return 0;
-    return (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
 }
 
 static void note(const nv_phrun_options *o, nv_phrun_event_kind kind, int64_t done, int64_t total,
@@ -107,7 +103,7 @@ nv_status phr_plan_make(const char *run_dir, const char *only_layer, phr_plan *p
     snprintf(plan->run, sizeof plan->run, "%s", run_dir);
     snprintf(snapdir, sizeof snapdir, "%s/snapshots", run_dir);
     snprintf(manpath, sizeof manpath, "%s/manifest.json", snapdir);
-    if (phr_mtime(manpath) == 0)
+    if (nv_file_mtime_ns(manpath) == 0)
         return nv_fail(err, NV_EINPUT,
                        "%s: not a run directory (no snapshots/manifest.json; expected the output "
                        "directory of 'nerve train')",
@@ -135,7 +131,7 @@ nv_status phr_plan_make(const char *run_dir, const char *only_layer, phr_plan *p
         snprintf(it->snap_path, sizeof it->snap_path, "%s/%s", run_dir, it->snap_rel);
         snprintf(it->out_path, sizeof it->out_path, "%s/%s/epoch_%04lld.h5", plan->ph_dir, e->model,
                  (long long)e->epoch);
-        if (phr_mtime(it->snap_path) == 0) {
+        if (nv_file_mtime_ns(it->snap_path) == 0) {
             st = nv_fail(err, NV_EINPUT, "%s: snapshot listed in %s is missing", it->snap_path, manpath);
             break;
         }
@@ -724,7 +720,7 @@ static void params_key(const nv_phrun_options *o, const phr_calib *cal, double t
 
 /* 1 when `path` is a diagram file of this version whose params equal `key`. */
 static int diagram_file_current(const char *path, const char *key) {
-    if (phr_mtime(path) == 0) return 0;
+    if (nv_file_mtime_ns(path) == 0) return 0;
     nv_h5_quiet();
     hid_t fid = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (fid < 0) return 0;

@@ -36,9 +36,6 @@ typedef struct {
 nv_status phr_plan_make(const char *run_dir, const char *only_layer, phr_plan *plan, nv_error *err);
 void phr_plan_free(phr_plan *plan);
 
-/* Modification time of a file in nanoseconds; 0 if it does not exist. */
-int64_t phr_mtime(const char *path);
-
 /* The summary step (ph_run_summary.c) over the files of `plan` that exist. force = 0
  * skips it when summary.csv, distances.csv and the chart are newer than every
  * diagram file (nothing changed since they were written). */

@@ -24,6 +24,7 @@
 #include "nerve/parallel.h"
 #include "nerve/plot.h"
 #include "nerve/strbuf.h"
+#include "nerve/fsutil.h"
 #include "ph_run_internal.h"
 
 /* One diagram group of a file, all its dimensions. */
@@ -526,7 +527,7 @@ static nv_status write_snapshot_figures(const phr_plan *plan, const phr_entries 
         char path[PHR_PATH + 200];
         snprintf(path, sizeof path, "%s/%s_e%04lld_%s.png", dir, it->model, (long long)it->epoch, e->layer);
         /* a figure newer than its diagram file shows that file already */
-        if (!force && phr_mtime(path) > phr_mtime(it->out_path)) continue;
+        if (!force && nv_file_mtime_ns(path) > nv_file_mtime_ns(it->out_path)) continue;
         st = write_snapshot_figure(plan, e, path, err);
         if (!st) (*written)++;
     }
@@ -545,14 +546,14 @@ nv_status phr_summarize(const phr_plan *plan, const nv_phrun_options *o, int for
     /* Up to date when every output is newer than every diagram file. */
     int64_t newest = 0, n_exist = 0;
     for (int64_t i = 0; i < plan->n; i++) {
-        int64_t t = phr_mtime(plan->items[i].out_path);
+        int64_t t = nv_file_mtime_ns(plan->items[i].out_path);
         if (t) n_exist++;
         newest = NV_MAX(newest, t);
     }
     rep->summary_files = n_exist;
     if (!force && !o->force) {
-        int64_t oldest = NV_MIN(phr_mtime(summary), phr_mtime(distances));
-        if (o->figures) oldest = NV_MIN(oldest, phr_mtime(chart));
+        int64_t oldest = NV_MIN(nv_file_mtime_ns(summary), nv_file_mtime_ns(distances));
+        if (o->figures) oldest = NV_MIN(oldest, nv_file_mtime_ns(chart));
         if (oldest > newest) return NV_OK;
     }
     if (o->on_event) {
@@ -563,7 +564,7 @@ nv_status phr_summarize(const phr_plan *plan, const nv_phrun_options *o, int for
     phr_entries es = {0};
     nv_status st = NV_OK;
     for (int64_t i = 0; i < plan->n && !st; i++) {
-        if (!phr_mtime(plan->items[i].out_path)) continue; /* another task's, not done yet */
+        if (!nv_file_mtime_ns(plan->items[i].out_path)) continue; /* another task's, not done yet */
         st = read_file(plan, (int)i, &es, err);
     }
     if (!st) st = nv_mkdirs(plan->ph_dir, err);

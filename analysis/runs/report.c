@@ -24,6 +24,7 @@
 #include "nerve/plot.h"
 #include "nerve/snapshot.h"
 #include "nerve/strbuf.h"
+#include "nerve/fsutil.h"
 
 /* HTML-escapes text. */
 static void put_text(nv_strbuf *b, const char *s) {

@@ -13,6 +13,7 @@
 
 #include "store/h5util.h"
 #include "nerve/snapshot.h"
+#include "nerve/fsutil.h"
 
 static void free_model(nv_run_model *rm) {
     for (int64_t e = 0; e < rm->n_epochs; e++) free(rm->paths ? rm->paths[e] : NULL);

@@ -36,6 +36,7 @@
 #include "nerve/snapshot.h"
 #include "nerve/stats.h"
 #include "nerve/strbuf.h"
+#include "nerve/fsutil.h"
 
 static const char *const SPLITS[3] = {"train", "test", "all"};
 #define PCA_FRACTION 0.9

@@ -20,7 +20,7 @@
 #define NERVE_CHECKPOINT_H
 
 #include "nerve/common.h"
-#include "nerve/mlp.h"
+#include "nerve/netspec.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -4,7 +4,7 @@
  * failure, fills an nv_error with one sentence that names the file and the key,
  * line or offset, what was found and what was expected. Only the command-line
  * layer (src/cli/) prints that sentence and maps the status to an exit code
- * (NV_EINPUT -> 2, as ../shared/CONTRACTS.md asks for bad input).
+ * (NV_EINPUT -> 2, as docs/CONTRACTS.md asks for bad input).
  */
 #ifndef NERVE_COMMON_H
 #define NERVE_COMMON_H
@@ -25,9 +25,10 @@ typedef enum {
     NV_EIO = 3,        /* the system failed us: disk full, permission, ... */
     NV_ENOMEM = 4,     /* allocation failed, or a memory estimate was refused */
     NV_ENUMERIC = 5,   /* a NaN/Inf appeared during computation (e.g. diverging loss) */
-    NV_EDEVICE = 6,    /* CUDA / cuBLAS failure, or no usable GPU where one was required */
+    NV_EDEVICE = 6,    /* the GPU failed, or is there and cannot be used (device.h) */
     NV_EINTERNAL = 7,  /* a bug: an invariant did not hold */
-    NV_EINTERRUPTED = 8 /* stopped on request (SIGINT/SIGTERM); earlier results are intact */
+    NV_EINTERRUPTED = 8, /* stopped on request (SIGINT/SIGTERM); earlier results are intact */
+    NV_ENODEVICE = 9   /* a GPU was required and this machine or build has none (device.h) */
 } nv_status;
 
 #define NV_ERROR_LEN 1024

@@ -182,9 +182,8 @@ const nv_features_ops *nv_features_ops_cpu(void);
 nv_status nv_features_ascend_ops(const nv_features_ops *ops, const nv_features_problem *pb,
                                  const nv_features_params *p, nv_real *x, nv_real *act,
                                  nv_error *err);
-#ifdef NERVE_CUDA
+/* The CUDA twin (cuda/features.cu, in the plug-in; only CUDA builds define it). */
 const nv_features_ops *nv_features_ops_cuda(void);
-#endif
 
 /* --- whole snapshots (the verb's unit of work) ----------------------------------- */
 typedef struct {

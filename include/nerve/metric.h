@@ -22,7 +22,7 @@
 #define NERVE_METRIC_H
 
 #include "nerve/common.h"
-#include "nerve/mlp.h" /* nv_device_kind */
+#include "nerve/device.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -46,7 +46,7 @@ typedef struct {
                                 knn-weighted, cosine for cosine. Refused (NV_EINPUT)
                                 for knn-hops: hop counts have no scale to remove. */
     nv_device_kind device;   /* where the graph distances of knn-hops/knn-weighted run:
-                                CUDA asks for the GPU (ph_stages.h, nv_ph_geodesic; the
+                                CUDA asks for the GPU (ph_stages.h, nv_metric_geodesic; the
                                 same floats); AUTO (0) and CPU run them here */
 } nv_metric_spec;
 
@@ -126,41 +126,9 @@ nv_status nv_landmarks_select(const nv_real *x, int64_t n, int64_t d, int64_t co
                               nv_landmark_kind kind, uint64_t seed, int64_t first,
                               int64_t *idx, double *cover_radius, nv_error *err);
 
-/* --- calibration ---------------------------------------------------------------- */
-/* Finds the smallest k in [k_min, k_max] and a scale at which the Vietoris-Rips
- * Betti numbers of x under the kNN metric (kind NV_METRIC_KNN_HOPS or _WEIGHTED)
- * equal `target` (target[0..ndims)), choosing the scale in the middle of the
- * longest interval where they do. Returns NV_EINPUT with a message when no k in
- * range achieves the target.
- *
- * The Betti numbers as a function of the scale t are those of the Rips complex at
- * t (bars with birth <= t < death), so they are constant on half-open intervals
- * [lo, hi) between consecutive filtration values; scale_lo and scale_hi are the
- * ends of the longest such run. hi is INFINITY when the target holds at every
- * larger scale (beta0 of a disconnected kNN graph); such a run is measured, and its
- * middle taken, up to the largest finite distance dmax of the metric, past which
- * nothing changes: scale = middle of [lo, max(lo, dmax)]. Ties in length go to the
- * smaller scale. For hop counts the scale is an integer number of hops: the lower
- * middle of the integers lo .. hi-1 (or lo .. dmax).
- * ndims == 1 (beta0 only) is computed by union-find on the kNN graph and never
- * calls the persistence engine; ndims >= 2 runs nv_ph_compute (dense, max_dim =
- * ndims - 1), which must fit in memory for n points (use landmarks first). Scales
- * are in the units of the metric without normalisation. Bad input (NV_EINPUT): x
- * invalid as for nv_distance_matrix, another kind, ndims outside [1, 8], a target
- * outside [0, n], not 1 <= k_min <= k_max < n. */
-typedef struct {
-    int k;
-    float scale;
-    float scale_lo, scale_hi;   /* the interval of scales with the target Betti numbers */
-} nv_calibration;
-
-nv_status nv_calibrate(const nv_real *x, int64_t n, int64_t d, nv_metric_kind kind,
-                       const int64_t *target, int ndims, int k_min, int k_max,
-                       nv_calibration *out, nv_error *err);
-
-/* --- internals shared by analysis/metric/metric.c, landmarks.c and calibrate.c ---------
+/* --- internals shared by analysis/metric/metric.c, landmarks.c and ph/calibrate.c ---
  * Not part of the stable API (no validation beyond what is stated); declared here
- * because the three files share them and the project keeps one header per module. */
+ * because those files share them and the project keeps one header per module. */
 #define NV_METRIC_MAX_THREADS 64
 
 /* Runs fn(ctx, tid, start, end) over row ranges covering [0, n) on up to `threads`
@@ -203,6 +171,60 @@ void nv_knn_graph_free(nv_knn_graph *g);  /* accepts NULL or a zeroed graph */
  * lower triangle (*lower malloc'd); INFINITY between components. */
 nv_status nv_metric_geodesic_lower(const nv_knn_graph *g, int weighted, float **lower,
                                    nv_error *err);
+
+/* --- the distances on either device ------------------------------------------
+ * The first stage of the GPU path of persistent homology (ph_stages.h) and the
+ * kNN-graph distances, each with a CPU reference here and a CUDA twin in
+ * cuda/metric.cu (the plug-in), placed by the device layer (device.h). */
+
+/* Distances of the points x (n, d) under kind NV_METRIC_EUCLIDEAN or
+ * NV_METRIC_COSINE into lower (n(n-1)/2 floats, caller's): the CPU form is
+ * nv_distance_matrix itself (metric.h), and the CUDA form must give its floats bit
+ * for bit (Euclidean: Ripser's float arithmetic, also
+ * nv_ph_euclidean's; cosine: double dot product and norms, 1 - dot/|x_i|/|x_j|
+ * clamped at 0, rounded once). Bad input (NV_EINPUT): n < 1, d < 1, another kind, a
+ * zero row under cosine (the message names the row). Coordinates are assumed
+ * finite (nv_metric_check_points checks that). */
+/* The shared contract check of both forms (the arguments above), so the two
+ * refuse the same input with the same message. */
+nv_status nv_metric_distances_check(const nv_real *x, int64_t n, int64_t d, nv_metric_kind kind,
+                                const float *lower, nv_error *err);
+nv_status nv_metric_distances_cpu(const nv_real *x, int64_t n, int64_t d, nv_metric_kind kind,
+                              float *lower, nv_error *err);
+nv_status nv_metric_distances_cuda(const nv_real *x, int64_t n, int64_t d, nv_metric_kind kind,
+                               float *lower, nv_error *err);
+
+/* The dispatching form: want = CPU, CUDA (NV_EDEVICE if unusable) or AUTO (CUDA
+ * when built and usable, else the CPU; the caller applies the size rule, e.g.
+ * nv_ph_params.gpu_min_points). *lower is malloc'd; *used (may be NULL) says where
+ * it ran. */
+nv_status nv_metric_distances(const nv_real *x, int64_t n, int64_t d, nv_metric_kind kind,
+                          nv_device_kind want, float **lower, nv_device_kind *used,
+                          nv_error *err);
+
+/* Graph distances (the kNN-geodesic metric of Naitzat et al.) */
+
+/* All-pairs graph distances of the kNN graph g into lower (n(n-1)/2 floats,
+ * caller's), bit for bit those of nv_metric_geodesic_lower (metric.h: row i holds
+ * the distances from source i to j < i; hops as 1.0 steps, or left-to-right double
+ * sums of the float edge lengths; INFINITY between components; rounded to float
+ * once). The algorithm is the GPU's: relaxation to a fixpoint, every vertex taking
+ * the minimum over its neighbours u of dist(u) + len(u, v), until nothing changes.
+ * Why it gives Dijkstra's floats: fl(a + w) is monotone in a, so after r sweeps a
+ * vertex holds the minimum over paths of at most r edges of their left-to-right
+ * sums, whatever the order of updates; at the fixpoint that is the minimum over
+ * all paths, which is also what Dijkstra settles (metric.c). The _relax_cpu form
+ * is that algorithm on the CPU (the reference the parity test and the unit test
+ * check against Dijkstra); the GPU runs it for a block of sources at a time. */
+nv_status nv_metric_geodesic_relax_cpu(const nv_knn_graph *g, int weighted, float *lower,
+                                   nv_error *err);
+nv_status nv_metric_geodesic_cuda(const nv_knn_graph *g, int weighted, float *lower, nv_error *err);
+
+/* The dispatching form: want = CPU (nv_metric_geodesic_lower), CUDA (NV_EDEVICE if
+ * unusable) or AUTO (the CPU until the GPU form has been measured on a GPU: see
+ * NV_PH_GPU_MIN_POINTS). *lower is malloc'd; *used (may be NULL) says where it ran. */
+nv_status nv_metric_geodesic(const nv_knn_graph *g, int weighted, nv_device_kind want,
+                         float **lower, nv_device_kind *used, nv_error *err);
 
 #ifdef __cplusplus
 }

@@ -5,37 +5,23 @@
  * widths[0] is the input dimension, widths[L] the number of classes (logits). Every
  * hidden layer applies the same activation; the logits feed softmax cross-entropy.
  *
- * Parameters live in one flat float array (as one allocation, like llm.c), layer
- * by layer: W_l (widths[l+1], widths[l]) row-major -- PyTorch's nn.Linear layout --
- * then b_l (widths[l+1]). The optimiser state is two more arrays of the same length
- * (SGD uses the first as momentum buffer; Adam uses both as m and v).
- *
- * Layer numbering for activations (snapshots): 0 is the input, l = 1..L-1 the
- * output of hidden layer l after its activation (pre = 1: before it), L the logits.
+ * The network's description and its flat parameter layout are netspec.h's (the
+ * store writes and reads them too). The optimiser state is two more arrays of the
+ * parameters' length (SGD uses the first as momentum buffer; Adam uses both as m
+ * and v).
  */
 #ifndef NERVE_MLP_H
 #define NERVE_MLP_H
 
 #include "nerve/common.h"
+#include "nerve/device.h"
+#include "nerve/netspec.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define NV_MAX_LAYERS 64
-
-typedef enum { NV_ACT_RELU = 0, NV_ACT_LEAKY_RELU, NV_ACT_TANH, NV_ACT_SIGMOID, NV_ACT_IDENTITY } nv_activation;
-typedef enum { NV_INIT_HE = 0, NV_INIT_XAVIER } nv_init_kind;
 typedef enum { NV_OPT_SGD = 0, NV_OPT_ADAM } nv_opt_kind;
-
-typedef struct {
-    int nlayers;                          /* L, number of affine layers, 1..NV_MAX_LAYERS */
-    int64_t widths[NV_MAX_LAYERS + 1];    /* widths[0] input .. widths[L] classes */
-    nv_activation act;                    /* hidden activation */
-    float leaky_slope;                    /* for NV_ACT_LEAKY_RELU, e.g. 0.01 */
-    nv_init_kind init;                    /* He (normal, std sqrt(2/fan_in)) or Xavier
-                                             (normal, std sqrt(2/(fan_in+fan_out))); biases 0 */
-} nv_mlp_spec;
 
 typedef struct {
     nv_opt_kind kind;
@@ -45,26 +31,14 @@ typedef struct {
     float beta1, beta2, eps; /* Adam, PyTorch semantics and bias correction */
 } nv_optim_spec;
 
-const char *nv_activation_name(nv_activation a);
-/* Parses "relu", "leaky_relu", "tanh", "sigmoid", "identity"; -1 if unknown. */
-int nv_activation_parse(const char *s);
-
-/* Number of parameters, and the offsets of W_l and b_l in the flat array. */
-int64_t nv_mlp_param_count(const nv_mlp_spec *s);
-int64_t nv_mlp_weight_offset(const nv_mlp_spec *s, int layer);
-int64_t nv_mlp_bias_offset(const nv_mlp_spec *s, int layer);
-
 /* Fills params (nv_mlp_param_count floats) from the counter-based RNG:
  * W_l[i] = std_l * nv_rng_normal(seed, NV_STREAM_INIT, (l << 40) | i), biases 0.
  * The same seed gives the same weights on every backend. */
 void nv_mlp_init_params(const nv_mlp_spec *s, uint64_t seed, nv_real *params);
 
-nv_status nv_mlp_spec_validate(const nv_mlp_spec *s, nv_error *err);
 /* Checks an optimiser spec (lr > 0, momentum in [0, 1), weight_decay >= 0, Adam's
  * betas in [0, 1) and eps > 0); NV_EINPUT naming the field otherwise. */
 nv_status nv_optim_spec_validate(const nv_optim_spec *o, nv_error *err);
-/* The largest of widths[0..L]: sizes the backends' workspaces. */
-int64_t nv_mlp_max_width(const nv_mlp_spec *s);
 
 /* Rows per batch of evaluate and activations: fixed, so the loss sums and the
  * activations do not depend on the caller's batch size. */
@@ -75,8 +49,6 @@ int64_t nv_mlp_max_width(const nv_mlp_spec *s);
  * workspace on one device, plus up to NV_SLOTS bound data sets (train, test) kept
  * on that device so a step moves only the minibatch indices. */
 enum { NV_SLOT_TRAIN = 0, NV_SLOT_TEST = 1, NV_SLOTS = 2 };
-
-typedef enum { NV_DEVICE_AUTO = 0, NV_DEVICE_CPU, NV_DEVICE_CUDA } nv_device_kind;
 
 typedef struct nv_trainer nv_trainer;   /* opaque; backend-specific */
 
@@ -138,19 +110,14 @@ typedef struct {
                                   const nv_capture *cap, int ncap, nv_error *err);
 } nv_backend;
 
-/* The one place that chooses the backend. AUTO takes CUDA when this build has it
- * and a device is usable, else the CPU, writing one line about the fallback to
- * *note (NULL when there is nothing to say). Asking for CUDA where there is none is
- * NV_EDEVICE with a message saying why. */
+/* The training backend under the device rule of device.h (stage "training"): the
+ * CPU backend, or the CUDA one (NV_ENODEVICE / NV_EDEVICE when asked for and not
+ * usable); *note gets the device layer's fallback note for AUTO. */
 nv_status nv_backend_select(nv_device_kind want, const nv_backend **out, const char **note,
                             nv_error *err);
 const nv_backend *nv_backend_cpu(void);
 /* NULL when the build has no CUDA backend or libnerve_cuda.so cannot be loaded. */
 const nv_backend *nv_backend_cuda(void);
-/* 1 when this build has CUDA and a device answers; `why` gets the reason otherwise.
- * Checks for the NVIDIA driver first and loads libnerve_cuda.so (cuBLAS etc.) only
- * when it finds a device; the first call decides for the whole process. */
-int nv_cuda_usable(char *why, size_t why_len);
 
 #ifdef __cplusplus
 }

@@ -28,7 +28,7 @@
 #define NERVE_PCA_H
 
 #include "nerve/common.h"
-#include "nerve/mlp.h" /* nv_device_kind */
+#include "nerve/device.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -95,12 +95,9 @@ int64_t nv_pca_ncomponents_for(const nv_pca *p, double fraction);
  * shared by both). Exposed for the parity test; use nv_pca_fit otherwise. */
 nv_status nv_pca_core_cpu(const nv_real *x, int64_t n, int64_t d, const double *mean, int64_t k,
                           double *evals, double *comps, double *proj, nv_error *err);
-#ifdef NERVE_CUDA
+/* The CUDA twin (cuda/pca.cu, in the plug-in; only CUDA builds define it). */
 nv_status nv_pca_core_cuda(const nv_real *x, int64_t n, int64_t d, const double *mean, int64_t k,
                            double *evals, double *comps, double *proj, nv_error *err);
-/* 1 when a CUDA device answers; else 0 with the reason in why. */
-int nv_pca_cuda_usable(char *why, size_t why_len);
-#endif
 
 /* Below this squared norm (relative to the largest Gram eigenvalue) a Gram-form
  * direction counts as having no variance; shared by both backends. */

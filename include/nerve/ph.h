@@ -22,7 +22,7 @@
 #include <stdio.h>
 
 #include "nerve/common.h"
-#include "nerve/mlp.h" /* nv_device_kind */
+#include "nerve/device.h"
 
 #ifdef __cplusplus
 extern "C" {

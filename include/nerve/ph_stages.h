@@ -8,7 +8,7 @@
  *
  *   1. distances   points -> the dense lower triangle (Euclidean, cosine), from
  *                  coordinate differences / dot products in the CPU's exact order, so
- *                  the floats are the same bits (CONTRACTS.md: never |x|^2 + |y|^2 -
+ *                  the floats are the same bits (docs/CONTRACTS.md: never |x|^2 + |y|^2 -
  *                  2 x.y, which loses the precision that decides ties and tiny bars)
  *   2. edges       the edges under a threshold in filtration order (a device sort);
  *                  nv_ph_h0_from_edges turns them into the H0 bars (CPU, union-find)
@@ -16,8 +16,8 @@
  *                  process: not cleared (not a pivot of dimension d-1) and in no
  *                  apparent pair, in reduction order
  * nv_ph_compute (ph.h) takes stage 3 from here when nv_ph_params.device says so
- * (analysis/ph/ph_device.c decides, per call, by size); nerve ph --device and
- * nv_ph_distances use stage 1.
+ * (analysis/ph/ph_device.c decides, per call, by size). Stage 1 is the metric
+ * module's (metric.h, nv_metric_distances), as are the kNN-graph distances.
  *
  * STATUS: the CUDA code compiles (sm_90 + PTX) but has not yet been run on a GPU;
  * tests/gpu/test_ph_parity.c checks it against the references here where there is
@@ -48,7 +48,7 @@
 
 #include "nerve/common.h"
 #include "nerve/metric.h" /* nv_metric_kind */
-#include "nerve/mlp.h"    /* nv_device_kind */
+#include "nerve/device.h"
 #include "nerve/ph.h"
 
 #ifdef __cplusplus
@@ -84,33 +84,6 @@ typedef struct {
     int64_t apparent;    /* present, not cleared, in an apparent pair */
     int64_t columns;     /* the rest: returned */
 } nv_ph_column_stats;
-
-/* --- 1. distances -------------------------------------------------------------- */
-
-/* Distances of the points x (n, d) under kind NV_METRIC_EUCLIDEAN or
- * NV_METRIC_COSINE into lower (n(n-1)/2 floats, caller's): the CPU form is
- * nv_distance_matrix itself (metric.h), and the CUDA form must give its floats bit
- * for bit (Euclidean: Ripser's float arithmetic, also
- * nv_ph_euclidean's; cosine: double dot product and norms, 1 - dot/|x_i|/|x_j|
- * clamped at 0, rounded once). Bad input (NV_EINPUT): n < 1, d < 1, another kind, a
- * zero row under cosine (the message names the row). Coordinates are assumed
- * finite (nv_metric_check_points checks that). */
-/* The shared contract check of both forms (the arguments above), so the two
- * refuse the same input with the same message. */
-nv_status nv_ph_distances_check(const nv_real *x, int64_t n, int64_t d, nv_metric_kind kind,
-                                const float *lower, nv_error *err);
-nv_status nv_ph_distances_cpu(const nv_real *x, int64_t n, int64_t d, nv_metric_kind kind,
-                              float *lower, nv_error *err);
-nv_status nv_ph_distances_cuda(const nv_real *x, int64_t n, int64_t d, nv_metric_kind kind,
-                               float *lower, nv_error *err);
-
-/* The dispatching form: want = CPU, CUDA (NV_EDEVICE if unusable) or AUTO (CUDA
- * when built and usable, else the CPU; the caller applies the size rule, e.g.
- * nv_ph_params.gpu_min_points). *lower is malloc'd; *used (may be NULL) says where
- * it ran. */
-nv_status nv_ph_distances(const nv_real *x, int64_t n, int64_t d, nv_metric_kind kind,
-                          nv_device_kind want, float **lower, nv_device_kind *used,
-                          nv_error *err);
 
 /* --- 2. edges and dimension 0 ---------------------------------------------------- */
 
@@ -148,37 +121,6 @@ nv_status nv_ph_columns_cpu(const float *lower, int64_t n, float threshold, int 
 nv_status nv_ph_columns_cuda(const float *lower, int64_t n, float threshold, int d,
                              const int64_t *cleared, int64_t ncleared, nv_ph_simplex **cols,
                              int64_t *ncols, nv_ph_column_stats *stats, nv_error *err);
-
-/* --- 4. graph distances (the kNN-geodesic metric of Naitzat et al.) ----------------- */
-
-/* All-pairs graph distances of the kNN graph g into lower (n(n-1)/2 floats,
- * caller's), bit for bit those of nv_metric_geodesic_lower (metric.h: row i holds
- * the distances from source i to j < i; hops as 1.0 steps, or left-to-right double
- * sums of the float edge lengths; INFINITY between components; rounded to float
- * once). The algorithm is the GPU's: relaxation to a fixpoint, every vertex taking
- * the minimum over its neighbours u of dist(u) + len(u, v), until nothing changes.
- * Why it gives Dijkstra's floats: fl(a + w) is monotone in a, so after r sweeps a
- * vertex holds the minimum over paths of at most r edges of their left-to-right
- * sums, whatever the order of updates; at the fixpoint that is the minimum over
- * all paths, which is also what Dijkstra settles (metric.c). The _relax_cpu form
- * is that algorithm on the CPU (the reference the parity test and the unit test
- * check against Dijkstra); the GPU runs it for a block of sources at a time. */
-nv_status nv_ph_geodesic_relax_cpu(const nv_knn_graph *g, int weighted, float *lower,
-                                   nv_error *err);
-nv_status nv_ph_geodesic_cuda(const nv_knn_graph *g, int weighted, float *lower, nv_error *err);
-
-/* The dispatching form: want = CPU (nv_metric_geodesic_lower), CUDA (NV_EDEVICE if
- * unusable) or AUTO (the CPU until the GPU form has been measured on a GPU: see
- * NV_PH_GPU_MIN_POINTS). *lower is malloc'd; *used (may be NULL) says where it ran. */
-nv_status nv_ph_geodesic(const nv_knn_graph *g, int weighted, nv_device_kind want,
-                         float **lower, nv_device_kind *used, nv_error *err);
-
-/* --- shared helpers ------------------------------------------------------------------ */
-
-/* Pascal's triangle rows k = 0..kmax for m = 0..n: (*binom)[k * (n + 1) + m] =
- * C(m, k) (malloc'd): the engine's own table (analysis/ph/ph.c). NV_EINPUT when an
- * entry overflows int64, saying to lower the dimension or the number of points. */
-nv_status nv_ph_binomials(int64_t n, int kmax, int64_t **binom, nv_error *err);
 
 /* The column stage as the engine calls it: a backend is the pair of functions of one
  * device. nv_ph_stages_select (analysis/ph/ph_device.c) is the one place that chooses. */

@@ -12,7 +12,7 @@
  * splittable over a job array (--task i --tasks N).
  *
  * The scale at which Betti numbers are read is calibrated once per run on the
- * input layer (Naitzat, Zhitnikov and Lim 2020; metric.h, nv_calibrate) and
+ * input layer (Naitzat, Zhitnikov and Lim 2020; calibrate.h, nv_calibrate) and
  * recorded in analysis/ph/calibration.json; every diagram file records the k and
  * scale it was made with.
  *

@@ -38,7 +38,7 @@
 #define NERVE_SNAPSHOT_H
 
 #include "nerve/common.h"
-#include "nerve/mlp.h"
+#include "nerve/netspec.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -132,12 +132,6 @@ nv_status nv_snapshot_read(const char *path, const char *layer, const char *spli
 /* Labels or ids of a split ("labels" or "ids"); *out malloc'd (rows) as int64. */
 nv_status nv_snapshot_read_index(const char *path, const char *what, const char *split,
                                  int64_t **out, int64_t *rows, nv_error *err);
-
-/* --- small HDF5 helpers shared by every writer ---------------------------------- */
-/* Writes `text` to `path` atomically: a temporary file beside it, fsync, rename. */
-nv_status nv_atomic_write_text(const char *path, const char *text, nv_error *err);
-/* mkdir -p; error names the directory. */
-nv_status nv_mkdirs(const char *path, nv_error *err);
 
 #ifdef __cplusplus
 }

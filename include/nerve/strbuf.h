@@ -2,7 +2,7 @@
  *
  * Every stage that writes text (the resolved config, CSV tables, the HTML report,
  * the sbatch scripts, the sweep tables) builds it here and hands the finished string
- * to nv_atomic_write_text (snapshot.h), so there is one buffer to get right instead
+ * to nv_atomic_write_text (fsutil.h), so there is one buffer to get right instead
  * of one per file.
  *
  * Appends never fail loudly: the first failed allocation sets `oom` and every later

@@ -18,6 +18,7 @@ int nv_cli_report(const char *verb, const nv_error *err) {
     case NV_EINPUT: return 2;
     case NV_ENOMEM: return 1;
     case NV_EINTERRUPTED: return 130;
+    case NV_ENODEVICE: return 69; /* sysexits' EX_UNAVAILABLE: scripts can tell "no GPU here" */
     default: return 1;
     }
 }

@@ -1,6 +1,7 @@
 /* cli.h: the command-line layer shared by every verb (src/cli/). This is the only
  * code that prints to the user and chooses exit codes: 0 success, 2 bad input
- * (CONTRACTS.md), 1 any other failure. */
+ * (docs/CONTRACTS.md), 69 a GPU was required and there is none (NV_ENODEVICE),
+ * 130 interrupted, 1 any other failure. */
 #ifndef NERVE_CLI_H
 #define NERVE_CLI_H
 

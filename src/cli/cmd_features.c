@@ -17,6 +17,7 @@
 #include "nerve/parallel.h"
 #include "nerve/plot.h"
 #include "nerve/snapshot.h"
+#include "nerve/fsutil.h"
 
 static const char *const usage =
     "usage: nerve features RUN_DIR [options]\n"

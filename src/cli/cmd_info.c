@@ -510,7 +510,7 @@ static json_t *layers_from_snapshot(json_t *desc) {
 }
 
 /* Snapshots per model from the manifest, with the layers of each model's first
- * file; only files the manifest lists are opened (CONTRACTS.md). */
+ * file; only files the manifest lists are opened (docs/CONTRACTS.md). */
 static nv_status snapshots_json(const char *sdir, json_t *snaps, nv_error *err) {
     nv_manifest man;
     nv_status st = nv_manifest_read(sdir, &man, err);

@@ -301,9 +301,9 @@ int nv_cmd_ph(int argc, char **argv) {
             int64_t rule = o.params.gpu_min_points > 0 ? o.params.gpu_min_points : NV_PH_GPU_MIN_POINTS;
             if (want == NV_DEVICE_AUTO && nx < rule)
                 want = NV_DEVICE_CPU;
-            st = nv_ph_distances(x, nx, data.dim, o.metric.kind, want, &dist, NULL, &err);
+            st = nv_metric_distances(x, nx, data.dim, o.metric.kind, want, &dist, NULL, &err);
         } else {
-            o.metric.device = o.params.device; /* the kNN-graph distances: see nv_ph_geodesic */
+            o.metric.device = o.params.device; /* the kNN-graph distances: see nv_metric_geodesic */
             st = nv_distance_matrix(x, nx, data.dim, &o.metric, &dist, &err);
         }
         free(sub);

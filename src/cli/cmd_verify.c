@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "nerve/sweep.h"
+#include "nerve/runhash.h"
 
 static void usage(FILE *f) {
     fprintf(f,

@@ -1,16 +1,23 @@
-/* device.c: loads the CUDA backend (libnerve_cuda.so) on demand; cuda_loader.h.
+/* device.c: the device layer of include/nerve/device.h: finding a usable GPU,
+ * loading the CUDA plug-in (libnerve_cuda.so) on demand, and the one rule that
+ * places a stage on the CPU or the GPU.
  *
  * Both answers are decided once per process and cached in statics behind
  * pthread_once: whether the plug-in loaded (and why not), and whether CUDA is usable
  * (and why not). A GPU does not appear or vanish while nerve runs, and every caller
- * must see the same answer (one backend per process), so the first call decides.
+ * must see the same answer (one device per process), so the first call decides.
+ *
+ * Builds: CUDA=0 compiles the second half of this file (no GPU, ever, and every
+ * answer says why); CUDA=1 the first. The CUDA-on-CPU build (make test-cuda-cpu,
+ * NERVE_CUDA_ON_CPU) runs the kernels through chipStar and PoCL, where there is no
+ * NVIDIA driver to ask: there the plug-in's own probe is the only question.
  */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "cuda_loader.h"
-#include "nerve/mlp.h"
+#include "nerve/device.h"
 
 #define NO_CUDA_BUILD "this build has no CUDA backend (built with CUDA=0 or without nvcc)"
 
@@ -18,7 +25,6 @@
 
 #include <dlfcn.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -105,11 +111,24 @@ int nv_cuda_loaded(void) {
 typedef int (*cu_init_fn)(unsigned int flags);
 typedef int (*cu_count_fn)(int *count);
 typedef int (*cu_str_fn)(int err, const char **str);
+enum { CU_ERROR_NO_DEVICE = 100 }; /* cuda.h's CUDA_ERROR_NO_DEVICE */
 
-static int usable;
+static nv_status usable = NV_ENODEVICE;
 static char usable_why[512];
 static pthread_once_t usable_once = PTHREAD_ONCE_INIT;
 
+/* The plug-in's probe (cuda/backend.cu): NV_OK, NV_ENODEVICE or NV_EDEVICE. A
+ * plug-in that will not load where a device is present is NV_EDEVICE: a GPU is
+ * there and this build cannot use it. */
+static void probe_plugin(void) {
+    int (*cuda_probe)(char *, size_t) =
+        (int (*)(char *, size_t))nv_cuda_sym("nv_cuda_probe", usable_why, sizeof usable_why);
+    usable = cuda_probe ? (nv_status)cuda_probe(usable_why, sizeof usable_why) : NV_EDEVICE;
+}
+
+#if defined(NERVE_CUDA_ON_CPU) && NERVE_CUDA_ON_CPU
+static void probe(void) { probe_plugin(); }
+#else
 static void probe(void) {
     /* The driver first: on a machine without one this costs a failed dlopen, not
      * the ~260 MB of cuBLAS and friends. */
@@ -123,11 +142,17 @@ static void probe(void) {
     if (!cu_init || !cu_count) {
         snprintf(usable_why, sizeof usable_why,
                  "the NVIDIA driver library lacks cuInit/cuDeviceGetCount");
+        usable = NV_EDEVICE;
         dlclose(drv);
         return;
     }
     int rc = cu_init(0), count = 0;
     if (rc == 0) rc = cu_count(&count);
+    if (rc == CU_ERROR_NO_DEVICE || (rc == 0 && count < 1)) {
+        snprintf(usable_why, sizeof usable_why, "the NVIDIA driver found no CUDA device");
+        dlclose(drv);
+        return;
+    }
     if (rc != 0) {
         const char *nm = NULL, *msg = NULL;
         cu_str_fn fn = (cu_str_fn)dlsym(drv, "cuGetErrorName");
@@ -136,27 +161,22 @@ static void probe(void) {
         if (fs) fs(rc, &msg);
         snprintf(usable_why, sizeof usable_why, "the NVIDIA driver failed: %s (%d: %s)",
                  nm ? nm : "CUDA error", rc, msg ? msg : "no description");
-        dlclose(drv);
-        return;
-    }
-    if (count < 1) {
-        snprintf(usable_why, sizeof usable_why, "the NVIDIA driver found no CUDA device");
+        usable = NV_EDEVICE;
         dlclose(drv);
         return;
     }
     /* A device is there (the driver stays loaded; the runtime uses it): load the
-     * backend and let it decide (compute capability etc.). */
-    int (*cuda_probe)(char *, size_t) =
-        (int (*)(char *, size_t))nv_cuda_sym("nv_cuda_probe", usable_why, sizeof usable_why);
-    if (!cuda_probe) return;
-    usable = cuda_probe(usable_why, sizeof usable_why);
+     * plug-in and let it decide (compute capability etc.). */
+    probe_plugin();
 }
+#endif
 
-int nv_cuda_usable(char *why, size_t why_len) {
+nv_status nv_cuda_status(char *why, size_t why_len) {
     pthread_once(&usable_once, probe);
-    if (!usable && why && why_len) snprintf(why, why_len, "%s", usable_why);
+    if (why && why_len) snprintf(why, why_len, "%s", usable_why);
     return usable;
 }
+
 
 #else /* no CUDA in this build */
 
@@ -168,9 +188,72 @@ void *nv_cuda_sym(const char *name, char *why, size_t why_len) {
 
 int nv_cuda_loaded(void) { return 0; }
 
-int nv_cuda_usable(char *why, size_t why_len) {
+nv_status nv_cuda_status(char *why, size_t why_len) {
     if (why && why_len) snprintf(why, why_len, NO_CUDA_BUILD);
-    return 0;
+    return NV_ENODEVICE;
 }
 
 #endif
+
+/* ---- the rule ------------------------------------------------------------------- */
+int nv_cuda_usable(char *why, size_t why_len) { return nv_cuda_status(why, why_len) == NV_OK; }
+
+const char *nv_device_name(nv_device_kind d) {
+    switch (d) {
+    case NV_DEVICE_AUTO: return "auto";
+    case NV_DEVICE_CPU: return "cpu";
+    case NV_DEVICE_CUDA: return "cuda";
+    }
+    return "?";
+}
+
+int nv_device_parse(const char *s) {
+    if (!s) return -1;
+    if (!strcmp(s, "auto")) return NV_DEVICE_AUTO;
+    if (!strcmp(s, "cpu")) return NV_DEVICE_CPU;
+    if (!strcmp(s, "cuda")) return NV_DEVICE_CUDA;
+    return -1;
+}
+
+/* The fallback note: one per process, since the reason is (nv_cuda_status). */
+static char note_text[600];
+static pthread_once_t note_once = PTHREAD_ONCE_INIT;
+static void make_note(void) {
+    char why[512];
+    nv_cuda_status(why, sizeof why);
+    snprintf(note_text, sizeof note_text, "no usable GPU (%s); running on the CPU", why);
+}
+
+nv_status nv_device_select(nv_device_kind want, const char *what, const char *symbol,
+                           int gpu_worth_it, void **fn, const char **note, nv_error *err) {
+    *fn = NULL;
+    if (note) *note = NULL;
+    if (want == NV_DEVICE_CPU) return NV_OK;
+    if (want != NV_DEVICE_AUTO && want != NV_DEVICE_CUDA)
+        return nv_fail(err, NV_EINTERNAL, "%s: unknown device kind %d", what, (int)want);
+    if (want == NV_DEVICE_AUTO && !gpu_worth_it) return NV_OK;
+    char why[512];
+    nv_status st = nv_cuda_status(why, sizeof why);
+    if (st == NV_OK) {
+        /* A plug-in without this stage is a broken install, not a missing GPU. */
+        *fn = nv_cuda_sym(symbol, why, sizeof why);
+        if (!*fn)
+            return nv_fail(err, NV_EDEVICE, "%s: the CUDA plug-in cannot run this stage (%s); "
+                                            "reinstall nerve, or use --device cpu", what, why);
+        return NV_OK;
+    }
+    if (want == NV_DEVICE_CUDA)
+        return nv_fail(err, st,
+                       "%s: device 'cuda' was requested but %s (%s); use --device cpu or auto",
+                       what, st == NV_ENODEVICE ? "there is no usable GPU" : "the GPU cannot be used",
+                       why);
+    if (note) {
+        pthread_once(&note_once, make_note);
+        *note = note_text;
+    }
+    return NV_OK;
+}
+
+static pthread_mutex_t gpu_lock = PTHREAD_MUTEX_INITIALIZER;
+void nv_device_lock(void) { pthread_mutex_lock(&gpu_lock); }
+void nv_device_unlock(void) { pthread_mutex_unlock(&gpu_lock); }

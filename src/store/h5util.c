@@ -6,12 +6,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "nerve/fsutil.h"
 
 void nv_h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 
@@ -49,48 +49,6 @@ static hid_t untimed(hid_t cls) {
 hid_t nv_h5_fcpl(void) { return untimed(H5P_FILE_CREATE); }
 hid_t nv_h5_gcpl(void) { return untimed(H5P_GROUP_CREATE); }
 hid_t nv_h5_dcpl(void) { return untimed(H5P_DATASET_CREATE); }
-
-/* ---------------------------------------------------------------------------- */
-nv_status nv_fsync_dir(const char *dir, nv_error *err) {
-    int fd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (fd < 0)
-        return nv_fail(err, NV_EIO, "directory %s: cannot open for fsync: %s", dir,
-                       strerror(errno));
-    /* Some file systems (tmpfs on old kernels, some network mounts) refuse fsync on
-     * directories with EINVAL; the rename is then as durable as they allow. */
-    int rc = fsync(fd);
-    int e = errno;
-    close(fd);
-    if (rc != 0 && e != EINVAL && e != EROFS)
-        return nv_fail(err, NV_EIO, "directory %s: fsync failed: %s", dir, strerror(e));
-    return NV_OK;
-}
-
-nv_status nv_fsync_parent(const char *path, nv_error *err) {
-    const char *slash = strrchr(path, '/');
-    char *dir = !slash ? strdup(".") : slash == path ? strdup("/") : strndup(path, (size_t)(slash - path));
-    if (!dir) return nv_fail(err, NV_ENOMEM, "out of memory");
-    nv_status st = nv_fsync_dir(dir, err);
-    free(dir);
-    return st;
-}
-
-/* A hidden name in the same directory: the rename stays on one file system (so it
- * is atomic) and directory listings and globs of *.h5 skip it. pid and a
- * per-process counter: no two writers (processes or threads) share a temporary
- * name, even for the same final file. */
-char *nv_temp_path(const char *final_path, nv_error *err) {
-    static atomic_long counter;
-    const char *slash = strrchr(final_path, '/');
-    size_t dlen = slash ? (size_t)(slash - final_path) + 1 : 0;
-    const char *base = slash ? slash + 1 : final_path;
-    size_t len = strlen(final_path) + 48;
-    char *tmp = nv_malloc(len, err);
-    if (!tmp) return NULL;
-    snprintf(tmp, len, "%.*s.%s.tmp-%ld-%ld", (int)dlen, final_path, base, (long)getpid(),
-             (long)atomic_fetch_add(&counter, 1));
-    return tmp;
-}
 
 hid_t nv_h5_create_temp(const char *final_path, char **tmp_path, nv_error *err) {
     *tmp_path = NULL;
@@ -139,23 +97,7 @@ nv_status nv_h5_commit_temp(hid_t fid, const char *tmp_path, const char *final_p
         unlink(tmp_path);
         return err ? err->status : NV_EIO;
     }
-    /* HDF5 closes with write(2) only; the data must reach the disk before the rename
-     * makes the file visible, or a power cut could expose an empty file. */
-    int fd = open(tmp_path, O_RDONLY);
-    if (fd < 0 || fsync(fd) != 0) {
-        int e = errno;
-        if (fd >= 0) close(fd);
-        unlink(tmp_path);
-        return nv_fail(err, NV_EIO, "file %s: fsync failed: %s", tmp_path, strerror(e));
-    }
-    close(fd);
-    if (rename(tmp_path, final_path) != 0) {
-        int e = errno;
-        unlink(tmp_path);
-        return nv_fail(err, NV_EIO, "file %s: cannot rename to %s: %s", tmp_path, final_path,
-                       strerror(e));
-    }
-    return nv_fsync_parent(final_path, err);
+    return nv_publish_temp(tmp_path, final_path, err);
 }
 
 /* --- attributes (write) ------------------------------------------------------- */

@@ -18,6 +18,7 @@
 #include <hdf5.h>
 
 #include "nerve/common.h"
+#include "nerve/fsutil.h" /* nv_temp_path, nv_publish_temp */
 
 /* Turns off HDF5's automatic error printing for this thread's default stack.
  * Cheap; called at the top of every public function that touches HDF5. */
@@ -35,15 +36,11 @@ hid_t nv_h5_gcpl(void);
 hid_t nv_h5_dcpl(void);
 
 /* --- atomic files ---------------------------------------------------------------- */
-/* The temporary name "<dirname(final)>/.<basename(final)>.tmp-<pid>-<n>" (n counts
- * per process) that every atomic writer (HDF5 files here, text files in
- * nv_atomic_write_text) uses; malloc'd, caller frees; NULL (err filled) on OOM. */
-char *nv_temp_path(const char *final_path, nv_error *err);
 /* Creates "<dirname(final)>/.<basename(final)>.tmp-<pid>-<n>" (n counts per process)
  * and returns its id; *tmp_path (malloc'd, caller frees) is its name. */
 hid_t nv_h5_create_temp(const char *final_path, char **tmp_path, nv_error *err);
-/* Flushes and closes fid, fsyncs the file, renames tmp_path to final_path and fsyncs
- * the directory. On failure the temporary file is removed. Always closes fid. */
+/* Flushes and closes fid, then publishes the file (nv_publish_temp: fsync, rename,
+ * fsync of the directory). On failure the temporary file is removed. Always closes fid. */
 nv_status nv_h5_commit_temp(hid_t fid, const char *tmp_path, const char *final_path,
                             nv_error *err);
 /* Closes fid (if valid) and removes tmp_path (if not NULL). */
@@ -52,10 +49,6 @@ void nv_h5_discard_temp(hid_t fid, const char *tmp_path);
  * otherwise, and frees tmp_path. Returns the final status (st, or the commit's). */
 nv_status nv_h5_finish_temp(hid_t fid, char *tmp_path, const char *final_path, nv_status st,
                             nv_error *err);
-/* fsync of a directory, so a rename in it survives a power cut. */
-nv_status nv_fsync_dir(const char *dir, nv_error *err);
-/* nv_fsync_dir of the directory holding path ("." for a bare name), after a rename. */
-nv_status nv_fsync_parent(const char *path, nv_error *err);
 
 /* --- attributes (write) ------------------------------------------------------ */
 nv_status nv_h5_attr_str(hid_t loc, const char *name, const char *value, const char *file,

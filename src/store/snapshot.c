@@ -8,6 +8,8 @@
  * modification times are switched off, so two identical runs give identical files.
  */
 #include "nerve/snapshot.h"
+#include "nerve/fsutil.h"
+#include "nerve/hash.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -26,65 +28,6 @@
 
 /* ---------------------------------------------------------------------------- */
 /* Small file-system helpers (public: other writers use them for JSON and CSV). */
-
-nv_status nv_mkdirs(const char *path, nv_error *err) {
-    size_t len = strlen(path);
-    char *buf = nv_malloc(len + 1, err);
-    if (!buf) return NV_ENOMEM;
-    memcpy(buf, path, len + 1);
-    nv_status st = NV_OK;
-    for (size_t i = 1; i <= len && st == NV_OK; i++) {
-        if (buf[i] != '/' && buf[i] != '\0') continue;
-        char c = buf[i];
-        buf[i] = '\0';
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-            st = nv_fail(err, NV_EIO, "directory %s: cannot create: %s", buf, strerror(errno));
-        else {
-            struct stat sb;
-            if (stat(buf, &sb) != 0 || !S_ISDIR(sb.st_mode))
-                st = nv_fail(err, NV_EIO, "directory %s: exists but is not a directory", buf);
-        }
-        buf[i] = c;
-    }
-    free(buf);
-    return st;
-}
-
-nv_status nv_atomic_write_text(const char *path, const char *text, nv_error *err) {
-    char *tmp = nv_temp_path(path, err);
-    if (!tmp) return NV_ENOMEM;
-    nv_status st = NV_OK;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) {
-        st = nv_fail(err, NV_EIO, "file %s: cannot create: %s", tmp, strerror(errno));
-        goto done;
-    }
-    size_t n = strlen(text), off = 0;
-    while (off < n) {
-        ssize_t w = write(fd, text + off, n - off);
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0) {
-            st = nv_fail(err, NV_EIO, "file %s: write failed: %s", tmp, strerror(errno));
-            break;
-        }
-        off += (size_t)w;
-    }
-    /* The data must be on disk before the rename publishes the name. */
-    if (st == NV_OK && fsync(fd) != 0)
-        st = nv_fail(err, NV_EIO, "file %s: fsync failed: %s", tmp, strerror(errno));
-    if (close(fd) != 0 && st == NV_OK)
-        st = nv_fail(err, NV_EIO, "file %s: close failed: %s", tmp, strerror(errno));
-    if (st == NV_OK && rename(tmp, path) != 0)
-        st = nv_fail(err, NV_EIO, "file %s: cannot rename to %s: %s", tmp, path, strerror(errno));
-    if (st != NV_OK) {
-        unlink(tmp);
-        goto done;
-    }
-    st = nv_fsync_parent(path, err);
-done:
-    free(tmp);
-    return st;
-}
 
 /* Model and layer names become path components and HDF5 link names. */
 static int valid_name(const char *s, size_t max) {

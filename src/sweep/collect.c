@@ -23,6 +23,7 @@
 #include "nerve/plot.h"
 #include "nerve/snapshot.h"
 #include "nerve/strbuf.h"
+#include "nerve/fsutil.h"
 
 /* ---- observations: (configuration, model, layer, quantity) -> values over seeds ------ */
 typedef struct {

@@ -25,6 +25,7 @@
 
 #include "nerve/snapshot.h"
 #include "nerve/strbuf.h"
+#include "nerve/fsutil.h"
 
 char *nv_sweep_slurm_script(const nv_sweep_slurm_options *o, int analysis) {
     nv_strbuf t = {0};

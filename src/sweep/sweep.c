@@ -22,6 +22,7 @@
 #include "nerve/config.h"
 #include "nerve/snapshot.h"
 #include "nerve/strbuf.h"
+#include "nerve/fsutil.h"
 
 /* ---- values as text and JSON ------------------------------------------------------ */
 static void label_of(const config_setting_t *s, char *buf, size_t len, int top) {

@@ -9,14 +9,13 @@
  * Memory: one allocation for parameters, gradients and optimiser state, one for
  * the activation workspace, one per bound data set.
  */
-#include <stdio.h>
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "nerve/kernels.h"
-#include "core/cuda_loader.h"
+#include "nerve/device.h"
 #include "nerve/mlp.h"
 
 struct nv_trainer {
@@ -401,29 +400,8 @@ const nv_backend *nv_backend_cuda(void) {
 
 nv_status nv_backend_select(nv_device_kind want, const nv_backend **out, const char **note,
                             nv_error *err) {
-    /* The note outlives the call (the caller prints it when it likes); one selection
-     * happens per process start, so a static buffer is enough. */
-    static char note_buf[512];
-    *out = NULL;
-    if (note) *note = NULL;
-    if (want == NV_DEVICE_CPU) {
-        *out = nv_backend_cpu();
-        return NV_OK;
-    }
-    if (want != NV_DEVICE_AUTO && want != NV_DEVICE_CUDA)
-        return nv_fail(err, NV_EINTERNAL, "backend: unknown device kind %d", (int)want);
-    char why[256] = "";
-    if (nv_cuda_usable(why, sizeof why) && nv_backend_cuda()) {
-        *out = nv_backend_cuda();
-        return NV_OK;
-    }
-    if (want == NV_DEVICE_CUDA)
-        return nv_fail(err, NV_EDEVICE,
-                       "device 'cuda' was requested but no usable GPU was found (%s); use device "
-                       "'cpu' or 'auto' to train on the CPU",
-                       why);
-    snprintf(note_buf, sizeof note_buf, "no usable GPU (%s); using the CPU", why);
-    if (note) *note = note_buf;
-    *out = nv_backend_cpu();
-    return NV_OK;
+    void *table = NULL;
+    nv_status st = nv_device_select(want, "training", "nv_backend_cuda_table", 1, &table, note, err);
+    *out = st != NV_OK ? NULL : table ? ((const nv_backend *(*)(void))table)() : nv_backend_cpu();
+    return st;
 }

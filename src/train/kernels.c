@@ -2,7 +2,7 @@
  * (backend.c) runs them as they are, and the CUDA twins in cuda/kernels.cu are
  * tested against them, so each is first a fixed evaluation order: the arithmetic
  * follows PyTorch's CPU kernels operation by operation (same rounding order) so
- * that training curves agree within CONTRACTS.md's parity window.
+ * that training curves agree within docs/CONTRACTS.md's parity window.
  *
  * Speed: at the project's widths (batch 64 x 64 units) a training step is a few
  * microseconds of arithmetic, so the elementwise loops matter as much as the

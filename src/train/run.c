@@ -29,13 +29,15 @@
 #include "nerve/snapshot.h"
 #include "nerve/strbuf.h"
 #include "nerve/sweep.h"
+#include "nerve/fsutil.h"
+#include "nerve/runhash.h"
 
 /* Library versions for run.json (the reproducibility record, docs/sweeps.md). */
 #include <cblas.h>
 #include <libconfig.h>
 #include <xxhash.h>
 #include <zlib.h>
-#include "core/cuda_loader.h"
+#include "nerve/device.h"
 
 /* Columns of the per-epoch metrics table (checkpoint, CSV and metrics.h5). */
 enum { M_EPOCH, M_TRAIN_LOSS, M_TRAIN_ACC, M_TEST_LOSS, M_TEST_ACC, M_COLS };

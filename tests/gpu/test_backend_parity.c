@@ -1,5 +1,5 @@
 /* test_backend_parity.c: the CUDA backend (cuda/backend.cu) against the CPU
- * backend (src/train/backend.c) as CONTRACTS.md defines training parity: from the
+ * backend (src/train/backend.c) as docs/CONTRACTS.md defines training parity: from the
  * same initial weights and the same sample order, per-step loss within rtol 1e-4
  * over the first 200 steps; plus the step-0 gradient (atol 1e-5), the final
  * parameters, evaluation (loss, accuracy within 0.5 points) and activations, for
@@ -210,13 +210,15 @@ static void test_select(void **state) {
 }
 
 int main(void) {
-    char why[256];
-    if (!nv_cuda_usable(why, sizeof why)) return nv_test_gpu_unusable(why, "the CUDA backend parity");
+    int rc = nv_test_gpu_skip("the CUDA backend parity");
+    if (rc) return rc;
+    char why[512];
+    nv_cuda_status(why, sizeof why);
+    printf("device: %s\n", why);
     if (!nv_backend_cuda()) {
         printf("FAIL: a CUDA device is usable but the CUDA backend did not load\n");
         return 1;
     }
-    printf("device: %s\n", why);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_select),
         cmocka_unit_test(test_training_parity),

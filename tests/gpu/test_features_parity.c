@@ -1,6 +1,6 @@
 /* test_features_parity.c: the CUDA feature-image backend (cuda/features.cu) against
  * its CPU reference (analysis/features/features.c) through the shared nv_features_ops
- * contract. Tolerances (CONTRACTS.md, |gpu - cpu| <= atol + rtol |cpu|):
+ * contract. Tolerances (docs/CONTRACTS.md, |gpu - cpu| <= atol + rtol |cpu|):
  *   one operation on the same input (step, decay, blur, clip, shift, keep, project):
  *     exact (atol 0, rtol 0): the kernels round as the CPU does (__fmul_rn, ...)
  *   gradient to the input (sgemm sums in another order):  atol 1e-5, rtol 1e-4
@@ -14,7 +14,6 @@
 #include "nerve/rng.h"
 #include "testutil.h"
 
-#ifdef NERVE_CUDA
 static nv_real *make_net(nv_mlp_spec *s, const int64_t *w, int L, nv_activation act) {
     memset(s, 0, sizeof *s);
     s->nlayers = L;
@@ -148,18 +147,16 @@ static void test_ascent_parity(void **state) {
             free(x[0]); free(x[1]); free(f.P);
         }
 }
-#endif
 
 int main(void) {
-    char why[256] = "this build has no CUDA (make CUDA=1)";
-#ifdef NERVE_CUDA
-    if (nv_cuda_usable(why, sizeof why)) {
-        const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_ops_parity),
-            cmocka_unit_test(test_ascent_parity),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
-    }
-#endif
-    return nv_test_gpu_unusable(why, "the feature-image parity");
+    int rc = nv_test_gpu_skip("the feature-image parity");
+    if (rc) return rc;
+    char why[512];
+    nv_cuda_status(why, sizeof why);
+    printf("device: %s\n", why);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ops_parity),
+        cmocka_unit_test(test_ascent_parity),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
 }

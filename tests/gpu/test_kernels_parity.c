@@ -208,8 +208,10 @@ static void test_optimisers(void **state) {
 }
 
 int main(void) {
-    char why[256];
-    if (!nv_cuda_usable(why, sizeof why)) return nv_test_gpu_unusable(why, "the kernel parity");
+    int rc = nv_test_gpu_skip("the kernel parity");
+    if (rc) return rc;
+    char why[512];
+    nv_cuda_status(why, sizeof why);
     printf("device: %s\n", why);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bias),     cmocka_unit_test(test_activations),

@@ -2,7 +2,7 @@
  * (nv_pca_core_cpu, analysis/geometry/pca.c) on the same inputs, in both forms, and the whole
  * nv_pca_fit on each device (signs fixed by the shared convention, so compared
  * directly). Both compute in double; only summation orders differ. Tolerances
- * (CONTRACTS.md, |a - b| <= atol + rtol |b|):
+ * (docs/CONTRACTS.md, |a - b| <= atol + rtol |b|):
  *   eigenvalues   atol 1e-11 * lambda_max, rtol 1e-9
  *   components    atol 1e-8, rtol 0 (after matching signs; spectra with gaps)
  *   projections   atol 1e-8 * sqrt(lambda_max), rtol 1e-8
@@ -12,7 +12,6 @@
 #include "nerve/rng.h"
 #include "testutil.h"
 
-#ifdef NERVE_CUDA
 static void assert_close_d(const double *a, const double *b, int64_t n, double atol, double rtol,
                            const char *what) {
     for (int64_t i = 0; i < n; i++)
@@ -99,18 +98,13 @@ static void test_fit_parity(void **state) {
     nv_pca_free(b);
     free(x);
 }
-#endif
 
 int main(void) {
-#ifndef NERVE_CUDA
-    printf("SKIP: no usable CUDA device (this build has no CUDA backend)\n");
-    return 77;
-#else
-    char why[256];
-    if (!nv_pca_cuda_usable(why, sizeof why)) {
-        printf("SKIP: %s\n", why);
-        return 77;
-    }
+    int rc = nv_test_gpu_skip("the PCA parity");
+    if (rc) return rc;
+    char why[512];
+    nv_cuda_status(why, sizeof why);
+    printf("device: %s\n", why);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_core_covariance),
         cmocka_unit_test(test_core_gram),
@@ -118,5 +112,4 @@ int main(void) {
         cmocka_unit_test(test_fit_parity),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
-#endif
 }

@@ -6,9 +6,9 @@
  * grid, duplicates) with and without thresholds (one equal to a filtration value);
  * and the kNN-graph distances (hops and edge-length sums) against Dijkstra/BFS.
  *
- * Tolerances: none. Distances must be the same bits (CONTRACTS.md: computed from
+ * Tolerances: none. Distances must be the same bits (docs/CONTRACTS.md: computed from
  * coordinate differences, in the CPU's order, no FMA); edges and columns the same
- * arrays; barcodes the same pairs, simplex for simplex, which implies CONTRACTS'
+ * arrays; barcodes the same pairs, simplex for simplex, which implies docs/CONTRACTS.md's
  * matching rule. Also checked: device memory is all given back after each call.
  *
  * STATUS: written and compiled without a GPU; not yet run on one. Exits 77 with
@@ -20,13 +20,12 @@
 #include "nerve/ph_stages.h"
 #include "ph_clouds.h"
 
-#ifdef NERVE_CUDA
-#include "core/cuda_loader.h"
+#include "nerve/device.h"
 
 static float *cpu_lower(const float *x, int64_t n, int64_t d, nv_metric_kind kind) {
     float *l = malloc((size_t)(n * (n - 1) / 2 + 1) * sizeof *l);
     nv_error err = {0};
-    if (nv_ph_distances_cpu(x, n, d, kind, l, &err)) fail_msg("cpu distances: %s", err.msg);
+    if (nv_metric_distances_cpu(x, n, d, kind, l, &err)) fail_msg("cpu distances: %s", err.msg);
     return l;
 }
 
@@ -61,7 +60,7 @@ static void test_distances(void **state) {
             float *got = malloc((size_t)(n * (n - 1) / 2) * sizeof *got);
             nv_error err = {0};
             size_t before = device_free();
-            if (nv_ph_distances_cuda(x, n, d, mk, got, &err)) fail_msg("cuda distances: %s", err.msg);
+            if (nv_metric_distances_cuda(x, n, d, mk, got, &err)) fail_msg("cuda distances: %s", err.msg);
             assert_all_freed(before, "distances");
             assert_memory_equal(got, ref, (size_t)(n * (n - 1) / 2) * sizeof *got);
             free(ref);
@@ -77,7 +76,7 @@ static void test_distances(void **state) {
     float *got = malloc((size_t)(n * (n - 1) / 2) * sizeof *got);
     nv_error err = {0};
     double t0 = nv_now();
-    assert_int_equal(nv_ph_distances_cuda(x, n, d, NV_METRIC_EUCLIDEAN, got, &err), NV_OK);
+    assert_int_equal(nv_metric_distances_cuda(x, n, d, NV_METRIC_EUCLIDEAN, got, &err), NV_OK);
     print_message("distances of %lld points in R^%lld on the GPU: %.3f s\n", (long long)n, (long long)d, nv_now() - t0);
     assert_memory_equal(got, ref, (size_t)(n * (n - 1) / 2) * sizeof *got);
     free(ref);
@@ -227,7 +226,7 @@ static void test_geodesic(void **state) {
                     assert_int_equal(nv_metric_geodesic_lower(&g, weighted, &ref, &err), NV_OK);
                     size_t before = device_free();
                     double t0 = nv_now();
-                    if (nv_ph_geodesic_cuda(&g, weighted, got, &err)) fail_msg("gpu geodesic: %s", err.msg);
+                    if (nv_metric_geodesic_cuda(&g, weighted, got, &err)) fail_msg("gpu geodesic: %s", err.msg);
                     double t1 = nv_now();
                     assert_all_freed(before, "geodesic");
                     for (int64_t i = 0; i < n * (n - 1) / 2; i++)
@@ -248,18 +247,16 @@ static void test_geodesic(void **state) {
         free(x);
     }
 }
-#endif
 
 int main(void) {
-#ifndef NERVE_CUDA
-    printf("SKIP: no usable CUDA device (this build has no CUDA backend)\n");
-    return 77;
-#else
-    char why[512];
     /* load every kernel at start, so that lazy loading cannot take device memory
      * between the before and after of a leak check */
     setenv("CUDA_MODULE_LOADING", "EAGER", 1);
-    if (!nv_cuda_usable(why, sizeof why)) return nv_test_gpu_unusable(why, "the GPU stages of ph");
+    int rc = nv_test_gpu_skip("the GPU stages of ph");
+    if (rc) return rc;
+    char why[512];
+    nv_cuda_status(why, sizeof why);
+    printf("device: %s\n", why);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_distances),
         cmocka_unit_test(test_edges_and_columns),
@@ -267,5 +264,4 @@ int main(void) {
         cmocka_unit_test(test_geodesic),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
-#endif
 }

@@ -2,7 +2,7 @@
 """metric_cli.py: `nerve ph --format point-cloud --metric ... [--landmarks ...]`
 end to end: its barcodes equal Ripser 1.2.1's on the distance matrix that
 analysis/metric/metric.c produces (written out by the metric_oracle.py driver, restricted
-to the landmarks the same way), under the matching of ../shared/CONTRACTS.md.
+to the landmarks the same way), under the matching of docs/CONTRACTS.md.
 So the CLI feeds the engine exactly the metric's matrix, for every kind.
 
 Exit 0 pass, 77 skip (no nerve binary, no ripser), 1 fail.

@@ -4,7 +4,7 @@ sklearn.decomposition.PCA(svd_solver='full') in float64 on the same float32 inpu
 
 Covers the covariance form (n >= d), the Gram form (n < d), n == d, a rank-deficient
 matrix (Gram completion), projections of another split, the sign convention and the
-alignment to a reference. Tolerances (CONTRACTS.md form |a - b| <= atol + rtol |b|):
+alignment to a reference. Tolerances (docs/CONTRACTS.md form |a - b| <= atol + rtol |b|):
   explained_variance_:        atol 1e-10 * ev[0], rtol 1e-8
   explained_variance_ratio_:  atol 1e-12, rtol 1e-8
   components (up to sign):    atol 1e-7, rtol 0   (spectra with gaps >= 5%)

@@ -3,7 +3,7 @@
 barcode, on clouds of known topology, inputs with ties, thresholds, ratios, every
 input format, and random clouds.
 
-Matching rule (../../shared/CONTRACTS.md): per dimension an exact bipartite matching
+Matching rule (docs/CONTRACTS.md): per dimension an exact bipartite matching
 where endpoints agree within 1e-6 + 1e-5*|v|; a finite interval may stay unmatched
 only if it lies on the diagonal; essential intervals match only essential ones. We
 also require the header lines ("value range", "distance matrix with ...") to be
@@ -67,7 +67,7 @@ def close(a, b):
 
 
 def match(xs, ys):
-    """CONTRACTS' matching of two lists of (birth, death); returns an error string or None."""
+    """docs/CONTRACTS.md's matching of two lists of (birth, death); returns an error string or None."""
     fx = [(b, d) for b, d in xs if d != float("inf")]
     fy = [(b, d) for b, d in ys if d != float("inf")]
     ex = sorted(b for b, d in xs if d == float("inf"))

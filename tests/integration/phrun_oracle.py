@@ -3,7 +3,7 @@
 
 1. Every stored diagram (metric euclidean, splits all and train, 60 landmarks)
    equals what Debian's ripser 1.2.1 gives on the same activations, read with h5py
-   from the snapshot and restricted to the stored landmark rows (CONTRACTS' matching
+   from the snapshot and restricted to the stored landmark rows (docs/CONTRACTS.md's matching
    rule, via ph_ripser.match). The stored landmark ids must be the sample ids of
    those rows.
 2. The default metric (knn-hops, threshold = the calibrated scale): a few diagrams

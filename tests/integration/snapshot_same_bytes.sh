@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# snapshot_same_bytes.sh: the same-bytes contract (../shared/CONTRACTS.md) for the
+# snapshot_same_bytes.sh: the same-bytes contract (docs/CONTRACTS.md) for the
 # files the snapshot and checkpoint writers produce: two identical writes, made
 # seconds apart, give files with no differences under `h5diff -d 0` and, since
 # nerve stores no clock in them, byte-identical files (cmp). h5dump must read

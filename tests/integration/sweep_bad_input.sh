@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # sweep_bad_input.sh: every refusal of `nerve sweep`, `collect` and `verify` is one
-# clear message and exit 2 (CONTRACTS.md), and --slurm --dry-run writes scripts
+# clear message and exit 2 (docs/CONTRACTS.md), and --slurm --dry-run writes scripts
 # with the asked-for resources:
 #   an empty or too large sweep, a bad value in one task, the wrong list syntax,
 #   a directory holding another sweep, a task whose run directory belongs to another

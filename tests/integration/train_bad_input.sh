@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # train_bad_input: every kind of bad input to `nerve train` gets one clear message
 # naming the file and the key/line, exit status 2, and leaves no run directory
-# (CONTRACTS.md). A diverging loss stops with a message and keeps earlier results.
+# (docs/CONTRACTS.md). A diverging loss stops with a message and keeps earlier results.
 set -u
 d=$(mktemp -d /tmp/nerve-bad-XXXXXX)
 fails=0

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """train_torch_parity.py: nerve's training against PyTorch (the oracle) from the
-same initial weights and the same sample order (CONTRACTS.md: per-step loss within
+same initial weights and the same sample order (docs/CONTRACTS.md: per-step loss within
 rtol 1e-4 over the first 200 steps), plus the step-0 gradient (atol 1e-5), for SGD
 with momentum and weight decay and for Adam, over every activation.
 

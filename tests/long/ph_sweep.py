@@ -3,7 +3,7 @@
 inputs: clouds of 5..400 points in R^1..R^9, dimensions 1..3, with and without
 thresholds and ratios, rounded coordinates (ties), duplicates, 1 and 2 threads;
 every output must be ripser's byte for byte (values printed with %g), and must at
-least match under CONTRACTS' rule. About 5 minutes on 2 cores.
+least match under docs/CONTRACTS.md's rule. About 5 minutes on 2 cores.
 Exit 0 pass, 77 skip, 1 fail.
 """
 import os

@@ -2,6 +2,7 @@
  * (tests/integration/metric_*.py). Input points: int64 n, int64 d, float32 x[n*d].
  * Exit 2 with the message on error. Built by the Makefile like every tests/tools/
  * driver, so it gets the same flags (sanitizers included) as the library. */
+#include "nerve/calibrate.h"
 #include "nerve/metric.h"
 #include <stdio.h>
 #include <stdlib.h>

@@ -17,6 +17,7 @@
 
 #include "nerve/checkpoint.h"
 #include "nerve/snapshot.h"
+#include "nerve/fsutil.h"
 
 typedef struct {
     int64_t n_train, n_test;

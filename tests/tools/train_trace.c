@@ -111,7 +111,7 @@ int main(int argc, char **argv) {
     const char *note;
     if (nv_backend_select(want, &be, &note, &err) != NV_OK) {
         fprintf(stderr, "train_trace: %s\n", err.msg);
-        return err.status == NV_EDEVICE ? 77 : 1;
+        return err.status == NV_ENODEVICE ? 77 : 1; /* no GPU here: skip; a failing one: fail */
     }
     if (note) fprintf(stderr, "train_trace: %s\n", note);
     if (nv_mlp_spec_validate(&spec, &err) != NV_OK) { fprintf(stderr, "train_trace: %s\n", err.msg); return 2; }

@@ -106,7 +106,7 @@ static inline nv_ph_result ph_run_dense(const float *lower, int64_t n, const nv_
 }
 
 /* Two results with the same pairs in the same order: dimension, birth, death and
- * both simplices (exact; this implies CONTRACTS' matching rule). */
+ * both simplices (exact; this implies docs/CONTRACTS.md's matching rule). */
 static inline void assert_same_pairs(const nv_ph_result *a, const nv_ph_result *b, const char *what) {
     if (a->count != b->count) fail_msg("%s: %lld pairs vs %lld", what, (long long)a->count, (long long)b->count);
     for (int64_t i = 0; i < a->count; i++) {

@@ -4,6 +4,7 @@
  * The numpy/scipy/sklearn oracles are in tests/integration/metric_oracle.py. */
 #include "testutil.h"
 
+#include "nerve/calibrate.h"
 #include "nerve/metric.h"
 #include "nerve/ph.h"
 

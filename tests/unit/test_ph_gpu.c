@@ -7,7 +7,7 @@
  *   the staged engine (stages_reference) = the plain engine, pairs and simplices,
  *              on the clouds of the oracle suite, thresholds, Z/3, 1 and 2 threads;
  *   the batch entry point = one call per input; the device choice's errors;
- *   graph distances: the GPU's relaxation algorithm (nv_ph_geodesic_relax_cpu) gives
+ *   graph distances: the GPU's relaxation algorithm (nv_metric_geodesic_relax_cpu) gives
  *              Dijkstra's / BFS's floats bit for bit (nv_metric_geodesic_lower),
  *              connected or not, with zero-length edges.
  * The CUDA twins are checked against these in tests/gpu/test_ph_parity.c.
@@ -47,22 +47,22 @@ static void test_distances_bits(void **state) {
         const int64_t m = n * (n - 1) / 2;
         float *ref = malloc((size_t)m * sizeof *ref);
         nv_error err = {0};
-        assert_int_equal(nv_ph_distances_cpu(x, n, d, NV_METRIC_EUCLIDEAN, ref, &err), NV_OK);
+        assert_int_equal(nv_metric_distances_cpu(x, n, d, NV_METRIC_EUCLIDEAN, ref, &err), NV_OK);
         float *a = dense(x, n, d);
         assert_memory_equal(ref, a, (size_t)m * sizeof *ref); /* bits, not a tolerance */
         free(a);
         if (kind != PH_CLOUD_GRID) { /* the grid has the zero vector */
             nv_metric_spec cs = {NV_METRIC_COSINE, 0, 0, NV_DEVICE_AUTO};
             assert_int_equal(nv_distance_matrix(x, n, d, &cs, &a, &err), NV_OK);
-            assert_int_equal(nv_ph_distances_cpu(x, n, d, NV_METRIC_COSINE, ref, &err), NV_OK);
+            assert_int_equal(nv_metric_distances_cpu(x, n, d, NV_METRIC_COSINE, ref, &err), NV_OK);
             assert_memory_equal(ref, a, (size_t)m * sizeof *ref);
             free(a);
         }
         /* the dispatcher on the CPU: the same floats */
         nv_device_kind used = NV_DEVICE_CUDA;
-        assert_int_equal(nv_ph_distances(x, n, d, NV_METRIC_EUCLIDEAN, NV_DEVICE_CPU, &a, &used, &err), NV_OK);
+        assert_int_equal(nv_metric_distances(x, n, d, NV_METRIC_EUCLIDEAN, NV_DEVICE_CPU, &a, &used, &err), NV_OK);
         assert_int_equal(used, NV_DEVICE_CPU);
-        assert_int_equal(nv_ph_distances_cpu(x, n, d, NV_METRIC_EUCLIDEAN, ref, &err), NV_OK);
+        assert_int_equal(nv_metric_distances_cpu(x, n, d, NV_METRIC_EUCLIDEAN, ref, &err), NV_OK);
         assert_memory_equal(ref, a, (size_t)m * sizeof *ref);
         free(a);
         free(ref);
@@ -72,7 +72,7 @@ static void test_distances_bits(void **state) {
     const float z[] = {1, 0, 0, 0, 0, 1};
     float out[3];
     nv_error err = {0};
-    assert_int_equal(nv_ph_distances_cpu(z, 3, 2, NV_METRIC_COSINE, out, &err), NV_EINPUT);
+    assert_int_equal(nv_metric_distances_cpu(z, 3, 2, NV_METRIC_COSINE, out, &err), NV_EINPUT);
     assert_non_null(strstr(err.msg, "row 1"));
 }
 
@@ -381,15 +381,15 @@ static void test_device_choice(void **state) {
     nv_ph_input sp = {NV_PH_SPARSE, 2, NULL, rp, col, val};
     p.device = NV_DEVICE_CUDA;
     assert_int_equal(nv_ph_stages_select(&sp, &p, &s, &use, &err), NV_EINPUT);
-    char why[256];
-    if (!nv_cuda_usable(why, sizeof why)) {
+    nv_status gpu = nv_cuda_status(NULL, 0);
+    if (gpu != NV_OK) {
         /* no GPU: an explicit request fails with the reason; AUTO runs on the CPU */
         nv_error_clear(&err);
-        assert_int_equal(nv_ph_stages_select(&in, &p, &s, &use, &err), NV_EDEVICE);
-        assert_non_null(strstr(err.msg, "device 'cuda' requested"));
+        assert_int_equal(nv_ph_stages_select(&in, &p, &s, &use, &err), gpu);
+        assert_non_null(strstr(err.msg, "device 'cuda' was requested"));
         nv_ph_result r;
         nv_error_clear(&err);
-        assert_int_equal(nv_ph_compute(&in, &p, &r, &err), NV_EDEVICE);
+        assert_int_equal(nv_ph_compute(&in, &p, &r, &err), gpu);
         p.device = NV_DEVICE_AUTO;
         p.gpu_min_points = 2;
         assert_int_equal(nv_ph_compute(&in, &p, &r, &err), NV_OK);
@@ -397,7 +397,7 @@ static void test_device_choice(void **state) {
         nv_ph_result_free(&r);
         float *dm = NULL;
         nv_error_clear(&err);
-        assert_int_equal(nv_ph_distances(x, n, d, NV_METRIC_EUCLIDEAN, NV_DEVICE_CUDA, &dm, NULL, &err), NV_EDEVICE);
+        assert_int_equal(nv_metric_distances(x, n, d, NV_METRIC_EUCLIDEAN, NV_DEVICE_CUDA, &dm, NULL, &err), nv_cuda_status(NULL, 0));
         assert_null(dm);
     }
     free(lower);
@@ -421,7 +421,7 @@ static void test_geodesic_relax(void **state) {
             for (int weighted = 0; weighted < 2; weighted++) {
                 float *ref = NULL, *got = calloc((size_t)(n * (n - 1) / 2), sizeof *got);
                 assert_int_equal(nv_metric_geodesic_lower(&g, weighted, &ref, &err), NV_OK);
-                assert_int_equal(nv_ph_geodesic_relax_cpu(&g, weighted, got, &err), NV_OK);
+                assert_int_equal(nv_metric_geodesic_relax_cpu(&g, weighted, got, &err), NV_OK);
                 int64_t inf = 0;
                 for (int64_t i = 0; i < n * (n - 1) / 2; i++) {
                     inf += isinf(ref[i]);
@@ -434,19 +434,19 @@ static void test_geodesic_relax(void **state) {
                 /* the dispatcher on the CPU is Dijkstra/BFS itself */
                 float *via = NULL;
                 nv_device_kind used = NV_DEVICE_CUDA;
-                assert_int_equal(nv_ph_geodesic(&g, weighted, NV_DEVICE_AUTO, &via, &used, &err), NV_OK);
+                assert_int_equal(nv_metric_geodesic(&g, weighted, NV_DEVICE_AUTO, &via, &used, &err), NV_OK);
                 assert_int_equal(used, NV_DEVICE_CPU);
                 assert_memory_equal(via, ref, (size_t)(n * (n - 1) / 2) * sizeof *ref);
                 free(via);
                 free(ref);
                 free(got);
             }
-            char why[256];
-            if (!nv_cuda_usable(why, sizeof why)) {
+            nv_status gpu = nv_cuda_status(NULL, 0);
+            if (gpu != NV_OK) {
                 float *none = NULL;
                 nv_error_clear(&err);
-                assert_int_equal(nv_ph_geodesic(&g, 1, NV_DEVICE_CUDA, &none, NULL, &err), NV_EDEVICE);
-                assert_non_null(strstr(err.msg, "device 'cuda' requested"));
+                assert_int_equal(nv_metric_geodesic(&g, 1, NV_DEVICE_CUDA, &none, NULL, &err), gpu);
+                assert_non_null(strstr(err.msg, "device 'cuda' was requested"));
                 assert_null(none);
             }
             nv_knn_graph_free(&g);

@@ -18,6 +18,8 @@
 
 #include "nerve/snapshot.h"
 #include "nerve/sweep.h"
+#include "nerve/fsutil.h"
+#include "nerve/runhash.h"
 
 /* Removes a test's directory once the test passed (a failing test longjmps past
  * this and leaves it under /tmp for inspection). */

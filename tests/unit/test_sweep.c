@@ -13,6 +13,8 @@
 
 #include "nerve/config.h"
 #include "nerve/sweep.h"
+#include "nerve/hash.h"
+#include "nerve/runhash.h"
 
 static char g_dir[256];
 

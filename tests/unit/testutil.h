@@ -1,5 +1,5 @@
 /* testutil.h: what every cmocka unit test includes; the parity comparison of
- * ../shared/CONTRACTS.md (|a - b| <= atol + rtol * |b|) in one place, and the
+ * docs/CONTRACTS.md (|a - b| <= atol + rtol * |b|) in one place, and the
  * temporary-directory and file helpers the tests would otherwise each repeat. */
 #ifndef NERVE_TESTUTIL_H
 #define NERVE_TESTUTIL_H
@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "nerve/strbuf.h"
+#include "nerve/device.h"
 
 /* Asserts every element of a (the result) is within atol + rtol*|b| of b (the
  * reference), printing the first offender. */
@@ -31,18 +32,21 @@ static inline void nv_assert_close_f(const float *a, const float *b, int64_t n, 
 
 /* A fresh temporary directory for one test (removed by the caller or left under
  * /tmp for inspection on failure). */
-/* For the GPU tests (tests/gpu): 77 (skip) with a SKIP line when nv_cuda_usable's
- * reason says there is no GPU here (no driver, no device, a build without CUDA);
- * 1 with a FAIL line when a GPU is there but cannot be used (a driver too old for
- * the toolkit, a plug-in that does not load, ...): that must not pass as a skip on
- * the one machine where the test can run. `what` names what is not run. */
-static inline int nv_test_gpu_unusable(const char *why, const char *what) {
-    if (strstr(why, "no NVIDIA driver") || strstr(why, "found no CUDA device") ||
-        strstr(why, "has no CUDA") || strstr(why, "no usable CUDA device")) {
+/* For the GPU tests (tests/gpu): 0 when a GPU is usable; else 77 (skip) with a SKIP
+ * line when this machine or build has none (NV_ENODEVICE: no driver, no device, a
+ * build without CUDA), and 1 with a FAIL line when one is there but cannot be used
+ * (NV_EDEVICE: a driver too old for the toolkit, a plug-in that does not load, ...):
+ * that must not pass as a skip on the one machine where the test can run. `what`
+ * names what is not run. The device layer decides (include/nerve/device.h). */
+static inline int nv_test_gpu_skip(const char *what) {
+    char why[512];
+    nv_status st = nv_cuda_status(why, sizeof why);
+    if (st == NV_OK) return 0;
+    if (st == NV_ENODEVICE) {
         printf("SKIP: no usable CUDA device (%s); %s not run here\n", why, what);
         return 77;
     }
-    printf("FAIL: a CUDA device may be present but is not usable: %s (%s not run)\n", why, what);
+    printf("FAIL: a CUDA device is present but not usable: %s (%s not run)\n", why, what);
     return 1;
 }
 
