@@ -311,181 +311,245 @@ static nv_status draw_figure(const nv_sweep_index *ix, const table *acc, const c
     return st;
 }
 
-nv_status nv_sweep_collect(const char *dir, int figure, nv_collect_result *res, nv_error *err) {
-    memset(res, 0, sizeof *res);
-    nv_sweep_index *ix = NULL;
-    nv_status st = nv_sweep_index_load(dir, &ix, err);
-    if (st) return st;
-    table acc = {0}, ana = {0};
-    nv_strbuf csv_out = {0}, ana_out = {0}, md = {0}, notes = {0};
-    int64_t *done = calloc((size_t)NV_MAX(ix->nconfigs, 1), sizeof *done);
-    int64_t *total = calloc((size_t)NV_MAX(ix->nconfigs, 1), sizeof *total);
-    if (!done || !total) {
-        st = nv_fail(err, NV_ENOMEM, "out of memory");
-        goto out;
+/* ---- collecting ------------------------------------------------------------------------ */
+/* What the finished tasks of a sweep hold, gathered once (gather_tasks) and then
+ * formatted into each output file. */
+typedef struct {
+    const char *dir;
+    const nv_sweep_index *ix;
+    table acc;             /* (config, model) -> final test accuracy, one value per seed */
+    table ana;             /* (config, model, layer, quantity) -> analysis values */
+    int64_t *done, *total; /* (nconfigs) finished and all tasks of each configuration */
+    int found[3];          /* whether any finished task had each table (by source_kind) */
+    nv_strbuf notes;       /* lines for results.md's notes: tables skipped, and why */
+} collection;
+
+/* Counts one finished task and adds each model's final test accuracy from its
+ * summary.json. A finished task without a readable summary is bad input: its
+ * hashes.json says the run completed, so something changed the run afterwards. */
+static nv_status add_task_summary(collection *c, const nv_sweep_task *k, nv_collect_result *res,
+                                  nv_error *err) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/tasks/%s/run/summary.json", c->dir, k->name);
+    json_t *sum = json_load_file(path, 0, NULL);
+    json_t *models = json_object_get(sum, "models");
+    if (!json_is_object(models)) {
+        json_decref(sum);
+        return nv_fail(err, NV_EINPUT, "%s: unreadable or without 'models' (the task's hashes.json says it finished)", path);
     }
-    res->tasks = ix->ntasks;
-    res->configs = ix->nconfigs;
-    int found[3] = {0, 0, 0};
+    res->finished++;
+    c->done[k->config]++;
+    const char *name;
+    json_t *m;
+    json_object_foreach(models, name, m) {
+        json_t *a = json_object_get(m, "test_acc");
+        if (json_is_number(a) && observe(&c->acc, k->config, name, "", "test_acc", json_number_value(a))) {
+            json_decref(sum);
+            return nv_fail(err, NV_ENOMEM, "out of memory");
+        }
+    }
+    json_decref(sum);
+    return NV_OK;
+}
+
+/* Every task in index order: unfinished ones are listed in res->unfinished; finished
+ * ones add their accuracies and whichever analysis tables they have. */
+static nv_status gather_tasks(collection *c, nv_collect_result *res, nv_error *err) {
+    static const char *files[3] = {"analysis/ph/summary.csv", "analysis/stats/intrinsic_dimension.csv",
+                                   "analysis/stats/probes.csv"};
+    const nv_sweep_index *ix = c->ix;
     for (int64_t t = 0; t < ix->ntasks; t++) {
         const nv_sweep_task *k = &ix->tasks[t];
-        total[k->config]++;
-        char path[4096];
-        if (!nv_sweep_task_finished(dir, k->name)) {
+        c->total[k->config]++;
+        if (!nv_sweep_task_finished(c->dir, k->name)) {
             size_t l = strlen(res->unfinished);
             if (l + strlen(k->name) + 2 < sizeof res->unfinished)
                 snprintf(res->unfinished + l, sizeof res->unfinished - l, "%s%s", l ? " " : "", k->name);
             continue;
         }
-        snprintf(path, sizeof path, "%s/tasks/%s/run/summary.json", dir, k->name);
-        json_t *sum = json_load_file(path, 0, NULL);
-        json_t *models = json_object_get(sum, "models");
-        if (!json_is_object(models)) {
-            json_decref(sum);
-            st = nv_fail(err, NV_EINPUT, "%s: unreadable or without 'models' (the task's hashes.json says it finished)", path);
-            goto out;
-        }
-        res->finished++;
-        done[k->config]++;
-        const char *name;
-        json_t *m;
-        json_object_foreach(models, name, m) {
-            json_t *a = json_object_get(m, "test_acc");
-            if (json_is_number(a) && observe(&acc, k->config, name, "", "test_acc", json_number_value(a))) {
-                json_decref(sum);
-                st = nv_fail(err, NV_ENOMEM, "out of memory");
-                goto out;
-            }
-        }
-        json_decref(sum);
-        static const char *files[3] = {"analysis/ph/summary.csv", "analysis/stats/intrinsic_dimension.csv",
-                                       "analysis/stats/probes.csv"};
+        nv_status st = add_task_summary(c, k, res, err);
+        if (st) return st;
+        char path[4096];
         for (int s = 0; s < 3; s++) {
-            snprintf(path, sizeof path, "%s/tasks/%s/run/%s", dir, k->name, files[s]);
-            if (read_analysis(path, (source_kind)s, k->config, &ana, &notes, &found[s])) {
-                st = nv_fail(err, NV_ENOMEM, "out of memory");
-                goto out;
-            }
+            snprintf(path, sizeof path, "%s/tasks/%s/run/%s", c->dir, k->name, files[s]);
+            if (read_analysis(path, (source_kind)s, k->config, &c->ana, &c->notes, &c->found[s]))
+                return nv_fail(err, NV_ENOMEM, "out of memory");
         }
     }
-    res->analysis_ph = found[0], res->analysis_id = found[1], res->analysis_probes = found[2];
+    res->analysis_ph = c->found[0], res->analysis_id = c->found[1], res->analysis_probes = c->found[2];
+    return NV_OK;
+}
 
-    /* results.csv: one row per configuration */
-    nv_sb_printf(&csv_out, "config");
+/* results.csv: one row per configuration */
+static void format_results_csv(const collection *c, nv_strbuf *out) {
+    const nv_sweep_index *ix = c->ix;
+    const table *acc = &c->acc;
+    nv_sb_printf(out, "config");
     for (int a = 0; a < ix->naxes; a++)
-        if (a != ix->seed_axis) nv_sb_printf(&csv_out, ",%s", ix->keys[a]);
-    nv_sb_printf(&csv_out, ",seeds_done,seeds_total");
-    for (int k = 0; k < acc.nkeys; k++) nv_sb_printf(&csv_out, ",%s_test_acc_mean,%s_test_acc_std", acc.keys[k].model, acc.keys[k].model);
-    nv_sb_printf(&csv_out, "\n");
-    for (int64_t c = 0; c < ix->nconfigs; c++) {
-        nv_sb_printf(&csv_out, "%lld", (long long)c);
+        if (a != ix->seed_axis) nv_sb_printf(out, ",%s", ix->keys[a]);
+    nv_sb_printf(out, ",seeds_done,seeds_total");
+    for (int k = 0; k < acc->nkeys; k++) nv_sb_printf(out, ",%s_test_acc_mean,%s_test_acc_std", acc->keys[k].model, acc->keys[k].model);
+    nv_sb_printf(out, "\n");
+    for (int64_t cf = 0; cf < ix->nconfigs; cf++) {
+        nv_sb_printf(out, "%lld", (long long)cf);
         for (int a = 0; a < ix->naxes; a++)
-            if (a != ix->seed_axis) nv_sb_printf(&csv_out, ",%s", task_axis_label(ix, c, a));
-        nv_sb_printf(&csv_out, ",%lld,%lld", (long long)done[c], (long long)total[c]);
-        for (int k = 0; k < acc.nkeys; k++) {
+            if (a != ix->seed_axis) nv_sb_printf(out, ",%s", task_axis_label(ix, cf, a));
+        nv_sb_printf(out, ",%lld,%lld", (long long)c->done[cf], (long long)c->total[cf]);
+        for (int k = 0; k < acc->nkeys; k++) {
             double mean, sd;
             char a[32], b[32];
-            cell_stats(&acc, c, k, &mean, &sd);
+            cell_stats(acc, cf, k, &mean, &sd);
             fmt_num(a, sizeof a, mean), fmt_num(b, sizeof b, sd);
-            nv_sb_printf(&csv_out, ",%s,%s", a, b);
+            nv_sb_printf(out, ",%s,%s", a, b);
         }
-        nv_sb_printf(&csv_out, "\n");
+        nv_sb_printf(out, "\n");
     }
-    /* analysis.csv: long format, one row per configuration, model, layer, quantity */
-    nv_sb_printf(&ana_out, "config");
+}
+
+/* analysis.csv: long format, one row per configuration, model, layer, quantity */
+static void format_analysis_csv(const collection *c, nv_strbuf *out) {
+    const nv_sweep_index *ix = c->ix;
+    const table *ana = &c->ana;
+    nv_sb_printf(out, "config");
     for (int a = 0; a < ix->naxes; a++)
-        if (a != ix->seed_axis) nv_sb_printf(&ana_out, ",%s", ix->keys[a]);
-    nv_sb_printf(&ana_out, ",model,layer,quantity,n,mean,std\n");
-    for (int64_t c = 0; c < ix->nconfigs; c++)
-        for (int k = 0; k < ana.nkeys; k++) {
+        if (a != ix->seed_axis) nv_sb_printf(out, ",%s", ix->keys[a]);
+    nv_sb_printf(out, ",model,layer,quantity,n,mean,std\n");
+    for (int64_t cf = 0; cf < ix->nconfigs; cf++)
+        for (int k = 0; k < ana->nkeys; k++) {
             double mean, sd;
-            int64_t n = cell_stats(&ana, c, k, &mean, &sd);
+            int64_t n = cell_stats(ana, cf, k, &mean, &sd);
             if (!n) continue;
             char a[32], b[32];
             fmt_num(a, sizeof a, mean), fmt_num(b, sizeof b, sd);
-            nv_sb_printf(&ana_out, "%lld", (long long)c);
+            nv_sb_printf(out, "%lld", (long long)cf);
             for (int x = 0; x < ix->naxes; x++)
-                if (x != ix->seed_axis) nv_sb_printf(&ana_out, ",%s", task_axis_label(ix, c, x));
-            nv_sb_printf(&ana_out, ",%s,%s,%s,%lld,%s,%s\n", ana.keys[k].model, ana.keys[k].layer, ana.keys[k].quantity,
+                if (x != ix->seed_axis) nv_sb_printf(out, ",%s", task_axis_label(ix, cf, x));
+            nv_sb_printf(out, ",%s,%s,%s,%lld,%s,%s\n", ana->keys[k].model, ana->keys[k].layer, ana->keys[k].quantity,
                          (long long)n, a, b);
         }
+}
 
-    /* results.md */
-    nv_sb_printf(&md, "# Sweep results: %s\n\n", dir);
-    nv_sb_printf(&md, "%lld of %lld tasks finished, %lld configurations. Test accuracy at the last epoch, mean ± sample "
-                      "standard deviation over seeds.\n\n", (long long)res->finished, (long long)res->tasks, (long long)res->configs);
-    nv_sb_printf(&md, "| config |");
+/* results.md, first part: the heading and the accuracy table (mean ± sd per model) */
+static void md_accuracy_table(const collection *c, const nv_collect_result *res, nv_strbuf *md) {
+    const nv_sweep_index *ix = c->ix;
+    const table *acc = &c->acc;
+    nv_sb_printf(md, "# Sweep results: %s\n\n", c->dir);
+    nv_sb_printf(md, "%lld of %lld tasks finished, %lld configurations. Test accuracy at the last epoch, mean ± sample "
+                     "standard deviation over seeds.\n\n", (long long)res->finished, (long long)res->tasks, (long long)res->configs);
+    nv_sb_printf(md, "| config |");
     for (int a = 0; a < ix->naxes; a++)
-        if (a != ix->seed_axis) nv_sb_printf(&md, " %s |", ix->keys[a]);
-    nv_sb_printf(&md, " seeds |");
-    for (int k = 0; k < acc.nkeys; k++) nv_sb_printf(&md, " %s |", acc.keys[k].model);
-    nv_sb_printf(&md, "\n|---|");
+        if (a != ix->seed_axis) nv_sb_printf(md, " %s |", ix->keys[a]);
+    nv_sb_printf(md, " seeds |");
+    for (int k = 0; k < acc->nkeys; k++) nv_sb_printf(md, " %s |", acc->keys[k].model);
+    nv_sb_printf(md, "\n|---|");
     for (int a = 0; a < ix->naxes; a++)
-        if (a != ix->seed_axis) nv_sb_printf(&md, "---|");
-    nv_sb_printf(&md, "---|");
-    for (int k = 0; k < acc.nkeys; k++) nv_sb_printf(&md, "---|");
-    nv_sb_printf(&md, "\n");
-    for (int64_t c = 0; c < ix->nconfigs; c++) {
-        nv_sb_printf(&md, "| %lld |", (long long)c);
+        if (a != ix->seed_axis) nv_sb_printf(md, "---|");
+    nv_sb_printf(md, "---|");
+    for (int k = 0; k < acc->nkeys; k++) nv_sb_printf(md, "---|");
+    nv_sb_printf(md, "\n");
+    for (int64_t cf = 0; cf < ix->nconfigs; cf++) {
+        nv_sb_printf(md, "| %lld |", (long long)cf);
         for (int a = 0; a < ix->naxes; a++)
-            if (a != ix->seed_axis) nv_sb_printf(&md, " %s |", task_axis_label(ix, c, a));
-        nv_sb_printf(&md, " %lld/%lld |", (long long)done[c], (long long)total[c]);
-        for (int k = 0; k < acc.nkeys; k++) {
+            if (a != ix->seed_axis) nv_sb_printf(md, " %s |", task_axis_label(ix, cf, a));
+        nv_sb_printf(md, " %lld/%lld |", (long long)c->done[cf], (long long)c->total[cf]);
+        for (int k = 0; k < acc->nkeys; k++) {
             double mean, sd;
-            cell_stats(&acc, c, k, &mean, &sd);
-            if (isnan(mean)) nv_sb_printf(&md, " |");
-            else if (isnan(sd)) nv_sb_printf(&md, " %.4f |", mean);
-            else nv_sb_printf(&md, " %.4f ± %.4f |", mean, sd);
+            cell_stats(acc, cf, k, &mean, &sd);
+            if (isnan(mean)) nv_sb_printf(md, " |");
+            else if (isnan(sd)) nv_sb_printf(md, " %.4f |", mean);
+            else nv_sb_printf(md, " %.4f ± %.4f |", mean, sd);
         }
-        nv_sb_printf(&md, "\n");
+        nv_sb_printf(md, "\n");
     }
-    if (ana.nkeys) {
-        nv_sb_printf(&md, "\n## Analysis (last snapshot epoch)\n\n| config | model | layer | quantity | n | mean | std |\n"
-                          "|---|---|---|---|---|---|---|\n");
-        for (int64_t c = 0; c < ix->nconfigs; c++)
-            for (int k = 0; k < ana.nkeys; k++) {
-                double mean, sd;
-                int64_t n = cell_stats(&ana, c, k, &mean, &sd);
-                if (!n) continue;
-                nv_sb_printf(&md, "| %lld | %s | %s | %s | %lld | %.4f | ", (long long)c, ana.keys[k].model, ana.keys[k].layer,
-                             ana.keys[k].quantity, (long long)n, mean);
-                if (isnan(sd)) nv_sb_printf(&md, " |\n");
-                else nv_sb_printf(&md, "%.4f |\n", sd);
-            }
-    }
-    nv_sb_printf(&md, "\n## Notes\n\n");
-    if (res->unfinished[0]) nv_sb_printf(&md, "- unfinished tasks (not in the tables): %s\n", res->unfinished);
+}
+
+/* results.md, second part: the analysis table, when any task had analysis tables */
+static void md_analysis_table(const collection *c, nv_strbuf *md) {
+    const table *ana = &c->ana;
+    if (!ana->nkeys) return;
+    nv_sb_printf(md, "\n## Analysis (last snapshot epoch)\n\n| config | model | layer | quantity | n | mean | std |\n"
+                     "|---|---|---|---|---|---|---|\n");
+    for (int64_t cf = 0; cf < c->ix->nconfigs; cf++)
+        for (int k = 0; k < ana->nkeys; k++) {
+            double mean, sd;
+            int64_t n = cell_stats(ana, cf, k, &mean, &sd);
+            if (!n) continue;
+            nv_sb_printf(md, "| %lld | %s | %s | %s | %lld | %.4f | ", (long long)cf, ana->keys[k].model, ana->keys[k].layer,
+                         ana->keys[k].quantity, (long long)n, mean);
+            if (isnan(sd)) nv_sb_printf(md, " |\n");
+            else nv_sb_printf(md, "%.4f |\n", sd);
+        }
+}
+
+/* results.md, last part: what the tables leave out (unfinished tasks, analyses no
+ * task had, tables skipped), so nothing is dropped silently */
+static void md_notes(const collection *c, const nv_collect_result *res, nv_strbuf *md) {
+    nv_sb_printf(md, "\n## Notes\n\n");
+    if (res->unfinished[0]) nv_sb_printf(md, "- unfinished tasks (not in the tables): %s\n", res->unfinished);
     static const char *what[3] = {"Betti numbers (analysis/ph/summary.csv)",
                                   "intrinsic dimension (analysis/stats/intrinsic_dimension.csv)",
                                   "probe accuracy (analysis/stats/probes.csv)"};
     for (int s = 0; s < 3; s++)
-        if (!found[s]) nv_sb_printf(&md, "- %s: not present in any finished task, skipped\n", what[s]);
-    nv_sb_puts(&md, nv_sb_str(&notes));
+        if (!c->found[s]) nv_sb_printf(md, "- %s: not present in any finished task, skipped\n", what[s]);
+    nv_sb_puts(md, nv_sb_str(&c->notes));
+}
 
-    if (csv_out.oom || ana_out.oom || md.oom || notes.oom) {
+/* DIR/collect/: the three texts (each written atomically) and the figure. */
+static nv_status write_outputs(const collection *c, const nv_strbuf *csv_out, const nv_strbuf *ana_out,
+                               const nv_strbuf *md, int figure, nv_collect_result *res, nv_error *err) {
+    nv_status st;
+    const char *dir = c->dir;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/collect", dir);
+    if ((st = nv_mkdirs(path, err))) return st;
+    snprintf(path, sizeof path, "%s/collect/results.csv", dir);
+    if ((st = nv_atomic_write_text(path, nv_sb_str(csv_out), err))) return st;
+    snprintf(path, sizeof path, "%s/collect/analysis.csv", dir);
+    if ((st = nv_atomic_write_text(path, nv_sb_str(ana_out), err))) return st;
+    snprintf(path, sizeof path, "%s/collect/results.md", dir);
+    if ((st = nv_atomic_write_text(path, nv_sb_str(md), err))) return st;
+    if (figure && res->finished > 0) {
+        snprintf(path, sizeof path, "%s/collect/results.png", dir);
+        if ((st = draw_figure(c->ix, &c->acc, path, err))) return st;
+        res->figure = 1;
+    }
+    return NV_OK;
+}
+
+nv_status nv_sweep_collect(const char *dir, int figure, nv_collect_result *res, nv_error *err) {
+    memset(res, 0, sizeof *res);
+    nv_sweep_index *ix = NULL;
+    nv_status st = nv_sweep_index_load(dir, &ix, err);
+    if (st) return st;
+    collection c = {.dir = dir, .ix = ix};
+    nv_strbuf csv_out = {0}, ana_out = {0}, md = {0};
+    c.done = calloc((size_t)NV_MAX(ix->nconfigs, 1), sizeof *c.done);
+    c.total = calloc((size_t)NV_MAX(ix->nconfigs, 1), sizeof *c.total);
+    if (!c.done || !c.total) {
         st = nv_fail(err, NV_ENOMEM, "out of memory");
         goto out;
     }
-    char path[4096];
-    snprintf(path, sizeof path, "%s/collect", dir);
-    if ((st = nv_mkdirs(path, err))) goto out;
-    snprintf(path, sizeof path, "%s/collect/results.csv", dir);
-    if ((st = nv_atomic_write_text(path, nv_sb_str(&csv_out), err))) goto out;
-    snprintf(path, sizeof path, "%s/collect/analysis.csv", dir);
-    if ((st = nv_atomic_write_text(path, nv_sb_str(&ana_out), err))) goto out;
-    snprintf(path, sizeof path, "%s/collect/results.md", dir);
-    if ((st = nv_atomic_write_text(path, nv_sb_str(&md), err))) goto out;
-    if (figure && res->finished > 0) {
-        snprintf(path, sizeof path, "%s/collect/results.png", dir);
-        if ((st = draw_figure(ix, &acc, path, err))) goto out;
-        res->figure = 1;
+    res->tasks = ix->ntasks;
+    res->configs = ix->nconfigs;
+    if ((st = gather_tasks(&c, res, err))) goto out;
+
+    format_results_csv(&c, &csv_out);
+    format_analysis_csv(&c, &ana_out);
+    md_accuracy_table(&c, res, &md);
+    md_analysis_table(&c, &md);
+    md_notes(&c, res, &md);
+    /* the builders stop at the first failed allocation: one check for all of them */
+    if (csv_out.oom || ana_out.oom || md.oom || c.notes.oom) {
+        st = nv_fail(err, NV_ENOMEM, "out of memory");
+        goto out;
     }
+    st = write_outputs(&c, &csv_out, &ana_out, &md, figure, res, err);
 out:
-    free(done);
-    free(total);
-    nv_sb_free(&csv_out), nv_sb_free(&ana_out), nv_sb_free(&md), nv_sb_free(&notes);
-    table_free(&acc);
-    table_free(&ana);
+    free(c.done);
+    free(c.total);
+    nv_sb_free(&csv_out), nv_sb_free(&ana_out), nv_sb_free(&md), nv_sb_free(&c.notes);
+    table_free(&c.acc);
+    table_free(&c.ana);
     nv_sweep_index_free(ix);
     return st;
 }

@@ -280,17 +280,21 @@ static int cmp_i64(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-static nv_status read_all(reader *r, nv_experiment *ex) {
+/* Unknown keys anywhere, in the file and in every override, before any value is
+ * read: a misspelt key must not pass silently as its default. */
+static nv_status check_all_keys(const reader *r) {
     nv_status st;
-    long long iv;
-    double dv;
-    char sv[NV_PATH_LEN];
-    config_setting_t *s;
-
     if ((st = check_unknown(r, config_root_setting(&r->file), ""))) return st;
     for (int i = 0; i < r->nover; i++)
         if ((st = check_unknown(r, config_root_setting(&r->over[i]), ""))) return st;
+    return NV_OK;
+}
 
+/* experiment (it names the run directory, hence the character check), seed, device. */
+static nv_status read_top_level(const reader *r, nv_experiment *ex) {
+    nv_status st;
+    long long iv;
+    char sv[NV_PATH_LEN];
     if ((st = get_str(r, "experiment", "spheres", ex->experiment, sizeof ex->experiment))) return st;
     for (const char *c = ex->experiment; *c; c++)
         if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
@@ -305,17 +309,15 @@ static nv_status read_all(reader *r, nv_experiment *ex) {
     int dk = parse_device(sv);
     if (dk < 0) return bad(r, lookup(r, "device"), "device", "expected \"auto\", \"cpu\" or \"cuda\", found \"%s\"", sv);
     ex->device = (nv_device_kind)dk;
+    return NV_OK;
+}
 
-    /* data */
-    nv_data_spec *d = &ex->data;
-    if ((st = get_str(r, "data.source", "spheres", sv, sizeof sv))) return st;
-    int src = parse_source(sv);
-    if (src < 0)
-        return bad(r, lookup(r, "data.source"), "data.source",
-                   "expected one of spheres, fashion-mnist, idx, csv, hdf5, file, disks; found \"%s\"", sv);
-    d->source = (nv_data_source)src;
-    if ((st = get_num(r, "data.test_fraction", src == NV_DATA_SPHERES ? 0.2 : 0.2, 0.0, 0.95, &d->test_fraction))) return st;
-    nv_spheres_params *sp = &d->spheres;
+/* data.spheres: read and checked whatever the source is; the generator's split
+ * and seed are data.test_fraction and the top-level seed, read before. */
+static nv_status read_data_spheres(const reader *r, nv_experiment *ex) {
+    nv_status st;
+    long long iv;
+    nv_spheres_params *sp = &ex->data.spheres;
     nv_spheres_defaults(sp);
     if ((st = get_int(r, "data.spheres.dim", sp->dim, 2, 1 << 20, &iv))) return st;
     sp->dim = iv;
@@ -327,7 +329,7 @@ static nv_status read_all(reader *r, nv_experiment *ex) {
     int nr = 0, present = 0;
     if ((st = get_numlist(r, "data.spheres.radius", radius, 8, &nr, &present))) return st;
     if (present) {
-        s = lookup(r, "data.spheres.radius");
+        config_setting_t *s = lookup(r, "data.spheres.radius");
         if (nr != 2) return bad(r, s, "data.spheres.radius", "expected two radii [r0, r1], found %d", nr);
         for (int i = 0; i < 2; i++)
             if (!(radius[i] > 0) || !isfinite(radius[i]))
@@ -339,10 +341,16 @@ static nv_status read_all(reader *r, nv_experiment *ex) {
     if ((st = get_num(r, "data.spheres.noise", sp->noise, 0.0, 1e6, &sp->noise))) return st;
     if ((st = get_num(r, "data.spheres.oversample", sp->oversample, 0.0, 100.0, &sp->oversample))) return st;
     if ((st = get_num(r, "data.spheres.oversample_width", sp->oversample_width, 1e-9, 1e6, &sp->oversample_width))) return st;
-    sp->test_fraction = d->test_fraction;
+    sp->test_fraction = ex->data.test_fraction;
     sp->seed = ex->seed;
+    return NV_OK;
+}
 
-    nv_disks_params *dp = &d->disks;
+/* data.disks: like data.spheres, read and checked whatever the source is. */
+static nv_status read_data_disks(const reader *r, nv_experiment *ex) {
+    nv_status st;
+    long long iv;
+    nv_disks_params *dp = &ex->data.disks;
     nv_disks_defaults(dp);
     if ((st = get_int(r, "data.disks.points_per_class", dp->points_per_class, 2, 10000000, &iv))) return st;
     dp->points_per_class = iv;
@@ -352,9 +360,17 @@ static nv_status read_all(reader *r, nv_experiment *ex) {
         return bad(r, lookup(r, "data.disks.gap") ? lookup(r, "data.disks.gap") : lookup(r, "data.disks.radius"),
                    "data.disks", "radius %g + gap %g must be < 1/3 (disjoint disks inside the square)",
                    dp->radius, dp->gap);
-    dp->test_fraction = d->test_fraction;
+    dp->test_fraction = ex->data.test_fraction;
     dp->seed = ex->seed;
+    return NV_OK;
+}
 
+/* The file-backed sources (idx, fashion-mnist, csv, hdf5, file): their paths, limits
+ * and columns, and the paths the chosen source cannot do without. */
+static nv_status read_data_files(const reader *r, nv_data_spec *d) {
+    nv_status st;
+    long long iv;
+    nv_data_source src = d->source;
     if ((st = get_str(r, "data.idx.images", "", d->images, sizeof d->images))) return st;
     if ((st = get_str(r, "data.idx.labels", "", d->labels, sizeof d->labels))) return st;
     if ((st = get_str(r, "data.idx.test_images", "", d->test_images, sizeof d->test_images))) return st;
@@ -384,16 +400,40 @@ static nv_status read_all(reader *r, nv_experiment *ex) {
     d->label_col = (int)iv;
     if ((st = get_str(r, "data.hdf5.x", "/x", d->x_path, sizeof d->x_path))) return st;
     if ((st = get_str(r, "data.hdf5.y", "/y", d->y_path, sizeof d->y_path))) return st;
+    return NV_OK;
+}
 
-    /* models */
+/* data: the source and test fraction, then each source's group. */
+static nv_status read_data(const reader *r, nv_experiment *ex) {
+    nv_status st;
+    char sv[NV_PATH_LEN];
+    nv_data_spec *d = &ex->data;
+    if ((st = get_str(r, "data.source", "spheres", sv, sizeof sv))) return st;
+    int src = parse_source(sv);
+    if (src < 0)
+        return bad(r, lookup(r, "data.source"), "data.source",
+                   "expected one of spheres, fashion-mnist, idx, csv, hdf5, file, disks; found \"%s\"", sv);
+    d->source = (nv_data_source)src;
+    if ((st = get_num(r, "data.test_fraction", src == NV_DATA_SPHERES ? 0.2 : 0.2, 0.0, 0.95, &d->test_fraction))) return st;
+    if ((st = read_data_spheres(r, ex))) return st;
+    if ((st = read_data_disks(r, ex))) return st;
+    return read_data_files(r, d);
+}
+
+/* models: hidden widths, activation and init, the bottleneck, the linear baseline. */
+static nv_status read_models(const reader *r, nv_experiment *ex) {
+    nv_status st;
+    long long iv;
+    double dv;
+    char sv[NV_PATH_LEN];
     double hid[NV_MAX_LAYERS];
-    int nh = 0;
+    int nh = 0, present = 0;
     if ((st = get_numlist(r, "models.hidden", hid, NV_MAX_LAYERS - 1, &nh, &present))) return st;
     if (!present) {
         nh = 3;
         hid[0] = hid[1] = hid[2] = 64;
     }
-    s = lookup(r, "models.hidden");
+    config_setting_t *s = lookup(r, "models.hidden");
     if (nh < 1) return bad(r, s, "models.hidden", "needs at least one hidden width");
     for (int i = 0; i < nh; i++) {
         if (hid[i] != floor(hid[i]) || hid[i] < 1 || hid[i] > 1e6)
@@ -418,8 +458,15 @@ static nv_status read_all(reader *r, nv_experiment *ex) {
     if ((st = get_int(r, "models.bottleneck_width", 3, 1, 1 << 20, &iv))) return st;
     ex->bottleneck_width = iv;
     if ((st = get_bool(r, "models.linear_baseline", 1, &ex->linear_baseline))) return st;
+    return NV_OK;
+}
 
-    /* training */
+/* train: epochs, batch size, the optimiser (its defaults depend on its kind), threads. */
+static nv_status read_training(const reader *r, nv_experiment *ex) {
+    nv_status st;
+    long long iv;
+    double dv;
+    char sv[NV_PATH_LEN];
     if ((st = get_int(r, "train.epochs", 60, 0, 1000000, &iv))) return st;
     ex->epochs = iv;
     if ((st = get_int(r, "train.batch_size", 64, 1, 1 << 24, &iv))) return st;
@@ -442,11 +489,17 @@ static nv_status read_all(reader *r, nv_experiment *ex) {
     ex->optim.eps = (float)dv;
     if ((st = get_int(r, "train.threads", 1, 0, 4096, &iv))) return st;
     ex->threads = (int)iv;
+    return NV_OK;
+}
 
-    /* snapshots */
+/* snapshots.epochs: "log" (snapshots.count of them), "all", or a list (sorted,
+ * duplicates dropped). Needs train.epochs, so it is read after the training group. */
+static nv_status read_snapshot_epochs(const reader *r, nv_experiment *ex) {
+    nv_status st;
+    long long iv;
     if ((st = get_int(r, "snapshots.count", 10, 1, NV_MAX_SNAP_EPOCHS - 1, &iv))) return st;
     int64_t count = iv;
-    s = lookup(r, "snapshots.epochs");
+    config_setting_t *s = lookup(r, "snapshots.epochs");
     if (!s || config_setting_type(s) == CONFIG_TYPE_STRING) {
         const char *mode = s ? config_setting_get_string(s) : "log";
         if (strcmp(mode, "log") && strcmp(mode, "all"))
@@ -462,7 +515,7 @@ static nv_status read_all(reader *r, nv_experiment *ex) {
         }
     } else {
         double ev[NV_MAX_SNAP_EPOCHS];
-        int ne = 0;
+        int ne = 0, present = 0;
         if ((st = get_numlist(r, "snapshots.epochs", ev, NV_MAX_SNAP_EPOCHS, &ne, &present))) return st;
         for (int i = 0; i < ne; i++) {
             if (ev[i] != floor(ev[i]) || ev[i] < 0 || ev[i] > (double)ex->epochs)
@@ -476,7 +529,14 @@ static nv_status read_all(reader *r, nv_experiment *ex) {
             if (u == 0 || ex->snap_epochs[i] != ex->snap_epochs[u - 1]) ex->snap_epochs[u++] = ex->snap_epochs[i];
         ex->nsnap = u;
     }
-    s = lookup(r, "snapshots.layers");
+    return NV_OK;
+}
+
+/* snapshots.layers: "all" or a list of layer names that the models have (so it is
+ * read after the models group, which says how many hidden layers there are). */
+static nv_status read_snapshot_layers(const reader *r, nv_experiment *ex) {
+    int nh = ex->nhidden;
+    config_setting_t *s = lookup(r, "snapshots.layers");
     ex->snap_all_layers = 1;
     ex->nsnap_layers = 0;
     if (s && config_setting_type(s) == CONFIG_TYPE_STRING) {
@@ -505,10 +565,33 @@ static nv_status read_all(reader *r, nv_experiment *ex) {
         ex->nsnap_layers = n;
         ex->snap_all_layers = 0;
     }
+    return NV_OK;
+}
+
+/* snapshots: which epochs and layers, pre-activations, compression. */
+static nv_status read_snapshots(const reader *r, nv_experiment *ex) {
+    nv_status st;
+    long long iv;
+    if ((st = read_snapshot_epochs(r, ex))) return st;
+    if ((st = read_snapshot_layers(r, ex))) return st;
     if ((st = get_bool(r, "snapshots.preactivations", 0, &ex->preactivations))) return st;
     if ((st = get_int(r, "snapshots.compression", 0, 0, 9, &iv))) return st;
     ex->compression = (int)iv;
     return NV_OK;
+}
+
+/* The whole experiment, one group at a time. The order matters: later groups use
+ * what earlier ones set (the seed and test fraction for the generators,
+ * train.epochs for the snapshot epochs, the hidden layers for snapshots.layers),
+ * and the first error found is the one reported. */
+static nv_status read_all(const reader *r, nv_experiment *ex) {
+    nv_status st;
+    if ((st = check_all_keys(r))) return st;
+    if ((st = read_top_level(r, ex))) return st;
+    if ((st = read_data(r, ex))) return st;
+    if ((st = read_models(r, ex))) return st;
+    if ((st = read_training(r, ex))) return st;
+    return read_snapshots(r, ex);
 }
 
 nv_status nv_config_load(const char *path, const char *const *overrides, int noverrides,
