@@ -284,8 +284,14 @@ nv_status nv_run_index_read(const char *run_dir, const nv_run_index_opts *o, nv_
                        "by nerve train", run_dir);
     if (o->tasks > 1 && (o->task < 0 || o->task >= o->tasks))
         return nv_fail(err, NV_EINPUT, "task %d of %d: expected 0 <= task < tasks", o->task, o->tasks);
-    char snapdir[4096];
+    char snapdir[4096], manifest[4200];
     snprintf(snapdir, sizeof snapdir, "%s/snapshots", run_dir);
+    snprintf(manifest, sizeof manifest, "%s/manifest.json", snapdir);
+    /* nv_manifest_read takes a missing manifest for an empty one (training has not
+     * finished a snapshot yet); here it means the directory is not a run. */
+    if (stat(manifest, &sb) != 0)
+        return nv_fail(err, NV_EINPUT, "%s: not a run directory (no snapshots/manifest.json; "
+                       "expected the output directory of 'nerve train')", run_dir);
     nv_manifest man = {0};
     nv_status st = nv_manifest_read(snapdir, &man, err);
     if (st != NV_OK) return st;

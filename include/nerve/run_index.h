@@ -100,8 +100,9 @@ typedef struct {
 } nv_run_index;
 
 /* Reads <run_dir>/snapshots/manifest.json. `o` may be NULL (everything, one task).
- * NV_EINPUT, naming what is wrong: not a directory; no manifest or no snapshots
- * ("run nerve train first"); a selected model, layer or epoch the run lacks (the
+ * NV_EINPUT, naming what is wrong: not a directory; not a run (no
+ * snapshots/manifest.json); a manifest that lists no snapshots ("run nerve train
+ * first"); a selected model, layer or epoch the run lacks (the
  * message lists what exists); a task outside [0, tasks); a file the manifest lists
  * (of a selected model) that is missing, or that is not a snapshot of a known format
  * version (the message names the file). Free with nv_run_index_free (accepts NULL

@@ -12,6 +12,7 @@
  */
 #include "testutil.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "nerve/parallel.h"
@@ -292,6 +293,14 @@ static void test_bad_files(void **state) {
     assert_non_null(strstr(err.msg, "/nonexistent/run"));
     nv_error_clear(&err);
     char *empty = strdup(nv_test_tmpdir("runidx-empty"));
+    assert_int_equal(nv_run_index_read(empty, NULL, &ix, &err), NV_EINPUT);
+    assert_non_null(strstr(err.msg, "not a run directory"));
+    nv_error_clear(&err);
+    char snap[400];
+    snprintf(snap, sizeof snap, "%s/snapshots", empty);
+    assert_int_equal(mkdir(snap, 0755), 0);
+    nv_test_write_file(snap, "manifest.json",
+                       "{\"format\": \"nerve-manifest\", \"format_version\": 1, \"files\": []}\n");
     assert_int_equal(nv_run_index_read(empty, NULL, &ix, &err), NV_EINPUT);
     assert_non_null(strstr(err.msg, "lists no snapshots"));
     nv_error_clear(&err);
