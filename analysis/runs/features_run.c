@@ -1,8 +1,10 @@
-/* features_run.c: one snapshot's feature images end to end (the unit of work of
- * `nerve features`): read the network and the training inputs from the snapshot,
- * take the box and the centre from the data, run the ascent for every layer, rank
- * the real inputs that excite each unit most, and write the "nerve-features" file
- * (v1) atomically, plus the figures (features_plot.c).
+/* features_run.c: `nerve features RUN` (include/nerve/features_run.h) and its unit
+ * of work, one snapshot's feature images end to end (nv_features_snapshot): read the
+ * network and the training inputs from the snapshot, take the box and the centre
+ * from the data, run the ascent for every layer, rank the real inputs that excite
+ * each unit most, and write the "nerve-features" file (v1) atomically, plus the
+ * figures (features_plot.c). The run loop takes its files from the run index
+ * (include/nerve/run_index.h) and spreads this task's over threads.
  *
  * File layout (docs/features.md):
  *   /                       attrs format, format_version, nerve_version, model, epoch,
@@ -22,14 +24,18 @@
  * `device` (which backend ran); the CPU writes the same bytes every time.
  */
 #include "nerve/features.h"
+#include "nerve/features_run.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "store/h5util.h"
+#include "nerve/fsutil.h"
+#include "nerve/parallel.h"
 #include "nerve/snapshot.h"
 
 /* Second ascent, from each unit's most exciting training input (row topr[u*TOPK]),
@@ -313,5 +319,184 @@ done:
     free(tmp);
     free(P); free(X); free(ids); free(lo); free(hi); free(centre);
     free(fx); free(fact); free(dact); free(dmax); free(topv); free(topr); free(topi);
+    return st;
+}
+
+/* --- a whole run (`nerve features RUN`, include/nerve/features_run.h) ------------- */
+
+typedef struct {
+    const char *run;
+    const nv_features_run_options *o;
+    nv_features_job job;          /* o->job with the box decided */
+    const nv_run_index *ix;
+    const nv_run_ref *work;       /* (nwork) this task's files, manifest order */
+    int64_t nwork;
+    char **outs, **figs;          /* (nwork) output file and figure prefix (NULL: no figures) */
+    nv_features_run_report *rep;
+    pthread_mutex_t lock;
+    int64_t done;
+} run_ctx;
+
+static void run_note(const run_ctx *c, const nv_features_run_event *ev) {
+    if (c->o->on_event) c->o->on_event(c->o->ctx, ev);
+}
+
+/* One work item: one snapshot file's features. */
+static nv_status run_file(int64_t w, void *vctx, nv_error *err) {
+    run_ctx *c = vctx;
+    const nv_run_model *rm = &c->ix->models[c->work[w].m];
+    int64_t e = c->work[w].e;
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s/analysis/features/%s", c->run, rm->model);
+    nv_status st = nv_mkdirs(dir, err);
+    if (st != NV_OK) return st;
+    int skipped = 0;
+    char dev[16];
+    st = nv_features_snapshot(rm->paths[e], rm->model, rm->epochs[e], &c->job, c->outs[w], c->figs[w],
+                              &skipped, dev, sizeof dev, err);
+    if (st != NV_OK) {
+        nv_error_prefix(err, "%s: ", rm->paths[e]);
+        return st;
+    }
+    pthread_mutex_lock(&c->lock);
+    c->done++;
+    if (skipped) c->rep->files_skipped++;
+    else c->rep->files_written++;
+    nv_features_run_event ev = {.kind = NV_FEATURES_RUN_EV_FILE_DONE, .done = c->done,
+                                .total = c->nwork, .model = rm->model, .epoch = rm->epochs[e],
+                                .skipped = skipped, .device = skipped ? "" : dev, .report = c->rep};
+    run_note(c, &ev);
+    pthread_mutex_unlock(&c->lock);
+    return NV_OK;
+}
+
+/* The box default depends on the input: images (a square of >= 64 inputs) take a
+ * global box. The input width is the run's data, the same for every model: read it
+ * from the first listed snapshot's network. */
+static nv_status box_from_input(const nv_run_index *ix, int *box_global, nv_error *err) {
+    nv_mlp_spec spec;
+    nv_real *P = NULL;
+    nv_status st = nv_snapshot_read_params(ix->models[0].paths[0], &spec, &P, err);
+    free(P);
+    if (st != NV_OK) return st;
+    int64_t d = spec.widths[0], s = 1;
+    while ((s + 1) * (s + 1) <= d) s++;
+    *box_global = d >= 64 && s * s == d;
+    return NV_OK;
+}
+
+/* The history figures of the units in job.history_units, for every model whose
+ * selected epochs all have their features file. */
+static nv_status draw_histories(const char *run, const nv_run_index *ix, const nv_features_job *job,
+                                const char *figdir, nv_error *err) {
+    nv_status st = NV_OK;
+    for (int m = 0; m < ix->n_models && st == NV_OK; m++) {
+        const nv_run_model *rm = &ix->models[m];
+        int64_t n = 0, first = -1;
+        int complete = 1;
+        char **paths = nv_calloc((size_t)(rm->n_epochs ? rm->n_epochs : 1), sizeof *paths, err);
+        int64_t *epochs = nv_calloc((size_t)(rm->n_epochs ? rm->n_epochs : 1), sizeof *epochs, err);
+        if (!paths || !epochs) st = NV_ENOMEM;
+        for (int64_t e = 0; e < rm->n_epochs && st == NV_OK; e++) {
+            if (!rm->selected[e]) continue;
+            char buf[4300];
+            snprintf(buf, sizeof buf, "%s/analysis/features/%s/epoch_%04lld.h5", run, rm->model,
+                     (long long)rm->epochs[e]);
+            if (access(buf, R_OK) != 0) complete = 0;
+            if (first < 0) first = e;
+            paths[n] = strdup(buf);
+            if (!paths[n]) st = nv_fail(err, NV_ENOMEM, "out of memory");
+            epochs[n++] = rm->epochs[e];
+        }
+        if (st == NV_OK && complete && n > 0) {
+            nv_mlp_spec spec;
+            nv_real *P = NULL;
+            st = nv_snapshot_read_params(rm->paths[first], &spec, &P, err);
+            free(P);
+            for (int l = 1; st == NV_OK && l <= spec.nlayers; l++) {
+                char layer[32];
+                layer_name(&spec, l, layer, sizeof layer);
+                for (int h = 0; st == NV_OK && h < job->n_history; h++) {
+                    int64_t u = job->history_units[h];
+                    if (u >= spec.widths[l]) continue;
+                    char png[4400];
+                    snprintf(png, sizeof png, "%s/%s_%s_unit%lld_history.png", figdir, rm->model,
+                             layer, (long long)u);
+                    st = nv_features_history((const char *const *)paths, epochs, (int)n, layer, u,
+                                             png, err);
+                }
+            }
+        }
+        for (int64_t k = 0; paths && k < n; k++) free(paths[k]);
+        free(paths);
+        free(epochs);
+    }
+    return st;
+}
+
+nv_status nv_features_run(const char *run_dir, const nv_features_run_options *o,
+                          nv_features_run_report *rep, nv_error *err) {
+    nv_features_run_report dummy;
+    if (!rep) rep = &dummy;
+    memset(rep, 0, sizeof *rep);
+    if (o->tasks > 1 && (o->task < 0 || o->task >= o->tasks))
+        return nv_fail(err, NV_EINPUT, "--task %d --tasks %d: expected 0 <= task < tasks", o->task,
+                       o->tasks);
+    if (o->select.n_layers > 0)
+        return nv_fail(err, NV_EINPUT, "features: a layer selection is not supported (features "
+                       "are made for every non-input layer)");
+    run_ctx c = {.run = run_dir, .o = o, .job = o->job, .rep = rep};
+    nv_run_index ix;
+    nv_run_ref *work = NULL;
+    nv_run_index_opts io = {.select = o->select, .task = o->task, .tasks = o->tasks};
+    nv_status st = nv_run_index_read(run_dir, &io, &ix, err);
+    if (st != NV_OK) return st;
+    char figdir[4200];
+    snprintf(figdir, sizeof figdir, "%s/analysis/figures/features", run_dir);
+    if (o->box_auto && (st = box_from_input(&ix, &c.job.box_global, err)) != NV_OK) goto done;
+    rep->box_global = c.job.box_global;
+    rep->files_total = ix.n_manifest;
+    if ((st = nv_run_index_list(&ix, 1, &work, &c.nwork, err)) != NV_OK) goto done;
+    rep->files_owned = c.nwork;
+    c.ix = &ix;
+    c.work = work;
+    c.outs = nv_calloc((size_t)(c.nwork ? c.nwork : 1), sizeof *c.outs, err);
+    c.figs = nv_calloc((size_t)(c.nwork ? c.nwork : 1), sizeof *c.figs, err);
+    if (!c.outs || !c.figs) {
+        st = NV_ENOMEM;
+        goto done;
+    }
+    for (int64_t w = 0; w < c.nwork; w++) {
+        const nv_run_model *rm = &ix.models[work[w].m];
+        long long epoch = (long long)rm->epochs[work[w].e];
+        char buf[4300];
+        snprintf(buf, sizeof buf, "%s/analysis/features/%s/epoch_%04lld.h5", run_dir, rm->model, epoch);
+        c.outs[w] = strdup(buf);
+        if (c.job.figures) {
+            snprintf(buf, sizeof buf, "%s/%s_e%04lld", figdir, rm->model, epoch);
+            c.figs[w] = strdup(buf);
+        }
+        if (!c.outs[w] || (c.job.figures && !c.figs[w])) {
+            st = nv_fail(err, NV_ENOMEM, "out of memory");
+            goto done;
+        }
+    }
+    if (c.job.figures && (st = nv_mkdirs(figdir, err)) != NV_OK) goto done;
+    nv_features_run_event ev = {.kind = NV_FEATURES_RUN_EV_START, .total = c.nwork, .report = rep};
+    run_note(&c, &ev);
+    pthread_mutex_init(&c.lock, NULL);
+    st = nv_parallel_for(c.nwork, o->threads, run_file, &c, err);
+    pthread_mutex_destroy(&c.lock);
+    if (st == NV_OK && c.job.figures && c.job.n_history > 0)
+        st = draw_histories(run_dir, &ix, &c.job, figdir, err);
+done:
+    for (int64_t w = 0; c.outs && w < c.nwork; w++) {
+        free(c.outs[w]);
+        free(c.figs[w]);
+    }
+    free(c.outs);
+    free(c.figs);
+    free(work);
+    nv_run_index_free(&ix);
     return st;
 }
