@@ -400,7 +400,7 @@ nv_status nv_features_snapshot(const char *snapshot_path, const char *model, int
     params_string(job, params, sizeof params);
     *skipped = 0;
     if (used_device && used_len) used_device[0] = '\0';
-    if (reusable(out_h5, params)) {
+    if (!job->force && reusable(out_h5, params)) {
         *skipped = 1;
         return NV_OK;
     }

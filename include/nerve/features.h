@@ -193,12 +193,13 @@ typedef struct {
     nv_device_kind device;
     int figures;               /* draw PNGs */
     const int64_t *history_units; int n_history;
+    int force;                 /* 1: remake out_h5 even when it exists with the same parameters */
 } nv_features_job;
 
 /* Computes the features of every non-input layer of one snapshot and writes
  * out_h5 (format nerve-features v1, atomically) and, with figures, the layer
  * grids fig_prefix + "_<layer>.png". Skips (returning NV_OK, *skipped = 1) when
- * out_h5 exists with the same parameters. */
+ * out_h5 exists with the same parameters, unless job->force. */
 nv_status nv_features_snapshot(const char *snapshot_path, const char *model, int64_t epoch,
                                const nv_features_job *job, const char *out_h5,
                                const char *fig_prefix, int *skipped, char *used_device,
