@@ -10,6 +10,8 @@
 #include "nerve/plot.h"
 #include "nerve/sweep.h"
 
+static const char *const USAGE = "usage: nerve collect DIR [--no-figure] [--quiet]\n";
+
 static void usage(FILE *f) {
     fprintf(f,
             "usage: nerve collect DIR [--no-figure] [--quiet]\n\n"
@@ -30,13 +32,14 @@ int nv_cmd_collect(int argc, char **argv) {
                                          {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     int figure = 1, quiet = 0;
     optind = 1;
+    opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":hq", opts, NULL)) != -1) {
         switch (c) {
         case 'F': figure = 0; break;
         case 'q': quiet = 1; break;
         case 'h': usage(stdout); return 0;
-        default: return nv_cli_usage("collect", "unknown option");
+        default: return nv_cli_getopt_fail("collect", c, optind, argv, USAGE);
         }
     }
     if (optind != argc - 1) return nv_cli_usage("collect", "expected one sweep directory, found %d arguments", argc - optind);

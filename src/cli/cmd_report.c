@@ -7,6 +7,8 @@
 #include "nerve/plot.h"
 #include "nerve/report.h"
 
+static const char *const USAGE = "usage: nerve report RUN [options]\n";
+
 static void usage(FILE *f) {
     fprintf(f,
             "usage: nerve report RUN [options]\n\n"
@@ -26,15 +28,16 @@ int nv_cmd_report(int argc, char **argv) {
     nv_report_options o = {0};
     long long v;
     optind = 1;
+    opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "m:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":m:h", opts, NULL)) != -1) {
         switch (c) {
         case 'm':
             if (nv_cli_int("report", "--max-diagrams", optarg, 1, 100000, &v)) return 2;
             o.max_diagram_figures = (int)v;
             break;
         case 'h': usage(stdout); return 0;
-        default: return nv_cli_usage("report", "unknown option");
+        default: return nv_cli_getopt_fail("report", c, optind, argv, USAGE);
         }
     }
     if (optind != argc - 1) return nv_cli_usage("report", "expected one run directory");

@@ -617,7 +617,9 @@ static nv_status train_model(run_ctx *rc, int m, uint32_t *perm, nv_error *err) 
         st = nv_checkpoint_read(ckpath, &ck, err);
         if (st) goto done;
         if (ck.nparams != np || ck.metric_cols != M_COLS || ck.epochs_completed > ex->epochs ||
-            ck.metric_rows != ck.epochs_completed + 1 || strcmp(ck.config_text, rc->config_text)) {
+            ck.metric_rows != ck.epochs_completed + 1 ||
+            (strcmp(ck.config_text, rc->config_text) &&
+             nv_config_diff(ck.config_text, rc->config_text, NULL, 0, NULL, NULL, 0) != 0)) {
             st = nv_fail(err, NV_EINPUT,
                          "%s: this checkpoint belongs to another config or model (%lld parameters, epoch %lld); "
                          "use --force to start the run over", ckpath, (long long)ck.nparams,
@@ -662,15 +664,21 @@ static nv_status train_model(run_ctx *rc, int m, uint32_t *perm, nv_error *err) 
     const int64_t n = rc->train.n, B = ex->batch_size;
     const int64_t steps = (n + B - 1) / B;
     double last_checkpoint = nv_now();
+    int64_t checkpoint_epoch = start; /* the epoch --resume would start this model from */
     for (int64_t e = start + 1; e <= ex->epochs; e++) {
         /* The epoch's order depends only on (seed, epoch): every model, and a resumed
          * run, sees the same sequence of minibatches. */
         nv_rng_permutation(ex->seed, NV_STREAM_SHUFFLE, (uint64_t)e << 32, perm, (uint32_t)n);
         for (int64_t s = 0; s < steps; s++) {
             if (rc->opt->stop && *rc->opt->stop) {
+                /* Checkpoints are written at snapshot epochs and every NV_CHECKPOINT_SECONDS,
+                 * not after every epoch: say where --resume starts. */
                 st = nv_fail(err, NV_EINTERRUPTED,
-                             "stopped during epoch %lld of model '%s'; every earlier epoch is saved: "
-                             "continue with --resume", (long long)e, md->name);
+                             "stopped during epoch %lld of model '%s'; its last checkpoint is epoch %lld "
+                             "(checkpoints are written at snapshot epochs and every %.0f s): --resume "
+                             "continues '%s' from epoch %lld", (long long)e, md->name,
+                             (long long)checkpoint_epoch, NV_CHECKPOINT_SECONDS, md->name,
+                             (long long)checkpoint_epoch);
                 goto done;
             }
             int64_t b = NV_MIN(B, n - s * B);
@@ -693,7 +701,9 @@ static nv_status train_model(run_ctx *rc, int m, uint32_t *perm, nv_error *err) 
             goto done;
         }
         rc->metric_rows[m] = e + 1;
+        double checkpoint_before = last_checkpoint;
         if ((st = queue_epoch_files(rc, m, t, e, &last_checkpoint, &snap, err))) goto done;
+        if (last_checkpoint != checkpoint_before) checkpoint_epoch = e;
         nv_train_event ev = {.kind = NV_EV_EPOCH, .model = md->name, .epoch = e, .epochs = ex->epochs,
                              .train_loss = row[M_TRAIN_LOSS], .train_acc = row[M_TRAIN_ACC],
                              .test_loss = row[M_TEST_LOSS], .test_acc = row[M_TEST_ACC]};
@@ -827,15 +837,29 @@ static nv_status prepare_dir(run_ctx *rc, nv_error *err) {
     snprintf(cfg, sizeof cfg, "%s/config.cfg", dir);
     char *old = nv_read_file(cfg, NULL);
     if (old) {
-        int same = !strcmp(old, rc->config_text);
-        int line = same ? 0 : first_diff_line(old, rc->config_text);
+        /* Same settings, whatever the formatting (an older nerve wrote numbers
+         * differently): the same config. */
+        char key[256], was[512], now[512], set[1024];
+        int diff = strcmp(old, rc->config_text) ? nv_config_diff(old, rc->config_text, key, sizeof key, was,
+                                                                 now, sizeof was) : 0;
+        int line = diff < 0 ? first_diff_line(old, rc->config_text) : 0;
         free(old);
         if (rc->opt->force) {
             if ((st = clear_run_dir(dir, err))) return st;
-        } else if (!same) {
+        } else if (diff > 0 && !strcmp(was, "(not set)")) {
             return nv_fail(err, NV_EINPUT,
-                           "%s holds a run of a different config (first difference at line %d of its config.cfg); "
-                           "choose another --out, or --force to start over there", dir, line);
+                           "%s holds a run of a different config: key '%s' is not set there and is %s here; "
+                           "choose another --out, or --force to start over there", dir, key, now);
+        } else if (diff > 0) {
+            nv_config_set_text(key, was, set, sizeof set);
+            return nv_fail(err, NV_EINPUT,
+                           "%s holds a run of a different config: key '%s' is %s there and %s here; to continue "
+                           "that run, give the same value (--set '%s'), or choose another --out, or --force to "
+                           "start over there", dir, key, was, now, set);
+        } else if (diff < 0) {
+            return nv_fail(err, NV_EINPUT,
+                           "%s holds a run of a different config (its config.cfg does not parse; first difference "
+                           "at line %d); choose another --out, or --force to start over there", dir, line);
         } else if (!rc->opt->resume) {
             return nv_fail(err, NV_EINPUT,
                            "%s already holds this experiment; --resume continues it, --force starts it over", dir);
