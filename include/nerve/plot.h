@@ -119,6 +119,10 @@ nv_status nv_plot_panel_set_yticks(nv_plot_panel *p, const double *at, const cha
  * "" keeps the series out of the legend. style may be NULL. */
 nv_status nv_plot_line(nv_plot_panel *p, const char *label, const double *x, const double *y,
                        int64_t n, const nv_plot_style *style, nv_error *err);
+/* A line as nv_plot_line, with an error bar at each point: y[i] +- yerr[i] (NaN:
+ * no bar), drawn under the line with short caps; the y range takes the bars in. */
+nv_status nv_plot_line_errors(nv_plot_panel *p, const char *label, const double *x, const double *y,
+                              const double *yerr, int64_t n, const nv_plot_style *style, nv_error *err);
 /* Markers only. */
 nv_status nv_plot_scatter(nv_plot_panel *p, const char *label, const double *x, const double *y,
                           int64_t n, const nv_plot_style *style, nv_error *err);
