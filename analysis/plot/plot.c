@@ -1670,6 +1670,63 @@ done:
     return st;
 }
 
+/* ---- previews ------------------------------------------------------------------------ */
+
+typedef struct {
+    unsigned char *buf;
+    size_t len, cap;
+} mem_png;
+
+static cairo_status_t mem_chunk(void *closure, const unsigned char *data, unsigned int len) {
+    mem_png *m = closure;
+    if (m->len + len > m->cap) {
+        size_t cap = NV_MAX(m->cap * 2, m->len + len + 65536);
+        unsigned char *nb = realloc(m->buf, cap);
+        if (!nb) return CAIRO_STATUS_NO_MEMORY;
+        m->buf = nb;
+        m->cap = cap;
+    }
+    memcpy(m->buf + m->len, data, len);
+    m->len += len;
+    return CAIRO_STATUS_SUCCESS;
+}
+
+nv_status nv_plot_png_preview(const char *path, int max_width, unsigned char **out, size_t *len, int *width,
+                              int *height, nv_error *err) {
+    *out = NULL;
+    *len = 0;
+    cairo_surface_t *src = cairo_image_surface_create_from_png(path);
+    if (cairo_surface_status(src) != CAIRO_STATUS_SUCCESS) {
+        cairo_surface_destroy(src);
+        return nv_fail(err, NV_EINPUT, "%s: not a PNG file cairo can read", path);
+    }
+    int w = cairo_image_surface_get_width(src), h = cairo_image_surface_get_height(src);
+    double k = w > max_width && max_width > 0 ? (double)max_width / w : 1.0;
+    int tw = NV_MAX(1, (int)lround(w * k)), th = NV_MAX(1, (int)lround(h * k));
+    cairo_surface_t *dst = cairo_image_surface_create(CAIRO_FORMAT_RGB24, tw, th);
+    cairo_t *cr = cairo_create(dst);
+    cairo_set_source_rgb(cr, 1, 1, 1);
+    cairo_paint(cr);
+    cairo_scale(cr, k, k);
+    cairo_set_source_surface(cr, src, 0, 0);
+    cairo_pattern_set_filter(cairo_get_source(cr), CAIRO_FILTER_GOOD);
+    cairo_paint(cr);
+    cairo_destroy(cr);
+    mem_png m = {0};
+    cairo_status_t cs = cairo_surface_write_to_png_stream(dst, mem_chunk, &m);
+    cairo_surface_destroy(dst);
+    cairo_surface_destroy(src);
+    if (cs != CAIRO_STATUS_SUCCESS) {
+        free(m.buf);
+        return nv_fail(err, NV_ENOMEM, "%s: cannot make a preview (%s)", path, cairo_status_to_string(cs));
+    }
+    *out = m.buf;
+    *len = m.len;
+    if (width) *width = tw;
+    if (height) *height = th;
+    return NV_OK;
+}
+
 void nv_plot_release_caches(void) {
     cairo_debug_reset_static_data();
     /* fontconfig's own configuration outlives cairo's reset. It is loaded as a

@@ -169,6 +169,13 @@ nv_status nv_plot_save(const nv_plot_figure *f, const char *path, nv_error *err)
 nv_status nv_plot_data_to_device(const nv_plot_figure *f, const nv_plot_panel *p, double x,
                                  double y, double *dev_x, double *dev_y, nv_error *err);
 
+/* A smaller copy of a PNG file, at most max_width pixels wide (the same size when it
+ * is narrower), as PNG bytes in *out (malloc'd, caller frees) of *len bytes; its
+ * size in *width x *height (either may be NULL). For pages that show a large
+ * figure as a preview linked to the file. */
+nv_status nv_plot_png_preview(const char *path, int max_width, unsigned char **out, size_t *len, int *width,
+                              int *height, nv_error *err);
+
 /* Frees the process-wide font caches of cairo and fontconfig, which otherwise
  * live until exit and show up as leaks under AddressSanitizer (make SANITIZE=1).
  * Call once at the end of a program, after every figure is freed; never needed
