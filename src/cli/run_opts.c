@@ -251,15 +251,30 @@ void nv_run_opts_help(FILE *f, const char *verb) {
         "  --device D         auto (default), cpu or cuda\n",
     };
     const verb_def *v = find_verb(verb);
-    fprintf(f, "Options every RUN verb shares (lists are comma-separated and repeatable; each\n"
+    fprintf(f, "\nOptions every RUN verb shares (lists are comma-separated and repeatable; each\n"
                "value is checked against what the run holds):\n");
     for (int k = 0; k < NV_RO_NOPTS; k++)
         if (v->honours & (1u << k)) fputs(lines[k], f);
     for (int k = 0; k < NV_RO_NOPTS; k++)
         if (!(v->honours & (1u << k))) {
-            char name[32];
+            char name[32], text[512];
             snprintf(name, sizeof name, "%.*s", (int)strcspn(lines[k] + 2, " "), lines[k] + 2);
-            fprintf(f, "  (%s is refused here: %s)\n", name, v->why[k] ? v->why[k] : "not supported");
+            snprintf(text, sizeof text, "(%s is refused here: %s)", name, v->why[k] ? v->why[k] : "not supported");
+            /* wrapped at 86 columns, continuation lines indented */
+            const char *p = text;
+            int first = 1;
+            while (*p) {
+                int width = first ? 84 : 82, n = (int)strlen(p);
+                if (n > width) {
+                    n = width;
+                    while (n > 0 && p[n] != ' ') n--;
+                    if (n == 0) n = width;
+                }
+                fprintf(f, "%s%.*s\n", first ? "  " : "    ", n, p);
+                p += n;
+                while (*p == ' ') p++;
+                first = 0;
+            }
         }
     if (v->cpu_only) fprintf(f, "  (--device: CPU only; auto and cpu are accepted)\n");
 }
