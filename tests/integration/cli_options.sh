@@ -90,6 +90,8 @@ after=$(stat -c %i "$run/analysis/features/expressive/epoch_0001.h5")
 # aliases: --models/--layers/--splits/--epochs are the same options
 expect 2 "expresive" "expressive" -- pca "$run" --models expresive
 expect 2 "hiden1" "hidden1" -- stats "$run" --layers hiden1
+# the case: features --models expresive exited 0 having done nothing
+expect 2 "'expresive'" "bottleneck, expressive, linear" -- features "$run" --models expresive
 expect 2 "tset" "train, test and all" -- ph "$run" --splits tset
 expect 2 "epoch 7" "0, 1, 3" -- features "$run" --epochs 7
 # stats splits over a job array: task 0 computes, the others have nothing to do
