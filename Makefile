@@ -12,11 +12,15 @@
 #
 # Library locations can be overridden: HDF5_DIR=, BLAS_DIR=, CUDA_HOME= (each a
 # prefix with include/ and lib/), which is how to build without root on a cluster.
+# DEVLIB=vendor|own picks the device library of the CUDA plug-in
+# (include/nerve/devlib.h): NVIDIA's cuBLAS/cuSOLVER/thrust (the default with nvcc)
+# or the project's own kernels.
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := all
 PREFIX ?= /usr/local
 SANITIZE ?= 0
+DEVLIB ?= vendor
 ifeq ($(SANITIZE),1)
 BUILD ?= build/san
 # ASan and the CUDA runtime do not mix well; sanitizer runs cover the CPU path and
@@ -89,7 +93,7 @@ NVCCFLAGS ?= -O3 -std=c++17 -Iinclude -Isrc \
 # The programs export libnerve's symbols (-rdynamic, whole archive) for the plug-in
 # to call back into (nv_fail, the CPU references, ...).
 NV_CUDA_LIBS := -L$(NV_CUDA_HOME)/lib64 -Wl,-rpath,$(NV_CUDA_HOME)/lib64 \
-  -lcusolver -lcublas -lcurand -lcudart -lstdc++ -lm
+  $(if $(filter vendor,$(DEVLIB)),-lcusolver -lcublas -lcurand,-llapacke) -lcudart -lstdc++ -lm
 NV_CUDA_SO := $(BUILD)/libnerve_cuda.so
 NV_LINK_LIB = -rdynamic -Wl,--whole-archive $(LIBNERVE) -Wl,--no-whole-archive
 # Test and benchmark programs live below $(BUILD): let the loader's last resort (the
@@ -104,7 +108,11 @@ endif
 # The library: everything except the command-line layer (src/cli/).
 LIB_SRC := $(sort $(shell find src analysis datasets -name '*.c' -not -path 'src/cli/*'))
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
-CU_SRC := $(if $(filter 1,$(CUDA)),$(sort $(wildcard cuda/*.cu)))
+# Every .cu file but the device library's implementations, then the one DEVLIB names.
+ifeq ($(filter vendor own,$(DEVLIB)),)
+$(error DEVLIB=$(DEVLIB): expected vendor or own)
+endif
+CU_SRC := $(if $(filter 1,$(CUDA)),$(sort $(filter-out cuda/devlib_%.cu,$(wildcard cuda/*.cu)) cuda/devlib_$(DEVLIB).cu))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CU_OBJ := $(CU_SRC:%.cu=$(BUILD)/obj/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
@@ -124,16 +132,21 @@ LIBNERVE := $(BUILD)/libnerve.a
 all: info $(NERVE) $(NV_CUDA_SO)
 
 info:
-	@echo "nerve build: CUDA=$(if $(filter 1,$(CUDA)),yes (nvcc $(NV_CUDA_VERSION) at $(NVCC); sm_90 + PTX),no$(if $(NV_NVCC), (disabled by CUDA=0), (nvcc not found)))  HDF5=$(NV_HDF5_VERSION)  BLAS=$(NV_BLAS_LIBS)  SANITIZE=$(SANITIZE)  -> $(BUILD)/"
+	@echo "nerve build: CUDA=$(if $(filter 1,$(CUDA)),yes (nvcc $(NV_CUDA_VERSION) at $(NVCC); sm_90 + PTX),no$(if $(NV_NVCC), (disabled by CUDA=0), (nvcc not found)))$(if $(filter 1,$(CUDA)),  DEVLIB=$(DEVLIB))  HDF5=$(NV_HDF5_VERSION)  BLAS=$(NV_BLAS_LIBS)  SANITIZE=$(SANITIZE)  -> $(BUILD)/"
 
 $(BUILD)/obj/%.o: %.c $(BUILD)/config.mk
 	@mkdir -p $(dir $@)
 	$(call say,CC,$<)
 	$(Q)$(CC) $(CFLAGS_BASE) $(CFLAGS) $(CPPFLAGS_ALL) $(CPPFLAGS) -MMD -MP -c $< -o $@
 
+# No warp votes in any kernel: under the CUDA-on-CPU toolchain they are silently
+# wrong, so the build refuses them (comments aside).
+NV_WARP_VOTES := __ballot|__all_sync|__any_sync|__all\(|__any\(|__activemask|__match_any_sync|__match_all_sync
 $(BUILD)/obj/%.o: %.cu $(BUILD)/config.mk
 	@mkdir -p $(dir $@)
 	$(call say,NVCC,$<)
+	$(Q)if perl -0777 -pe 's{/\*.*?\*/}{}gs; s{//[^\n]*}{}g' $< | grep -nE '$(NV_WARP_VOTES)'; then \
+	  echo "$<: warp vote (silently wrong under the CUDA-on-CPU toolchain; use shared memory and atomics)" >&2; exit 1; fi
 	$(Q)$(NVCC) $(NVCCFLAGS) -MMD -MP -c $< -o $@
 
 $(LIBNERVE): $(LIB_OBJ)

@@ -1,15 +1,19 @@
-/* check.cuh: checked CUDA, cuBLAS and cuSOLVER calls for every cuda/ file. Every
- * runtime, cuBLAS and cuSOLVER call goes through one of these so a failure becomes
- * NV_EDEVICE with the file, line, the call and CUDA's own name for the error
- * (library code never prints), worded the same whichever file it came from. They
- * expect an `nv_error *err` in scope; the _GOTO forms also an `nv_status st`.
+/* check.cuh: checked CUDA runtime calls for every cuda/ file. Every runtime call goes
+ * through one of these so a failure becomes NV_EDEVICE with the file, line, the call
+ * and CUDA's own name for the error (library code never prints), worded the same
+ * whichever file it came from. They expect an `nv_error *err` in scope; the _GOTO
+ * forms also an `nv_status st`.
+ *
+ * Only the runtime here: the vendor libraries (cuBLAS, cuSOLVER, thrust) are reached
+ * through the device library (include/nerve/devlib.h), whose vendor implementation
+ * (cuda/devlib_vendor.cu) checks their status codes the same way. This header must
+ * compile with nvcc and with chipStar's cucc (make test-cuda-cpu), which refuses the
+ * vendor headers.
  */
 #ifndef NERVE_CUDA_CHECK_CUH
 #define NERVE_CUDA_CHECK_CUH
 
-#include <cublas_v2.h>
 #include <cuda_runtime.h>
-#include <cusolverDn.h>
 
 #include <stdlib.h>
 
@@ -21,28 +25,11 @@ static inline nv_status nv_cuda_fail(cudaError_t e, const char *call, const char
                    cudaGetErrorName(e), (int)e, cudaGetErrorString(e));
 }
 
-static inline nv_status nv_cublas_fail(cublasStatus_t s, const char *call, const char *file,
-                                       int line, nv_error *err) {
-    return nv_fail(err, NV_EDEVICE, "%s:%d: %s failed: %s (%d)", file, line, call,
-                   cublasGetStatusString(s), (int)s);
-}
-
-/* cuSOLVER has no status-to-string call, so the number is all there is. */
-static inline nv_status nv_cusolver_fail(cusolverStatus_t s, const char *call, const char *file,
-                                         int line, nv_error *err) {
-    return nv_fail(err, NV_EDEVICE, "%s:%d: %s failed: cuSOLVER status %d", file, line, call, (int)s);
-}
-
 /* Return the status from the enclosing function on failure. */
 #define NV_CU(call)                                                                  \
     do {                                                                             \
         cudaError_t e_ = (call);                                                     \
         if (e_ != cudaSuccess) return nv_cuda_fail(e_, #call, __FILE__, __LINE__, err); \
-    } while (0)
-#define NV_CUBLAS(call)                                                                  \
-    do {                                                                                 \
-        cublasStatus_t s_ = (call);                                                      \
-        if (s_ != CUBLAS_STATUS_SUCCESS) return nv_cublas_fail(s_, #call, __FILE__, __LINE__, err); \
     } while (0)
 /* Set `st` and jump to `label` on failure (functions with cleanup). */
 #define NV_CU_GOTO(call, label)                                                      \
@@ -53,28 +40,13 @@ static inline nv_status nv_cusolver_fail(cusolverStatus_t s, const char *call, c
             goto label;                                                              \
         }                                                                            \
     } while (0)
-#define NV_CUBLAS_GOTO(call, label)                                                  \
-    do {                                                                             \
-        cublasStatus_t s_ = (call);                                                  \
-        if (s_ != CUBLAS_STATUS_SUCCESS) {                                           \
-            st = nv_cublas_fail(s_, #call, __FILE__, __LINE__, err);                 \
-            goto label;                                                              \
-        }                                                                            \
-    } while (0)
-#define NV_CUSOLVER_GOTO(call, label)                                                \
-    do {                                                                             \
-        cusolverStatus_t s_ = (call);                                                \
-        if (s_ != CUSOLVER_STATUS_SUCCESS) {                                         \
-            st = nv_cusolver_fail(s_, #call, __FILE__, __LINE__, err);               \
-            goto label;                                                              \
-        }                                                                            \
-    } while (0)
 /* After a kernel launch: a bad configuration shows up here, not at the launch. */
 #define NV_LAUNCHED() NV_CU(cudaGetLastError())
 #define NV_LAUNCHED_GOTO(label) NV_CU_GOTO(cudaGetLastError(), label)
 
-/* After a launch whose faults must surface before the next library call (thrust,
- * a copy back): launch errors and faults during the kernel, here. */
+/* After a launch whose faults must surface before the next library call (a sort or
+ * a compaction of the device library, a copy back): launch errors and faults during
+ * the kernel, here. */
 #define NV_SYNCED_GOTO(label)                          \
     do {                                               \
         NV_LAUNCHED_GOTO(label);                       \
@@ -101,6 +73,15 @@ static inline int64_t nv_cuda_test_knob(const char *name, int64_t dflt) {
     do {                                 \
         nv_status t_ = (expr);           \
         if (t_ != NV_OK) return t_;      \
+    } while (0)
+/* The same, setting `st` and jumping to `label` (functions with cleanup). */
+#define NV_TRY_GOTO(expr, label)         \
+    do {                                 \
+        nv_status t_ = (expr);           \
+        if (t_ != NV_OK) {               \
+            st = t_;                     \
+            goto label;                  \
+        }                                \
     } while (0)
 
 #endif
