@@ -496,9 +496,17 @@ extern "C" const nv_backend *nv_backend_cuda_table(void) { return &cuda_backend;
  * SPIR-V, which its CPU device runs whatever capability it reports. */
 #if defined(NERVE_CUDA_ON_CPU) && NERVE_CUDA_ON_CPU
 #define NEEDS_SM90 0
+#define IS_STUB_LIBRARY(e) 0 /* chipStar's runtime has no such error code */
 #else
 #define NEEDS_SM90 1
+#define IS_STUB_LIBRARY(e) ((e) == cudaErrorStubLibrary)
 #endif
+
+/* Runtime errors that mean "no GPU here" rather than "a GPU we cannot use": no device,
+ * no driver, or the stub libcuda of a toolkit installed without a driver. */
+static int no_driver_error(cudaError_t e) {
+    return e == cudaErrorNoDevice || e == cudaErrorInsufficientDriver || IS_STUB_LIBRARY(e);
+}
 
 /* The plug-in's half of nv_cuda_status (src/core/device.c): NV_OK with the device's
  * name in why, NV_ENODEVICE when the runtime sees no device, NV_EDEVICE when one is
@@ -512,8 +520,7 @@ extern "C" int nv_cuda_probe(char *why, size_t why_len) {
         if (why && why_len)
             snprintf(why, why_len, "cudaGetDeviceCount: %s (%d: %s)", cudaGetErrorName(e), (int)e,
                      cudaGetErrorString(e));
-        int none = e == cudaErrorNoDevice || e == cudaErrorInsufficientDriver ||
-                   e == cudaErrorStubLibrary;
+        int none = no_driver_error(e);
         cudaGetLastError(); /* clear the error so later calls start clean */
         return none ? NV_ENODEVICE : NV_EDEVICE;
     }

@@ -53,6 +53,46 @@ static inline nv_status nv_cuda_fail(cudaError_t e, const char *call, const char
         NV_CU_GOTO(cudaDeviceSynchronize(), label);    \
     } while (0)
 
+/* The explicitly rounded intrinsics under the CUDA-on-CPU toolchain (make
+ * test-cuda-cpu). nvcc never merges __fmul_rn into the __fadd_rn that consumes it (that
+ * is their point: the CPU's two roundings, bit for bit), while it does fuse ordinary
+ * a*b+c into FMAs. chipStar 1.2.1 defines the float and double _rn operations as plain
+ * operators, which clang then fuses like ordinary ones; and its __dsqrt_rn and
+ * __double2float_rn live in a device library that does not link on PoCL (every kernel
+ * of the file then fails with "Device library link step failed"). So that build
+ * gets versions here whose additions and products carry no contraction (clang's fp
+ * contract pragma, which clang's HIP default honours while it fuses everything else,
+ * nvcc's rule), and sqrt() and the (float) conversion, which both CUDA and OpenCL
+ * round to nearest. nvcc keeps NVIDIA's intrinsics: its build is unchanged. */
+#if defined(NERVE_CUDA_ON_CPU) && NERVE_CUDA_ON_CPU
+#define NV_EMU_RN(name, T, op)                          \
+    __device__ __forceinline__ T name(T a, T b) {       \
+        _Pragma("clang fp contract(off)") return a op b; \
+    }
+NV_EMU_RN(nv_emu_fadd_rn, float, +)
+NV_EMU_RN(nv_emu_fsub_rn, float, -)
+NV_EMU_RN(nv_emu_fmul_rn, float, *)
+NV_EMU_RN(nv_emu_fdiv_rn, float, /)
+NV_EMU_RN(nv_emu_dadd_rn, double, +)
+NV_EMU_RN(nv_emu_dsub_rn, double, -)
+NV_EMU_RN(nv_emu_dmul_rn, double, *)
+NV_EMU_RN(nv_emu_ddiv_rn, double, /)
+#undef NV_EMU_RN
+#define __fadd_rn nv_emu_fadd_rn
+#define __fsub_rn nv_emu_fsub_rn
+#define __fmul_rn nv_emu_fmul_rn
+#define __fdiv_rn nv_emu_fdiv_rn
+#define __dadd_rn nv_emu_dadd_rn
+#define __dsub_rn nv_emu_dsub_rn
+#define __dmul_rn nv_emu_dmul_rn
+#define __ddiv_rn nv_emu_ddiv_rn
+#define NV_DSQRT_RN(x) sqrt(x)
+#define NV_D2F_RN(x) ((float)(x))
+#else
+#define NV_DSQRT_RN(x) __dsqrt_rn(x)
+#define NV_D2F_RN(x) __double2float_rn(x)
+#endif
+
 /* Blocks of `threads` covering `count` items. */
 static inline unsigned nv_cuda_blocks(int64_t count, int threads) {
     return (unsigned)((count + threads - 1) / threads);

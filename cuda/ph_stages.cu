@@ -4,9 +4,9 @@
  * the apparent-pair search (the split of Ripser++: this part on the GPU, the
  * reduction on the CPU).
  *
- * STATUS: compiled for sm_90 + PTX; NOT YET RUN ON A GPU. tests/gpu/test_ph_parity.c
- * compares every function here with its CPU reference and the staged engine with
- * the plain one, and skips with a line saying so where there is no GPU.
+ * STATUS: compiled for sm_90 + PTX; run under the CUDA-on-CPU emulation (make
+ * test-cuda-cpu), not yet on a GPU. tests/gpu/test_ph_parity.c compares every
+ * function here with its CPU reference and the staged engine with the plain one.
  *
  * Exactness: distances use the _rn intrinsics in the CPU's order (no FMA
  * contraction can merge them), so they are the CPU's floats bit for bit; the column
