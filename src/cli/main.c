@@ -39,6 +39,7 @@ static const nv_verb VERBS[] = {
     {"sweep", nv_cmd_sweep, "expand a config with lists into tasks; run them locally or on Slurm"},
     {"collect", nv_cmd_collect, "merge finished sweep tasks into one table"},
     {"verify", nv_cmd_verify, "re-check the hashes of a run's stored datasets"},
+    {"serve", nv_cmd_serve, "a live web viewer of a run or sweep (network, features, curves, topology, PCA)"},
 };
 
 /* The OpenBLAS core type this CPU should use, or NULL to leave OpenBLAS alone. */
