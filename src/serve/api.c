@@ -218,8 +218,8 @@ static int snapshot_path(req *q, const char *model, int64_t epoch, char *out, sv
     sv_path(dir, q->run, "snapshots");
     nv_manifest m = {0};
     nv_error err = {0};
-    if (nv_manifest_read(dir, &m, &err)) {
-        sv_reply_error(r, 500, err.msg, NULL);
+    if (nv_manifest_read(dir, &m, &err)) { /* refused as a whole: nothing it lists is opened */
+        sv_reply_error(r, 404, err.msg, NULL);
         return -1;
     }
     int found = -1;
