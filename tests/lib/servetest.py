@@ -10,8 +10,8 @@ from nervetest import NERVE
 
 def start(root, *args):
     """Starts nerve serve on a free port; returns (process, port). The first line it
-    prints names the URL."""
-    p = subprocess.Popen([NERVE, "serve", root, "--port", "0", "--nice", "0"] + list(args),
+    prints names the URL. It keeps its default priority (--nice 10) unless args say."""
+    p = subprocess.Popen([NERVE, "serve", root, "--port", "0"] + list(args),
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     line = p.stdout.readline()
     m = re.search(r"http://[^:/]+:(\d+)/", line) or re.search(r"\]:(\d+)/", line)
