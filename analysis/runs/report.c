@@ -341,13 +341,23 @@ static int layer_rank(const char *layer) {
     return (1 << 20) - 1;
 }
 
+/* The pair's order (expressive, bottleneck, linear), then other models by name. */
+static int model_rank(const char *model) {
+    static const char *order[] = {"expressive", "bottleneck", "linear"};
+    for (int i = 0; i < 3; i++)
+        if (strcmp(model, order[i]) == 0) return i;
+    return 3;
+}
+
 static int cmp_feature_fig(const void *a, const void *b) {
     const feature_fig *x = a, *y = b;
+    int rx = model_rank(x->model), ry = model_rank(y->model);
+    if (rx != ry) return rx < ry ? -1 : 1;
     int c = strcmp(x->model, y->model);
     if (c) return c;
     if (x->epoch != y->epoch) return x->epoch < y->epoch ? -1 : 1;
-    int rx = layer_rank(x->layer), ry = layer_rank(y->layer);
-    if (rx != ry) return rx < ry ? -1 : 1;
+    int lx = layer_rank(x->layer), ly = layer_rank(y->layer);
+    if (lx != ly) return lx < ly ? -1 : 1;
     return x->focus - y->focus;
 }
 
@@ -380,7 +390,7 @@ static void features_section(nv_strbuf *b, page_state *ps, const char *run) {
                   "gradient (blue negative, white zero, red positive). A few units are drawn "
                   "large; every unit of every layer and epoch is in the linked grids "
                   "(docs/features.md).</p>\n");
-    char path[NV_PATH_LEN + 256], rel[512], cap[256];
+    char path[NV_PATH_LEN + 256], rel[512];
     for (size_t i = 0; i < n;) {
         size_t j = i;
         long last = figs[i].epoch;
@@ -395,9 +405,7 @@ static void features_section(nv_strbuf *b, page_state *ps, const char *run) {
             if (!figs[k].focus || figs[k].epoch != last) continue;
             snprintf(path, sizeof path, "%s/analysis/figures/features/%s_e%04ld_%s_focus.png", run,
                      figs[k].model, figs[k].epoch, figs[k].layer);
-            snprintf(cap, sizeof cap, "%s, %s, epoch %ld: units drawn large", figs[k].model,
-                     figs[k].layer, figs[k].epoch);
-            embed(b, ps, run, path, "features", cap);
+            embed(b, ps, run, path, "features", NULL); /* the figure carries its title */
         }
         /* The same units across epochs (small: one image or glyph per epoch). */
         char hpat[NV_PATH_LEN + 160];
