@@ -29,6 +29,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "nerve/features.h"
 #include "nerve/netspec.h"
 #include "nerve/snapshot.h"
 #include "nerve/strbuf.h"
@@ -731,7 +732,7 @@ static void api_features(req *q, sv_reply *r, int binary) {
     if (cache_get(q->a, key, r)) return;
     if (binary && !strcmp(what, "top") && snapshot_path(q, model, epoch, snap, r)) return;
     pthread_mutex_lock(&q->a->h5);
-    hid_t f = open_h5(path, "nerve-features", 1, r), s = -1;
+    hid_t f = open_h5(path, NV_FEATURES_FORMAT, NV_FEATURES_VERSION, r), s = -1;
     if (f < 0) goto out;
     char ds[200];
     int64_t units, d, k9, c1;
@@ -842,7 +843,7 @@ static void api_feature_history(req *q, sv_reply *r) {
         snprintf(rel, sizeof rel, "analysis/features/%s/epoch_%04lld.h5", model, (long long)m.files[i].epoch);
         if (sv_resolve_under(q->run, rel, p)) continue;
         sv_reply tmp = {0};
-        hid_t f = open_h5(p, "nerve-features", 1, &tmp);
+        hid_t f = open_h5(p, NV_FEATURES_FORMAT, NV_FEATURES_VERSION, &tmp);
         sv_reply_free(&tmp);
         if (f < 0) continue;
         int64_t units, w;
