@@ -12,6 +12,7 @@
 #   make test-long       slower checks (3-seed contrast, larger oracle sweeps)
 #   make SANITIZE=1 test the suite under ASan + UBSan (build in build/san)
 #   make bench           benchmarks against the reference tools (docs/benchmarks.md)
+#   make web             the viewer's front end (web/node_modules via npm ci; part of make)
 #   make install PREFIX=$$HOME/.local
 #
 # Library locations can be overridden: HDF5_DIR=, BLAS_DIR=, CUDA_HOME= (each a
@@ -92,8 +93,8 @@ else
 CFLAGS_BASE += $(OPT) -g
 LDSAN :=
 endif
-CPPFLAGS_ALL := -Iinclude -Isrc $(NV_HDF5_CFLAGS) $(NV_BLAS_CFLAGS) $(NV_CAIRO_CFLAGS)
-LIBS_ALL := $(NV_HDF5_LIBS) -llapacke $(NV_BLAS_LIBS) -lconfig -ljansson -lcrypto -lxxhash -lz $(NV_CAIRO_LIBS) -lm -lpthread -ldl
+CPPFLAGS_ALL := -Iinclude -Isrc $(NV_HDF5_CFLAGS) $(NV_BLAS_CFLAGS) $(NV_CAIRO_CFLAGS) $(NV_MHD_CFLAGS)
+LIBS_ALL := $(NV_HDF5_LIBS) -llapacke $(NV_BLAS_LIBS) -lconfig -ljansson -lcrypto -lxxhash -lz $(NV_CAIRO_LIBS) $(NV_MHD_LIBS) -lm -lpthread -ldl
 
 ifeq ($(CUDA_EMU),1)
 # chipStar's cucc takes nvcc's options; its runtime (libCHIP) replaces cudart, and
@@ -162,8 +163,13 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 NERVE := $(BUILD)/nerve
 LIBNERVE := $(BUILD)/libnerve.a
 
-.PHONY: all demo demo-fashion test test-gpu test-cuda-cpu test-long bench install clean distclean help info
-all: info $(NERVE) $(NV_CUDA_SO)
+.PHONY: all demo demo-fashion test test-gpu test-cuda-cpu test-long bench install clean distclean help info web
+all: info $(NERVE) $(NV_CUDA_SO) web
+
+# nerve serve's page: d3 and uPlot (and puppeteer-core for the tests) from the pinned
+# web/package-lock.json; never fails the build (scripts/web.sh says what is missing).
+web:
+	@bash scripts/web.sh
 
 info:
 	@echo "nerve build: CUDA=$(if $(filter 1,$(CUDA_EMU)),on the CPU (cucc at $(NVCC); SPIR-V for PoCL),$(if $(filter 1,$(CUDA)),yes (nvcc $(NV_CUDA_VERSION) at $(NVCC); sm_90 + PTX),no$(if $(NV_NVCC), (disabled by CUDA=0), (nvcc not found))))$(if $(filter 1,$(CUDA)),  DEVLIB=$(DEVLIB))  HDF5=$(NV_HDF5_VERSION)  BLAS=$(NV_BLAS_LIBS)  SANITIZE=$(SANITIZE)  -> $(BUILD)/"
@@ -289,6 +295,17 @@ ifeq ($(CUDA),1)
 	install -m 755 $(NV_CUDA_SO) $(DESTDIR)$(PREFIX)/lib/libnerve_cuda.so
 endif
 	install -m 644 include/nerve/*.h $(DESTDIR)$(PREFIX)/include/nerve/
+	install -d $(DESTDIR)$(PREFIX)/share/nerve/web/js $(DESTDIR)$(PREFIX)/share/nerve/web/css $(DESTDIR)$(PREFIX)/share/nerve/web/img
+	install -m 644 web/index.html $(DESTDIR)$(PREFIX)/share/nerve/web/
+	install -m 644 web/js/*.js $(DESTDIR)$(PREFIX)/share/nerve/web/js/
+	install -m 644 web/css/*.css $(DESTDIR)$(PREFIX)/share/nerve/web/css/
+	install -m 644 web/img/* $(DESTDIR)$(PREFIX)/share/nerve/web/img/
+	@if [ -f web/node_modules/d3/dist/d3.min.js ] && [ -f web/node_modules/uplot/dist/uPlot.iife.min.js ]; then \
+	  install -d $(DESTDIR)$(PREFIX)/share/nerve/web/node_modules/d3/dist $(DESTDIR)$(PREFIX)/share/nerve/web/node_modules/uplot/dist; \
+	  install -m 644 web/node_modules/d3/dist/d3.min.js $(DESTDIR)$(PREFIX)/share/nerve/web/node_modules/d3/dist/; \
+	  install -m 644 web/node_modules/uplot/dist/uPlot.iife.min.js web/node_modules/uplot/dist/uPlot.min.css \
+	    $(DESTDIR)$(PREFIX)/share/nerve/web/node_modules/uplot/dist/; \
+	else echo "note: the viewer's front end is not installed (make web); nerve serve will say so"; fi
 
 clean:
 	rm -rf build

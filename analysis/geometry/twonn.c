@@ -18,11 +18,11 @@
  * threads by query point. Neither depends on the thread count.
  */
 #include "nerve/stats.h"
+#include "nerve/parallel.h"
 
 #include <cblas.h>
 #include <float.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,9 +47,7 @@ static int cmp_rows(const void *a, const void *b, void *vctx) {
 typedef struct {
     const double *u; /* (m, d) distinct points */
     int64_t m, d;
-    int64_t q0, q1;  /* query range of this worker */
     double *mu;      /* (m): r2/r1, or 1 for a tie */
-    int started;     /* 1 when a thread of its own runs this job */
 } nn_job;
 
 /* Squared distance of a and b (d coordinates), or any value > cut once a partial
@@ -80,10 +78,11 @@ static double dist2_cut(const double *a, const double *b, int64_t d, double cut)
 }
 
 /* For each query, the two smallest squared distances to the other points. */
-static void *nn_worker(void *arg) {
+static void nn_rows(void *arg, int tid, int64_t q0, int64_t q1) {
+    (void)tid;
     nn_job *job = arg;
     const int64_t d = job->d;
-    for (int64_t i = job->q0; i < job->q1; i++) {
+    for (int64_t i = q0; i < q1; i++) {
         const double *xi = job->u + i * d;
         double best1 = INFINITY, best2 = INFINITY;
         for (int64_t j = 0; j < job->m; j++) {
@@ -99,7 +98,6 @@ static void *nn_worker(void *arg) {
         }
         job->mu[i] = sqrt(best2 / best1);
     }
-    return NULL;
 }
 
 /* The screened search: approximate squared distances |v_i|^2 + |v_j|^2 - 2 v_i.v_j
@@ -222,8 +220,6 @@ nv_status nv_twonn(const nv_real *x, int64_t n, int64_t d, const nv_twonn_opts *
     nv_status st = NV_OK;
     int64_t *order = NULL;
     double *u = NULL, *mu = NULL;
-    nn_job *jobs = NULL;
-    pthread_t *tids = NULL;
     memset(out, 0, sizeof *out);
     double discard = opts && opts->discard_fraction > 0.0 ? opts->discard_fraction : 0.1;
     int threads = opts && opts->threads > 0 ? opts->threads : nv_default_threads();
@@ -274,24 +270,10 @@ nv_status nv_twonn(const nv_real *x, int64_t n, int64_t d, const nv_twonn_opts *
     if (!exhaustive) {
         if ((st = nn_screened(u, m, d, mu, err)) != NV_OK) goto done;
     } else {
-        if (threads > m) threads = (int)m;
-        jobs = nv_calloc((size_t)threads, sizeof *jobs, err);
-        tids = nv_calloc((size_t)threads, sizeof *tids, err);
-        if (!jobs || !tids) { st = NV_ENOMEM; goto done; }
-        /* Worker t > 0 runs on its own thread; the calling thread takes share 0 and
-         * any share whose thread could not start, so the result never depends on it. */
-        for (int t = 1; t < threads; t++) {
-            jobs[t] = (nn_job){u, m, d, m * t / threads, m * (t + 1) / threads, mu, 0};
-            jobs[t].started = pthread_create(&tids[t], NULL, nn_worker, &jobs[t]) == 0;
-        }
-        jobs[0] = (nn_job){u, m, d, 0, m / threads, mu, 0};
-        nn_worker(&jobs[0]);
-        for (int t = 1; t < threads; t++) {
-            if (jobs[t].started)
-                pthread_join(tids[t], NULL);
-            else
-                nn_worker(&jobs[t]);
-        }
+        /* query points over threads (parallel.h); each point's pair of nearest
+         * distances does not depend on which thread finds it */
+        nn_job job = {u, m, d, mu};
+        nv_parallel_ranges(m, threads, nn_rows, &job);
     }
 
     /* Drop ties (mu == 1: r1 == r2), then fit. */
@@ -304,7 +286,5 @@ done:
     free(order);
     free(u);
     free(mu);
-    free(jobs);
-    free(tids);
     return st;
 }

@@ -20,6 +20,7 @@
  * computed by one thread), then takes the argmax serially: deterministic.
  */
 #include "nerve/metric.h"
+#include "nerve/parallel.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -50,13 +51,12 @@ typedef struct {
     float *mind;           /* (n) distance to the nearest landmark so far */
 } update_ctx;
 
-static int update_rows(void *p, int tid, int64_t start, int64_t end) {
+static void update_rows(void *p, int tid, int64_t start, int64_t end) {
     update_ctx *c = p;
     for (int64_t i = start; i < end; i++) {
         float v = nv_metric_euclid_pair(c->x + i * c->d, c->land, c->d);
         if (v < c->mind[i]) c->mind[i] = v;
     }
-    return 0;
 }
 
 /* Point-major is n*d work per landmark; splitting it is worth a thread only when
@@ -83,7 +83,7 @@ static nv_status maxmin(const nv_real *x, int64_t n, int64_t d, int64_t count, i
         idx[s] = cur;
         chosen[cur] = 1;
         c.land = x + cur * d;
-        nv_metric_parallel_rows(n, threads, update_rows, &c);
+        nv_parallel_ranges(n, threads, update_rows, &c);
         if (s + 1 == count) break;
         /* The unchosen point farthest from the chosen set; strict > keeps the lowest
          * index on ties. Skipping chosen rows keeps the landmarks distinct even when
@@ -139,7 +139,7 @@ static nv_status random_sample(const nv_real *x, int64_t n, int64_t d, int64_t c
         int threads = threads_for(n, d);
         for (int64_t s = 0; s < count; s++) {
             c.land = x + idx[s] * d;
-            nv_metric_parallel_rows(n, threads, update_rows, &c);
+            nv_parallel_ranges(n, threads, update_rows, &c);
         }
         float r = 0.0f;
         for (int64_t i = 0; i < n; i++)

@@ -11,15 +11,14 @@
  * Memory is O(n^2) floats (the output) plus O(n k) for the graph; n is a few thousand
  * after landmarks. nv_distance_landmarks gives the landmarks' sub-matrix without the
  * n x n one (the kNN graph still spans all points) for large layers. Work is split
- * over rows between pthreads; every entry is computed by exactly one thread with a
+ * over rows between threads (nv_parallel_ranges); every entry is computed by exactly one thread with a
  * fixed arithmetic order, so the bytes do not depend on the thread count.
  */
 #include "nerve/metric.h"
 #include "nerve/device.h"
+#include "nerve/parallel.h"
 
 #include <math.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,75 +36,6 @@ int nv_metric_parse(const char *s) {
     for (size_t i = 0; i < NV_ARRAY_LEN(metric_names); i++)
         if (strcmp(s, metric_names[i]) == 0) return (int)i;
     return -1;
-}
-
-/* ---------------------------------------------------------------- row-parallel loop */
-
-/* Rows are handed out in small chunks from an atomic counter: row i of a lower
- * triangle costs ~i, so a static split would leave one thread with most of the
- * work. Which thread computes a row never changes its value. */
-typedef struct {
-    int64_t n;
-    int64_t chunk;
-    atomic_llong next;
-    nv_row_fn fn;
-    void *ctx;
-    int failed;           /* set by a worker whose fn returned nonzero */
-    pthread_mutex_t lock;
-} par_job;
-
-typedef struct {
-    par_job *job;
-    int tid;
-} par_arg;
-
-static void *par_worker(void *p) {
-    par_arg *a = p;
-    par_job *job = a->job;
-    for (;;) {
-        int64_t start = (int64_t)atomic_fetch_add(&job->next, (long long)job->chunk);
-        if (start >= job->n) break;
-        int64_t end = NV_MIN(start + job->chunk, job->n);
-        if (job->fn(job->ctx, a->tid, start, end) != 0) {
-            pthread_mutex_lock(&job->lock);
-            job->failed = 1;
-            pthread_mutex_unlock(&job->lock);
-            break;
-        }
-    }
-    return NULL;
-}
-
-int nv_metric_parallel_rows(int64_t n, int threads, nv_row_fn fn, void *ctx) {
-    if (n <= 0) return 0;
-    if (threads < 1) threads = 1;
-    if (threads > NV_METRIC_MAX_THREADS) threads = NV_METRIC_MAX_THREADS;
-    if ((int64_t)threads > n) threads = (int)n;
-    par_job job;
-    job.n = n;
-    job.chunk = NV_MAX((int64_t)1, n / ((int64_t)threads * 16));
-    atomic_init(&job.next, 0);
-    job.fn = fn;
-    job.ctx = ctx;
-    job.failed = 0;
-    pthread_mutex_init(&job.lock, NULL);
-    pthread_t tids[NV_METRIC_MAX_THREADS];
-    par_arg args[NV_METRIC_MAX_THREADS];
-    int started = 0;
-    /* Thread 0 is the caller; if a thread cannot be created the others (and the
-     * caller) simply take more chunks, so the result is the same. */
-    for (int t = 1; t < threads; t++) {
-        args[t].job = &job;
-        args[t].tid = t;
-        if (pthread_create(&tids[t], NULL, par_worker, &args[t]) != 0) break;
-        started = t;
-    }
-    args[0].job = &job;
-    args[0].tid = 0;
-    par_worker(&args[0]);
-    for (int t = 1; t <= started; t++) pthread_join(tids[t], NULL);
-    pthread_mutex_destroy(&job.lock);
-    return job.failed;
 }
 
 /* ---------------------------------------------------------------- input checks */
@@ -202,13 +132,12 @@ typedef struct {
     float *lower;
 } fill_ctx;
 
-static int fill_rows(void *p, int tid, int64_t start, int64_t end) {
+static void fill_rows(void *p, int tid, int64_t start, int64_t end) {
     fill_ctx *c = p;
     for (int64_t i = start; i < end; i++) {
         float *row = c->lower + i * (i - 1) / 2;
         for (int64_t j = 0; j < i; j++) row[j] = src_at(&c->src, i, j);
     }
-    return 0;
 }
 
 /* The full lower triangle of a point source. */
@@ -216,7 +145,7 @@ static nv_status fill_lower(const dist_src *src, int64_t n, float **lower, nv_er
     nv_status st = alloc_lower(n, lower, err);
     if (st != NV_OK) return st;
     fill_ctx c = {*src, *lower};
-    nv_metric_parallel_rows(n, nv_default_threads(), fill_rows, &c);
+    nv_parallel_ranges(n, nv_default_threads(), fill_rows, &c);
     return NV_OK;
 }
 
@@ -320,11 +249,10 @@ typedef struct {
     float *nd;     /* (n, k) */
 } knn_ctx;
 
-static int knn_rows(void *p, int tid, int64_t start, int64_t end) {
+static void knn_rows(void *p, int tid, int64_t start, int64_t end) {
     knn_ctx *c = p;
     for (int64_t i = start; i < end; i++)
         knn_of(&c->src, c->n, i, c->k, c->nb + i * c->k, c->nd + i * c->k);
-    return 0;
 }
 
 static nv_status knn_lists_src(const dist_src *src, int64_t n, int k, int64_t **nb, float **nd,
@@ -338,7 +266,7 @@ static nv_status knn_lists_src(const dist_src *src, int64_t n, int k, int64_t **
         return NV_ENOMEM;
     }
     knn_ctx c = {*src, n, k, b, dd};
-    nv_metric_parallel_rows(n, nv_default_threads(), knn_rows, &c);
+    nv_parallel_ranges(n, nv_default_threads(), knn_rows, &c);
     *nb = b;
     *nd = dd;
     return NV_OK;
@@ -581,7 +509,7 @@ static nv_status scratch_alloc(geo_scratch *s, int threads, int64_t n, nv_error 
 }
 
 static int geo_threads(void) {
-    int t = NV_MIN(nv_default_threads(), NV_METRIC_MAX_THREADS);
+    int t = NV_MIN(nv_default_threads(), NV_PARALLEL_MAX_THREADS);
     return t < 1 ? 1 : t;
 }
 
@@ -592,7 +520,7 @@ typedef struct {
     geo_scratch *scratch;   /* one per thread */
 } geo_ctx;
 
-static int geo_rows(void *p, int tid, int64_t start, int64_t end) {
+static void geo_rows(void *p, int tid, int64_t start, int64_t end) {
     geo_ctx *c = p;
     for (int64_t i = start; i < end; i++) {
         if (i == 0) continue; /* row 0 of a lower triangle is empty */
@@ -601,21 +529,20 @@ static int geo_rows(void *p, int tid, int64_t start, int64_t end) {
         float *row = c->lower + i * (i - 1) / 2;
         for (int64_t j = 0; j < i; j++) row[j] = (float)s->dist[j]; /* INFINITY: unreachable */
     }
-    return 0;
 }
 
 nv_status nv_metric_geodesic_lower(const nv_knn_graph *g, int weighted, float **lower,
                                    nv_error *err) {
     *lower = NULL;
     int threads = geo_threads();
-    geo_scratch s[NV_METRIC_MAX_THREADS];
+    geo_scratch s[NV_PARALLEL_MAX_THREADS];
     nv_status st = scratch_alloc(s, threads, g->n, err);
     if (st != NV_OK) return st;
     float *out = NULL;
     st = alloc_lower(g->n, &out, err);
     if (st == NV_OK) {
         geo_ctx c = {g, weighted, out, s};
-        nv_metric_parallel_rows(g->n, threads, geo_rows, &c);
+        nv_parallel_ranges(g->n, threads, geo_rows, &c);
         *lower = out;
     }
     scratch_free(s, threads);
@@ -824,14 +751,13 @@ typedef struct {
     geo_scratch *scratch;
 } lgeo_ctx;
 
-static int lgeo_rows(void *p, int tid, int64_t start, int64_t end) {
+static void lgeo_rows(void *p, int tid, int64_t start, int64_t end) {
     lgeo_ctx *c = p;
     geo_scratch *s = &c->scratch[tid];
     for (int64_t a = start; a < end; a++) {
         geodesic_search(c->g, c->weighted, c->idx[a], c->target, c->ntarget, s);
         for (int64_t b = 0; b < c->count; b++) c->rows[a * c->count + b] = (float)s->dist[c->idx[b]];
     }
-    return 0;
 }
 
 nv_status nv_distance_landmarks(const nv_real *x, int64_t n, int64_t d, const nv_metric_spec *m,
@@ -852,7 +778,7 @@ nv_status nv_distance_landmarks(const nv_real *x, int64_t n, int64_t d, const nv
     nv_knn_graph g;
     memset(&g, 0, sizeof g);
     int threads = geo_threads();
-    geo_scratch s[NV_METRIC_MAX_THREADS];
+    geo_scratch s[NV_PARALLEL_MAX_THREADS];
     int have_scratch = 0;
     if (m->kind == NV_METRIC_COSINE) {
         st = inverse_norms(x, n, d, &inv, err);
@@ -884,7 +810,7 @@ nv_status nv_distance_landmarks(const nv_real *x, int64_t n, int64_t d, const nv
         if (st != NV_OK) goto done;
         have_scratch = 1;
         lgeo_ctx c = {&g, m->kind == NV_METRIC_KNN_WEIGHTED, idx, count, target, ntarget, rows, s};
-        nv_metric_parallel_rows(count, threads, lgeo_rows, &c);
+        nv_parallel_ranges(count, threads, lgeo_rows, &c);
         /* The full matrix takes entry (i, j), i > j, from the search out of i: take
          * the same one, so the floats equal nv_distance_restrict of it. */
         for (int64_t a = 1; a < count; a++)

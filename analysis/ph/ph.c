@@ -289,7 +289,8 @@ static int ph_zero_pivot_cofacet(const ph_ctx *c, const int64_t *w, int64_t idx,
 
 /* The dense coboundary walks past vertex w[t] of the simplex: the index parts
  * above and below the added vertex trade w[t]'s binomials, w[t]'s row of the lower
- * triangle joins rowv, and the added vertex j goes on below w[t]. */
+ * triangle joins rowv, and the added vertex j goes on below w[t]. (The zero pivot
+ * cofacet scan of ph_stage_common.h makes the same step.) */
 static inline void ph_dense_step(const ph_ctx *c, const int64_t *w, int t, int d, int64_t *above,
                                  int64_t *below, const float **rowv, int64_t *j) {
     *below -= ph_C(c, w[t], d + 1 - t);
@@ -298,70 +299,40 @@ static inline void ph_dense_step(const ph_ctx *c, const int64_t *w, int t, int d
     *j = w[t] - 1;
 }
 
-/* The same for dense input, as one loop: the first added vertex j (from the top)
- * within distance diam of every vertex. The apparent-pair tests of the column
- * assembly (several per simplex) and of every pivot of a hard column run this,
- * so the distances are read as in ph_rq_push_cob_dense, with an early exit. */
+/* The same for dense input: the zero pivot cofacet scan shared with the GPU
+ * stages (ph_stage_common.h). The apparent-pair tests of the column assembly
+ * (several per simplex) and of every pivot of a hard column run this. */
 static int ph_zero_pivot_cofacet_dense(const ph_ctx *c, const int64_t *w, int64_t idx,
                                        float diam, int d, ph_entry *out, int64_t *wout) {
-    const float *lower = c->lower;
-    const float *rowv[PH_MAX_DIM + 2]; /* rowv[s][j] = dist(w[s], j) for j < w[s] */
-    int64_t above = 0, below = idx, j = c->n - 1;
-    for (int t = 0; t <= d + 1; t++) {
-        const int64_t stop = t <= d ? w[t] : -1; /* j runs down to stop + 1 */
-        for (; j > stop; j--) {
-            const float *rowj = lower + j * (j - 1) / 2;
-            int s = 0;
-            while (s < t && rowv[s][j] <= diam) s++;
-            if (s < t) continue;
-            while (s <= d && rowj[w[s]] <= diam) s++;
-            if (s <= d) continue;
-            out->idx = above + ph_C(c, j, d + 2 - t) + below;
-            out->diam = diam;
-            out->coef = ((d + 1 - t) & 1) ? c->p - 1 : 1;
-            if (wout) {
-                for (s = 0; s < t; s++) wout[s] = w[s];
-                wout[t] = j;
-                for (s = t; s <= d; s++) wout[s + 1] = w[s];
-            }
-            return 1;
-        }
-        if (t <= d) ph_dense_step(c, w, t, d, &above, &below, rowv, &j);
-    }
-    return 0;
+    const float *rowv[PH_MAX_DIM + 2];
+    int64_t tidx;
+    int t = phs_zero_cofacet_rows(c->lower, c->n, c->binom, c->bstride, w, d, idx, diam, rowv,
+                                  &tidx, wout);
+    if (t < 0) return 0;
+    out->idx = tidx;
+    out->diam = diam;
+    out->coef = ((d + 1 - t) & 1) ? c->p - 1 : 1; /* the added vertex has rank d + 1 - t */
+    return 1;
 }
 
 /* The latest facet (smallest index among those of equal diameter) of simplex t
  * (vertices w, decreasing; dimension d >= 1), if it has t's diameter: 1, the facet
  * in *out with coef the sign of t in the facet's coboundary, its vertices in wout
- * (may be NULL). Facets in increasing index order delete the largest vertex first. */
+ * (may be NULL). The choice is ph_stage_common.h's, on distances read here (dense
+ * or sparse). */
 static int ph_zero_pivot_facet(const ph_ctx *c, const int64_t *w, float diam, int d,
                                ph_entry *out, int64_t *wout) {
     float dm[(PH_MAX_DIM + 2) * (PH_MAX_DIM + 2)];
     const int nv = d + 1;
     for (int a = 0; a < nv; a++)
         for (int b = a + 1; b < nv; b++) dm[a * nv + b] = dm[b * nv + a] = ph_dist(c, w[a], w[b]);
-    for (int r = 0; r < nv; r++) {
-        float m = 0.0f;
-        for (int a = 0; a < nv; a++) {
-            if (a == r) continue;
-            for (int b = a + 1; b < nv; b++)
-                if (b != r && dm[a * nv + b] > m) m = dm[a * nv + b];
-        }
-        if (m != diam) continue;
-        int64_t f = 0;
-        for (int a = 0, k = 0; a < nv; a++) { /* rank of w[a] in the facet: d-1-a or d-a */
-            if (a == r) continue;
-            int rank = a < r ? d - 1 - a : d - a;
-            f += ph_C(c, w[a], rank + 1);
-            if (wout) wout[k++] = w[a];
-        }
-        out->idx = f;
-        out->diam = m;
-        out->coef = ((d - r) & 1) ? c->p - 1 : 1; /* w[r] has rank d - r in t */
-        return 1;
-    }
-    return 0;
+    int64_t f;
+    int r = phs_zero_facet_dm(dm, w, d, diam, c->binom, c->bstride, &f, wout);
+    if (r < 0) return 0;
+    out->idx = f;
+    out->diam = diam;
+    out->coef = ((d - r) & 1) ? c->p - 1 : 1; /* w[r] has rank d - r in t */
+    return 1;
 }
 
 /* The facet f with (f, t) an apparent pair: 1 and f in *f; 0 if none. */

@@ -7,10 +7,11 @@
  * (analysis/ph/ph.c), which shares its binomial table.
  *
  * Everything is decided from the dense lower triangle with comparisons only (no
- * float arithmetic), so host and device agree bit for bit. The definitions are the
- * engine's (analysis/ph/ph.c: ph_zero_pivot_cofacet, ph_zero_pivot_facet, ph_asm_emit),
- * restated for the dense case; tests/unit/test_ph_gpu.c checks that the staged
- * engine gives the plain engine's pairs, simplex for simplex.
+ * float arithmetic), so host and device agree bit for bit. The zero-apparent pair
+ * tests are also the engine's own (analysis/ph/ph.c calls them for dense input);
+ * the order of the tests in phs_classify is the engine's assembly (ph_asm_emit).
+ * tests/unit/test_ph_gpu.c checks that the staged engine gives the plain engine's
+ * pairs, simplex for simplex.
  */
 #ifndef NERVE_PH_STAGE_COMMON_H
 #define NERVE_PH_STAGE_COMMON_H
@@ -86,65 +87,100 @@ PHS_FN float phs_diameter(const phs_view *v, const int64_t *w, int d) {
     return m;
 }
 
-/* The zero pivot cofacet of the d-simplex (w decreasing, idx, diam): its earliest
- * cofacet of the same diameter, which is the one of largest index, i.e. of the
- * largest added vertex j with d(j, w_k) <= diam for all k. Cofacets are walked in
- * decreasing index order as in analysis/ph/ph.c: `above` and `below` are the index
- * contributions of the vertices above and below j. Returns 1 with the cofacet's
- * index in *tidx and its vertices (decreasing) in tw[0..d+1]; 0 if there is none. */
-PHS_FN int phs_zero_cofacet(const phs_view *v, const int64_t *w, int d, int64_t idx, float diam,
-                            int64_t *tidx, int64_t *tw) {
-    int t = 0; /* vertices w[0..t) are above j */
-    int64_t above = 0, below = idx;
-    for (int64_t j = v->n - 1; j >= 0; j--) {
-        if (t <= d && j == w[t]) {
-            below -= phs_C(v, j, d + 1 - t);
-            above += phs_C(v, j, d + 2 - t);
-            t++;
-            continue;
+/* --- zero-apparent pairs: the one implementation of the engine and the stages ---
+ * The zero pivot cofacet of a simplex is its earliest cofacet of the same diameter,
+ * the zero pivot facet of a simplex its latest facet of the same diameter (Bauer
+ * 2021, section 3.5); (s, t) is an apparent pair when each is the other's. The PH
+ * engine (ph.c: clearing and assembly, every pivot of a hard column) and the column
+ * stage on both devices (phs_classify below) decide apparent pairs with these two
+ * functions, so the CPU and the GPU split columns the same way by construction. */
+
+/* The zero pivot cofacet of the d-simplex w[0..d] (vertices decreasing, colex index
+ * idx, diameter diam) in the dense lower triangle `lower`: the cofacet of largest
+ * index among those of the same diameter, i.e. the largest added vertex j within
+ * diam of every w[k]. Cofacets are walked from j = n - 1 down; `above` and `below`
+ * are the index contributions of the vertices above and below j, and rowv[s] (the
+ * caller's scratch, d + 1 pointers: registers on the device, the engine's array on
+ * the host) holds the row of each vertex passed, so every distance is one load.
+ * Returns the position t (0..d+1) of j among the cofacet's decreasing vertices, the
+ * cofacet's index in *tidx and, when tw is not NULL, its vertices in tw[0..d+1]; -1
+ * when there is none. */
+PHS_FN int phs_zero_cofacet_rows(const float *lower, int64_t n, const int64_t *binom,
+                                 int64_t bstride, const int64_t *w, int d, int64_t idx,
+                                 float diam, const float **rowv, int64_t *tidx, int64_t *tw) {
+    int64_t above = 0, below = idx, j = n - 1;
+    for (int t = 0; t <= d + 1; t++) {
+        const int64_t stop = t <= d ? w[t] : -1; /* j runs down to stop + 1 */
+        for (; j > stop; j--) {
+            const float *rowj = lower + j * (j - 1) / 2;
+            int s = 0;
+            while (s < t && rowv[s][j] <= diam) s++;
+            if (s < t) continue;
+            while (s <= d && rowj[w[s]] <= diam) s++;
+            if (s <= d) continue;
+            *tidx = above + binom[(int64_t)(d + 2 - t) * bstride + j] + below;
+            if (tw) {
+                for (s = 0; s < t; s++) tw[s] = w[s];
+                tw[t] = j;
+                for (s = t; s <= d; s++) tw[s + 1] = w[s];
+            }
+            return t;
         }
-        int k = 0;
-        for (; k <= d; k++)
-            if (!(phs_dist(v, j, w[k]) <= diam)) break;
-        if (k <= d) continue;
-        *tidx = above + phs_C(v, j, d + 2 - t) + below;
-        for (int s = 0; s < t; s++) tw[s] = w[s];
-        tw[t] = j;
-        for (int s = t; s <= d; s++) tw[s + 1] = w[s];
-        return 1;
+        if (t <= d) { /* pass w[t]: it trades its binomials from below to above */
+            below -= binom[(int64_t)(d + 1 - t) * bstride + w[t]];
+            above += binom[(int64_t)(d + 2 - t) * bstride + w[t]];
+            rowv[t] = lower + w[t] * (w[t] - 1) / 2;
+            j = w[t] - 1;
+        }
     }
-    return 0;
+    return -1;
 }
 
-/* The zero pivot facet of the D-simplex t (w decreasing, diameter diam; D >= 1):
- * its latest facet of the same diameter, the one of smallest index; facets in
- * increasing index order delete the largest vertex first. Returns 1 with the
- * facet's index in *fidx and its vertices (decreasing) in fw[0..D-1]; 0 if none. */
-PHS_FN int phs_zero_facet(const phs_view *v, const int64_t *w, int D, float diam, int64_t *fidx,
-                          int64_t *fw) {
-    for (int r = 0; r <= D; r++) {
+/* The zero pivot facet of the D-simplex w[0..D] (decreasing, D >= 1, diameter diam)
+ * given its pairwise distances dm[a * (D + 1) + b]: the latest facet of the same
+ * diameter, the one of smallest index; facets in increasing index order delete the
+ * largest vertex first. Returns the position r of the deleted vertex, with the
+ * facet's index in *fidx and, when fw is not NULL, its vertices in fw[0..D-1]; -1
+ * when no facet has diameter diam. */
+PHS_FN int phs_zero_facet_dm(const float *dm, const int64_t *w, int D, float diam,
+                             const int64_t *binom, int64_t bstride, int64_t *fidx, int64_t *fw) {
+    const int nv = D + 1;
+    for (int r = 0; r < nv; r++) {
         float m = 0.0f;
-        for (int a = 0; a <= D; a++) {
+        for (int a = 0; a < nv; a++) {
             if (a == r) continue;
-            for (int b = a + 1; b <= D; b++) {
-                if (b == r) continue;
-                float x = phs_dist(v, w[a], w[b]);
-                if (x > m) m = x;
-            }
+            for (int b = a + 1; b < nv; b++)
+                if (b != r && dm[a * nv + b] > m) m = dm[a * nv + b];
         }
         if (m != diam) continue;
         int64_t f = 0;
-        int k = 0;
-        for (int a = 0; a <= D; a++) {
+        for (int a = 0, k = 0; a < nv; a++) {
             if (a == r) continue;
             int rank = a < r ? D - 1 - a : D - a; /* position from the bottom in the facet */
-            f += phs_C(v, w[a], rank + 1);
-            fw[k++] = w[a];
+            f += binom[(int64_t)(rank + 1) * bstride + w[a]];
+            if (fw) fw[k++] = w[a];
         }
         *fidx = f;
-        return 1;
+        return r;
     }
-    return 0;
+    return -1;
+}
+
+/* The two on a phs_view (the column stage): 1 when found, 0 when not. */
+PHS_FN int phs_zero_cofacet(const phs_view *v, const int64_t *w, int d, int64_t idx, float diam,
+                            int64_t *tidx, int64_t *tw) {
+    const float *rowv[PHS_MAX_VERTS];
+    return phs_zero_cofacet_rows(v->lower, v->n, v->binom, v->bstride, w, d, idx, diam, rowv,
+                                 tidx, tw) >= 0;
+}
+
+PHS_FN int phs_zero_facet(const phs_view *v, const int64_t *w, int D, float diam, int64_t *fidx,
+                          int64_t *fw) {
+    float dm[PHS_MAX_VERTS * PHS_MAX_VERTS];
+    const int nv = D + 1;
+    for (int a = 0; a < nv; a++)
+        for (int b = a + 1; b < nv; b++) dm[a * nv + b] = dm[b * nv + a] = phs_dist(v, w[a], w[b]);
+    return phs_zero_facet_dm(dm, w, D, diam, v->binom, v->bstride, fidx, fw) >= 0;
 }
 
 /* Whether x is in the ascending array a[0..len). */

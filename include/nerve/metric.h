@@ -129,14 +129,6 @@ nv_status nv_landmarks_select(const nv_real *x, int64_t n, int64_t d, int64_t co
 /* --- internals shared by analysis/metric/metric.c, landmarks.c and ph/calibrate.c ---
  * Not part of the stable API (no validation beyond what is stated); declared here
  * because those files share them and the project keeps one header per module. */
-#define NV_METRIC_MAX_THREADS 64
-
-/* Runs fn(ctx, tid, start, end) over row ranges covering [0, n) on up to `threads`
- * threads (tid < threads indexes per-thread scratch). Returns nonzero if any call
- * did. Results must not depend on which thread runs a range. */
-typedef int (*nv_row_fn)(void *ctx, int tid, int64_t start, int64_t end);
-int nv_metric_parallel_rows(int64_t n, int threads, nv_row_fn fn, void *ctx);
-
 /* NV_EINPUT unless x is non-NULL, n >= 1, d >= 1 and every coordinate finite;
  * `who` starts the message. */
 nv_status nv_metric_check_points(const nv_real *x, int64_t n, int64_t d, const char *who,

@@ -1,7 +1,8 @@
-/* parallel.c: a minimal thread pool for independent work items (parallel.h). */
+/* parallel.c: the thread fan-outs of parallel.h. */
 #include "nerve/parallel.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
 typedef struct {
@@ -48,4 +49,50 @@ nv_status nv_parallel_for(int64_t n, int threads, nv_parallel_fn fn, void *ctx, 
     pthread_mutex_destroy(&p.mu);
     if (p.status && err && err->status == NV_OK) *err = p.err;
     return p.status;
+}
+
+/* ---- ranges ------------------------------------------------------------------------ */
+typedef struct {
+    int64_t n, chunk;
+    atomic_llong next;
+    nv_range_fn fn;
+    void *ctx;
+} range_job;
+
+typedef struct {
+    range_job *job;
+    int tid;
+} range_arg;
+
+static void *range_worker(void *p) {
+    range_arg *a = p;
+    range_job *job = a->job;
+    for (;;) {
+        int64_t start = (int64_t)atomic_fetch_add(&job->next, (long long)job->chunk);
+        if (start >= job->n) break;
+        int64_t end = NV_MIN(start + job->chunk, job->n);
+        job->fn(job->ctx, a->tid, start, end);
+    }
+    return NULL;
+}
+
+void nv_parallel_ranges(int64_t n, int threads, nv_range_fn fn, void *ctx) {
+    if (n <= 0) return;
+    if (threads <= 0) threads = nv_default_threads();
+    if (threads > NV_PARALLEL_MAX_THREADS) threads = NV_PARALLEL_MAX_THREADS;
+    if ((int64_t)threads > n) threads = (int)n;
+    range_job job = {.n = n, .chunk = NV_MAX((int64_t)1, n / ((int64_t)threads * 16)),
+                     .fn = fn, .ctx = ctx};
+    atomic_init(&job.next, 0);
+    pthread_t tids[NV_PARALLEL_MAX_THREADS];
+    range_arg args[NV_PARALLEL_MAX_THREADS];
+    int started = 0;
+    for (int t = 1; t < threads; t++) {
+        args[t] = (range_arg){&job, t};
+        if (pthread_create(&tids[t], NULL, range_worker, &args[t]) != 0) break;
+        started = t;
+    }
+    args[0] = (range_arg){&job, 0};
+    range_worker(&args[0]);
+    for (int t = 1; t <= started; t++) pthread_join(tids[t], NULL);
 }
