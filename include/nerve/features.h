@@ -32,8 +32,8 @@
  *
  * The backend contract: nv_features_ascend runs one shared loop (features.c) over
  * a table of operations (nv_features_ops) that the CPU (plain loops + OpenBLAS
- * sgemm) and CUDA (cuda/features.cu: cuBLAS + kernels) implement on their own
- * memory. tests/gpu/test_features_parity.c compares them.
+ * sgemm) and CUDA (cuda/features.cu: the device library's sgemm + kernels)
+ * implement on their own memory. tests/gpu/test_features_parity.c compares them.
  *
  * Ownership: callers allocate every output; nothing returned needs freeing except
  * what a function says.
