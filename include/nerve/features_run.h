@@ -64,6 +64,7 @@ struct nv_features_run_report {
     int64_t files_written;   /* computed and written now */
     int64_t files_skipped;   /* already there with the same parameters */
     int box_global;          /* the box used (after box_auto) */
+    int64_t input_width;     /* the networks' input width (the run's data) */
 };
 
 /* Runs the features of this task's snapshot files of run_dir, then the history

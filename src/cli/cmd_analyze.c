@@ -34,8 +34,8 @@ static void usage(FILE *f) {
             "  --skip S,..        leave out stages (ph, pca, stats, features, report)\n"
             "  --only S,..        run only these stages\n"
             "  -h, --help         this help\n"
-            "Each shared option below goes to every stage that takes it (--split only to ph;\n"
-            "--layer not to features). With --tasks N > 1, stats runs in task 0 and the\n"
+            "Each shared option below goes to every stage that takes it (--split only to\n"
+            "ph). With --tasks N > 1, stats runs in task 0 and the\n"
             "report needs every stage's output, so it is left to one final plain\n"
             "`nerve analyze RUN` (a dependent job).\n");
     nv_run_opts_help(f, "analyze");

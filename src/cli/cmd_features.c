@@ -23,22 +23,24 @@ static const char *const USAGE = "usage: nerve features RUN [options]\n";
 static void usage(FILE *f) {
     fputs(USAGE, f);
     fputs("\n"
-    "Gradient-ascent feature images (activation maximisation) of every unit of every\n"
-    "snapshotted layer at every snapshot epoch, with the regularisers of Yosinski et\n"
-    "al. 2015. Writes RUN/analysis/features/<model>/epoch_EEEE.h5 and\n"
-    "RUN/analysis/figures/features/*.png (docs/features.md).\n"
+    "Feature views of every unit of the chosen layers at every snapshot epoch: the\n"
+    "regularised gradient-ascent image of what the unit wants (Yosinski et al. 2015),\n"
+    "its k most exciting training inputs, and their projections to input space by the\n"
+    "deconvnet (Zeiler & Fergus 2014), guided backpropagation (Springenberg et al.\n"
+    "2015) and gradient rules. Writes RUN/analysis/features/<model>/epoch_EEEE.h5\n"
+    "and RUN/analysis/figures/features/*.png (docs/features.md).\n"
     "\n"
-    "  --preset K          Yosinski et al.'s setting K = 1..4 (Table 1); options below\n"
-    "                      given after it override single values\n"
-    "  --steps N           gradient steps (default 500)\n"
+    "  --preset K          0: the default; 1..4: Yosinski et al.'s regularisers (Table 1),\n"
+    "                      re-tuned for 28x28 images and for short vectors; the options\n"
+    "                      below override single values\n"
+    "  --steps N           gradient steps (default: the preset's)\n"
     "  --lr F              step as a fraction of the box width, decaying linearly to 0\n"
-    "                      (default 0.05)\n"
-    "  --decay F           L2 decay towards the data mean per step (default 0)\n"
-    "  --blur-every K      Gaussian blur every K steps (images only; default 0: off)\n"
-    "  --blur-width S      blur sigma in pixels (default 0)\n"
+    "  --decay F           L2 decay towards the data mean per step\n"
+    "  --blur-every K      Gaussian blur every K steps (images only; 0: off)\n"
+    "  --blur-width S      blur sigma in pixels\n"
     "  --norm-pct P        clip pixels whose |x - mean| is below the P-th percentile\n"
     "  --contrib-pct P     clip pixels whose |(x - mean) * grad| is below the P-th percentile\n"
-    "  --jitter J          shift images by up to J pixels before each gradient (default 0)\n"
+    "  --jitter J          shift images by up to J pixels before each gradient\n"
     "  --init I            mean (data mean + 1% noise, default), zeros, or top (the\n"
     "                      unit's most exciting train input)\n"
     "  --pre               maximise and report pre-activations of hidden layers\n"
@@ -46,7 +48,9 @@ static void usage(FILE *f) {
     "                      (one [min, max]); default: global for images, feature otherwise\n"
     "  --seed S            seed of start points and jitter (default 0)\n"
     "  --batch N           units per batched pass (default 0: a whole layer at once)\n"
-    "  --history-units L   units whose image across epochs is drawn (default 0,1,2)\n"
+    "  --top-k K           training inputs kept (and projected) per unit, 1..64 (default 9)\n"
+    "  --no-projections    leave the projections out\n"
+    "  --history-units L   units drawn large and across epochs (default 0,1,2)\n"
     "  --no-figures        write the HDF5 files only\n", f);
     nv_run_opts_help(f, "features");
 }
@@ -66,19 +70,24 @@ static void features_event(void *vctx, const nv_features_run_event *ev) {
     features_ui *ui = vctx;
     if (ev->kind == NV_FEATURES_RUN_EV_START) {
         const nv_features_job *job = ui->job;
-        char steps[32], reg[160], box[64];
-        snprintf(steps, sizeof steps, "%lld (lr %g)", (long long)job->p.steps, (double)job->p.lr);
-        snprintf(reg, sizeof reg, "preset %d: decay %g, blur %g px every %d, norm pct %g, contrib pct %g, jitter %d",
-                 job->preset, (double)job->p.decay, (double)job->p.blur_width, job->p.blur_every,
-                 (double)job->p.norm_pct, (double)job->p.contrib_pct, job->p.jitter);
+        char steps[32], reg[200], box[64];
+        /* The settings for this run's input (images and vectors have their own). */
+        nv_features_params p = nv_features_job_params(job, ev->report->input_width);
+        snprintf(steps, sizeof steps, "%lld (lr %g)", (long long)p.steps, (double)p.lr);
+        snprintf(reg, sizeof reg, "preset %d (%s): decay %g, blur %g px every %d, norm pct %g, contrib pct %g, jitter %d",
+                 job->preset, p.img_h ? "28x28 images" : "vectors", (double)p.decay,
+                 (double)p.blur_width, p.blur_every, (double)p.norm_pct, (double)p.contrib_pct, p.jitter);
         snprintf(box, sizeof box, "%s", ev->report->box_global ? "global [min, max]" : "per-feature [min, max] (train split)");
-        const char *keys[] = {"run", "snapshots", "steps", "regularisers", "box", "device"};
+        char views[96];
+        snprintf(views, sizeof views, "top %d inputs%s", job->top_k > 0 ? job->top_k : NV_FEATURES_TOPK,
+                 job->no_projections ? "" : " + deconvnet, guided, gradient projections");
+        const char *keys[] = {"run", "snapshots", "steps", "regularisers", "box", "real inputs", "device"};
         char snaps[64];
         snprintf(snaps, sizeof snaps, "%lld of %lld (task %d of %d)", (long long)ev->report->files_owned,
                  (long long)ev->report->files_total, ui->task, ui->tasks);
         const char *dev = job->device == NV_DEVICE_CPU ? "cpu" : job->device == NV_DEVICE_CUDA ? "cuda" : "auto";
-        const char *vals[] = {ui->run, snaps, steps, reg, box, dev};
-        nv_cli_table(stdout, "nerve features", keys, vals, 6);
+        const char *vals[] = {ui->run, snaps, steps, reg, box, views, dev};
+        nv_cli_table(stdout, "nerve features", keys, vals, 7);
         fflush(stdout);
         nv_progress_start(&ui->prog, stdout, "features", ev->total);
         ui->started = 1;
@@ -112,21 +121,12 @@ int nv_cmd_features(int argc, char **argv) {
     nv_features_defaults(&o.job.p);
     o.job.device = NV_DEVICE_AUTO;
     o.job.figures = 1;
+    o.job.tuned = 1; /* the preset for the run's kind of input, then the options given */
     int box_set = 0, rc = 0;
     int64_t hist[64] = {0, 1, 2};
     int nhist = 3;
     nv_run_opts ro;
     nv_run_opts_init(&ro, verb);
-    /* Presets first, so single options override them whatever their order. */
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--preset") == 0 && i + 1 < argc) {
-            long long k;
-            if (nv_cli_int(verb, "--preset", argv[i + 1], 1, 4, &k)) return 2;
-            o.job.preset = (int)k;
-            nv_error e = {0};
-            nv_features_preset((int)k, &o.job.p, &e);
-        }
-    }
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (nv_run_opts_take(&ro, argc, argv, &i, &rc)) {
@@ -141,9 +141,11 @@ int nv_cmd_features(int argc, char **argv) {
         }
         if (!strcmp(a, "--pre")) { o.job.p.pre = 1; continue; }
         if (!strcmp(a, "--no-figures")) { o.job.figures = 0; continue; }
+        if (!strcmp(a, "--no-projections")) { o.job.no_projections = 1; continue; }
         static const char *const valued[] = {"--preset", "--steps", "--lr", "--decay", "--blur-every",
                                              "--blur-width", "--norm-pct", "--contrib-pct", "--jitter",
-                                             "--seed", "--batch", "--init", "--box", "--history-units"};
+                                             "--seed", "--batch", "--init", "--box", "--history-units",
+                                             "--top-k"};
         int known = 0;
         for (size_t k = 0; k < NV_ARRAY_LEN(valued); k++) known |= !strcmp(a, valued[k]);
         if (!known) { rc = nv_cli_unknown(verb, a, USAGE); goto out; }
@@ -152,15 +154,18 @@ int nv_cmd_features(int argc, char **argv) {
         long long iv;
         double dv;
         rc = 0;
-        if (!strcmp(a, "--preset")) continue;
-        else if (!strcmp(a, "--steps")) { if (!(rc = nv_cli_int(verb, a, v, 0, 100000000, &iv))) o.job.p.steps = iv; }
-        else if (!strcmp(a, "--lr")) { if (!(rc = nv_cli_double(verb, a, v, 1e-9, 10, &dv))) o.job.p.lr = (float)dv; }
-        else if (!strcmp(a, "--decay")) { if (!(rc = nv_cli_double(verb, a, v, 0, 0.999999, &dv))) o.job.p.decay = (float)dv; }
-        else if (!strcmp(a, "--blur-every")) { if (!(rc = nv_cli_int(verb, a, v, 0, 1000000, &iv))) o.job.p.blur_every = (int)iv; }
-        else if (!strcmp(a, "--blur-width")) { if (!(rc = nv_cli_double(verb, a, v, 0, 10, &dv))) o.job.p.blur_width = (float)dv; }
-        else if (!strcmp(a, "--norm-pct")) { if (!(rc = nv_cli_double(verb, a, v, 0, 100, &dv))) o.job.p.norm_pct = (float)dv; }
-        else if (!strcmp(a, "--contrib-pct")) { if (!(rc = nv_cli_double(verb, a, v, 0, 100, &dv))) o.job.p.contrib_pct = (float)dv; }
-        else if (!strcmp(a, "--jitter")) { if (!(rc = nv_cli_int(verb, a, v, 0, 64, &iv))) o.job.p.jitter = (int)iv; }
+        /* A preset sets the defaults; the single options given override them in any
+         * order (job.set says which: nv_features_job_params). */
+        if (!strcmp(a, "--preset")) { if (!(rc = nv_cli_int(verb, a, v, 0, NV_FEATURES_PRESETS, &iv))) o.job.preset = (int)iv; }
+        else if (!strcmp(a, "--steps")) { if (!(rc = nv_cli_int(verb, a, v, 0, 100000000, &iv))) o.job.p.steps = iv, o.job.set |= NV_FEAT_SET_STEPS; }
+        else if (!strcmp(a, "--lr")) { if (!(rc = nv_cli_double(verb, a, v, 1e-9, 10, &dv))) o.job.p.lr = (float)dv, o.job.set |= NV_FEAT_SET_LR; }
+        else if (!strcmp(a, "--decay")) { if (!(rc = nv_cli_double(verb, a, v, 0, 0.999999, &dv))) o.job.p.decay = (float)dv, o.job.set |= NV_FEAT_SET_DECAY; }
+        else if (!strcmp(a, "--blur-every")) { if (!(rc = nv_cli_int(verb, a, v, 0, 1000000, &iv))) o.job.p.blur_every = (int)iv, o.job.set |= NV_FEAT_SET_BLUR_EVERY; }
+        else if (!strcmp(a, "--blur-width")) { if (!(rc = nv_cli_double(verb, a, v, 0, 10, &dv))) o.job.p.blur_width = (float)dv, o.job.set |= NV_FEAT_SET_BLUR_WIDTH; }
+        else if (!strcmp(a, "--norm-pct")) { if (!(rc = nv_cli_double(verb, a, v, 0, 100, &dv))) o.job.p.norm_pct = (float)dv, o.job.set |= NV_FEAT_SET_NORM_PCT; }
+        else if (!strcmp(a, "--contrib-pct")) { if (!(rc = nv_cli_double(verb, a, v, 0, 100, &dv))) o.job.p.contrib_pct = (float)dv, o.job.set |= NV_FEAT_SET_CONTRIB_PCT; }
+        else if (!strcmp(a, "--jitter")) { if (!(rc = nv_cli_int(verb, a, v, 0, 64, &iv))) o.job.p.jitter = (int)iv, o.job.set |= NV_FEAT_SET_JITTER; }
+        else if (!strcmp(a, "--top-k")) { if (!(rc = nv_cli_int(verb, a, v, 1, NV_FEATURES_MAX_TOPK, &iv))) o.job.top_k = (int)iv; }
         else if (!strcmp(a, "--seed")) { if (!(rc = nv_cli_int(verb, a, v, 0, (long long)1 << 62, &iv))) o.job.p.seed = (uint64_t)iv; }
         else if (!strcmp(a, "--batch")) { if (!(rc = nv_cli_int(verb, a, v, 0, 1 << 30, &iv))) o.job.p.batch = iv; }
         else if (!strcmp(a, "--init")) {

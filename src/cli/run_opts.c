@@ -44,10 +44,8 @@ static const verb_def VERBS[] = {
     {"stats", RO_ALL & ~NV_RO_SPLITS, 1,
      {[2] = "stats uses every split by design: intrinsic dimension per split, the probe "
             "fitted on train and scored on test, CKA on all"}},
-    {"features", RO_ALL & ~(NV_RO_SPLITS | NV_RO_LAYERS), 0,
-     {[1] = "feature images are made for every non-input layer in one pass per snapshot "
-            "(one file per snapshot)",
-      [2] = "feature images depend on the weights, not on a split (the train split only "
+    {"features", RO_ALL & ~NV_RO_SPLITS, 0,
+     {[2] = "feature images depend on the weights, not on a split (the train split only "
             "sets the input box)"}},
     {"analyze", RO_ALL, 0, {0}},
 };

@@ -48,8 +48,7 @@ expect() {
 
 # --- every verb, every shared option it honours, valid values: exit 0 -------------
 for verb in ph pca stats features analyze; do
-  opts=(--model expressive --epoch 1,3 --task 0 --tasks 1 --force --threads 1 --device cpu)
-  [ "$verb" != features ] && opts+=(--layer hidden1)
+  opts=(--model expressive --epoch 1,3 --task 0 --tasks 1 --force --threads 1 --device cpu --layer hidden1)
   [ "$verb" = ph ] || [ "$verb" = analyze ] && opts+=(--split train)
   # shellcheck disable=SC2086
   if "$NERVE" $verb "$run" "${opts[@]}" ${FAST[$verb]} > "$tmp/$verb.out" 2>&1; then
@@ -73,6 +72,12 @@ with h5py.File(sys.argv[1] + "/analysis/ph/expressive/epoch_0001.h5", "r") as f:
     groups = sorted(k for k in f.keys())
     splits = sorted(f["hidden1"].keys())
 sys.exit(0 if groups == ["hidden1"] and splits == ["train"] else "groups %s splits %s" % (groups, splits))
+PY
+/usr/bin/python3 - "$run" <<'PY' && ok "features: --layer hidden1 is what the feature file holds" || bad "features: the feature file does not hold only hidden1"
+import sys, h5py
+with h5py.File(sys.argv[1] + "/analysis/features/expressive/epoch_0001.h5", "r") as f:
+    layers = sorted(f["layers"].keys())
+sys.exit(0 if layers == ["hidden1"] else "groups %s" % layers)
 PY
 # --force remakes: the file is rewritten (its inode changes on the atomic rename)
 "$NERVE" pca "$run" --model expressive --epoch 1 > /dev/null 2>&1  # every layer (the file above had hidden1)
@@ -99,7 +104,6 @@ expect 0 -- stats "$run" --task 1 --tasks 2
 grep -q "nothing to do" "$tmp/out" && ok "stats --task 1 --tasks 2: nothing to do" || bad "stats task 1: $(cat "$tmp/out")"
 
 # --- options a verb cannot honour: refused with the reason --------------------------
-expect 2 "--layer does not apply to nerve features" "every non-input layer" -- features "$run" --layer hidden1
 expect 2 "--split does not apply to nerve features" -- features "$run" --split train
 expect 2 "--split does not apply to nerve pca" "all" -- pca "$run" --split test
 expect 2 "--split does not apply to nerve stats" -- stats "$run" --split test
@@ -110,7 +114,7 @@ rm -rf "$run/analysis"
 for verb in ph pca stats features analyze; do
   expect 2 "'expresive'" "bottleneck, expressive, linear" -- $verb "$run" --model expresive
   expect 2 "epoch 7" "0, 1, 3" -- $verb "$run" --epoch 7
-  [ "$verb" != features ] && expect 2 "'hiden2'" "input, hidden1, hidden2, logits" -- $verb "$run" --layer hiden2
+  expect 2 "'hiden2'" "input, hidden1, hidden2, logits" -- $verb "$run" --layer hiden2
   expect 2 "'tset'" "train, test and all" -- $verb "$run" --split tset
   expect 2 "'gpu'" "auto, cpu or cuda" -- $verb "$run" --device gpu
   expect 2 "--threads" "'many'" -- $verb "$run" --threads many

@@ -8,7 +8,10 @@
  *    as one task (the outputs depend on nothing but the snapshot and the job);
  *  - figures: the layer grids and, once a model's epochs are all done, the history;
  *  - refusals through the run index: a misspelt model (naming the run's models), a
- *    layer selection, a task outside the slice.
+ *    layer the snapshots do not hold, a task outside the slice;
+ *  - format version 2 (top inputs, projections, below_data) from snapshots that store
+ *    every layer (the top inputs follow the stored ranking), a layer selection, a
+ *    named model without the selected layer, the input layer, a bad top_k.
  */
 #include "testutil.h"
 
@@ -18,12 +21,16 @@
 #include "nerve/plot.h"
 #include "nerve/rng.h"
 #include "nerve/snapshot.h"
+#include "store/h5util.h"
 
 #define NTR 24
 #define NTE 8
 #define D 4
 
-static void write_snapshot(const char *snapdir, const char *model, int64_t epoch) {
+/* A snapshot of model `model` at `epoch`: a 4-3-2 ReLU net ("linear": a 4-2 linear
+ * model), its input layer and, with stored, the activations of every layer (computed
+ * here, as training would store them). */
+static void write_snapshot(const char *snapdir, const char *model, int64_t epoch, int stored) {
     int32_t y[NTR + NTE];
     int64_t ids[NTR + NTE];
     float x[(NTR + NTE) * D];
@@ -33,7 +40,8 @@ static void write_snapshot(const char *snapdir, const char *model, int64_t epoch
         for (int j = 0; j < D; j++)
             x[i * D + j] = nv_rng_normal(3, NV_STREAM_TEST, (uint64_t)(i * D + j));
     }
-    nv_mlp_spec spec = {.nlayers = 2, .widths = {D, 3, 2}, .act = NV_ACT_RELU};
+    int linear = strcmp(model, "linear") == 0;
+    nv_mlp_spec spec = {.nlayers = linear ? 1 : 2, .widths = {D, linear ? 2 : 3, 2}, .act = NV_ACT_RELU};
     int64_t np = nv_mlp_param_count(&spec);
     nv_real *p = malloc((size_t)np * sizeof *p);
     for (int64_t i = 0; i < np; i++)
@@ -45,6 +53,24 @@ static void write_snapshot(const char *snapdir, const char *model, int64_t epoch
     nv_error err = {0};
     assert_int_equal(nv_snapshot_begin(snapdir, &meta, &w, &err), NV_OK);
     assert_int_equal(nv_snapshot_add_layer(w, 0, "input", "input", 0, D, x, x + D * NTR, &err), NV_OK);
+    if (stored) {
+        float a[(NTR + NTE) * 3], b[(NTR + NTE) * 3];
+        const float *in = x;
+        for (int l = 1; l <= spec.nlayers; l++) {
+            int64_t win = spec.widths[l - 1], wout = spec.widths[l];
+            float *o = l == 1 ? a : b;
+            for (int i = 0; i < NTR + NTE; i++)
+                for (int64_t k = 0; k < wout; k++) {
+                    float z = p[nv_mlp_bias_offset(&spec, l - 1) + k];
+                    for (int64_t j = 0; j < win; j++) z += in[i * win + j] * p[nv_mlp_weight_offset(&spec, l - 1) + k * win + j];
+                    o[i * wout + k] = l < spec.nlayers && z < 0 ? 0 : z;
+                }
+            const char *name = l == spec.nlayers ? "logits" : "hidden1";
+            assert_int_equal(nv_snapshot_add_layer(w, l, name, l == spec.nlayers ? "logits" : "hidden", 0,
+                                                   wout, o, o + wout * NTR, &err), NV_OK);
+            in = o;
+        }
+    }
     assert_int_equal(nv_snapshot_add_params(w, &spec, p, &err), NV_OK);
     assert_int_equal(nv_snapshot_commit(w, &err), NV_OK);
     free(p);
@@ -54,8 +80,8 @@ static char *make_run(const char *tag) {
     char *run = strdup(nv_test_tmpdir(tag));
     char snap[512];
     snprintf(snap, sizeof snap, "%s/snapshots", run);
-    for (int e = 0; e < 3; e++) write_snapshot(snap, "a", e);
-    for (int e = 0; e < 3; e++) write_snapshot(snap, "b", e);
+    for (int e = 0; e < 3; e++) write_snapshot(snap, "a", e, 0);
+    for (int e = 0; e < 3; e++) write_snapshot(snap, "b", e, 0);
     return run;
 }
 
@@ -197,11 +223,12 @@ static void test_figures_and_selection(void **state) {
     assert_non_null(strstr(err.msg, "the run has: a, b"));
     nv_error_clear(&err);
     o.select.n_models = 0;
+    /* These snapshots hold only the input: a layer selection names stored layers. */
     const char *layers[] = {"hidden1"};
     o.select.layers = layers;
     o.select.n_layers = 1;
     assert_int_equal(nv_features_run(run, &o, &rep, &err), NV_EINPUT);
-    assert_non_null(strstr(err.msg, "layer"));
+    assert_non_null(strstr(err.msg, "no layer 'hidden1'"));
     nv_error_clear(&err);
     o.select.n_layers = 0;
     o.task = 3;
@@ -213,10 +240,111 @@ static void test_figures_and_selection(void **state) {
     free(run);
 }
 
+/* Snapshots that store every layer, and a linear model beside the ReLU net: the top
+ * inputs are the stored activations' ranking, the file holds format version 2 with
+ * top inputs and projections, and a layer selection computes only those layers;
+ * refusals: a layer that does not exist, a named model without the layer, the
+ * input, a bad top_k. */
+static void test_layers_and_v2(void **state) {
+    (void)state;
+    char *run = strdup(nv_test_tmpdir("featrun-layers"));
+    char snap[512];
+    snprintf(snap, sizeof snap, "%s/snapshots", run);
+    write_snapshot(snap, "a", 0, 1);
+    write_snapshot(snap, "linear", 0, 1);
+    events ev = {0};
+    nv_features_run_options o = options(&ev);
+    o.job.top_k = 5;
+    nv_features_run_report rep;
+    nv_error err = {0};
+    assert_int_equal(nv_features_run(run, &o, &rep, &err), NV_OK);
+    assert_int_equal(ev.dones, 2);
+    o.on_event = NULL;
+    char path[600];
+    snprintf(path, sizeof path, "%s/analysis/features/a/epoch_0000.h5", run);
+    hid_t fid = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    assert_true(fid >= 0);
+    int64_t version = 0;
+    assert_int_equal(nv_h5_check_format(fid, path, NV_FEATURES_FORMAT, NV_FEATURES_VERSION, &version, &err), NV_OK);
+    assert_int_equal(version, 2);
+    float *top_x = NULL, *proj = NULL, *act = NULL, *tact = NULL;
+    int64_t dx[3], dp[4], da, dt[2];
+    unsigned char *below = NULL;
+    assert_int_equal(nv_h5_read_dataset(fid, "layers/hidden1/top_inputs", H5T_NATIVE_FLOAT, 4, 3, (void **)&top_x, dx, path, &err), NV_OK);
+    assert_int_equal(nv_h5_read_dataset(fid, "layers/hidden1/projections", H5T_NATIVE_FLOAT, 4, 4, (void **)&proj, dp, path, &err), NV_OK);
+    assert_int_equal(nv_h5_read_dataset(fid, "layers/hidden1/top_activations", H5T_NATIVE_FLOAT, 4, 2, (void **)&tact, dt, path, &err), NV_OK);
+    assert_int_equal(nv_h5_read_dataset(fid, "layers/hidden1/activations", H5T_NATIVE_FLOAT, 4, 1, (void **)&act, &da, path, &err), NV_OK);
+    assert_int_equal(nv_h5_read_dataset(fid, "layers/hidden1/below_data", H5T_NATIVE_UCHAR, 1, 1, (void **)&below, &da, path, &err), NV_OK);
+    assert_true(dx[0] == 3 && dx[1] == 5 && dx[2] == D);
+    assert_true(dp[0] == 3 && dp[1] == 5 && dp[2] == NV_PROJ_RULES && dp[3] == D);
+    hid_t g = H5Gopen2(fid, "layers/hidden1", H5P_DEFAULT);
+    char *from = NULL;
+    assert_int_equal(nv_h5_read_attr_str(g, "ranked_from", &from, path, "layers/hidden1", &err), NV_OK);
+    assert_string_equal(from, "snapshot");
+    free(from);
+    H5Gclose(g);
+    /* The top inputs are the stored ranking: descending stored activations. */
+    for (int u = 0; u < 3; u++)
+        for (int j = 1; j < 5; j++) assert_true(tact[u * 5 + j] <= tact[u * 5 + j - 1]);
+    H5Fclose(fid);
+    free(top_x); free(proj); free(act); free(tact); free(below);
+    /* The linear model has only its logits. */
+    snprintf(path, sizeof path, "%s/analysis/features/linear/epoch_0000.h5", run);
+    assert_true(access(path, R_OK) == 0);
+
+    /* A selection: only the logits (both models have them). */
+    const char *logits[] = {"logits"};
+    o.select.layers = logits;
+    o.select.n_layers = 1;
+    assert_int_equal(nv_features_run(run, &o, &rep, &err), NV_OK);
+    snprintf(path, sizeof path, "%s/analysis/features/a/epoch_0000.h5", run);
+    fid = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    assert_false(nv_h5_exists(fid, "layers/hidden1"));
+    assert_true(nv_h5_exists(fid, "layers/logits"));
+    H5Fclose(fid);
+    /* hidden1 without naming models: the linear model (which lacks it) is left out. */
+    const char *hidden[] = {"hidden1"};
+    o.select.layers = hidden;
+    assert_int_equal(nv_features_run(run, &o, &rep, &err), NV_OK);
+    assert_int_equal(rep.files_owned, 1);
+
+    /* Refusals. */
+    const char *nope[] = {"hidden7"};
+    o.select.layers = nope;
+    assert_int_equal(nv_features_run(run, &o, &rep, &err), NV_EINPUT);
+    assert_non_null(strstr(err.msg, "no layer 'hidden7'"));
+    nv_error_clear(&err);
+    const char *named[] = {"a", "linear"};
+    o.select.models = named;
+    o.select.n_models = 2;
+    o.select.layers = hidden;
+    assert_int_equal(nv_features_run(run, &o, &rep, &err), NV_EINPUT);
+    assert_non_null(strstr(err.msg, "model linear has no layer 'hidden1'"));
+    nv_error_clear(&err);
+    o.select.n_models = 1;
+    o.select.models = named + 1;
+    assert_int_equal(nv_features_run(run, &o, &rep, &err), NV_EINPUT);
+    assert_non_null(strstr(err.msg, "hidden1"));
+    nv_error_clear(&err);
+    o.select.n_models = 0;
+    const char *input[] = {"input"};
+    o.select.layers = input;
+    assert_int_equal(nv_features_run(run, &o, &rep, &err), NV_EINPUT);
+    assert_non_null(strstr(err.msg, "'input' has no feature images"));
+    nv_error_clear(&err);
+    o.select.n_layers = 0;
+    o.job.top_k = -1;
+    assert_int_equal(nv_features_run(run, &o, &rep, &err), NV_EINPUT);
+    assert_non_null(strstr(err.msg, "top_k"));
+    nv_error_clear(&err);
+    free(run);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_whole_run),
         cmocka_unit_test(test_figures_and_selection),
+        cmocka_unit_test(test_layers_and_v2),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     nv_plot_release_caches();
