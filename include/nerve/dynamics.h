@@ -88,8 +88,6 @@ int64_t nv_dyn_scheduled_count(const nv_dyn_schedule *sc, const nv_dyn_span *spa
 /* The schedule as text for messages and the config ("every = 4", "log = 100",
  * "epochs = [1, 5]"), into buf. */
 void nv_dyn_schedule_text(const nv_dyn_schedule *sc, char *buf, size_t len);
-/* Whether model `name` is recorded under cfg (dynamics.models). */
-int nv_dyn_records_model(const nv_dyn_config *cfg, const char *name);
 /* Checks the config against the data: NV_EINPUT naming the key when an enabled
  * tier's schedule records no step of the run (every larger than the run, ...). */
 nv_status nv_dyn_check(const nv_dyn_config *cfg, const nv_dyn_span *span, nv_error *err);
@@ -103,13 +101,6 @@ typedef struct {
 } nv_dyn_sizes;
 void nv_dyn_step_bytes(const nv_dyn_config *cfg, const nv_mlp_spec *spec, const nv_optim_spec *opt,
                        int64_t b, nv_dyn_sizes *out);
-
-/* --- the store --------------------------------------------------------------------- */
-/* Drops every chunk of model `model` whose steps lie past max_step (from the
- * manifest first, then from the disk), removes stale temporary files, and
- * rewrites the manifest and the index. For --resume (the recorder calls it); the
- * caller must be the only writer of that model. */
-nv_status nv_dyn_truncate(const char *run_dir, const char *model, int64_t max_step, nv_error *err);
 
 /* --- reading ------------------------------------------------------------------------ */
 typedef struct nv_dyn_run nv_dyn_run;  /* one model's record, opened through its index */

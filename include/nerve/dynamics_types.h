@@ -62,7 +62,8 @@ typedef struct {
     char models[4][64];                     /* otherwise the listed model names */
     int64_t chunk_steps;                    /* steps per chunk file at most (default 256) */
     int compression;                        /* gzip level 0..9 of the chunk datasets */
-    nv_dyn_schedule sched[NV_DYN_TIERS];    /* kind OFF: the tier is not recorded */
+    int on[NV_DYN_TIERS];                   /* the tier records (dynamics.<tier>.enabled) */
+    nv_dyn_schedule sched[NV_DYN_TIERS];    /* its schedule (kept when off, for the text) */
     int top_k;                              /* neurons.top_k (default 8) */
     int f16;                                /* factors.precision = "f16" */
     int preactivations;                     /* factors.preactivations */
@@ -71,6 +72,10 @@ typedef struct {
                                                layer's RMS gradient (alarm.relative) */
     int64_t alarm_window;                   /* recorded steps in that median */
 } nv_dyn_config;
+
+/* Whether model `name` is recorded under cfg (dynamics.enabled and dynamics.models;
+ * src/train/config.c). */
+int nv_dyn_records_model(const nv_dyn_config *cfg, const char *name);
 
 /* --- one recorded step: what the recorder asks of a backend ------------------------- */
 
