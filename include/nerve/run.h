@@ -78,10 +78,13 @@ typedef struct {
      * *loss as nv_backend.step. */
     nv_status (*step)(void *state, const uint32_t *idx, int64_t b, int64_t epoch, float *loss,
                       nv_error *err);
-    /* The epoch's last step is done: hands the epoch's records to the writer.
-     * Called before the epoch's checkpoint is queued, so that a checkpoint never
-     * names a step whose records are not on disk. */
-    nv_status (*epoch_end)(void *state, int64_t epoch, nv_error *err);
+    /* The epoch's last step is done. When the epoch ends a chunk of the record
+     * (chunks hold whole epochs, or pieces of one long epoch), hands the chunk to
+     * the writer and sets *boundary = 1; otherwise *boundary = 0, and run.c takes
+     * no checkpoint at this epoch: a checkpoint (queued after the chunk) then never
+     * names a step whose records are not on disk, and a resumed run starts on a
+     * chunk boundary, so it writes the same chunks as an uninterrupted one. */
+    nv_status (*epoch_end)(void *state, int64_t epoch, int *boundary, nv_error *err);
     /* The model is done (finished = 1 after its last epoch, 0 when training
      * stopped); frees the state. note may get a closing line (bytes written). */
     nv_status (*end)(void *state, int finished, char *note, size_t len, nv_error *err);

@@ -51,6 +51,7 @@ typedef struct {
     nv_optim_spec opt;
     nv_dyn_config cfg;
     int64_t nparams, batch_size, steps_per_epoch, epochs, n_train;
+    int64_t chunk_steps;             /* resolved (dynamics.chunk_steps, or auto when 0) */
     int nlayers;
     char layer_names[NV_MAX_LAYERS][16];
     int ndatasets;
@@ -61,12 +62,23 @@ typedef struct {
 nv_status dyn_layout_new(const nv_experiment *ex, const nv_model_def *md, const char *config_text,
                          int64_t steps_per_epoch, int64_t n_train, dyn_layout **out, nv_error *err);
 void dyn_layout_free(dyn_layout *l);
+/* dynamics.chunk_steps = 0 (auto) for this layout (store.c explains). */
+int64_t dyn_auto_chunk_steps(const dyn_layout *l);
 /* Bytes of one row of dataset d in memory (DT_FAC: float). */
 size_t dyn_row_bytes(const dyn_dataset *d);
 
-/* One chunk: the records of steps [first_step, last_step] of one epoch. */
+/* Chunk boundaries, a function of the config and the data's size only: when an
+ * epoch has at most chunk_steps steps, a chunk holds floor(chunk_steps / steps per
+ * epoch) whole epochs (the last chunk what is left); otherwise each epoch is cut
+ * into pieces of chunk_steps steps (the last piece what is left). Step s lies in
+ * [*first, *last], of epochs [*e0, *e1]. */
+void dyn_chunk_range(const dyn_layout *l, int64_t s, int64_t *first, int64_t *last, int64_t *e0, int64_t *e1);
+/* Whether the end of epoch e is the end of a chunk. */
+int dyn_chunk_ends_at_epoch(const dyn_layout *l, int64_t e);
+
+/* One chunk: the records of steps [first_step, last_step], epochs [epoch, last_epoch]. */
 typedef struct {
-    int64_t index, epoch, first_step, last_step;
+    int64_t index, epoch, last_epoch, first_step, last_step;
     int64_t cap[NV_DYN_TIERS];       /* rows allocated */
     int64_t rows[NV_DYN_TIERS];      /* rows filled */
     int64_t nsteps[NV_DYN_TIERS];    /* distinct steps among them */
@@ -77,7 +89,7 @@ typedef struct {
 
 /* What the manifest says of a published chunk. */
 typedef struct {
-    int64_t index, epoch, first_step, last_step;
+    int64_t index, epoch, last_epoch, first_step, last_step;
     int64_t rows[NV_DYN_TIERS], nsteps[NV_DYN_TIERS], bytes[NV_DYN_TIERS];
 } dyn_chunk_rec;
 

@@ -250,13 +250,14 @@ static nv_status flush(rec *r, nv_error *err) {
     return nv_bg_submit(r->bg, run_chunk_job, chunk_job_free, j, sizeof *j + j->c.block_size, err);
 }
 
-/* Opens the chunk of step range [first, last] of epoch e (rows for what the
+/* Opens the chunk of step range [first, last] of epochs [e0, e1] (rows for what the
  * schedules record there, plus step 0's weights when still pending). */
-static nv_status open_chunk(rec *r, int64_t first, int64_t last, int64_t e, nv_error *err) {
+static nv_status open_chunk(rec *r, int64_t first, int64_t last, int64_t e0, int64_t e1, nv_error *err) {
     dyn_chunk *c = nv_calloc(1, sizeof *c, err);
     if (!c) return NV_ENOMEM;
     c->index = r->next_index++;
-    c->epoch = e;
+    c->epoch = e0;
+    c->last_epoch = e1;
     c->first_step = first;
     c->last_step = last;
     const nv_dyn_config *cfg = &r->lay->cfg;
@@ -289,14 +290,14 @@ static nv_status open_chunk(rec *r, int64_t first, int64_t last, int64_t e, nv_e
     return NV_OK;
 }
 
-/* The chunk that holds step s of epoch e: open (flushing the previous) if needed. */
-static nv_status chunk_for(rec *r, int64_t s, int64_t e, nv_error *err) {
+/* The chunk that holds step s: open (flushing the previous) if needed. */
+static nv_status chunk_for(rec *r, int64_t s, nv_error *err) {
     if (r->cur && s <= r->cur->last_step) return NV_OK;
     nv_status st = flush(r, err);
     if (st) return st;
-    const int64_t spe = r->span.steps_per_epoch, cs = r->lay->cfg.chunk_steps, e0 = (e - 1) * spe;
-    const int64_t first = e0 + 1 + ((s - e0 - 1) / cs) * cs;
-    return open_chunk(r, first, NV_MIN(first + cs - 1, e * spe), e, err);
+    int64_t first, last, e0, e1;
+    dyn_chunk_range(r->lay, s, &first, &last, &e0, &e1);
+    return open_chunk(r, first, last, e0, e1, err);
 }
 
 /* ---- the relative alarm ----------------------------------------------------------- */
@@ -386,7 +387,7 @@ static nv_status rec_step(void *state, const uint32_t *idx, int64_t b, int64_t e
         if (!st) r->step = s;
         return st;
     }
-    nv_status st = chunk_for(r, s, epoch, err);
+    nv_status st = chunk_for(r, s, err);
     if (st) return st;
     dyn_chunk *c = r->cur;
     const dyn_layout *l = r->lay;
@@ -517,9 +518,10 @@ static nv_status rec_step(void *state, const uint32_t *idx, int64_t b, int64_t e
     return NV_OK;
 }
 
-static nv_status rec_epoch_end(void *state, int64_t epoch, nv_error *err) {
-    (void)epoch;
-    return flush(state, err);
+static nv_status rec_epoch_end(void *state, int64_t epoch, int *boundary, nv_error *err) {
+    rec *r = state;
+    *boundary = dyn_chunk_ends_at_epoch(r->lay, epoch);
+    return *boundary ? flush(r, err) : NV_OK;
 }
 
 /* ---- begin and end -------------------------------------------------------------- */
@@ -646,7 +648,7 @@ static nv_status rec_end(void *state, int finished, char *note, size_t len, nv_e
     nv_status st = NV_OK;
     if (finished) {
         /* a run without steps still stores its step-0 weights */
-        if (r->pending0 && !r->cur) st = open_chunk(r, 0, 0, 0, err);
+        if (r->pending0 && !r->cur) st = open_chunk(r, 0, 0, 0, 0, err);
         if (!st) st = flush(r, err);
         if (!st && note && len) {
             char h[32];

@@ -128,8 +128,47 @@ nv_status dyn_layout_new(const nv_experiment *ex, const nv_model_def *md, const 
     add(l, NV_DYN_WEIGHTS, Q_PARAMS, -1, DT_F32, l->nparams, "weights/params");
     if (has_state1(&l->opt)) add(l, NV_DYN_WEIGHTS, Q_STATE1, -1, DT_F32, l->nparams, "weights/state1");
     if (has_state2(&l->opt)) add(l, NV_DYN_WEIGHTS, Q_STATE2, -1, DT_F32, l->nparams, "weights/state2");
+    l->chunk_steps = l->cfg.chunk_steps > 0 ? l->cfg.chunk_steps : dyn_auto_chunk_steps(l);
     *out = l;
     return NV_OK;
+}
+
+/* dynamics.chunk_steps = 0: as many steps as take about DYN_CHUNK_BYTES in memory on
+ * average under the schedules, between 64 and 4096. Every chunk costs its writer
+ * three fsync'd files (chunk, manifest, index: ~15 ms each on the development
+ * machine), which must stay small against the chunk's training time. */
+#define DYN_CHUNK_BYTES (32.0 * 1024 * 1024)
+int64_t dyn_auto_chunk_steps(const dyn_layout *l) {
+    nv_dyn_sizes z;
+    nv_dyn_step_bytes(&l->cfg, &l->spec, &l->opt, l->batch_size, &z);
+    const nv_dyn_span sp = {l->epochs, l->steps_per_epoch};
+    const int64_t S = l->epochs * l->steps_per_epoch;
+    double per_step = 0;
+    for (int t = 0; t < NV_DYN_TIERS && S > 0; t++)
+        if (l->cfg.on[t]) per_step += z.tier[t] * (double)nv_dyn_scheduled_count(&l->cfg.sched[t], &sp, 1, S) / (double)S;
+    double steps = per_step > 0 ? DYN_CHUNK_BYTES / per_step : 4096;
+    return steps < 64 ? 64 : steps > 4096 ? 4096 : (int64_t)steps;
+}
+
+void dyn_chunk_range(const dyn_layout *l, int64_t s, int64_t *first, int64_t *last, int64_t *e0, int64_t *e1) {
+    const int64_t spe = l->steps_per_epoch, cs = l->chunk_steps, e = (s - 1) / spe + 1;
+    if (spe <= cs) {
+        const int64_t E = cs / spe, j = (e - 1) / E;
+        *e0 = j * E + 1;
+        *e1 = NV_MIN((j + 1) * E, l->epochs);
+        *first = (*e0 - 1) * spe + 1;
+        *last = *e1 * spe;
+    } else {
+        const int64_t b = (e - 1) * spe;
+        *first = b + 1 + ((s - b - 1) / cs) * cs;
+        *last = NV_MIN(*first + cs - 1, e * spe);
+        *e0 = *e1 = e;
+    }
+}
+
+int dyn_chunk_ends_at_epoch(const dyn_layout *l, int64_t e) {
+    if (l->steps_per_epoch > l->chunk_steps || e >= l->epochs) return 1;
+    return e % (l->chunk_steps / l->steps_per_epoch) == 0;
 }
 
 void dyn_layout_free(dyn_layout *l) {
@@ -325,7 +364,8 @@ static nv_status manifest_write(dyn_writer *w, nv_error *err) {
         json_t *e = json_object(), *tiers = json_object();
         json_object_set_new(e, "path", json_string(name));
         json_object_set_new(e, "chunk", json_integer(c->index));
-        json_object_set_new(e, "epoch", json_integer(c->epoch));
+        json_object_set_new(e, "first_epoch", json_integer(c->epoch));
+        json_object_set_new(e, "last_epoch", json_integer(c->last_epoch));
         json_object_set_new(e, "first_step", json_integer(c->first_step));
         json_object_set_new(e, "last_step", json_integer(c->last_step));
         for (int t = 0; t < NV_DYN_TIERS; t++) {
@@ -384,7 +424,8 @@ nv_status dyn_manifest_load(dyn_writer *w, nv_error *err) {
         dyn_chunk_rec *c = &w->chunks[i];
         memset(c, 0, sizeof *c);
         c->index = json_integer_value(json_object_get(e, "chunk"));
-        c->epoch = json_integer_value(json_object_get(e, "epoch"));
+        c->epoch = json_integer_value(json_object_get(e, "first_epoch"));
+        c->last_epoch = json_integer_value(json_object_get(e, "last_epoch"));
         c->first_step = json_integer_value(json_object_get(e, "first_step"));
         c->last_step = json_integer_value(json_object_get(e, "last_step"));
         if (!json_is_integer(json_object_get(e, "last_step")) || !json_is_object(tiers) || c->index != (int64_t)i) {
@@ -453,6 +494,7 @@ static nv_status index_attrs(const dyn_writer *w, hid_t f, const char *file, nv_
         (st = nv_h5_attr_i64(f, "n_train", l->n_train, file, err)) ||
         (st = nv_h5_attr_i64(f, "batch_size", l->batch_size, file, err)) ||
         (st = nv_h5_attr_i64(f, "steps_per_epoch", l->steps_per_epoch, file, err)) ||
+        (st = nv_h5_attr_i64(f, "chunk_steps", l->chunk_steps, file, err)) ||
         (st = nv_h5_attr_i64(f, "epochs", l->epochs, file, err)) ||
         (st = nv_h5_attr_i64(f, "nparams", l->nparams, file, err)) ||
         (st = nv_h5_attr_i64(f, "last_step", last, file, err)) ||
@@ -592,7 +634,7 @@ nv_status dyn_chunk_write(dyn_writer *w, const dyn_chunk *c, nv_error *err) {
     char *tmp = NULL;
     hid_t fid = nv_h5_create_temp(path, &tmp, err);
     if (fid < 0) return write_failed(err, path);
-    dyn_chunk_rec rec = {.index = c->index, .epoch = c->epoch, .first_step = c->first_step,
+    dyn_chunk_rec rec = {.index = c->index, .epoch = c->epoch, .last_epoch = c->last_epoch, .first_step = c->first_step,
                          .last_step = c->last_step};
     for (int t = 0; t < NV_DYN_TIERS; t++) {
         rec.rows[t] = c->rows[t];
@@ -606,7 +648,8 @@ nv_status dyn_chunk_write(dyn_writer *w, const dyn_chunk *c, nv_error *err) {
         (st = nv_h5_attr_i64(fid, "format_version", NV_DYN_VERSION, tmp, err)) ||
         (st = nv_h5_attr_str(fid, "model", l->model, tmp, err)) ||
         (st = nv_h5_attr_i64(fid, "chunk", c->index, tmp, err)) ||
-        (st = nv_h5_attr_i64(fid, "epoch", c->epoch, tmp, err)) ||
+        (st = nv_h5_attr_i64(fid, "first_epoch", c->epoch, tmp, err)) ||
+        (st = nv_h5_attr_i64(fid, "last_epoch", c->last_epoch, tmp, err)) ||
         (st = nv_h5_attr_i64(fid, "first_step", c->first_step, tmp, err)) ||
         (st = nv_h5_attr_i64(fid, "last_step", c->last_step, tmp, err)) ||
         (st = make_groups(l, fid, used, tmp, err)))

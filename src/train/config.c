@@ -730,7 +730,7 @@ static nv_status read_dynamics(const reader *r, nv_experiment *ex) {
         c->nmodels = n;
         c->all_models = 0;
     }
-    if ((st = get_int(r, "dynamics.chunk_steps", 256, 1, 1 << 20, &iv))) return st;
+    if ((st = get_int(r, "dynamics.chunk_steps", 0, 0, 1 << 20, &iv))) return st;
     c->chunk_steps = iv;
     if ((st = get_int(r, "dynamics.compression", 0, 0, 9, &iv))) return st;
     c->compression = (int)iv;

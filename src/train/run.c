@@ -638,13 +638,18 @@ static nv_status queue_checkpoint(const run_ctx *rc, int m, nv_trainer *t, int64
  * the snapshot, then the checkpoint (so a checkpoint never names an epoch whose
  * snapshot is missing), then the metrics tables. Checkpoints and metrics are
  * written at snapshot epochs, at the last epoch, and otherwise every
- * NV_CHECKPOINT_SECONDS. */
+ * NV_CHECKPOINT_SECONDS; with the dynamics recorder on, only at epochs that end
+ * one of its chunks (can_checkpoint; run.h), the first such epoch at or after
+ * those. */
 static nv_status queue_epoch_files(const run_ctx *rc, int m, nv_trainer *t, int64_t epoch,
-                                   double *last_checkpoint, snapshot_job **snapshot, nv_error *err) {
+                                   double *last_checkpoint, snapshot_job **snapshot, int can_checkpoint,
+                                   nv_error *err) {
     nv_status st = NV_OK;
     int snap = is_snapshot_epoch(rc->ex, epoch);
     if (snap) st = queue_snapshot(rc, m, t, epoch, snapshot, err);
-    if (!st && (snap || epoch == rc->ex->epochs || nv_now() - *last_checkpoint >= NV_CHECKPOINT_SECONDS)) {
+    /* can_checkpoint = 0: the dynamics recorder's chunk is still open (run.h) */
+    if (!st && can_checkpoint &&
+        (snap || epoch == rc->ex->epochs || nv_now() - *last_checkpoint >= NV_CHECKPOINT_SECONDS)) {
         st = queue_checkpoint(rc, m, t, epoch, err);
         if (!st) st = queue_metrics(rc, m, err);
         *last_checkpoint = nv_now();
@@ -790,7 +795,8 @@ static nv_status train_model(run_ctx *rc, int m, uint32_t *perm, nv_error *err) 
             emit(rc, ev);
         }
         /* the epoch's records go to the writer before its checkpoint (queue_epoch_files) */
-        if (rstate && (st = rec->epoch_end(rstate, e, err))) goto done;
+        int boundary = 1;
+        if (rstate && (st = rec->epoch_end(rstate, e, &boundary, err))) goto done;
         double *row = rc->metrics[m] + e * M_COLS;
         if (is_snapshot_epoch(ex, e) && (st = snapshot_prepare(rc, m, t, e, &snap, err))) goto done;
         if ((st = evaluate_row(rc, t, e, row, snap, err))) goto done;
@@ -799,7 +805,7 @@ static nv_status train_model(run_ctx *rc, int m, uint32_t *perm, nv_error *err) 
             goto done;
         }
         rc->metric_rows[m] = e + 1;
-        if ((st = queue_epoch_files(rc, m, t, e, &last_checkpoint, &snap, err))) goto done;
+        if ((st = queue_epoch_files(rc, m, t, e, &last_checkpoint, &snap, boundary, err))) goto done;
         nv_train_event ev = {.kind = NV_EV_EPOCH, .model = md->name, .epoch = e, .epochs = ex->epochs,
                              .train_loss = row[M_TRAIN_LOSS], .train_acc = row[M_TRAIN_ACC],
                              .test_loss = row[M_TEST_LOSS], .test_acc = row[M_TEST_ACC]};
