@@ -691,6 +691,7 @@ static nv_status read_dyn_tier(const reader *r, nv_experiment *ex, int t, int64_
             int64_t u = 0;
             for (int i = 0; i < ne; i++)
                 if (u == 0 || sc->epochs[i] != sc->epochs[u - 1]) sc->epochs[u++] = sc->epochs[i];
+            for (int64_t i = u; i < ne; i++) sc->epochs[i] = 0; /* the config's bytes: no stale tail */
             sc->kind = NV_SCHED_EPOCHS;
             sc->nepochs = u;
         }
