@@ -99,7 +99,9 @@ nv_status nv_dyn_check(const nv_dyn_config *cfg, const nv_dyn_span *sp, nv_error
     for (int t = 0; t < NV_DYN_TIERS; t++) {
         if (!cfg->on[t]) continue;
         any = 1;
-        if (S == 0) continue; /* no steps at all: only the step-0 weights */
+        /* no steps at all, or a weights schedule past the run: the weights tier still
+         * stores step 0 */
+        if (S == 0 || t == NV_DYN_WEIGHTS) continue;
         if (nv_dyn_scheduled_count(&cfg->sched[t], sp, 1, S) == 0) {
             char sched[256];
             nv_dyn_schedule_text(&cfg->sched[t], sched, sizeof sched);

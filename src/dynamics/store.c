@@ -757,8 +757,19 @@ static void remove_unlisted(dyn_writer *w) {
     closedir(d);
 }
 
-nv_status dyn_store_reset(dyn_writer *w, nv_error *err) {
+/* The store's folder is under the run directory the user gave: a folder that
+ * cannot be made there is bad input (exit status 2), as in run.c. */
+static nv_status make_dir(dyn_writer *w, nv_error *err) {
     nv_status st = nv_mkdirs(w->dir, err);
+    if (st && err && err->status != NV_ENOMEM) {
+        err->status = NV_EINPUT;
+        return NV_EINPUT;
+    }
+    return st;
+}
+
+nv_status dyn_store_reset(dyn_writer *w, nv_error *err) {
+    nv_status st = make_dir(w, err);
     if (st) return st;
     char p[NV_PATH_LEN + 160];
     /* the index first (a reader then finds nothing), the manifest, then the files */
@@ -772,7 +783,7 @@ nv_status dyn_store_reset(dyn_writer *w, nv_error *err) {
 }
 
 nv_status dyn_store_truncate(dyn_writer *w, int64_t max_step, nv_error *err) {
-    nv_status st = nv_mkdirs(w->dir, err);
+    nv_status st = make_dir(w, err);
     if (!st) st = dyn_manifest_load(w, err);
     if (st) return st;
     int64_t kept = 0;
