@@ -13,6 +13,7 @@
 #include "nerve/config.h"
 #include "nerve/dyn_kernels.h"
 #include "nerve/dynamics.h"
+#include "nerve/info.h"
 #include "nerve/mlp.h"
 #include "nerve/rng.h"
 #include "nerve/run.h"
@@ -462,6 +463,20 @@ static void test_store_roundtrip(void **state) {
         assert_true(thr[s * 3] == ref);
     }
     nv_dyn_close(r);
+
+    /* nerve info's description: per tier steps, rows, bytes (from the manifest) */
+    json_t *desc = NULL;
+    assert_int_equal(nv_info_describe(run, &desc, &err), NV_OK);
+    json_t *dm = json_object_get(json_object_get(desc, "dynamics"), "expressive");
+    assert_non_null(dm);
+    assert_int_equal(json_integer_value(json_object_get(dm, "chunks")), 3);
+    assert_int_equal(json_integer_value(json_object_get(dm, "last_step")), 15);
+    json_t *sm = json_object_get(json_object_get(dm, "tiers"), "samples");
+    assert_int_equal(json_integer_value(json_object_get(sm, "steps")), 7);
+    assert_int_equal(json_integer_value(json_object_get(sm, "rows")), 7 * 32);
+    assert_true(json_integer_value(json_object_get(sm, "bytes")) > 7 * 32 * 8);
+    assert_null(json_object_get(json_object_get(dm, "tiers"), "nothing"));
+    json_decref(desc);
 
     /* chunk ranges: whole epochs, and pieces of a long epoch */
     dyn_layout l = {.steps_per_epoch = 3, .chunk_steps = 6, .epochs = 5};
