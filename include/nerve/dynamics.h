@@ -22,17 +22,19 @@
  * The store of model M in run RUN (format "nerve-dynamics", version 1):
  *
  *   RUN/dynamics/M/chunk_NNNNNN.h5  immutable chunk files (format
- *       "nerve-dynamics-chunk"): the records of up to dynamics.chunk_steps
- *       consecutive steps, never spanning an epoch boundary; written under a
- *       hidden temporary name and published with include/nerve/fsutil.h.
+ *       "nerve-dynamics-chunk"): the records of whole epochs (as many as fit
+ *       dynamics.chunk_steps steps; automatic when 0), or of a piece of an epoch
+ *       longer than that; written under a hidden temporary name and published
+ *       with include/nerve/fsutil.h.
  *   RUN/dynamics/M/manifest.json    the finished chunks (format
  *       "nerve-dynamics-manifest"), rewritten atomically after each chunk; readers
  *       open only listed chunks.
  *   RUN/dynamics/M.h5               the index (format "nerve-dynamics"): small
  *       tables and one HDF5 virtual dataset per quantity concatenating that
  *       quantity's datasets of every listed chunk (sources "M/chunk_NNNNNN.h5",
- *       resolved relative to the index file's folder), rewritten atomically after
- *       each chunk. Open this one file (h5py or C) to read everything.
+ *       resolved relative to the index file's folder), rewritten atomically at
+ *       most every 2 s and after the last chunk. Open this one file (h5py or C)
+ *       to read everything.
  *
  * Datasets (rows per tier; L layers; w_k = widths[k+1], in_k = widths[k]; P params):
  *   steps/{step, epoch} i64 (n), batch_size i32 (n), {loss, accuracy, lr} f32 (n),

@@ -104,6 +104,7 @@ typedef struct {
     dyn_chunk_rec *chunks;
     nv_hash *running;                /* (ndatasets) the index datasets' hashes so far */
     int running_ok;                  /* 0 after a resume: the index is hashed at the end */
+    double index_time;               /* when the index was last rewritten (nv_now) */
     /* recycled chunk blocks (all of a model's chunks are about the same size) */
     pthread_mutex_t pool_mu;         /* the pool and refs */
     void *pool_block[2];
