@@ -15,6 +15,7 @@
 #include "nerve/dynamics.h"
 #include "nerve/info.h"
 #include "nerve/mlp.h"
+#include "nerve/report.h"
 #include "nerve/rng.h"
 #include "nerve/run.h"
 
@@ -477,6 +478,23 @@ static void test_store_roundtrip(void **state) {
     assert_true(json_integer_value(json_object_get(sm, "bytes")) > 7 * 32 * 8);
     assert_null(json_object_get(json_object_get(dm, "tiers"), "nothing"));
     json_decref(desc);
+
+    /* the report's dynamics section: four figures, PNG and SVG */
+    char page[600];
+    assert_int_equal(nv_report_write(run, NULL, page, sizeof page, &err), NV_OK);
+    char *html = nv_test_read_file(page, NULL);
+    static const char *const stems[] = {"dynamics_norms", "dynamics_influence", "dynamics_dead", "dynamics_samples"};
+    for (int i = 0; i < 4; i++) {
+        char kind[64], f[700];
+        snprintf(kind, sizeof kind, "data-kind=\"%s\"", stems[i]);
+        if (!strstr(html, kind)) fail_msg("report lacks %s", kind);
+        for (int e = 0; e < 2; e++) {
+            snprintf(f, sizeof f, "%s/analysis/figures/%s.%s", run, stems[i], e ? "png" : "svg");
+            assert_int_equal(access(f, F_OK), 0);
+        }
+    }
+    assert_null(strstr(html, "No training-dynamics record"));
+    free(html);
 
     /* chunk ranges: whole epochs, and pieces of a long epoch */
     dyn_layout l = {.steps_per_epoch = 3, .chunk_steps = 6, .epochs = 5};
