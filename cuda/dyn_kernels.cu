@@ -53,44 +53,32 @@ extern "C" nv_status nv_cuda_dyn_row_sumsq(const nv_real *x, int64_t rows, int64
     return NV_OK;
 }
 
-/* One thread per unit, rows in order. */
-__global__ void k_unit_stats(const float *act, const float *pre, const float *dz, int64_t rows, int64_t w,
-                             float *sum_act, float *n_active, float *sum_abs) {
+/* One thread per unit, rows in order, as the CPU's column sums. */
+__global__ void k_unit_stats(const float *act, const float *pre, const float *g, const float *dz, int64_t rows,
+                             int64_t w, float *sum_act, float *n_active, float *infl, float *sum_abs) {
     GRID_STRIDE(c, w) {
-        float sa = 0.0f, na = 0.0f, sd = 0.0f;
+        float sa = 0.0f, na = 0.0f, si = 0.0f, sd = 0.0f;
         for (int64_t r = 0; r < rows; r++) {
-            if (sum_act) sa = __fadd_rn(sa, act[r * w + c]);
-            if (n_active) na = __fadd_rn(na, pre[r * w + c] > 0.0f ? 1.0f : 0.0f);
-            if (sum_abs) sd = __fadd_rn(sd, fabsf(dz[r * w + c]));
+            const int64_t i = r * w + c;
+            if (sum_act) sa = __fadd_rn(sa, act[i]);
+            if (infl) si = __fadd_rn(si, __fmul_rn(act[i], g[i]));
+            if (n_active) na = __fadd_rn(na, pre[i] > 0.0f ? 1.0f : 0.0f);
+            if (sum_abs) sd = __fadd_rn(sd, fabsf(dz[i]));
         }
         if (sum_act) sum_act[c] = sa;
         if (n_active) n_active[c] = na;
+        if (infl) infl[c] = fabsf(si);
         if (sum_abs) sum_abs[c] = sd;
     }
 }
 
-extern "C" nv_status nv_cuda_dyn_unit_stats(const nv_real *act, const nv_real *pre, const nv_real *dz,
-                                            int64_t rows, int64_t w, nv_real *sum_act, nv_real *n_active,
-                                            nv_real *sum_abs, void *stream, nv_error *err) {
+extern "C" nv_status nv_cuda_dyn_unit_stats(const nv_real *act, const nv_real *pre, const nv_real *g,
+                                            const nv_real *dz, int64_t rows, int64_t w, nv_real *sum_act,
+                                            nv_real *n_active, nv_real *infl, nv_real *sum_abs, void *stream,
+                                            nv_error *err) {
     if (w == 0) return NV_OK;
-    k_unit_stats<<<nv_blocks(w), NV_THREADS, 0, as_stream(stream)>>>(act, pre, dz, rows, w, sum_act, n_active,
-                                                                     sum_abs);
-    NV_LAUNCHED();
-    return NV_OK;
-}
-
-__global__ void k_influence(const float *a, const float *g, int64_t rows, int64_t w, float *out) {
-    GRID_STRIDE(c, w) {
-        float s = 0.0f;
-        for (int64_t r = 0; r < rows; r++) s = __fadd_rn(s, __fmul_rn(a[r * w + c], g[r * w + c]));
-        out[c] = fabsf(s);
-    }
-}
-
-extern "C" nv_status nv_cuda_dyn_influence(const nv_real *a, const nv_real *g, int64_t rows, int64_t w,
-                                           nv_real *out, void *stream, nv_error *err) {
-    if (w == 0) return NV_OK;
-    k_influence<<<nv_blocks(w), NV_THREADS, 0, as_stream(stream)>>>(a, g, rows, w, out);
+    k_unit_stats<<<nv_blocks(w), NV_THREADS, 0, as_stream(stream)>>>(act, pre, g, dz, rows, w, sum_act, n_active,
+                                                                     infl, sum_abs);
     NV_LAUNCHED();
     return NV_OK;
 }

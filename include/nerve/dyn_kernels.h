@@ -40,15 +40,15 @@ float nv_cpu_dyn_sumsq(const nv_real *x, int64_t n);
 /* out[r] = the sum of squares of row r of x (rows, cols), lane order. */
 void nv_cpu_dyn_row_sumsq(const nv_real *x, int64_t rows, int64_t cols, nv_real *out);
 
-/* Per unit (column) of a batch (rows, w): sum_act[c] = sum of act[:, c];
- * n_active[c] = how many pre[:, c] > 0 (as a float); sum_abs[c] = sum of |dz[:, c]|.
- * Any output may be NULL (skipped); its input is then not read. */
-void nv_cpu_dyn_unit_stats(const nv_real *act, const nv_real *pre, const nv_real *dz, int64_t rows,
-                           int64_t w, nv_real *sum_act, nv_real *n_active, nv_real *sum_abs);
-
-/* out[c] = |sum over rows r of a[r, c] * g[r, c]| for a batch (rows, w): the unit's
- * influence when a is its output and g = dLossmean/da (Molchanov et al. 2017). */
-void nv_cpu_dyn_influence(const nv_real *a, const nv_real *g, int64_t rows, int64_t w, nv_real *out);
+/* Per unit (column) of a batch (rows, w), in one pass: sum_act[c] = the sum of
+ * act[:, c]; n_active[c] = how many pre[:, c] > 0 (as a float); infl[c] = |sum of
+ * act[:, c] * g[:, c]| (each product rounded, then added): the unit's influence
+ * when act is its output and g = dLossmean/dact (Molchanov et al. 2017);
+ * sum_abs[c] = the sum of |dz[:, c]|. Any output may be NULL (skipped); the inputs
+ * only it needs are then not read. */
+void nv_cpu_dyn_unit_stats(const nv_real *act, const nv_real *pre, const nv_real *g, const nv_real *dz,
+                           int64_t rows, int64_t w, nv_real *sum_act, nv_real *n_active, nv_real *infl,
+                           nv_real *sum_abs);
 
 /* Gradient statistics of one layer block p = [W (out, in), b (out)]:
  * row_sq[j] (may be NULL) = sum of squares of W[j, :]; *total = the layer's sum of
@@ -74,11 +74,10 @@ void nv_cpu_dyn_scale_copy(nv_real *dst, const nv_real *src, int64_t n, float sc
 
 nv_status nv_cuda_dyn_row_sumsq(const nv_real *x, int64_t rows, int64_t cols, nv_real *out,
                                 void *stream, nv_error *err);
-nv_status nv_cuda_dyn_unit_stats(const nv_real *act, const nv_real *pre, const nv_real *dz,
-                                 int64_t rows, int64_t w, nv_real *sum_act, nv_real *n_active,
-                                 nv_real *sum_abs, void *stream, nv_error *err);
-nv_status nv_cuda_dyn_influence(const nv_real *a, const nv_real *g, int64_t rows, int64_t w,
-                                nv_real *out, void *stream, nv_error *err);
+nv_status nv_cuda_dyn_unit_stats(const nv_real *act, const nv_real *pre, const nv_real *g,
+                                 const nv_real *dz, int64_t rows, int64_t w, nv_real *sum_act,
+                                 nv_real *n_active, nv_real *infl, nv_real *sum_abs, void *stream,
+                                 nv_error *err);
 /* row_sq: (out + 1) device floats, never NULL here (the row sums, then the bias's);
  * scratch: 3 * (out + 1) device int64; total: one device double; counts: three
  * device int64. */

@@ -155,9 +155,9 @@ typedef struct {
     int *map;                   /* (tier, q, layer + 1) -> dataset index, -1 none */
     nv_real *w0;                /* (P) the initialisation, for the distance from it */
     /* the relative alarm's running median: the last `window` rows of grad_norm */
-    float *win;                 /* (window, L) ring */
+    float *win;                 /* (window, L) ring, oldest at win_pos once full */
     int64_t win_n, win_pos;
-    double *med;                /* (window) scratch */
+    double *sorted;             /* (L, window) each layer's RMS values of the ring, sorted */
     /* step 0's state, until the first chunk takes it */
     int pending0;
     nv_real *state0;            /* (3 P) params, state1, state2 */
@@ -201,7 +201,7 @@ static void rec_free(rec *r) {
     free(r->map);
     free(r->w0);
     free(r->win);
-    free(r->med);
+    free(r->sorted);
     free(r->state0);
     free(r->units);
     free(r->a_sq);
@@ -303,51 +303,51 @@ static nv_status chunk_for(rec *r, int64_t s, nv_error *err) {
 }
 
 /* ---- the relative alarm ----------------------------------------------------------- */
-/* The k-th smallest of v[0..n) (quickselect; v is reordered). */
-static double select_k(double *v, int64_t n, int64_t k) {
-    int64_t lo = 0, hi = n - 1;
-    while (lo < hi) {
-        double pivot = v[(lo + hi) / 2];
-        int64_t i = lo, j = hi;
-        while (i <= j) {
-            while (v[i] < pivot) i++;
-            while (v[j] > pivot) j--;
-            if (i <= j) {
-                double t = v[i];
-                v[i] = v[j];
-                v[j] = t;
-                i++;
-                j--;
-            }
-        }
-        if (k <= j) hi = j;
-        else if (k >= i) lo = i;
-        else return v[k];
-    }
-    return v[k];
-}
-
-/* alarm.relative x the median of layer k's RMS gradient over the window; NaN when
- * the window is empty. */
-static float rel_threshold(rec *r, int k) {
-    const int64_t n = r->win_n;
-    if (n == 0) return NAN;
+/* The layer's RMS gradient from a stored grad_norm: the same double from the same
+ * float, however the window was filled (a resumed run reads the floats back). */
+static double rms_of(const rec *r, int k, float gn) {
     const dyn_layout *l = r->lay;
     const double np = (double)(l->spec.widths[k] * l->spec.widths[k + 1] + l->spec.widths[k + 1]);
-    const double scale = 1.0 / sqrt(np);
-    for (int64_t i = 0; i < n; i++) r->med[i] = (double)r->win[i * r->L + k] * scale;
-    double m = select_k(r->med, n, n / 2);
-    if (n % 2 == 0) {
-        /* the lower middle: the largest of the lower half */
-        double lo = r->med[0];
-        for (int64_t i = 1; i < n / 2; i++) lo = r->med[i] > lo ? r->med[i] : lo;
-        m = 0.5 * (m + lo);
+    return (double)gn / sqrt(np);
+}
+
+/* alarm.relative x the median of layer k's RMS gradient over the window (an even
+ * count: the mean of the two middle values); NaN when the window is empty. The
+ * window is kept sorted per layer, so this is O(1). */
+static float rel_threshold(const rec *r, int k) {
+    const int64_t n = r->win_n;
+    if (n == 0) return NAN;
+    const double *v = r->sorted + (size_t)k * (size_t)r->lay->cfg.alarm_window;
+    const double m = n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+    return (float)(r->lay->cfg.alarm_rel * m);
+}
+
+/* The first index of v[0..n) holding a value >= x. */
+static int64_t lower_bound(const double *v, int64_t n, double x) {
+    int64_t lo = 0, hi = n;
+    while (lo < hi) {
+        int64_t mid = (lo + hi) / 2;
+        if (v[mid] < x) lo = mid + 1;
+        else hi = mid;
     }
-    return (float)(l->cfg.alarm_rel * m);
+    return lo;
 }
 
 static void window_push(rec *r, const float *gn) {
     const int64_t cap = r->lay->cfg.alarm_window;
+    for (int k = 0; k < r->L; k++) {
+        double *v = r->sorted + (size_t)k * (size_t)cap;
+        int64_t n = r->win_n;
+        if (n == cap) { /* the oldest leaves */
+            int64_t i = lower_bound(v, n, rms_of(r, k, r->win[r->win_pos * r->L + k]));
+            memmove(v + i, v + i + 1, sizeof(double) * (size_t)(n - i - 1));
+            n--;
+        }
+        const double x = rms_of(r, k, gn[k]);
+        int64_t i = lower_bound(v, n, x);
+        memmove(v + i + 1, v + i, sizeof(double) * (size_t)(n - i));
+        v[i] = x;
+    }
     memcpy(r->win + r->win_pos * r->L, gn, sizeof(float) * (size_t)r->L);
     r->win_pos = (r->win_pos + 1) % cap;
     if (r->win_n < cap) r->win_n++;
@@ -366,6 +366,9 @@ static void top_k(const float *v, int64_t w, int k, int32_t *out) {
     float best[k > 0 ? k : 1];
     int n = 0;
     for (int64_t j = 0; j < w; j++) {
+        /* the common case in one comparison: a full list whose last entry is a
+         * number (not NaN) that v[j] does not exceed (a tie loses: j is larger) */
+        if (n == k && !isnan(best[k - 1]) && !(v[j] > best[k - 1])) continue;
         if (n == k && !ahead(v[j], (int32_t)j, best[k - 1], out[k - 1])) continue;
         int pos = n < k ? n++ : k - 1;
         while (pos > 0 && ahead(v[j], (int32_t)j, best[pos - 1], out[pos - 1])) {
@@ -395,8 +398,7 @@ static nv_status rec_step(void *state, const uint32_t *idx, int64_t b, int64_t e
     const dyn_layout *l = r->lay;
     const int L = r->L;
     nv_dyn_request req = {0};
-    nv_dyn_step *o = &r->out;
-    memset(o, 0, sizeof *o);
+    nv_dyn_step *o = &r->out; /* the backend reads only the pointers req asks for, of layers < L */
     req.layer_stats = d[NV_DYN_STEPS];
     req.unit_stats = d[NV_DYN_NEURONS];
     req.samples = d[NV_DYN_SAMPLES];
@@ -425,10 +427,8 @@ static nv_status rec_step(void *state, const uint32_t *idx, int64_t b, int64_t e
             if (req.pre) o->pre[k] = at(r, NV_DYN_FACTORS, Q_FPRE, k, mf);
         }
     }
-    if (req.samples) {
-        o->sample_loss = at(r, NV_DYN_SAMPLES, Q_SLOSS, -1, ms);
-        o->sample_correct = r->scorrect;
-    }
+    o->sample_loss = req.samples ? at(r, NV_DYN_SAMPLES, Q_SLOSS, -1, ms) : NULL;
+    o->sample_correct = req.samples ? r->scorrect : NULL;
     st = r->be->step_record(r->t, idx, b, loss, &req, o, err);
     if (st) return st;
     r->step = s;
@@ -576,12 +576,12 @@ static nv_status rec_begin(const nv_record_model *m, void **state, char *note, s
     r->map = nv_malloc(sizeof(int) * nmap, err);
     r->w0 = nv_malloc(sizeof(nv_real) * (size_t)P, err);
     r->win = nv_calloc((size_t)(lay->cfg.alarm_window * L), sizeof(float), err);
-    r->med = nv_malloc(sizeof(double) * (size_t)lay->cfg.alarm_window, err);
+    r->sorted = nv_malloc(sizeof(double) * (size_t)(lay->cfg.alarm_window * L), err);
     r->units = nv_calloc((size_t)(sumw * NV_DU_COUNT), sizeof(nv_real), err);
     r->a_sq = nv_malloc(sizeof(nv_real) * (size_t)(L * B), err);
     r->d_sq = nv_malloc(sizeof(nv_real) * (size_t)(L * B), err);
     r->scorrect = nv_malloc(sizeof(int32_t) * (size_t)B, err);
-    if (!r->map || !r->w0 || !r->win || !r->med || !r->units || !r->a_sq || !r->d_sq || !r->scorrect) {
+    if (!r->map || !r->w0 || !r->win || !r->sorted || !r->units || !r->a_sq || !r->d_sq || !r->scorrect) {
         st = NV_ENOMEM;
         goto fail;
     }
@@ -600,9 +600,14 @@ static nv_status rec_begin(const nv_record_model *m, void **state, char *note, s
         r->next_index = r->w->nchunks;
         /* the alarm's window from the kept rows: the floats the run held */
         int64_t got = 0;
-        if ((st = dyn_store_tail_grad_norm(r->w, lay->cfg.alarm_window, r->win, &got, err))) goto fail;
-        r->win_n = got;
-        r->win_pos = got % lay->cfg.alarm_window;
+        float *tail = nv_malloc(sizeof(float) * (size_t)(lay->cfg.alarm_window * L), err);
+        if (!tail) { st = NV_ENOMEM; goto fail; }
+        if ((st = dyn_store_tail_grad_norm(r->w, lay->cfg.alarm_window, tail, &got, err))) {
+            free(tail);
+            goto fail;
+        }
+        for (int64_t i = 0; i < got; i++) window_push(r, tail + i * L); /* oldest first: the same state */
+        free(tail);
     } else if ((st = dyn_store_reset(r->w, err))) {
         goto fail;
     }

@@ -232,12 +232,17 @@ static void record_delta(nv_trainer *t, int l, const nv_real *a, const nv_real *
         if (o->a_sq[k]) nv_cpu_dyn_row_sumsq(a, rows, in, o->a_sq[k]);
         if (o->d_sq[k]) nv_cpu_dyn_row_sumsq(dz, rows, out, o->d_sq[k]);
     }
-    if (req->layer_stats || req->unit_stats) {
-        const nv_real *act = l < L ? t->post[l] : t->pre[L];
-        nv_cpu_dyn_unit_stats(act, t->pre[l], dz, rows, out, req->unit_stats ? o->unit[k][NV_DU_MEAN_ACT] : NULL,
-                              o->unit[k][NV_DU_FRAC_ACTIVE], req->unit_stats ? o->unit[k][NV_DU_MEAN_ABS_DELTA] : NULL);
-        if (req->unit_stats && l == L) nv_cpu_dyn_influence(t->pre[L], dz, rows, out, o->unit[k][NV_DU_INFLUENCE]);
-    }
+    /* the logits: every unit statistic in one pass (no activation: the output is
+     * pre[L], and dLoss/doutput is dz); a hidden layer's |dz| here, the rest in
+     * backward(), from its output and da */
+    if (req->unit_stats && l == L)
+        nv_cpu_dyn_unit_stats(t->pre[L], t->pre[L], dz, dz, rows, out, o->unit[k][NV_DU_MEAN_ACT],
+                              o->unit[k][NV_DU_FRAC_ACTIVE], o->unit[k][NV_DU_INFLUENCE],
+                              o->unit[k][NV_DU_MEAN_ABS_DELTA]);
+    else if (l == L && req->layer_stats)
+        nv_cpu_dyn_unit_stats(NULL, t->pre[L], NULL, NULL, rows, out, NULL, o->unit[k][NV_DU_FRAC_ACTIVE], NULL, NULL);
+    else if (req->unit_stats)
+        nv_cpu_dyn_unit_stats(NULL, NULL, NULL, dz, rows, out, NULL, NULL, NULL, o->unit[k][NV_DU_MEAN_ABS_DELTA]);
 }
 
 /* Given dz = dLoss/dlogits (rows, widths[L]), fills t->grads for every layer;
@@ -259,8 +264,14 @@ static void backward(nv_trainer *t, const nv_real *x, int64_t rows, const nv_dyn
             /* da = dz W: (rows, out) x (out, in); then through the activation */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)in, (int)out, 1.0f,
                         dz, (int)out, W, (int)in, 0.0f, da, (int)in);
+            /* the previous layer's units, while da = dLossmean/d(its output) is whole
+             * (the activation backward overwrites it) */
             if (req && req->unit_stats)
-                nv_cpu_dyn_influence(t->post[l - 1], da, rows, in, o->unit[l - 2][NV_DU_INFLUENCE]);
+                nv_cpu_dyn_unit_stats(t->post[l - 1], t->pre[l - 1], da, NULL, rows, in, o->unit[l - 2][NV_DU_MEAN_ACT],
+                                      o->unit[l - 2][NV_DU_FRAC_ACTIVE], o->unit[l - 2][NV_DU_INFLUENCE], NULL);
+            else if (req && req->layer_stats)
+                nv_cpu_dyn_unit_stats(NULL, t->pre[l - 1], NULL, NULL, rows, in, NULL, o->unit[l - 2][NV_DU_FRAC_ACTIVE],
+                                      NULL, NULL);
             nv_cpu_act_backward(s->act, s->leaky_slope, t->pre[l - 1], t->post[l - 1], da, da,
                                 rows * in);
             nv_real *tmp = dz; dz = da; da = tmp;

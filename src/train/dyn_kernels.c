@@ -48,42 +48,82 @@ void nv_cpu_dyn_row_sumsq(const nv_real *x, int64_t rows, int64_t cols, nv_real 
     for (int64_t r = 0; r < rows; r++) out[r] = nv_cpu_dyn_sumsq(x + r * cols, cols);
 }
 
-void nv_cpu_dyn_unit_stats(const nv_real *act, const nv_real *pre, const nv_real *dz, int64_t rows,
-                           int64_t w, nv_real *sum_act, nv_real *n_active, nv_real *sum_abs) {
-    /* Row by row over contiguous memory; each column still sums its rows in order. */
+/* The column pass, specialised by the compiler for each set of outputs (the flags
+ * are constants at every call). Eight columns at a time with their sums held in
+ * registers over all rows (rows in order: each column's sum is the plain row-order
+ * sum of the contract), then four, then single columns. */
+static inline __attribute__((always_inline)) void unit_pass(const nv_real *act, const nv_real *pre,
+                                                            const nv_real *g, const nv_real *dz, int64_t rows,
+                                                            int64_t w, nv_real *sa, nv_real *na, nv_real *inf,
+                                                            nv_real *sd, const int fa, const int fn, const int fi,
+                                                            const int fd) {
     const v4f zero = splat4(0.0f), one = splat4(1.0f);
-    if (sum_act) memset(sum_act, 0, sizeof(nv_real) * (size_t)w);
-    if (n_active) memset(n_active, 0, sizeof(nv_real) * (size_t)w);
-    if (sum_abs) memset(sum_abs, 0, sizeof(nv_real) * (size_t)w);
-    for (int64_t r = 0; r < rows; r++) {
-        const nv_real *ar = act ? act + r * w : NULL, *pr = pre ? pre + r * w : NULL,
-                      *dr = dz ? dz + r * w : NULL;
-        int64_t c = 0;
-        for (; c + 4 <= w; c += 4) {
-            if (sum_act) st4(sum_act + c, ld4(sum_act + c) + ld4(ar + c));
-            if (n_active) {
-                v4i m = ld4(pr + c) > zero;
-                st4(n_active + c, ld4(n_active + c) + (v4f)((v4i)one & m));
+    int64_t c = 0;
+    for (; c + 8 <= w; c += 8) {
+        v4f a0 = zero, a1 = zero, n0 = zero, n1 = zero, i0 = zero, i1 = zero, d0 = zero, d1 = zero;
+        for (int64_t r = 0; r < rows; r++) {
+            const int64_t o = r * w + c;
+            if (fa || fi) {
+                v4f x0 = ld4(act + o), x1 = ld4(act + o + 4);
+                if (fa) a0 += x0, a1 += x1;
+                if (fi) i0 += x0 * ld4(g + o), i1 += x1 * ld4(g + o + 4);
             }
-            if (sum_abs) st4(sum_abs + c, ld4(sum_abs + c) + abs4(ld4(dr + c)));
+            if (fn) {
+                n0 += (v4f)((v4i)one & (ld4(pre + o) > zero));
+                n1 += (v4f)((v4i)one & (ld4(pre + o + 4) > zero));
+            }
+            if (fd) d0 += abs4(ld4(dz + o)), d1 += abs4(ld4(dz + o + 4));
         }
-        for (; c < w; c++) {
-            if (sum_act) sum_act[c] += ar[c];
-            if (n_active) n_active[c] += pr[c] > 0.0f ? 1.0f : 0.0f;
-            if (sum_abs) sum_abs[c] += fabsf(dr[c]);
+        if (fa) st4(sa + c, a0), st4(sa + c + 4, a1);
+        if (fn) st4(na + c, n0), st4(na + c + 4, n1);
+        if (fi) st4(inf + c, i0), st4(inf + c + 4, i1);
+        if (fd) st4(sd + c, d0), st4(sd + c + 4, d1);
+    }
+    for (; c + 4 <= w; c += 4) {
+        v4f a0 = zero, n0 = zero, i0 = zero, d0 = zero;
+        for (int64_t r = 0; r < rows; r++) {
+            const int64_t o = r * w + c;
+            if (fa || fi) {
+                v4f x0 = ld4(act + o);
+                if (fa) a0 += x0;
+                if (fi) i0 += x0 * ld4(g + o);
+            }
+            if (fn) n0 += (v4f)((v4i)one & (ld4(pre + o) > zero));
+            if (fd) d0 += abs4(ld4(dz + o));
         }
+        if (fa) st4(sa + c, a0);
+        if (fn) st4(na + c, n0);
+        if (fi) st4(inf + c, i0);
+        if (fd) st4(sd + c, d0);
+    }
+    for (; c < w; c++) {
+        float a0 = 0, n0 = 0, i0 = 0, d0 = 0;
+        for (int64_t r = 0; r < rows; r++) {
+            const int64_t o = r * w + c;
+            if (fa) a0 += act[o];
+            if (fi) i0 += act[o] * g[o];
+            if (fn) n0 += pre[o] > 0.0f ? 1.0f : 0.0f;
+            if (fd) d0 += fabsf(dz[o]);
+        }
+        if (fa) sa[c] = a0;
+        if (fn) na[c] = n0;
+        if (fi) inf[c] = i0;
+        if (fd) sd[c] = d0;
     }
 }
 
-void nv_cpu_dyn_influence(const nv_real *a, const nv_real *g, int64_t rows, int64_t w, nv_real *out) {
-    memset(out, 0, sizeof(nv_real) * (size_t)w);
-    for (int64_t r = 0; r < rows; r++) {
-        const nv_real *ar = a + r * w, *gr = g + r * w;
-        int64_t c = 0;
-        for (; c + 4 <= w; c += 4) st4(out + c, ld4(out + c) + ld4(ar + c) * ld4(gr + c));
-        for (; c < w; c++) out[c] += ar[c] * gr[c];
-    }
-    for (int64_t c = 0; c < w; c++) out[c] = fabsf(out[c]);
+void nv_cpu_dyn_unit_stats(const nv_real *act, const nv_real *pre, const nv_real *g, const nv_real *dz,
+                           int64_t rows, int64_t w, nv_real *sum_act, nv_real *n_active, nv_real *infl,
+                           nv_real *sum_abs) {
+    const int fa = sum_act != NULL, fn = n_active != NULL, fi = infl != NULL, fd = sum_abs != NULL;
+    /* the combinations the backend uses get their own loop; the rest the general one */
+    if (fa && fn && fi && fd) unit_pass(act, pre, g, dz, rows, w, sum_act, n_active, infl, sum_abs, 1, 1, 1, 1);
+    else if (fa && fn && fi && !fd) unit_pass(act, pre, g, dz, rows, w, sum_act, n_active, infl, NULL, 1, 1, 1, 0);
+    else if (!fa && !fn && !fi && fd) unit_pass(act, pre, g, dz, rows, w, NULL, NULL, NULL, sum_abs, 0, 0, 0, 1);
+    else if (!fa && fn && !fi && !fd) unit_pass(act, pre, g, dz, rows, w, NULL, n_active, NULL, NULL, 0, 1, 0, 0);
+    else unit_pass(act, pre, g, dz, rows, w, sum_act, n_active, infl, sum_abs, fa, fn, fi, fd);
+    if (infl)
+        for (int64_t c = 0; c < w; c++) infl[c] = fabsf(infl[c]);
 }
 
 /* One row of gradient statistics: its sum of squares (lane order) and counts. */

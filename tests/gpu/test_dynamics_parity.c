@@ -47,35 +47,37 @@ static void same_f(const float *a, const float *b, int64_t n, const char *what) 
 static void test_rows_and_units(void **state) {
     (void)state;
     enum { R = 67, C = 301 };
-    static float x[R * C], y[R * C], z[R * C], c1[C], c2[C], c3[C], g1[C], g2[C], g3[C], rc[R], rg[R];
+    static float x[R * C], y[R * C], z[R * C], c1[C], c2[C], c3[C], c4[C], g1[C], g2[C], g3[C], g4[C], rc[R], rg[R];
     fill_normal(x, R * C, 1, 1.0f);
     fill_normal(y, R * C, 2, 1.0f);
     fill_normal(z, R * C, 3, 0.01f);
     float *dx = dev_from(x, sizeof x), *dy = dev_from(y, sizeof y), *dz = dev_from(z, sizeof z);
     float *o1 = dev_from(NULL, sizeof g1), *o2 = dev_from(NULL, sizeof g2), *o3 = dev_from(NULL, sizeof g3),
-          *orow = dev_from(NULL, sizeof rg);
+          *o4 = dev_from(NULL, sizeof g4), *orow = dev_from(NULL, sizeof rg);
     nv_cpu_dyn_row_sumsq(x, R, C, rc);
     CHECK(nv_cuda_dyn_row_sumsq(dx, R, C, orow, NULL, err));
     to_host(rg, orow, sizeof rg);
     same_f(rg, rc, R, "row_sumsq (lane order)");
-    nv_cpu_dyn_unit_stats(x, y, z, R, C, c1, c2, c3);
-    CHECK(nv_cuda_dyn_unit_stats(dx, dy, dz, R, C, o1, o2, o3, NULL, err));
+    nv_cpu_dyn_unit_stats(x, y, z, z, R, C, c1, c2, c3, c4);
+    CHECK(nv_cuda_dyn_unit_stats(dx, dy, dz, dz, R, C, o1, o2, o3, o4, NULL, err));
     to_host(g1, o1, sizeof g1);
     to_host(g2, o2, sizeof g2);
     to_host(g3, o3, sizeof g3);
+    to_host(g4, o4, sizeof g4);
     same_f(g1, c1, C, "unit_stats sum_act (rows in order)");
     same_f(g2, c2, C, "unit_stats n_active");
-    same_f(g3, c3, C, "unit_stats sum |dz|");
-    nv_cpu_dyn_influence(x, y, R, C, c1);
-    CHECK(nv_cuda_dyn_influence(dx, dy, R, C, o1, NULL, err));
-    to_host(g1, o1, sizeof g1);
-    same_f(g1, c1, C, "influence (rounded product, then add)");
+    same_f(g3, c3, C, "unit_stats influence (rounded product, then add)");
+    same_f(g4, c4, C, "unit_stats sum |dz|");
+    nv_cpu_dyn_unit_stats(NULL, y, NULL, NULL, R, C, NULL, c2, NULL, NULL); /* a subset */
+    CHECK(nv_cuda_dyn_unit_stats(NULL, dy, NULL, NULL, R, C, NULL, o2, NULL, NULL, NULL, err));
+    to_host(g2, o2, sizeof g2);
+    same_f(g2, c2, C, "unit_stats n_active alone");
     nv_cpu_dyn_scale_copy(c1, z, C, 64.0f);
     CHECK(nv_cuda_dyn_scale_copy(o1, dz, C, 64.0f, NULL, err));
     to_host(g1, o1, sizeof g1);
     same_f(g1, c1, C, "scale_copy");
     nv_cuda_free(dx); nv_cuda_free(dy); nv_cuda_free(dz); nv_cuda_free(o1); nv_cuda_free(o2);
-    nv_cuda_free(o3); nv_cuda_free(orow);
+    nv_cuda_free(o3); nv_cuda_free(o4); nv_cuda_free(orow);
 }
 
 static void test_layer_stats(void **state) {

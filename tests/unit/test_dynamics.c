@@ -117,27 +117,28 @@ static void test_kernels(void **state) {
     nv_cpu_dyn_row_sumsq(x, R, C, rs);
     for (int r = 0; r < R; r++) assert_true(rs[r] == lane_sumsq(x + r * C, C));
 
-    /* unit statistics: column sums in row order (float), active counts, |dz| */
-    float sa[C], na[C], sd[C];
-    nv_cpu_dyn_unit_stats(x, y, z, R, C, sa, na, sd);
+    /* unit statistics: column sums in row order (float), active counts, influence
+     * (rounded product, then add), |dz|; in one pass, or any subset */
+    float sa[C], na[C], si[C], sd[C];
+    nv_cpu_dyn_unit_stats(x, y, z, z, R, C, sa, na, si, sd);
     for (int c = 0; c < C; c++) {
-        float a = 0, cnt = 0, ad = 0;
+        float a = 0, cnt = 0, in = 0, ad = 0;
         for (int r = 0; r < R; r++) {
             a += x[r * C + c];
             cnt += y[r * C + c] > 0;
+            in += x[r * C + c] * z[r * C + c];
             ad += fabsf(z[r * C + c]);
         }
-        assert_true(sa[c] == a && na[c] == cnt && sd[c] == ad);
+        assert_true(sa[c] == a && na[c] == cnt && si[c] == fabsf(in) && sd[c] == ad);
     }
-    nv_cpu_dyn_unit_stats(NULL, y, NULL, R, C, NULL, out, NULL); /* outputs skipped, inputs unread */
+    nv_cpu_dyn_unit_stats(NULL, y, NULL, NULL, R, C, NULL, out, NULL, NULL); /* outputs skipped, inputs unread */
     assert_memory_equal(out, na, sizeof out);
-    nv_cpu_dyn_influence(x, y, R, C, out);
-    for (int c = 0; c < C; c++) {
-        float s = 0;
-        for (int r = 0; r < R; r++) s += x[r * C + c] * y[r * C + c];
-        out2[c] = fabsf(s);
-    }
-    assert_memory_equal(out, out2, sizeof out);
+    nv_cpu_dyn_unit_stats(NULL, NULL, NULL, z, R, C, NULL, NULL, NULL, out);
+    assert_memory_equal(out, sd, sizeof out);
+    nv_cpu_dyn_unit_stats(x, y, z, NULL, R, C, out2, out, si, NULL);
+    assert_memory_equal(out2, sa, sizeof out2);
+    nv_cpu_dyn_unit_stats(x, NULL, z, NULL, R, C, NULL, NULL, out, NULL); /* the general loop */
+    assert_memory_equal(out, si, sizeof out);
 
     /* gradient statistics of a layer block W (R-1, C) + b: rows, total, counts */
     const int O = R - 1, I = C;
