@@ -99,6 +99,7 @@ nv_status nv_dyn_check(const nv_dyn_config *cfg, const nv_dyn_span *span, nv_err
  * what per-sample gradients of the same batch would take (b x P floats). */
 typedef struct {
     double tier[NV_DYN_TIERS];
+    double factors_ad;            /* the a_i and d_i values alone (no ids, no pre) */
     double per_sample_gradients;
 } nv_dyn_sizes;
 void nv_dyn_step_bytes(const nv_dyn_config *cfg, const nv_mlp_spec *spec, const nv_optim_spec *opt,

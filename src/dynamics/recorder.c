@@ -136,6 +136,7 @@ void nv_dyn_step_bytes(const nv_dyn_config *cfg, const nv_mlp_spec *spec, const 
     out->tier[NV_DYN_SAMPLES] = (double)b * (8 + 8 + 4 + 4 + 4 + 1 + 4.0 * L);
     const double fb = cfg->f16 ? 2 : 4;
     out->tier[NV_DYN_FACTORS] = (double)b * (16 + fb * (a + d + (cfg->preactivations ? d : 0)));
+    out->factors_ad = (double)b * fb * (a + d);
     int states = (opt->kind == NV_OPT_ADAM) ? 2 : opt->momentum != 0.0f ? 1 : 0;
     out->tier[NV_DYN_WEIGHTS] = 8 + 4.0 * (double)P * (1 + states);
     out->per_sample_gradients = (double)b * (double)P * 4;
@@ -634,12 +635,12 @@ static nv_status rec_begin(const nv_record_model *m, void **state, char *note, s
             if (n >= sizeof parts) break;
         }
         char fac[32], psg[32];
-        human(z.tier[NV_DYN_FACTORS], fac, sizeof fac);
+        human(z.factors_ad, fac, sizeof fac);
         human(z.per_sample_gradients, psg, sizeof psg);
         snprintf(note, len,
-                 "dynamics %s: bytes per recorded step: %s; factors %s per step against %s of per-sample "
-                 "gradients (%.1fx smaller)",
-                 lay->model, parts, fac, psg, z.per_sample_gradients / z.tier[NV_DYN_FACTORS]);
+                 "dynamics %s: bytes per recorded step: %s; the factors a_i, d_i of a batch of %lld take %s, "
+                 "its per-sample gradients would take %s (%.1fx more)",
+                 lay->model, parts, (long long)B, fac, psg, z.per_sample_gradients / z.factors_ad);
     }
     *state = r;
     return NV_OK;

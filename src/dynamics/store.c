@@ -134,9 +134,12 @@ nv_status dyn_layout_new(const nv_experiment *ex, const nv_model_def *md, const 
 }
 
 /* dynamics.chunk_steps = 0: as many steps as take about DYN_CHUNK_BYTES in memory on
- * average under the schedules, between 64 and 4096. Every chunk costs its writer
+ * average under the schedules, between 64 and 1024. Every chunk costs its writer
  * three fsync'd files (chunk, manifest, index: ~15 ms each on the development
- * machine), which must stay small against the chunk's training time. */
+ * machine), which must stay small against the chunk's training time; and every
+ * chunk's memory is touched fresh by the training thread (page faults, zeroing)
+ * unless a block of the same size comes back from the writer in time, which the
+ * upper bound makes likely (a model's chunks then have one size). */
 #define DYN_CHUNK_BYTES (32.0 * 1024 * 1024)
 int64_t dyn_auto_chunk_steps(const dyn_layout *l) {
     nv_dyn_sizes z;
@@ -146,8 +149,8 @@ int64_t dyn_auto_chunk_steps(const dyn_layout *l) {
     double per_step = 0;
     for (int t = 0; t < NV_DYN_TIERS && S > 0; t++)
         if (l->cfg.on[t]) per_step += z.tier[t] * (double)nv_dyn_scheduled_count(&l->cfg.sched[t], &sp, 1, S) / (double)S;
-    double steps = per_step > 0 ? DYN_CHUNK_BYTES / per_step : 4096;
-    return steps < 64 ? 64 : steps > 4096 ? 4096 : (int64_t)steps;
+    double steps = per_step > 0 ? DYN_CHUNK_BYTES / per_step : 1024;
+    return steps < 64 ? 64 : steps > 1024 ? 1024 : (int64_t)steps;
 }
 
 void dyn_chunk_range(const dyn_layout *l, int64_t s, int64_t *first, int64_t *last, int64_t *e0, int64_t *e1) {

@@ -299,9 +299,64 @@ def run_case(name, opt, act, tmp):
     return nbad
 
 
+def f16_error(tmp):
+    """What f16 factors cost: the same run with factors.precision = "f16" (training is
+    the same: the recorder only reads) against the f32 one; relative errors of the
+    factors, of the per-sample gradients d_i a_i^T, of the batch gradients, and the
+    drift of weights rebuilt from f16 factors over a whole run."""
+    nbad = 0
+    name, opt, act = CASES[2]
+    cfg = os.path.join(tmp, "f16.cfg")
+    open(cfg, "w").write(config(opt, act).replace('preactivations = true;', 'preactivations = true; precision = "f16";'))
+    run = os.path.join(tmp, "f16")
+    r = subprocess.run([NERVE, "train", cfg, "--out", run], capture_output=True, text=True)
+    if r.returncode != 0:
+        print(f"FAIL f16 run: {r.stderr[-400:]}")
+        return 1
+    ref = h5py.File(os.path.join(tmp, name, "dynamics", "expressive.h5"), "r")
+    half = h5py.File(os.path.join(run, "dynamics", "expressive.h5"), "r")
+    if half["factors/hidden1/a"].dtype != np.float16:
+        print(f"FAIL f16: stored as {half['factors/hidden1/a'].dtype}")
+        nbad += 1
+    rel = lambda x, y: np.abs(x - y).max() / max(np.abs(y).max(), 1e-30)
+    worst = {"a": 0.0, "d": 0.0, "per-sample gradient": 0.0, "batch gradient": 0.0}
+    steps = ref["factors/step"][:]
+    for ln in layers_of(ref):
+        A32, D32 = ref[f"factors/{ln}/a"][:].astype(np.float64), ref[f"factors/{ln}/d"][:].astype(np.float64)
+        A16, D16 = half[f"factors/{ln}/a"][:].astype(np.float64), half[f"factors/{ln}/d"][:].astype(np.float64)
+        worst["a"] = max(worst["a"], rel(A16, A32))
+        worst["d"] = max(worst["d"], rel(D16, D32))
+        for s in (1, int(steps[-1])):
+            rows = np.flatnonzero(steps == s)
+            P32 = np.einsum("bi,bj->bij", D32[rows], A32[rows])
+            P16 = np.einsum("bi,bj->bij", D16[rows], A16[rows])
+            worst["per-sample gradient"] = max(worst["per-sample gradient"], rel(P16, P32))
+            worst["batch gradient"] = max(worst["batch gradient"], rel(P16.mean(0), P32.mean(0)))
+    # relative to the largest entry; f16 keeps 11 significant bits (2^-11 = 4.9e-4)
+    for k, v in worst.items():
+        print(f"f16 factors: max |f16 - f32| / max |f32| of {k}: {v:.2e}")
+        if not v < 2e-3:
+            print(f"FAIL f16 {k} error {v:.2e} >= 2e-3")
+            nbad += 1
+    S = int(half.attrs["last_step"])
+    r = subprocess.run([NERVE, "dynamics", run, "weights", "--step", str(S), "--from", "0", "--out",
+                        os.path.join(tmp, "f16-w.h5")], capture_output=True, text=True)
+    ck = h5py.File(os.path.join(run, "checkpoints", "expressive.h5"), "r")["params"][:]
+    w = h5py.File(os.path.join(tmp, "f16-w.h5"), "r")["params"][:]
+    drift = np.abs(w.astype(np.float64) - ck).max()
+    print(f"f16 factors: weights rebuilt over {S} Adam steps differ from the checkpoint by at most {drift:.2e} "
+          f"(max |weight| {np.abs(ck).max():.2f})")
+    if not drift < 1e-2:
+        print(f"FAIL f16 rebuild drift {drift:.2e}")
+        nbad += 1
+    return nbad
+
+
 with tempfile.TemporaryDirectory(prefix="nerve-dyntorch-") as tmp:
     for name, opt, act in CASES:
         nbad = run_case(name, opt, act, tmp)
         fails += nbad
+    nbad = f16_error(tmp)
+    fails += nbad
 print(f"dynamics_torch: {fails} failure(s)")
 sys.exit(1 if fails else 0)
