@@ -76,6 +76,9 @@ LDSAN :=
 endif
 CPPFLAGS_ALL := -Iinclude -Isrc $(NV_HDF5_CFLAGS) $(NV_BLAS_CFLAGS) $(NV_CAIRO_CFLAGS)
 LIBS_ALL := $(NV_HDF5_LIBS) -llapacke $(NV_BLAS_LIBS) -lconfig -ljansson -lcrypto -lxxhash -lz $(NV_CAIRO_LIBS) -lm -lpthread -ldl
+# nerve query's SQL engine (src/query/): SQLite, Debian's libsqlite3
+CPPFLAGS_ALL += $(NV_SQLITE_CFLAGS)
+LIBS_ALL += $(NV_SQLITE_LIBS)
 
 ifeq ($(CUDA),1)
 CPPFLAGS_ALL += -DNERVE_CUDA=1 -I$(NV_CUDA_HOME)/include
