@@ -878,7 +878,7 @@ static nv_status weight_to_zero(nv_query *q, const nv_preset_args *a, nv_qresult
     float *traj = nv_malloc(sizeof(float) * (size_t)(last + 1), err);
     w2z_sample *smp = NULL;
     if (!traj) return NV_ENOMEM;
-    qreplay1 rp;
+    qreplay1 rp = {0};
     int64_t ev = -1;
     if ((st = qreplay1_init(&rp, s, k, a->row, a->col, err)) || (st = qreplay1_seek(&rp, 0, err))) goto done;
     traj[0] = rp.w;
@@ -972,6 +972,7 @@ static nv_status weight_to_zero(nv_query *q, const nv_preset_args *a, nv_qresult
                  (long long)qsrc_epoch(s, ev), (double)traj[ev - 1], (double)traj[ev], (long long)K, (long long)t0,
                  (long long)ev);
 done:
+    qreplay1_free(&rp);
     free(traj);
     free(smp);
     return st;
@@ -1007,6 +1008,12 @@ nv_status nv_query_preset(nv_query *q, const nv_preset_args *a, nv_qresult *out,
 }
 
 /* --- the documented SQL ------------------------------------------------------------------------------- */
+/* A double as the shortest text that reads back to it (SQL literals). */
+static const char *sqlnum(double x, char *buf, size_t len) {
+    nv_qvalue v = qv_real(x);
+    return nv_qvalue_text(&v, 1, buf, len);
+}
+
 nv_status nv_query_preset_sql(nv_query *q, const nv_preset_args *a, char **sql, nv_error *err) {
     *sql = NULL;
     int which = preset_index(a->preset);
@@ -1047,12 +1054,13 @@ nv_status nv_query_preset_sql(nv_query *q, const nv_preset_args *a, char **sql, 
                      "           GROUP BY layer_index, row, col, step),\n"
                      "t AS (SELECT layer, layer_index, row, col, SUM(ABS(grad)) AS total_grad FROM g GROUP BY layer_index, row, col),\n"
                      "w0 AS (SELECT layer_index, row, col, value FROM weights WHERE run = %s AND model = %s%s AND step = 0),\n"
-                     "w1 AS (SELECT layer_index, row, col, value FROM weights WHERE run = %s AND model = %s%s AND step = %lld)\n"
+                     "w1 AS (SELECT layer_index, row, col, value FROM weights WHERE run = %s AND model = %s%s\n"
+                     "       AND step = (SELECT last_step FROM runs WHERE run = %s AND model = %s))\n"
                      "SELECT ROW_NUMBER() OVER (ORDER BY t.total_grad DESC, t.layer_index, t.row, t.col) AS rank,\n"
                      "       t.layer, t.row, t.col, t.total_grad, ABS(w1.value - w0.value) AS total_change\n"
                      "FROM t JOIN w0 USING (layer_index, row, col) JOIN w1 USING (layer_index, row, col)\n"
                      "ORDER BY rank LIMIT %lld;\n",
-                     run, model, lw, run, model, lw, run, model, lw, (long long)s->info->last_step, (long long)lim);
+                     run, model, lw, run, model, lw, run, model, lw, run, model, (long long)lim);
         break;
     }
     case 2: { /* compare-runs: the runs table */
@@ -1065,31 +1073,32 @@ nv_status nv_query_preset_sql(nv_query *q, const nv_preset_args *a, char **sql, 
         char *run2 = sqlite3_mprintf("%Q", s2->run->name);
         const int64_t N = a->step >= 0 ? a->step : NV_MIN(s->info->last_step, s2->info->last_step);
         const double target = isnan(a->loss) ? 0.1 : a->loss;
+        char nb[40];
         nv_sb_printf(&b,
                      "SELECT r.run, r.order_seed, r.seed,\n"
                      "  (SELECT loss FROM steps s WHERE s.run = r.run AND s.model = r.model AND s.step = %lld) AS loss,\n"
                      "  (SELECT accuracy FROM steps s WHERE s.run = r.run AND s.model = r.model AND s.step = %lld) AS accuracy,\n"
-                     "  (SELECT MIN(step) FROM steps s WHERE s.run = r.run AND s.model = r.model AND s.loss <= %.17g) AS first_step\n"
+                     "  (SELECT MIN(step) FROM steps s WHERE s.run = r.run AND s.model = r.model AND s.loss <= %s) AS first_step\n"
                      "FROM runs r WHERE r.model = %s AND r.run IN (%s, %s)\n"
                      "ORDER BY r.run = %s;\n",
-                     (long long)N, (long long)N, target, model, run, run2, run2);
+                     (long long)N, (long long)N, sqlnum(target, nb, sizeof nb), model, run, run2, run2);
         sqlite3_free(run2);
         break;
     }
     case 3: { /* pre-explosion */
         const double frac = isnan(a->fraction) ? 0.1 : a->fraction;
         const char *col = a->alarm == NV_ALARM_ABS ? "alarm_abs" : a->alarm == NV_ALARM_REL ? "alarm_rel" : "alarm_fraction";
-        char lw[64] = "";
+        char lw[64] = "", nb[40];
         if (layer) snprintf(lw, sizeof lw, " AND layer = %s", layer);
         nv_sb_printf(&b,
                      "WITH ev AS (SELECT MIN(step) AS step FROM layers\n"
-                     "            WHERE run = %s AND model = %s%s AND %s > %.17g)\n"
+                     "            WHERE run = %s AND model = %s%s AND %s > %s)\n"
                      "SELECT ROW_NUMBER() OVER (ORDER BY s.step DESC, s.position DESC) AS rank,\n"
                      "       s.step, s.position, s.sample_id, s.label, s.loss, s.grad_norm\n"
                      "FROM ev, samples s\n"
                      "WHERE s.run = %s AND s.model = %s AND s.step <= ev.step\n"
                      "ORDER BY s.step DESC, s.position DESC LIMIT %d;\n",
-                     run, model, lw, col, frac, run, model, K);
+                     run, model, lw, col, sqlnum(frac, nb, sizeof nb), run, model, K);
         break;
     }
     case 4: { /* weight-to-zero */
@@ -1098,25 +1107,27 @@ nv_status nv_query_preset_sql(nv_query *q, const nv_preset_args *a, char **sql, 
             goto done;
         }
         const double tol = isnan(a->tolerance) ? 0.0 : a->tolerance;
-        const int64_t W = a->window > 0 ? a->window : s->info->steps_per_epoch;
+        char nb[40], wnd[200];
+        if (a->window > 0) snprintf(wnd, sizeof wnd, "%lld", (long long)a->window);
+        else snprintf(wnd, sizeof wnd, "(SELECT steps_per_epoch FROM runs WHERE run = %s AND model = %s)", run, model);
         nv_sb_printf(&b,
                      "WITH w AS (SELECT step, value FROM weights\n"
                      "           WHERE run = %s AND model = %s AND layer = %s AND row = %lld AND col = %lld),\n"
                      "t AS (SELECT step, value, LAG(value) OVER (ORDER BY step) AS prev FROM w),\n"
                      "ev AS (SELECT MIN(step) AS step FROM t\n"
-                     "       WHERE step > 0 AND (ABS(value) <= %.17g OR (prev > 0 AND value < 0) OR (prev < 0 AND value > 0))),\n"
+                     "       WHERE step > 0 AND (ABS(value) <= %s OR (prev > 0 AND value < 0) OR (prev < 0 AND value > 0))),\n"
                      "p AS (SELECT c.sample_id, c.label, MAX(c.step) AS step, c.position,\n"
                      "             SUM(c.value * (CASE WHEN t.prev > 0 THEN 1.0 WHEN t.prev < 0 THEN -1.0 ELSE 0.0 END)\n"
                      "                 / c.batch_size) AS push\n"
                      "      FROM ev, contributions c JOIN t ON t.step = c.step\n"
                      "      WHERE c.run = %s AND c.model = %s AND c.layer = %s AND c.row = %lld AND c.col = %lld\n"
-                     "        AND c.step > ev.step - %lld AND c.step <= ev.step\n"
+                     "        AND c.step > ev.step - %s AND c.step <= ev.step\n"
                      "      GROUP BY c.sample_id)\n"
                      "SELECT rank, step, position, sample_id, label, push FROM (\n"
                      "  SELECT ROW_NUMBER() OVER (ORDER BY push DESC, sample_id) AS rank, * FROM p)\n"
                      "WHERE rank <= %d ORDER BY step, position;\n",
-                     run, model, layer, (long long)a->row, (long long)a->col, tol, run, model, layer, (long long)a->row,
-                     (long long)a->col, (long long)W, K);
+                     run, model, layer, (long long)a->row, (long long)a->col, sqlnum(tol, nb, sizeof nb), run, model, layer,
+                     (long long)a->row, (long long)a->col, wnd, K);
         break;
     }
     }

@@ -135,9 +135,8 @@ void qreplay_free(qreplay *r);
 nv_status qreplay_seek(qreplay *r, int64_t s, nv_error *err);
 
 /* One weight (layer k, row, col; col = in_k is the bias): the same update kernel on
- * that weight alone; its gradient (1/b) sum_i d_i[row] a_i[col] is summed in double
- * over the batch in order and rounded once (the bias: nv_cpu_bias_grad, the trained
- * bits), so it differs from the trained weight by rounding only (docs/queries.md). */
+ * that weight and its state alone, after its layer's gradient with the training's
+ * call (nv_cpu_layer_grad): the whole-model replay's bits at a layer's cost. */
 typedef struct {
     qsrc *src;
     int k;
@@ -145,9 +144,11 @@ typedef struct {
     int64_t step;
     float w, m, v, g;           /* the state after `step`; g: its gradient */
     qview *va, *vd;
+    float *scratch;             /* dz, the layer's dW and db */
 } qreplay1;
 nv_status qreplay1_init(qreplay1 *r, qsrc *src, int k, int64_t row, int64_t col, nv_error *err);
 nv_status qreplay1_seek(qreplay1 *r, int64_t s, nv_error *err);
+void qreplay1_free(qreplay1 *r);
 
 /* --- the session -------------------------------------------------------------------------- */
 struct nv_query {

@@ -10,13 +10,12 @@
  * trained. Unlike the rebuild it moves forward step by step, so a scan over steps
  * costs one step each.
  *
- * One weight alone (a question about one weight reads two columns of the factors,
- * not the whole layer): the optimiser's update is elementwise, so the same kernel
- * runs on that weight and its state alone (n = 1); its gradient is the double sum
- * over the batch, in order, of (double)dz_i[row] (double)a_i[col], rounded once; for
- * a bias the trained sum itself (nv_cpu_bias_grad over the column). sgemm's order of
- * summation is not known, so a weight's gradient may differ from the trained one in
- * its last bits; each saved state puts the replay back on the trained bits.
+ * One weight alone: the optimiser's update is elementwise, so the same kernel runs on
+ * that weight and its state alone (n = 1), after the gradient of its layer only
+ * (the same nv_cpu_layer_grad call, so the same bits: sgemm's order of summation is
+ * not known, and a dot product of the two columns would differ from it in the last
+ * bits). A step then costs one layer's sgemm instead of the model's, and the value
+ * is the one the whole-model replay and training give, whichever way it is asked.
  */
 #include "query_internal.h"
 
@@ -151,6 +150,7 @@ nv_status qreplay_seek(qreplay *r, int64_t step, nv_error *err) {
 
 /* --- one weight ------------------------------------------------------------------------ */
 nv_status qreplay1_init(qreplay1 *r, qsrc *src, int k, int64_t row, int64_t col, nv_error *err) {
+    free(r->scratch);
     memset(r, 0, sizeof *r);
     r->src = src;
     r->k = k;
@@ -158,8 +158,11 @@ nv_status qreplay1_init(qreplay1 *r, qsrc *src, int k, int64_t row, int64_t col,
     r->col = col;
     r->step = -1;
     const nv_mlp_spec *spec = &src->info->spec;
-    const int64_t in = spec->widths[k];
+    const int64_t in = spec->widths[k], out = spec->widths[k + 1];
     r->index = col < in ? nv_mlp_weight_offset(spec, k) + row * in + col : nv_mlp_bias_offset(spec, k) + row;
+    /* dz (b, out), dW (out, in), db (out) */
+    r->scratch = nv_malloc(sizeof(float) * (size_t)(src->info->batch_size * out + out * in + out), err);
+    if (!r->scratch) return NV_ENOMEM;
     char pa[64], pd[64];
     snprintf(pa, sizeof pa, "factors/%s/a", src->info->layer_names[k]);
     snprintf(pd, sizeof pd, "factors/%s/d", src->info->layer_names[k]);
@@ -167,6 +170,12 @@ nv_status qreplay1_init(qreplay1 *r, qsrc *src, int k, int64_t row, int64_t col,
     nv_status st = qsrc_view(src, pa, &r->va, err);
     if (!st) st = qsrc_view(src, pd, &r->vd, err);
     return st;
+}
+
+void qreplay1_free(qreplay1 *r) {
+    if (!r) return;
+    free(r->scratch);
+    memset(r, 0, sizeof *r);
 }
 
 nv_status qreplay1_seek(qreplay1 *r, int64_t step, nv_error *err) {
@@ -186,26 +195,19 @@ nv_status qreplay1_seek(qreplay1 *r, int64_t step, nv_error *err) {
     }
     const nv_mlp_spec *spec = &s->info->spec;
     const int64_t in = spec->widths[r->k], out = spec->widths[r->k + 1];
+    float *dz = r->scratch, *dW = dz + s->info->batch_size * out, *db = dW + out * in;
+    const int64_t wi = r->index - nv_mlp_weight_offset(spec, r->k); /* within dW (out, in) then db */
     for (int64_t t = r->step + 1; t <= step; t++) {
         int64_t r0, b;
         if ((st = factor_rows(s, t, &r0, &b, err))) return st;
         const float inv = 1.0f / (float)b;
-        const void *pd_, *pa_ = NULL;
-        int64_t avail;
-        if ((st = qsrc_rows(s, r->vd, r0, &pd_, &avail, err))) return st;
-        if (r->col < in && (st = qsrc_rows(s, r->va, r0, &pa_, NULL, err))) return st;
-        const float *d = (const float *)pd_ + r->row, *a = pa_ ? (const float *)pa_ + r->col : NULL;
-        float g;
-        if (r->col == in) {
-            /* nv_cpu_bias_grad's sum: in float, rows in order */
-            float acc = 0.0f;
-            for (int64_t i = 0; i < b; i++) acc += inv * d[i * out];
-            g = acc;
-        } else {
-            double acc = 0.0;
-            for (int64_t i = 0; i < b; i++) acc += (double)(inv * d[i * out]) * (double)a[i * in];
-            g = (float)acc;
-        }
+        const void *pd_, *pa_;
+        if ((st = qsrc_rows(s, r->vd, r0, &pd_, NULL, err)) || (st = qsrc_rows(s, r->va, r0, &pa_, NULL, err))) return st;
+        const float *d = pd_;
+        for (int64_t i = 0; i < b * out; i++) dz[i] = inv * d[i];
+        /* the layer's whole gradient with the training's call: the trained bits */
+        nv_cpu_layer_grad(dz, (const float *)pa_, b, in, out, dW, db);
+        float g = wi < out * in ? dW[wi] : db[wi - out * in];
         r->g = g;
         nv_cpu_apply_update(&s->info->opt, &r->w, &r->m, &r->v, &g, 1, t);
         r->step = t;

@@ -151,13 +151,34 @@ int qvtab_schema(const qschema_row **rows) {
                                                   "||d_i a_i^T|| of the layer with its bias, ||d_i|| sqrt(||a_i||^2 + 1), "
                                                   "exact from the factors (one column per layer name of the runs)"};
         }
-        SCHEMA[nschema++] = (qschema_row){"runs", "run, model, experiment, seed, order_seed, optimizer, lr, momentum, "
-                                          "weight_decay, batch_size, n_train, steps_per_epoch, epochs, last_step, nparams, "
-                                          "widths, layers, tiers", "",
-                                          "one row per recorded model of each run (an ordinary table filled at start)"};
-        SCHEMA[nschema++] = (qschema_row){"metrics", "run, model, epoch, train_loss, train_accuracy, test_loss, "
-                                          "test_accuracy", "", "RUN/metrics/<model>.csv: per-epoch loss and accuracy "
-                                          "of every model (epoch 0: before training)"};
+        static const qschema_row extra[] = {
+            {"runs", "run", "TEXT", "the run (one row per recorded model; a run without a record: one row, model NULL)"},
+            {"runs", "model", "TEXT", "the recorded model"},
+            {"runs", "experiment", "TEXT", "the config's experiment"},
+            {"runs", "seed", "INTEGER", "the config's seed (data split, initial weights)"},
+            {"runs", "order_seed", "INTEGER", "train.order_seed, the seed of the sample order (default: seed)"},
+            {"runs", "optimizer", "TEXT", "adam or sgd"},
+            {"runs", "lr", "REAL", "train.lr"},
+            {"runs", "momentum", "REAL", "train.momentum"},
+            {"runs", "weight_decay", "REAL", "train.weight_decay"},
+            {"runs", "batch_size", "INTEGER", "train.batch_size"},
+            {"runs", "n_train", "INTEGER", "training samples"},
+            {"runs", "steps_per_epoch", "INTEGER", "ceil(n_train / batch_size)"},
+            {"runs", "epochs", "INTEGER", "train.epochs"},
+            {"runs", "last_step", "INTEGER", "the last step the record covers"},
+            {"runs", "nparams", "INTEGER", "parameters of the model"},
+            {"runs", "widths", "TEXT", "the layer widths, e.g. 12-64-64-64-2"},
+            {"runs", "layers", "TEXT", "the layer names, comma-separated"},
+            {"runs", "tiers", "TEXT", "the tiers that recorded something, comma-separated"},
+            {"metrics", "run", "TEXT", "the run (RUN/metrics/<model>.csv)"},
+            {"metrics", "model", "TEXT", "the model"},
+            {"metrics", "epoch", "INTEGER", "the epoch (0: before training)"},
+            {"metrics", "train_loss", "REAL", "mean cross-entropy over the training split after the epoch"},
+            {"metrics", "train_accuracy", "REAL", "accuracy over the training split"},
+            {"metrics", "test_loss", "REAL", "mean cross-entropy over the test split"},
+            {"metrics", "test_accuracy", "REAL", "accuracy over the test split"},
+        };
+        for (size_t i = 0; i < NV_ARRAY_LEN(extra); i++) SCHEMA[nschema++] = extra[i];
     }
     *rows = SCHEMA;
     return nschema;
@@ -297,11 +318,14 @@ static int x_disconnect(sqlite3_vtab *v) {
 }
 
 /* --- the planner ---------------------------------------------------------------------------- */
-/* idxStr: two characters per argument, the key (a letter) and the operator. */
+/* idxStr names what was handed over, so EXPLAIN QUERY PLAN shows the push-down:
+ * "model=,layer=,row=,step>=" (column name and operator per argument, in order). */
+static const char *const OPS[] = {"=", ">", ">=", "<", "<="};
+
 static int x_best_index(sqlite3_vtab *vt, sqlite3_index_info *info) {
     qvtab *v = (qvtab *)vt;
     const int nfixed = TABLES[v->table].ncols;
-    char code[2 * 64 + 1];
+    nv_strbuf code = {0};
     int nargs = 0;
     double est = v->rows;
     int seen_eq[K_COUNT] = {0}, seen_lo[K_COUNT] = {0}, seen_hi[K_COUNT] = {0};
@@ -311,25 +335,24 @@ static int x_best_index(sqlite3_vtab *vt, sqlite3_index_info *info) {
         int key = v->cols[c->iColumn].key;
         if (!key) continue;
         int text = key == K_RUN || key == K_MODEL || key == K_LAYER || key == K_SPLIT;
-        char op;
+        int op;
         switch (c->op) {
         case SQLITE_INDEX_CONSTRAINT_EQ:
-        case SQLITE_INDEX_CONSTRAINT_IS: op = '='; break;
-        case SQLITE_INDEX_CONSTRAINT_GT: op = '>'; break;
-        case SQLITE_INDEX_CONSTRAINT_GE: op = 'g'; break;
-        case SQLITE_INDEX_CONSTRAINT_LT: op = '<'; break;
-        case SQLITE_INDEX_CONSTRAINT_LE: op = 'l'; break;
+        case SQLITE_INDEX_CONSTRAINT_IS: op = 0; break;
+        case SQLITE_INDEX_CONSTRAINT_GT: op = 1; break;
+        case SQLITE_INDEX_CONSTRAINT_GE: op = 2; break;
+        case SQLITE_INDEX_CONSTRAINT_LT: op = 3; break;
+        case SQLITE_INDEX_CONSTRAINT_LE: op = 4; break;
         default: continue;
         }
-        if (text && op != '=') continue;
+        if (text && op != 0) continue;
         info->aConstraintUsage[i].argvIndex = ++nargs;
         info->aConstraintUsage[i].omit = 0;
-        code[2 * (nargs - 1)] = (char)('A' + key);
-        code[2 * (nargs - 1) + 1] = op;
-        if (op == '=') {
+        nv_sb_printf(&code, "%s%s%s", nargs > 1 ? "," : "", v->cols[c->iColumn].name, OPS[op]);
+        if (op == 0) {
             if (!seen_eq[key]) est /= v->card[key];
             seen_eq[key] = 1;
-        } else if (op == '>' || op == 'g') {
+        } else if (op == 1 || op == 2) {
             if (!seen_lo[key] && !seen_eq[key]) est /= 2;
             seen_lo[key] = 1;
         } else {
@@ -337,9 +360,9 @@ static int x_best_index(sqlite3_vtab *vt, sqlite3_index_info *info) {
             seen_hi[key] = 1;
         }
     }
-    code[2 * nargs] = '\0';
     if (est < 1) est = 1;
-    info->idxStr = sqlite3_mprintf("%s", code);
+    info->idxStr = sqlite3_mprintf("%s", code.oom ? "" : nv_sb_str(&code));
+    nv_sb_free(&code);
     info->needToFreeIdxStr = 1;
     info->estimatedRows = (sqlite3_int64)est;
     info->estimatedCost = 10.0 + est;
@@ -359,6 +382,7 @@ static int x_open(sqlite3_vtab *vt, sqlite3_vtab_cursor **out) {
 static int x_close(sqlite3_vtab_cursor *cur) {
     qcursor *c = (qcursor *)cur;
     qreplay_free(&c->rep);
+    qreplay1_free(&c->rep1);
     free(c->srcs);
     sqlite3_free(c);
     return SQLITE_OK;
@@ -561,7 +585,8 @@ static int lvl_accept(qcursor *c, int l) {
             if (k < 0 || k >= s->L || c->lo[K_UNIT] < 0 || c->lo[K_UNIT] >= s->info->spec.widths[k + 1] ||
                 c->lo[K_COL] < 0 || c->lo[K_COL] > s->info->spec.widths[k])
                 return 0;
-            if (c->rep1.src != s || c->rep1.k != k) {
+            /* kept across xFilter calls: a join that asks step by step moves it forward */
+            if (c->rep1.src != s || c->rep1.k != k || c->rep1.row != c->lo[K_UNIT] || c->rep1.col != c->lo[K_COL]) {
                 if (qreplay1_init(&c->rep1, s, k, c->lo[K_UNIT], c->lo[K_COL], &e)) return fail_vt(c, &e);
             }
             if (qreplay1_seek(&c->rep1, step, &e)) return fail_vt(c, &e);
@@ -686,10 +711,21 @@ static int x_filter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr, in
     c->src = NULL;
     c->vsrc = NULL;
     c->fa = NULL;
-    for (int i = 0; i < argc && idxStr && idxStr[2 * i]; i++) {
-        int key = idxStr[2 * i] - 'A';
-        char op = idxStr[2 * i + 1];
+    const char *p = idxStr ? idxStr : "";
+    for (int i = 0; i < argc && *p; i++) {
+        size_t len = strcspn(p, ",");
+        char tok[64];
+        snprintf(tok, sizeof tok, "%.*s", (int)len, p);
+        p += len + (p[len] == ',');
+        size_t nl = strcspn(tok, "=<>");
+        const char *o = tok + nl;
+        char op = !strcmp(o, "=") ? '=' : !strcmp(o, ">") ? '>' : !strcmp(o, ">=") ? 'g' : !strcmp(o, "<") ? '<' : 'l';
+        tok[nl] = '\0';
+        int key = K_NONE;
+        for (int c2 = 0; c2 < TABLES[table].ncols; c2++)
+            if (!strcmp(TABLES[table].cols[c2].name, tok)) key = TABLES[table].cols[c2].key;
         switch (key) {
+        case K_NONE: break;
         case K_RUN: text_eq(c, c->run, sizeof c->run, &c->has_run, argv[i]); break;
         case K_MODEL: text_eq(c, c->model, sizeof c->model, &c->has_model, argv[i]); break;
         case K_LAYER: text_eq(c, c->layer, sizeof c->layer, &c->has_layer, argv[i]); break;
@@ -733,7 +769,6 @@ static int x_filter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr, in
     }
     c->single = table == T_WEIGHTS && (c->has_layer || c->lo[K_LAYER_INDEX] == c->hi[K_LAYER_INDEX]) &&
                 c->lo[K_UNIT] == c->hi[K_UNIT] && c->lo[K_COL] == c->hi[K_COL];
-    memset(&c->rep1, 0, sizeof c->rep1);
     if (c->empty || c->nsrc == 0) {
         c->eof = 1;
         return SQLITE_OK;
