@@ -741,11 +741,13 @@ static nv_status pre_explosion(nv_query *q, const nv_preset_args *a, nv_qresult 
                     max_step = ((const int64_t *)ps_)[i];
                     max_k = k;
                 }
-                if (f > frac) {
+                /* the event: the first step where a layer crosses; its layer: the one
+                 * with the largest fraction at that step (ties: the first) */
+                if (f > frac && (ev_k < 0 || f > alarm_of(a->alarm, ((const float *)pa_)[i * s->L + ev_k],
+                                                          ((const float *)pr_)[i * s->L + ev_k]))) {
                     ev_row = r + i;
                     ev_step = ((const int64_t *)ps_)[i];
                     ev_k = k;
-                    break;
                 }
             }
         r += avail;

@@ -245,7 +245,7 @@ ev = int(np.flatnonzero(mx > frac)[0])
 res = query([sparse, "--preset", "pre-explosion", "--fraction", repr(frac), "-k", "12"])
 e = res["tables"]["event"]
 check("pre-explosion: the event step", len(e) == 1 and e[0]["step"] == int(f["steps/step"][ev]))
-check("pre-explosion: the event layer", len(e) == 1 and e[0]["layer"] == L[int(np.flatnonzero(af[ev] > frac)[0])])
+check("pre-explosion: the event layer (the largest fraction at the step)", len(e) == 1 and e[0]["layer"] == L[int(np.argmax(af[ev]))])
 sst = f["samples/step"][:]
 upto = np.flatnonzero(sst <= f["steps/step"][ev])[::-1][:12]
 close("pre-explosion: the last 12 samples fed (newest first)", columns(res["tables"]["samples"], "sample_id")[0],
