@@ -124,7 +124,8 @@ typedef struct {
     int64_t step;               /* the state is the one after this step; -1: none yet */
     float *params, *state1, *state2, *grads, *dz, *a;
     int64_t steps_replayed;
-    /* optional: called after each replayed step's gradient, before its update */
+    /* optional: called after each replayed step's gradient, before its update; with
+     * it, a seek forward replays every step in between (no jump to a saved state) */
     void (*on_grad)(void *ctx, int64_t step, const float *grads, const float *params_before);
     void *ctx;
 } qreplay;

@@ -113,7 +113,10 @@ nv_status qreplay_seek(qreplay *r, int64_t step, nv_error *err) {
     const int64_t P = s->info->nparams;
     const int64_t b0 = base_row(s, step);
     const int64_t base = s->stored_steps[b0];
-    if (!(r->step >= base && r->step < step)) {
+    /* forward from where the state is when that is not before the saved state; with
+     * a gradient callback always forward, so that it sees every step */
+    const int forward = r->on_grad ? (r->step >= 0 && r->step < step) : (r->step >= base && r->step < step);
+    if (!forward) {
         if ((st = read_state(s, "weights/params", b0, 0, P, r->params, err)) ||
             (st = read_state(s, "weights/state1", b0, 0, P, r->state1, err)) ||
             (st = read_state(s, "weights/state2", b0, 0, P, r->state2, err)))

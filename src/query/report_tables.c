@@ -34,12 +34,14 @@ typedef struct {
     int written;
 } rctx;
 
-static nv_status save(rctx *c, const char *preset, const char *command, const nv_qresult *r, nv_error *err) {
+/* Every table of r as <stem>.csv (the first) and <stem>_<table>.csv. */
+static nv_status save(rctx *c, const char *preset, const char *stem, const char *command, const nv_qresult *r,
+                      nv_error *err) {
     for (int i = 0; i < r->ntables; i++) {
         const nv_qtable *t = &r->table[i];
         char file[160], path[NV_PATH_LEN + 256];
-        if (i == 0) snprintf(file, sizeof file, "%s.csv", preset);
-        else snprintf(file, sizeof file, "%s_%s.csv", preset, t->name);
+        if (i == 0) snprintf(file, sizeof file, "%s.csv", stem);
+        else snprintf(file, sizeof file, "%s_%s.csv", stem, t->name);
         snprintf(path, sizeof path, "%s/%s", c->dir, file);
         nv_strbuf b = {0};
         nv_qtable_csv(t, &b);
@@ -68,7 +70,7 @@ static nv_status answer(rctx *c, nv_query *q, const nv_preset_args *a, const cha
         *err = e;
         return st;
     }
-    st = save(c, a->preset, command, &r, err);
+    st = save(c, a->preset, a->preset, command, &r, err);
     nv_qresult_free(&r);
     return st;
 }
@@ -108,8 +110,10 @@ nv_status nv_query_report_tables(const char *run, const char *compare_run, int *
             nv_qresult cls = {0};
             cls.ntables = 1;
             cls.table[0] = r.table[1];
-            snprintf(cls.note, sizeof cls.note, "%s", r.note);
-            st = save(&c, "top-samples-layer", cmd, &cls, err);
+            snprintf(cls.note, sizeof cls.note, "the classes of the samples in every weight's top 10 of the layer: %.900s",
+                     r.note);
+            snprintf(cls.table[0].name, sizeof cls.table[0].name, "classes of the whole layer");
+            st = save(&c, "top-samples", "top-samples_layer", cmd, &cls, err);
             r.ntables = 1; /* the classes table now belongs to cls */
             nv_qresult_free(&cls);
             nv_qresult_free(&r);

@@ -337,6 +337,9 @@ rank_of = {c: i + 1 for i, c in enumerate(sorted(range(3), key=lambda c: -means[
 ref_groups = np.array([rank_of[grp[i]] for i in idx])
 agree = (columns(wt, "group")[0] == ref_groups).mean()
 check(f"weight-groups: the groups equal numpy's k-means on >= 99% of the weights ({agree:.4f})", agree >= 0.99)
+resd = query([dense, "--preset", "weight-groups", "--limit", "-1", "--groups", "3"])
+check("weight-groups on the run saving every step = on the run saving step 0 only (every step's gradient counted)",
+      resd["tables"]["weights"] == wt)
 gt = res["tables"]["groups"]
 check("weight-groups: group sizes add up", sum(g["members"] for g in gt) == P)
 
