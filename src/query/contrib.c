@@ -31,6 +31,12 @@
 
 #include "nerve/parallel.h"
 
+/* Two doubles at a time (SSE2, the baseline of x86-64; GCC's vector extensions, as
+ * src/train/kernels.c): IEEE operations lane by lane, the same results as scalar. */
+typedef double v2d __attribute__((vector_size(16)));
+typedef float v2f __attribute__((vector_size(8)));
+typedef int64_t v2l __attribute__((vector_size(16)));
+
 static inline double score_of(nv_rank_by by, double v) { return by == NV_RANK_ABS ? fabs(v) : by == NV_RANK_POS ? v : -v; }
 
 /* Inserts (v, g) into the sorted k-list (vals, grps) whose last entry it beats;
@@ -59,6 +65,9 @@ static void topk_rows(void *vctx, int tid, int64_t start, int64_t end) {
     const nv_topk_problem *p = ctx->p;
     const int64_t nc = p->c1 - p->c0, C = p->C, k = p->k;
     double *thr = ctx->scratch + (size_t)tid * 2 * (size_t)nc, *sum = thr + nc;
+    const int64_t sign = INT64_MIN;
+    const v2l keep = p->by == NV_RANK_ABS ? (v2l){~sign, ~sign} : (v2l){-1, -1};
+    const v2l flip = p->by == NV_RANK_NEG ? (v2l){sign, sign} : (v2l){0, 0};
     for (int64_t ri = start; ri < end; ri++) {
         const int64_t r = p->r0 + ri;
         double *ov = ctx->out_v + ri * nc * k;
@@ -71,27 +80,56 @@ static void topk_rows(void *vctx, int tid, int64_t start, int64_t end) {
         const float *dr = p->dt + r * p->nrows;
         for (int64_t g = 0; g < p->ngroups; g++) {
             const int64_t j0 = p->start[g], j1 = p->start[g + 1];
+            if (j1 <= j0) continue;
+            /* the group's sums for the row's weights (one product each for a group of
+             * one row), and whether any beats its threshold: vector loops, and winners
+             * are rare after the first k groups */
+            const int64_t nin = NV_MAX(0, NV_MIN(nc, C - p->c0)); /* columns before the bias */
             if (j1 - j0 == 1) {
                 const double d = (double)dr[j0];
-                const float *arow = p->a + j0 * C;
-                for (int64_t c = 0; c < nc; c++) {
-                    const int64_t cc = p->c0 + c;
-                    const double v = cc < C ? d * (double)arow[cc] : d;
-                    const double s = score_of(p->by, v);
-                    if (s > thr[c]) thr[c] = insert(ov + c * k, og + c * k, (int)k, p->by, v, s, g);
+                const float *arow = p->a + j0 * C + p->c0;
+                const v2d vd = {d, d};
+                v2l hit = {0, 0};
+                int64_t c = 0;
+                for (; c + 2 <= nin; c += 2) {
+                    v2f af;
+                    memcpy(&af, arow + c, sizeof af);
+                    v2d v = __builtin_convertvector(af, v2d) * vd, th;
+                    memcpy(sum + c, &v, sizeof v);
+                    memcpy(&th, thr + c, sizeof th);
+                    hit |= (v2l)((v2d)(((v2l)v & keep) ^ flip) > th);
+                }
+                int any = hit[0] != 0 || hit[1] != 0;
+                for (; c < nc; c++) {
+                    sum[c] = c < nin ? d * (double)arow[c] : d;
+                    any |= score_of(p->by, sum[c]) > thr[c];
+                }
+                if (!any) continue;
+                for (c = 0; c < nc; c++) {
+                    const double sc = score_of(p->by, sum[c]);
+                    if (sc > thr[c]) thr[c] = insert(ov + c * k, og + c * k, (int)k, p->by, sum[c], sc, g);
                 }
                 continue;
             }
-            if (j1 <= j0) continue;
             for (int64_t j = j0; j < j1; j++) {
                 const double d = (double)dr[j];
-                const float *arow = p->a + j * C;
-                for (int64_t c = 0; c < nc; c++) {
-                    const int64_t cc = p->c0 + c;
-                    const double t = cc < C ? d * (double)arow[cc] : d;
-                    sum[c] = j == j0 ? t : sum[c] + t;
+                const float *arow = p->a + j * C + p->c0;
+                if (j == j0) {
+                    for (int64_t c = 0; c < nin; c++) sum[c] = d * (double)arow[c];
+                    for (int64_t c = nin; c < nc; c++) sum[c] = d;
+                } else {
+                    for (int64_t c = 0; c < nin; c++) sum[c] += d * (double)arow[c];
+                    for (int64_t c = nin; c < nc; c++) sum[c] += d;
                 }
             }
+            int any = 0;
+            if (p->by == NV_RANK_ABS)
+                for (int64_t c = 0; c < nc; c++) any |= fabs(sum[c]) > thr[c];
+            else if (p->by == NV_RANK_POS)
+                for (int64_t c = 0; c < nc; c++) any |= sum[c] > thr[c];
+            else
+                for (int64_t c = 0; c < nc; c++) any |= -sum[c] > thr[c];
+            if (!any) continue;
             for (int64_t c = 0; c < nc; c++) {
                 const double s = score_of(p->by, sum[c]);
                 if (s > thr[c]) thr[c] = insert(ov + c * k, og + c * k, (int)k, p->by, sum[c], s, g);

@@ -80,6 +80,7 @@ typedef struct qsrc {
     int64_t *stored_steps;
     unsigned char *valid;
     int64_t mapped_bytes, copied_bytes; /* what the views used in place / copied */
+    int has_weights_ds[3];      /* weights/params, state1, state2: 0 unknown, 1 yes, -1 no */
 } qsrc;
 
 nv_status qsrc_open(qrun *run, const char *model, qsrc **out, nv_error *err);

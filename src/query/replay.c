@@ -63,9 +63,14 @@ static nv_status factor_rows(qsrc *s, int64_t t, int64_t *r0, int64_t *b, nv_err
 }
 
 static nv_status read_state(qsrc *s, const char *path, int64_t row, int64_t col0, int64_t n, float *out, nv_error *err) {
-    int64_t rows, cols;
-    nv_error ignore = {0};
-    if (nv_dyn_shape(s->dyn, path, &rows, &cols, &ignore) != NV_OK || rows == 0) {
+    /* state1 / state2 exist for some optimisers only: asked of the index once */
+    int which = !strcmp(path, "weights/params") ? 0 : !strcmp(path, "weights/state1") ? 1 : 2;
+    if (!s->has_weights_ds[which]) {
+        int64_t rows, cols;
+        nv_error ignore = {0};
+        s->has_weights_ds[which] = nv_dyn_shape(s->dyn, path, &rows, &cols, &ignore) == NV_OK && rows > 0 ? 1 : -1;
+    }
+    if (s->has_weights_ds[which] < 0) {
         memset(out, 0, sizeof(float) * (size_t)n);
         return NV_OK;
     }

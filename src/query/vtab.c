@@ -587,7 +587,19 @@ static int lvl_accept(qcursor *c, int l) {
                 return 0;
             /* kept across xFilter calls: a join that asks step by step moves it forward */
             if (c->rep1.src != s || c->rep1.k != k || c->rep1.row != c->lo[K_UNIT] || c->rep1.col != c->lo[K_COL]) {
-                if (qreplay1_init(&c->rep1, s, k, c->lo[K_UNIT], c->lo[K_COL], &e)) return fail_vt(c, &e);
+                if (c->rep1.src == s && c->rep1.k == k) {
+                    /* another weight of the same layer (a join): keep the buffers */
+                    qreplay1 *r1 = &c->rep1;
+                    const nv_mlp_spec *sp = &s->info->spec;
+                    const int64_t in = sp->widths[k];
+                    r1->row = c->lo[K_UNIT];
+                    r1->col = c->lo[K_COL];
+                    r1->index = r1->col < in ? nv_mlp_weight_offset(sp, k) + r1->row * in + r1->col
+                                             : nv_mlp_bias_offset(sp, k) + r1->row;
+                    r1->step = -1;
+                } else if (qreplay1_init(&c->rep1, s, k, c->lo[K_UNIT], c->lo[K_COL], &e)) {
+                    return fail_vt(c, &e);
+                }
             }
             if (qreplay1_seek(&c->rep1, step, &e)) return fail_vt(c, &e);
         } else {
