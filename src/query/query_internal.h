@@ -47,8 +47,9 @@ typedef struct {
     int64_t index, first_step, last_step;
     int64_t row0[NV_DYN_TIERS], rows[NV_DYN_TIERS];
     char path[NV_PATH_LEN + 160];
-    int state;                  /* 0 not opened, 1 open, -1 failed */
-    hid_t fid;
+    int state;                  /* 0 not opened, 1 checked and mapped, -1 failed */
+    hid_t fid;                  /* open while recently used (source.c), else H5I_INVALID_HID */
+    uint64_t used;              /* when last used (the source's clock) */
     const unsigned char *map;
     size_t maplen;
 } qchunk;
@@ -81,6 +82,8 @@ typedef struct qsrc {
     unsigned char *valid;
     int64_t mapped_bytes, copied_bytes; /* what the views used in place / copied */
     int has_weights_ds[3];      /* weights/params, state1, state2: 0 unknown, 1 yes, -1 no */
+    uint64_t clock;             /* chunk handles' recency */
+    qview *stepv[NV_DYN_TIERS]; /* each tier's step column */
 } qsrc;
 
 nv_status qsrc_open(qrun *run, const char *model, qsrc **out, nv_error *err);

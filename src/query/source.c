@@ -271,17 +271,48 @@ int64_t qsrc_batch(const qsrc *s, int64_t step) {
     return NV_MIN(in->batch_size, in->n_train - pos * in->batch_size);
 }
 
+/* A chunk's HDF5 handle is needed only to find where its datasets lie (or to read the
+ * ones that cannot be used in place); the mapping stays. Each H5Fopen builds a
+ * metadata cache of about a megabyte, so at most QSRC_OPEN handles per model stay
+ * open (the least recently used is closed): a scan over 20 chunks then costs 20
+ * opens whose memory HDF5's free lists recycle, not 20 caches alive at once. */
+#define QSRC_OPEN 3
+
 static nv_status chunk_open(qsrc *s, qchunk *c, nv_error *err) {
-    if (c->state == 1) return NV_OK;
     if (c->state == -1) return nv_fail(err, NV_EINPUT, "%s: unreadable (see the first error)", c->path);
-    c->state = -1;
+    if (c->fid >= 0) {
+        c->used = ++s->clock;
+        return NV_OK;
+    }
+    /* make room */
+    int nopen = 0, lru = -1;
+    for (int i = 0; i < s->nchunks; i++)
+        if (s->chunk[i].fid >= 0) {
+            nopen++;
+            if (lru < 0 || s->chunk[i].used < s->chunk[lru].used) lru = i;
+        }
+    if (nopen >= QSRC_OPEN && lru >= 0) {
+        H5Fclose(s->chunk[lru].fid);
+        s->chunk[lru].fid = H5I_INVALID_HID;
+    }
     nv_h5_quiet();
     c->fid = nv_h5_open_read(c->path, err);
-    if (c->fid < 0) return NV_EINPUT;
+    if (c->fid < 0) {
+        c->state = -1;
+        return NV_EINPUT;
+    }
+    c->used = ++s->clock;
+    if (c->state == 1) return NV_OK; /* checked and mapped before */
     nv_status st = nv_h5_check_format(c->fid, c->path, NV_DYN_CHUNK_FORMAT, NV_DYN_VERSION, NULL, err);
-    if (st) return st;
+    if (st) {
+        c->state = -1;
+        return st;
+    }
     int fd = open(c->path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return nv_fail(err, NV_EINPUT, "%s: cannot open (%s)", c->path, strerror(errno));
+    if (fd < 0) {
+        c->state = -1;
+        return nv_fail(err, NV_EINPUT, "%s: cannot open (%s)", c->path, strerror(errno));
+    }
     struct stat sb;
     if (fstat(fd, &sb) == 0 && sb.st_size > 0) {
         void *m = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_SHARED, fd, 0);
@@ -474,9 +505,15 @@ nv_status qsrc_i64(qsrc *s, qview *v, int64_t row, int64_t col, int64_t *out, nv
 }
 
 static nv_status step_view(qsrc *s, int tier, qview **v, nv_error *err) {
+    if (s->stepv[tier]) { /* asked for once per row of every table: kept */
+        *v = s->stepv[tier];
+        return NV_OK;
+    }
     char p[32];
     snprintf(p, sizeof p, "%s/step", nv_dyn_tier_name(tier));
-    return qsrc_view(s, p, v, err);
+    nv_status st = qsrc_view(s, p, v, err);
+    if (!st) s->stepv[tier] = *v;
+    return st;
 }
 
 nv_status qsrc_row_step(qsrc *s, int tier, int64_t row, int64_t *step, nv_error *err) {
