@@ -141,6 +141,9 @@ nv_status dyn_store_truncate(dyn_writer *w, int64_t max_step, nv_error *err);
  * from the listed chunks into out; *got = rows read. */
 nv_status dyn_store_tail_grad_norm(dyn_writer *w, int64_t n, float *out, int64_t *got, nv_error *err);
 
+/* float -> IEEE half bits, round to nearest even (store.c). */
+uint16_t dyn_f32_to_f16(float v);
+
 /* The IEEE half type for HDF5 (as h5py's float16); the caller closes it. */
 hid_t dyn_h5_f16(void);
 
