@@ -105,6 +105,7 @@ typedef struct {
     nv_hash *running;                /* (ndatasets) the index datasets' hashes so far */
     int running_ok;                  /* 0 after a resume: the index is hashed at the end */
     double index_time;               /* when the index was last rewritten (nv_now) */
+    int64_t index_chunks;            /* how many chunks that index lists */
     /* recycled chunk blocks (all of a model's chunks are about the same size) */
     pthread_mutex_t pool_mu;         /* the pool and refs */
     void *pool_block[2];
@@ -129,6 +130,10 @@ void dyn_chunk_release(dyn_writer *w, dyn_chunk *c);
 
 /* On the writer: writes, publishes and lists chunk c (manifest, index, hashes). */
 nv_status dyn_chunk_write(dyn_writer *w, const dyn_chunk *c, nv_error *err);
+
+/* Rewrites the index when it lists fewer chunks than the manifest (it is
+ * rewritten at most every 2 s while chunks arrive): for a run that stops early. */
+nv_status dyn_index_sync(dyn_writer *w, nv_error *err);
 
 /* Reads the manifest of the model into w's chunk list (none: empty). */
 nv_status dyn_manifest_load(dyn_writer *w, nv_error *err);

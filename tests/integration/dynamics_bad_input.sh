@@ -84,7 +84,7 @@ with h5py.File(f"{run}/dynamics/bottleneck.h5", "r") as f:
     s = f["steps/step"][:]
     assert list(s) == list(range(1, 11)), s
     assert np.isfinite(f["factors/hidden1/d"][:]).all()
-print("chunks 0 and 1 listed and readable through the index: steps", s[0], "..", s[-1])
+print("chunks 0 and 1 listed, readable, and in the index: steps", s[0], "..", s[-1])
 EOF
 )
   [ $? = 0 ] && ok "full disk: $out" || bad "full disk: earlier chunks: $out"
