@@ -15,6 +15,7 @@
 #include "nerve/dynamics.h"
 #include "nerve/info.h"
 #include "nerve/mlp.h"
+#include "nerve/plot.h"
 #include "nerve/report.h"
 #include "nerve/rng.h"
 #include "nerve/run.h"
@@ -142,7 +143,7 @@ static void test_kernels(void **state) {
 
     /* gradient statistics of a layer block W (R-1, C) + b: rows, total, counts */
     const int O = R - 1, I = C;
-    float g[R * C];
+    float g[R * C + R];
     memcpy(g, x, sizeof g);
     g[5] = NAN;
     g[O * I + 2] = INFINITY; /* in the bias */
@@ -648,5 +649,7 @@ int main(void) {
         cmocka_unit_test(test_same_step),    cmocka_unit_test(test_influence_fd),
         cmocka_unit_test(test_store_roundtrip), cmocka_unit_test(test_config),
     };
-    return cmocka_run_group_tests(tests, setup, NULL);
+    int rc = cmocka_run_group_tests(tests, setup, NULL);
+    nv_plot_release_caches(); /* fontconfig's caches, from the report's figures (ASan) */
+    return rc;
 }
