@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 
 #include "nerve/config.h"
+#include "nerve/dynamics_figures.h"
 #include "nerve/plot.h"
 #include "nerve/snapshot.h"
 #include "nerve/strbuf.h"
@@ -465,6 +466,11 @@ nv_status nv_report_write(const char *run, const nv_report_options *opt, char *o
         return nv_fail(err, NV_EINPUT, "%s: not a run directory (no config.cfg); give the --out directory of nerve train", run);
     nv_status st = training_figure(run, err);
     if (st) return st;
+    /* the dynamics record's figures, when the run has one (docs/dynamics.md) */
+    snprintf(path, sizeof path, "%s/dynamics", run);
+    int ndyn = 0, have_dyn = exists(path);
+    if (have_dyn && (st = nv_dynamics_figures(run, &ndyn, err))) return st;
+    snprintf(path, sizeof path, "%s/config.cfg", run);
     int max_diagrams = opt && opt->max_diagram_figures > 0 ? opt->max_diagram_figures : 60;
 
     nv_strbuf b = {0};
@@ -501,6 +507,24 @@ nv_status nv_report_write(const char *run, const nv_report_options *opt, char *o
     nv_sb_puts(&b, "<h2 id=\"training\">Training</h2>\n");
     if (!embed_glob(&b, &ps, run, "analysis/figures/training.svg", "training", 0))
         missing(&b, "training curves", "nerve train");
+
+    nv_sb_puts(&b, "<h2 id=\"dynamics\">Training dynamics</h2>\n");
+    if (have_dyn && ndyn > 0) {
+        nv_sb_puts(&b, "<p>From the per-step record in <code>dynamics/</code> (docs/dynamics.md): every step's "
+                       "gradients and updates per layer, every unit's influence, dead units, and the exact per-sample "
+                       "gradient norms from the stored factors.</p>\n");
+        static const char *const stems[] = {"dynamics_norms", "dynamics_influence", "dynamics_dead", "dynamics_samples"};
+        for (int i = 0; i < 4; i++) {
+            /* the heat map as PNG: its SVG has a rectangle per cell (megabytes) */
+            char p2[NV_PATH_LEN + 96];
+            snprintf(p2, sizeof p2, "%s/analysis/figures/%s.%s", run, stems[i], i == 1 ? "png" : "svg");
+            if (exists(p2)) embed(&b, &ps, run, p2, stems[i], NULL);
+        }
+    } else {
+        nv_sb_puts(&b, "<p class=\"missing\">No training-dynamics record: set <code>dynamics.enabled = true</code> "
+                       "in the experiment config (see experiments/spheres_dynamics.cfg and docs/dynamics.md) and train "
+                       "again.</p>\n");
+    }
 
     nv_sb_puts(&b, "<h2 id=\"topology\">Topology: Betti numbers by layer and epoch</h2>\n");
     if (embed_glob(&b, &ps, run, "analysis/figures/betti_chart.svg", "betti-chart", 0)) {
