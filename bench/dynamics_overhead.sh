@@ -100,17 +100,18 @@ dd1=$(dd_rate "$maxmb"); dd2=$(dd_rate "$maxmb")
 ddm=$(printf '%s\n%s\n' "$dd1" "$dd2" | median)
 
 echo
-echo "| data | recorder | wall with (s) | wall without (s) | median of paired ratios | store | write rate | vs dd ($maxmb MB: $(printf '%.0f' "$ddm") MB/s) |"
-echo "|---|---|---:|---:|---:|---:|---:|---:|"
+echo "| data | recorder | wall with (s) | wall without (s) | wall, median of paired ratios | CPU (user+sys), median of paired ratios | store | write rate | vs dd ($maxmb MB: $(printf '%.0f' "$ddm") MB/s) |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
 for data in $DATA; do
   for s in $(awk -v d="$data" '$1==d{print $2}' "$tmp/all" | awk '!seen[$0]++'); do
     ww=$(awk -v d="$data" -v s="$s" '$1==d && $2==s && $3=="with"{print $4}' "$tmp/all" | median)
     wo=$(awk -v d="$data" -v s="$s" '$1==d && $2==s && $3=="without"{print $4}' "$tmp/all" | median)
     pr=$(awk -v d="$data" -v s="$s" '$1==d && $2==s && $3=="with"{w[++i]=$4} $1==d && $2==s && $3=="without"{o[++j]=$4} END{for(k=1;k<=i;k++) print w[k]/o[k]}' "$tmp/all" | median)
+    cr=$(awk -v d="$data" -v s="$s" '$1==d && $2==s && $3=="with"{w[++i]=$5} $1==d && $2==s && $3=="without"{o[++j]=$5} END{for(k=1;k<=i;k++) print w[k]/o[k]}' "$tmp/all" | median)
     by=$(awk -v d="$data" -v s="$s" '$1==d && $2==s && $3=="with"{print $6}' "$tmp/all" | median)
-    awk -v d="$data" -v s="$s" -v a="$ww" -v b="$wo" -v r="$pr" -v y="$by" -v dd="$ddm" 'BEGIN{
+    awk -v d="$data" -v s="$s" -v a="$ww" -v b="$wo" -v r="$pr" -v c="$cr" -v y="$by" -v dd="$ddm" 'BEGIN{
       rate = y / 1e6 / a;
-      printf "| %s | %s | %.2f | %.2f | %.3fx | %.1f MB | %.0f MB/s | %.0f%% |\n", d, s, a, b, r, y/1e6, rate, 100*rate/dd}'
+      printf "| %s | %s | %.2f | %.2f | %.3fx | %.3fx | %.1f MB | %.0f MB/s | %.0f%% |\n", d, s, a, b, r, c, y/1e6, rate, 100*rate/dd}'
   done
 done
 echo

@@ -38,6 +38,8 @@ blas_cflags=$(pc --cflags openblas || inc_dir x86_64-linux-gnu/openblas-pthread 
 blas_libs=$(pc --libs openblas || echo "-lopenblas")
 cairo_cflags=$(pc --cflags cairo || inc_dir cairo cairo.h)
 cairo_libs=$(pc --libs cairo || echo "-lcairo")
+mhd_cflags=$(pc --cflags libmicrohttpd || echo "")
+mhd_libs=$(pc --libs libmicrohttpd || echo "-lmicrohttpd")
 
 cuda_home=${CUDA_HOME:-/usr/local/cuda}
 nvcc=""
@@ -60,6 +62,8 @@ NV_BLAS_CFLAGS := $blas_cflags
 NV_BLAS_LIBS := $blas_libs
 NV_CAIRO_CFLAGS := $cairo_cflags
 NV_CAIRO_LIBS := $cairo_libs
+NV_MHD_CFLAGS := $mhd_cflags
+NV_MHD_LIBS := $mhd_libs
 NV_NVCC := $nvcc
 NV_CUDA_HOME := $cuda_home
 NV_CUDA_VERSION := $cuda_ver

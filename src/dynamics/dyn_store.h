@@ -105,6 +105,7 @@ typedef struct {
     nv_hash *running;                /* (ndatasets) the index datasets' hashes so far */
     int running_ok;                  /* 0 after a resume: the index is hashed at the end */
     double index_time;               /* when the index was last rewritten (nv_now) */
+    int64_t index_chunks;            /* how many chunks that index lists */
     /* recycled chunk blocks (all of a model's chunks are about the same size) */
     pthread_mutex_t pool_mu;         /* the pool and refs */
     void *pool_block[2];
@@ -130,6 +131,10 @@ void dyn_chunk_release(dyn_writer *w, dyn_chunk *c);
 /* On the writer: writes, publishes and lists chunk c (manifest, index, hashes). */
 nv_status dyn_chunk_write(dyn_writer *w, const dyn_chunk *c, nv_error *err);
 
+/* Rewrites the index when it lists fewer chunks than the manifest (it is
+ * rewritten at most every 2 s while chunks arrive): for a run that stops early. */
+nv_status dyn_index_sync(dyn_writer *w, nv_error *err);
+
 /* Reads the manifest of the model into w's chunk list (none: empty). */
 nv_status dyn_manifest_load(dyn_writer *w, nv_error *err);
 /* Starts the model's record over: removes its chunks, manifest and index. */
@@ -140,6 +145,9 @@ nv_status dyn_store_truncate(dyn_writer *w, int64_t max_step, nv_error *err);
 /* Reads the last (at most) n rows of steps/grad_norm (n x L floats, oldest first)
  * from the listed chunks into out; *got = rows read. */
 nv_status dyn_store_tail_grad_norm(dyn_writer *w, int64_t n, float *out, int64_t *got, nv_error *err);
+
+/* float -> IEEE half bits, round to nearest even (store.c). */
+uint16_t dyn_f32_to_f16(float v);
 
 /* The IEEE half type for HDF5 (as h5py's float16); the caller closes it. */
 hid_t dyn_h5_f16(void);

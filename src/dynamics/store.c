@@ -32,11 +32,6 @@
 #include "nerve/runhash.h"
 #include "store/h5util.h"
 
-const char *nv_dyn_tier_name(int tier) {
-    static const char *const names[NV_DYN_TIERS] = {"steps", "neurons", "samples", "factors", "weights"};
-    return tier >= 0 && tier < NV_DYN_TIERS ? names[tier] : "?";
-}
-
 /* ---- the table of datasets ------------------------------------------------------- */
 static const char *const UNIT_NAMES[NV_DU_COUNT] = {"mean_act", "frac_active", "mean_abs_delta",
                                                      "grad_norm", "update_norm", "influence"};
@@ -571,6 +566,7 @@ static nv_status index_dataset(const dyn_writer *w, hid_t fid, const dyn_dataset
 static nv_status index_write(dyn_writer *w, nv_error *err) {
     const dyn_layout *l = w->lay;
     w->index_time = nv_now();
+    w->index_chunks = w->nchunks;
     char path[NV_PATH_LEN + 128];
     index_path(w, path, sizeof path);
     char *tmp = NULL;
@@ -606,17 +602,56 @@ static nv_status index_write(dyn_writer *w, nv_error *err) {
     return NV_OK;
 }
 
+nv_status dyn_index_sync(dyn_writer *w, nv_error *err) {
+    return w->index_chunks == w->nchunks ? NV_OK : index_write(w, err);
+}
+
 /* ---- one chunk ------------------------------------------------------------------------ */
-static void to_f16(const float *src, uint16_t *dst, int64_t n) {
-    for (int64_t i = 0; i < n; i++) {
-        _Float16 h = (_Float16)src[i];
-        memcpy(dst + i, &h, 2);
+/* IEEE binary32 -> binary16, rounding to nearest even, with overflow to infinity,
+ * subnormals and NaN as the hardware conversion does (F. Giesen's
+ * float_to_half_fast3_rtne). Integer operations only: the compiler's _Float16
+ * conversion is a library call per value on x86-64 without F16C (the baseline the
+ * build targets), which made f16 factors cost 5x the CPU of writing f32.
+ * tests/unit/test_dynamics.c checks it against _Float16 bit for bit. */
+uint16_t dyn_f32_to_f16(float v) {
+    const uint32_t f32infty = 255u << 23, f16max = (127u + 16u) << 23;
+    const uint32_t denorm_magic_u = ((127u - 15u) + (23u - 10u) + 1u) << 23;
+    uint32_t f;
+    memcpy(&f, &v, 4);
+    const uint32_t sign = f & 0x80000000u;
+    f ^= sign;
+    uint16_t o;
+    if (f >= f16max) {
+        o = f > f32infty ? 0x7e00 : 0x7c00; /* NaN (quiet) or infinity */
+    } else if (f < (113u << 23)) {
+        /* a subnormal half or zero: adding the magic number lets the float unit do
+         * the rounding (round to nearest even, the default mode) */
+        float x, magic;
+        memcpy(&x, &f, 4);
+        memcpy(&magic, &denorm_magic_u, 4);
+        x += magic;
+        uint32_t r;
+        memcpy(&r, &x, 4);
+        o = (uint16_t)(r - denorm_magic_u);
+    } else {
+        const uint32_t mant_odd = (f >> 13) & 1u;
+        f += ((uint32_t)(15 - 127) << 23) + 0xfffu; /* rebias; round the dropped bits */
+        f += mant_odd;                               /* ties to even */
+        o = (uint16_t)(f >> 13);
     }
+    return (uint16_t)(o | (sign >> 16));
+}
+
+static void to_f16(const float *src, uint16_t *dst, int64_t n) {
+    for (int64_t i = 0; i < n; i++) dst[i] = dyn_f32_to_f16(src[i]);
 }
 
 /* A failure to write the store is reported as bad input: the run directory (its
  * disk) is what the user gave; message, exit status 2 (docs/dynamics.md). */
-static nv_status write_failed(nv_error *err, const char *path) {
+static nv_status write_failed(dyn_writer *w, nv_error *err, const char *path) {
+    /* the listed chunks stay readable through the index too, if it can be written */
+    nv_error ignore = {0};
+    (void)dyn_index_sync(w, &ignore);
     if (err && err->status != NV_EINPUT) {
         char msg[NV_ERROR_LEN];
         snprintf(msg, sizeof msg, "%s", err->msg);
@@ -636,10 +671,10 @@ nv_status dyn_chunk_write(dyn_writer *w, const dyn_chunk *c, nv_error *err) {
     snprintf(path, sizeof path, "%s/%s", w->dir, name);
     snprintf(rel, sizeof rel, "dynamics/%s/%s", l->model, name);
     nv_status st = nv_mkdirs(w->dir, err);
-    if (st) return write_failed(err, path);
+    if (st) return write_failed(w, err, path);
     char *tmp = NULL;
     hid_t fid = nv_h5_create_temp(path, &tmp, err);
-    if (fid < 0) return write_failed(err, path);
+    if (fid < 0) return write_failed(w, err, path);
     dyn_chunk_rec rec = {.index = c->index, .epoch = c->epoch, .last_epoch = c->last_epoch, .first_step = c->first_step,
                          .last_step = c->last_step};
     for (int t = 0; t < NV_DYN_TIERS; t++) {
@@ -714,7 +749,7 @@ done:
     st = nv_h5_finish_temp(fid, tmp, path, st, err);
     if (st) {
         json_decref(hashes);
-        return write_failed(err, path);
+        return write_failed(w, err, path);
     }
     /* listed only now that the file is in place; then the index */
     if (w->nchunks == w->cap) {
@@ -736,7 +771,7 @@ done:
     if ((st = manifest_write(w, err)) ||
         ((last || nv_now() - w->index_time >= DYN_INDEX_SECONDS) && (st = index_write(w, err)))) {
         json_decref(hashes);
-        return write_failed(err, path);
+        return write_failed(w, err, path);
     }
     if (hashes) {
         char *text = json_dumps(hashes, JSON_SORT_KEYS | JSON_COMPACT);

@@ -103,10 +103,10 @@ nv_status nv_h5_check_format(hid_t fid, const char *file, const char *expected, 
 hid_t nv_h5_open_read(const char *path, nv_error *err);
 
 /* --- datasets ---------------------------------------------------------------- */
-/* Creates and writes a dataset of rank 1 or 2 (dims[0] rows) of `mem_type` data
- * stored as `file_type`. compress = 1..9: chunked by rows (about 1 MiB, at most
- * 4096 rows) with shuffle + gzip at that level; 0: contiguous. Empty datasets are
- * contiguous. */
+/* Creates and writes a dataset of rank 1 to 4 (dims[0] rows) of `mem_type` data
+ * stored as `file_type`. compress = 1..9: chunked by rows (a row is everything
+ * under one first index; about 1 MiB, at most 4096 rows) with shuffle + gzip at
+ * that level; 0: contiguous. Empty datasets are contiguous. */
 nv_status nv_h5_write_dataset(hid_t loc, const char *name, hid_t file_type, hid_t mem_type,
                               int rank, const int64_t *dims, const void *data, int compress,
                               const char *file, nv_error *err);

@@ -245,6 +245,8 @@ static void record_delta(nv_trainer *t, int l, const nv_real *a, const nv_real *
         nv_cpu_dyn_unit_stats(NULL, NULL, NULL, dz, rows, out, NULL, NULL, NULL, o->unit[k][NV_DU_MEAN_ABS_DELTA]);
 }
 
+static void record_grad(nv_trainer *t, int k, const nv_dyn_request *req, nv_dyn_step *o);
+
 /* Given dz = dLoss/dlogits (rows, widths[L]), fills t->grads for every layer;
  * x is the input forward() saw. With req (a recorded step) it also takes what
  * req asks for into o on the way; the arithmetic of the gradients is the same. */
@@ -260,6 +262,7 @@ static void backward(nv_trainer *t, const nv_real *x, int64_t rows, const nv_dyn
         nv_real *db = t->grads + nv_mlp_bias_offset(s, l - 1);         /* (out) */
         if (req) record_delta(t, l, a, dz, rows, req, o);
         nv_cpu_layer_grad(dz, a, rows, in, out, dW, db);
+        if (req && (req->layer_stats || req->unit_stats)) record_grad(t, l - 1, req, o);
         if (l > 1) {
             /* da = dz W: (rows, out) x (out, in); then through the activation */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)in, (int)out, 1.0f,
@@ -319,53 +322,54 @@ void nv_cpu_apply_update(const nv_optim_spec *o, nv_real *params, nv_real *state
     }
 }
 
-/* The statistics of the gradient (before weight decay), per layer. */
-static void record_grads(nv_trainer *t, const nv_dyn_request *req, nv_dyn_step *o) {
+/* The statistics of layer k's gradient (before weight decay), taken in backward()
+ * right after the layer's gradient is computed, while it is in cache. */
+static void record_grad(nv_trainer *t, int k, const nv_dyn_request *req, nv_dyn_step *o) {
     const nv_mlp_spec *s = &t->spec;
-    for (int k = 0; k < s->nlayers; k++) {
-        const int64_t in = s->widths[k], out = s->widths[k + 1];
-        nv_real *row = req->unit_stats ? o->unit[k][NV_DU_GRAD_NORM] : NULL;
-        double total;
-        int64_t c[3];
-        nv_cpu_dyn_grad_stats(t->grads + nv_mlp_weight_offset(s, k), out, in, req->alarm_abs, req->alarm_rel[k],
-                              row, &total, c);
-        if (row)
-            for (int64_t j = 0; j < out; j++) row[j] = sqrtf(row[j]);
-        o->layer[k][NV_DL_GRAD_SQ] = total;
-        o->layer[k][NV_DL_ALARM_ABS] = (double)c[0];
-        o->layer[k][NV_DL_ALARM_REL] = (double)c[1];
-        o->layer[k][NV_DL_NONFINITE_GRAD] = (double)c[2];
-    }
+    const int64_t in = s->widths[k], out = s->widths[k + 1];
+    nv_real *row = req->unit_stats ? o->unit[k][NV_DU_GRAD_NORM] : NULL;
+    double total;
+    int64_t c[3];
+    nv_cpu_dyn_grad_stats(t->grads + nv_mlp_weight_offset(s, k), out, in, req->alarm_abs, req->alarm_rel[k], row,
+                          &total, c);
+    if (row)
+        for (int64_t j = 0; j < out; j++) row[j] = sqrtf(row[j]);
+    o->layer[k][NV_DL_GRAD_SQ] = total;
+    o->layer[k][NV_DL_ALARM_ABS] = (double)c[0];
+    o->layer[k][NV_DL_ALARM_REL] = (double)c[1];
+    o->layer[k][NV_DL_NONFINITE_GRAD] = (double)c[2];
 }
 
-/* The statistics of the update (t->before against t->params), per layer, and the
- * per-unit means from the sums the backward pass took. */
-static void record_update(nv_trainer *t, int64_t b, const nv_dyn_request *req, nv_dyn_step *o) {
+/* Layer k's update, with its statistics: the block is copied (t->before), updated
+ * by the same elementwise kernels as the whole array (so the same bits), and
+ * compared with the copy while both are in cache; then the per-unit means from
+ * the sums the backward pass took. */
+static void update_layer_recorded(nv_trainer *t, int k, int64_t b, const nv_dyn_request *req, nv_dyn_step *o) {
     const nv_mlp_spec *s = &t->spec;
-    for (int k = 0; k < s->nlayers; k++) {
-        const int64_t in = s->widths[k], out = s->widths[k + 1], off = nv_mlp_weight_offset(s, k);
-        nv_real *row = req->unit_stats ? o->unit[k][NV_DU_UPDATE_NORM] : NULL;
-        double sums[4];
-        int64_t nf;
-        nv_cpu_dyn_update_stats(t->before + off, t->params + off, req->w0 ? req->w0 + off : NULL, out, in, row,
-                                sums, &nf);
-        if (row)
-            for (int64_t j = 0; j < out; j++) row[j] = sqrtf(row[j]);
-        o->layer[k][NV_DL_WEIGHT_SQ] = sums[0];
-        o->layer[k][NV_DL_BEFORE_SQ] = sums[1];
-        o->layer[k][NV_DL_UPDATE_SQ] = sums[2];
-        o->layer[k][NV_DL_INIT_SQ] = sums[3];
-        o->layer[k][NV_DL_NONFINITE_WEIGHT] = (double)nf;
-        const nv_real *act = o->unit[k][NV_DU_FRAC_ACTIVE];
-        int64_t dead = 0;
-        for (int64_t j = 0; j < out; j++) dead += act[j] == 0.0f;
-        o->layer[k][NV_DL_DEAD] = (double)dead;
-        if (req->unit_stats) {
-            nv_real *m = o->unit[k][NV_DU_MEAN_ACT], *f = o->unit[k][NV_DU_FRAC_ACTIVE];
-            for (int64_t j = 0; j < out; j++) {
-                m[j] = m[j] / (float)b;
-                f[j] = f[j] / (float)b;
-            }
+    const int64_t in = s->widths[k], out = s->widths[k + 1], off = nv_mlp_weight_offset(s, k), n = out * in + out;
+    memcpy(t->before + off, t->params + off, sizeof(nv_real) * (size_t)n);
+    nv_cpu_apply_update(&t->opt, t->params + off, t->state1 + off, t->state2 + off, t->grads + off, n, t->step);
+    nv_real *row = req->unit_stats ? o->unit[k][NV_DU_UPDATE_NORM] : NULL;
+    double sums[4];
+    int64_t nf;
+    nv_cpu_dyn_update_stats(t->before + off, t->params + off, req->w0 ? req->w0 + off : NULL, out, in, row, sums,
+                            &nf);
+    if (row)
+        for (int64_t j = 0; j < out; j++) row[j] = sqrtf(row[j]);
+    o->layer[k][NV_DL_WEIGHT_SQ] = sums[0];
+    o->layer[k][NV_DL_BEFORE_SQ] = sums[1];
+    o->layer[k][NV_DL_UPDATE_SQ] = sums[2];
+    o->layer[k][NV_DL_INIT_SQ] = sums[3];
+    o->layer[k][NV_DL_NONFINITE_WEIGHT] = (double)nf;
+    const nv_real *act = o->unit[k][NV_DU_FRAC_ACTIVE];
+    int64_t dead = 0;
+    for (int64_t j = 0; j < out; j++) dead += act[j] == 0.0f;
+    o->layer[k][NV_DL_DEAD] = (double)dead;
+    if (req->unit_stats) {
+        nv_real *m = o->unit[k][NV_DU_MEAN_ACT], *f = o->unit[k][NV_DU_FRAC_ACTIVE];
+        for (int64_t j = 0; j < out; j++) {
+            m[j] = m[j] / (float)b;
+            f[j] = f[j] / (float)b;
         }
     }
 }
@@ -390,17 +394,20 @@ static nv_status step_impl(nv_trainer *t, const uint32_t *idx, int64_t b, float 
     const int64_t np = t->nparams;
     const int stats = req && (req->layer_stats || req->unit_stats);
     if (req) {
-        if (stats) record_grads(t, req, o);
         if (req->samples) {
             if (o->sample_loss) memcpy(o->sample_loss, t->row_loss, sizeof(nv_real) * (size_t)b);
             if (o->sample_correct) memcpy(o->sample_correct, t->row_ok, sizeof(int32_t) * (size_t)b);
         }
         o->correct = nv_cpu_count_nonzero(t->row_ok, b);
-        if (stats) memcpy(t->before, t->params, sizeof(nv_real) * (size_t)np);
     }
     t->step++;
-    nv_cpu_apply_update(&t->opt, t->params, t->state1, t->state2, t->grads, np, t->step);
-    if (stats) record_update(t, b, req, o);
+    if (!stats) {
+        nv_cpu_apply_update(&t->opt, t->params, t->state1, t->state2, t->grads, np, t->step);
+    } else {
+        /* layer by layer (the layers' blocks tile the flat array, and every update
+         * kernel is elementwise: the same bits as one call over everything) */
+        for (int k = 0; k < t->spec.nlayers; k++) update_layer_recorded(t, k, b, req, o);
+    }
     return NV_OK;
 }
 

@@ -633,6 +633,11 @@ static nv_status queue_checkpoint(const run_ctx *rc, int m, nv_trainer *t, int64
  * small spheres nets costs more than the epoch itself; a resumed run redoes at most
  * this much work, and ends with the same bytes whichever checkpoint it starts from. */
 #define NV_CHECKPOINT_SECONDS 10.0
+/* How often the metrics files are rewritten between checkpoints, so a viewer
+ * (nerve serve) shows new epochs within a second or two. They are small, written
+ * by the background writer, and a resumed run rewrites them from its checkpoint,
+ * so rows past the checkpoint never outlive a --resume. */
+#define NV_METRICS_SECONDS 0.5
 
 /* Everything an epoch leaves on disk, queued in the order that keeps a crash safe:
  * the snapshot, then the checkpoint (so a checkpoint never names an epoch whose
@@ -640,9 +645,10 @@ static nv_status queue_checkpoint(const run_ctx *rc, int m, nv_trainer *t, int64
  * written at snapshot epochs, at the last epoch, and otherwise every
  * NV_CHECKPOINT_SECONDS; with the dynamics recorder on, only at epochs that end
  * one of its chunks (can_checkpoint; run.h), the first such epoch at or after
- * those. */
+ * those. The metrics alone are also written every NV_METRICS_SECONDS. */
 static nv_status queue_epoch_files(const run_ctx *rc, int m, nv_trainer *t, int64_t epoch,
-                                   double *last_checkpoint, snapshot_job **snapshot, int can_checkpoint,
+                                   double *last_checkpoint, double *last_metrics, snapshot_job **snapshot,
+                                   int can_checkpoint,
                                    nv_error *err) {
     nv_status st = NV_OK;
     int snap = is_snapshot_epoch(rc->ex, epoch);
@@ -652,7 +658,10 @@ static nv_status queue_epoch_files(const run_ctx *rc, int m, nv_trainer *t, int6
         (snap || epoch == rc->ex->epochs || nv_now() - *last_checkpoint >= NV_CHECKPOINT_SECONDS)) {
         st = queue_checkpoint(rc, m, t, epoch, err);
         if (!st) st = queue_metrics(rc, m, err);
-        *last_checkpoint = nv_now();
+        *last_checkpoint = *last_metrics = nv_now();
+    } else if (!st && nv_now() - *last_metrics >= NV_METRICS_SECONDS) {
+        st = queue_metrics(rc, m, err);
+        *last_metrics = nv_now();
     }
     return st;
 }
@@ -769,7 +778,7 @@ static nv_status train_model(run_ctx *rc, int m, uint32_t *perm, nv_error *err) 
         if ((st = rec->begin(&rm, &rstate, line, sizeof line, err))) goto done;
         if (line[0]) note(rc, "%s", line);
     }
-    double last_checkpoint = nv_now();
+    double last_checkpoint = nv_now(), last_metrics = last_checkpoint;
     for (int64_t e = start + 1; e <= ex->epochs; e++) {
         /* The epoch's order depends only on (order seed, epoch): every model, and a
          * resumed run, sees the same sequence of minibatches. train.order_seed is the
@@ -807,7 +816,7 @@ static nv_status train_model(run_ctx *rc, int m, uint32_t *perm, nv_error *err) 
             goto done;
         }
         rc->metric_rows[m] = e + 1;
-        if ((st = queue_epoch_files(rc, m, t, e, &last_checkpoint, &snap, boundary, err))) goto done;
+        if ((st = queue_epoch_files(rc, m, t, e, &last_checkpoint, &last_metrics, &snap, boundary, err))) goto done;
         nv_train_event ev = {.kind = NV_EV_EPOCH, .model = md->name, .epoch = e, .epochs = ex->epochs,
                              .train_loss = row[M_TRAIN_LOSS], .train_acc = row[M_TRAIN_ACC],
                              .test_loss = row[M_TEST_LOSS], .test_acc = row[M_TEST_ACC]};

@@ -15,6 +15,7 @@
 #include "nerve/dynamics.h"
 #include "nerve/info.h"
 #include "nerve/mlp.h"
+#include "nerve/plot.h"
 #include "nerve/report.h"
 #include "nerve/rng.h"
 #include "nerve/run.h"
@@ -142,7 +143,7 @@ static void test_kernels(void **state) {
 
     /* gradient statistics of a layer block W (R-1, C) + b: rows, total, counts */
     const int O = R - 1, I = C;
-    float g[R * C];
+    float g[R * C + R];
     memcpy(g, x, sizeof g);
     g[5] = NAN;
     g[O * I + 2] = INFINITY; /* in the bias */
@@ -205,6 +206,33 @@ static void test_kernels(void **state) {
     assert_int_equal(nf, 0);
     nv_cpu_dyn_scale_copy(out, z, C, 64.0f);
     for (int c = 0; c < C; c++) assert_true(out[c] == 64.0f * z[c]);
+}
+
+/* The f16 factors' conversion against the compiler's _Float16, bit for bit. */
+static void test_f16(void **state) {
+    (void)state;
+    const float special[] = {0.0f, -0.0f, 1.0f, -1.0f, 65504.0f, 65519.99f, 65520.0f, 1e6f, -1e6f, 6.1035156e-05f,
+                             6.0e-05f, 5.96e-08f, 2.98e-08f, 2.99e-08f, 1e-10f, 0.33333334f, INFINITY, -INFINITY,
+                             NAN, 1.00048828125f, 1.00146484375f, 2049.0f, 2051.0f};
+    for (size_t i = 0; i < sizeof special / sizeof *special; i++) {
+        _Float16 h = (_Float16)special[i];
+        uint16_t ref;
+        memcpy(&ref, &h, 2);
+        uint16_t got = dyn_f32_to_f16(special[i]);
+        if (isnan(special[i])) assert_true((got & 0x7c00) == 0x7c00 && (got & 0x3ff));
+        else if (got != ref) fail_msg("%.9g: 0x%04x, _Float16 0x%04x", (double)special[i], got, ref);
+    }
+    for (uint64_t i = 0; i < 2000000; i++) { /* random bit patterns over all exponents */
+        uint32_t u = nv_rng_u32(3, 9, i);
+        float f;
+        memcpy(&f, &u, 4);
+        if (isnan(f)) continue;
+        _Float16 h = (_Float16)f;
+        uint16_t ref;
+        memcpy(&ref, &h, 2);
+        uint16_t got = dyn_f32_to_f16(f);
+        if (got != ref) fail_msg("%a: 0x%04x, _Float16 0x%04x", (double)f, got, ref);
+    }
 }
 
 /* ---- the backend: same step, and the influence against finite differences ---------- */
@@ -617,9 +645,11 @@ static void test_config(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_schedules),    cmocka_unit_test(test_kernels),
+        cmocka_unit_test(test_schedules),    cmocka_unit_test(test_kernels),    cmocka_unit_test(test_f16),
         cmocka_unit_test(test_same_step),    cmocka_unit_test(test_influence_fd),
         cmocka_unit_test(test_store_roundtrip), cmocka_unit_test(test_config),
     };
-    return cmocka_run_group_tests(tests, setup, NULL);
+    int rc = cmocka_run_group_tests(tests, setup, NULL);
+    nv_plot_release_caches(); /* fontconfig's caches, from the report's figures (ASan) */
+    return rc;
 }
