@@ -77,6 +77,8 @@ typedef struct {
     int64_t batch_size;
     nv_optim_spec optim;
     int threads;                    /* BLAS threads for training (0 = 1 per run) */
+    uint64_t order_seed;            /* train.order_seed: the minibatch order's seed (default:
+                                       seed); the data split and the initial weights keep seed */
 
     /* snapshots */
     int64_t nsnap;

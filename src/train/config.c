@@ -47,7 +47,7 @@ static const key_def KEYS[] = {
     {"train", K_GROUP}, {"train.epochs", K_INT}, {"train.batch_size", K_INT},
     {"train.optimizer", K_STR}, {"train.lr", K_NUM}, {"train.momentum", K_NUM},
     {"train.weight_decay", K_NUM}, {"train.beta1", K_NUM}, {"train.beta2", K_NUM},
-    {"train.eps", K_NUM}, {"train.threads", K_INT},
+    {"train.eps", K_NUM}, {"train.threads", K_INT}, {"train.order_seed", K_INT},
     {"snapshots", K_GROUP}, {"snapshots.epochs", K_INTLIST_OR_STR}, {"snapshots.count", K_INT},
     {"snapshots.layers", K_STRLIST_OR_STR}, {"snapshots.preactivations", K_BOOL},
     {"snapshots.compression", K_INT},
@@ -504,6 +504,10 @@ static nv_status read_training(const reader *r, nv_experiment *ex) {
     ex->optim.eps = (float)dv;
     if ((st = get_int(r, "train.threads", 1, 0, 4096, &iv))) return st;
     ex->threads = (int)iv;
+    /* the minibatch order's own seed (docs/training.md): two runs that differ only
+     * in it see the same data and initial weights in different orders */
+    if ((st = get_int(r, "train.order_seed", (long long)ex->seed, 0, INT64_MAX, &iv))) return st;
+    ex->order_seed = (uint64_t)iv;
     return NV_OK;
 }
 
@@ -885,10 +889,15 @@ char *nv_config_resolved_text(const nv_experiment *ex) {
     nv_sb_printf(&b,
                  "train: {\n  epochs = %lld;\n  batch_size = %lld;\n  optimizer = \"%s\";\n  lr = %.9g;\n"
                  "  momentum = %.9g;\n  weight_decay = %.9g;\n  beta1 = %.9g;\n  beta2 = %.9g;\n  eps = %.9g;\n"
-                 "  threads = %d;\n};\n",
+                 "  threads = %d;\n",
                  (long long)ex->epochs, (long long)ex->batch_size, ex->optim.kind == NV_OPT_ADAM ? "adam" : "sgd",
                  (double)ex->optim.lr, (double)ex->optim.momentum, (double)ex->optim.weight_decay,
                  (double)ex->optim.beta1, (double)ex->optim.beta2, (double)ex->optim.eps, ex->threads);
+    /* Only when it is not the seed: runs that leave it alone keep the config text
+     * (and the bytes of every file that stores it) they had before the key existed;
+     * absent means order_seed = seed. */
+    if (ex->order_seed != ex->seed) nv_sb_printf(&b, "  order_seed = %llu;\n", (unsigned long long)ex->order_seed);
+    nv_sb_puts(&b, "};\n");
     nv_sb_printf(&b, "snapshots: {\n  epochs = [");
     for (int64_t i = 0; i < ex->nsnap; i++) nv_sb_printf(&b, "%s%lld", i ? ", " : "", (long long)ex->snap_epochs[i]);
     nv_sb_printf(&b, "];\n  layers = ");

@@ -780,9 +780,11 @@ static nv_status train_model(run_ctx *rc, int m, uint32_t *perm, nv_error *err) 
     }
     double last_checkpoint = nv_now(), last_metrics = last_checkpoint;
     for (int64_t e = start + 1; e <= ex->epochs; e++) {
-        /* The epoch's order depends only on (seed, epoch): every model, and a resumed
-         * run, sees the same sequence of minibatches. */
-        nv_rng_permutation(ex->seed, NV_STREAM_SHUFFLE, (uint64_t)e << 32, perm, (uint32_t)n);
+        /* The epoch's order depends only on (order seed, epoch): every model, and a
+         * resumed run, sees the same sequence of minibatches. train.order_seed is the
+         * seed unless set, so it alone can change the order (nerve query's
+         * compare-runs). */
+        nv_rng_permutation(ex->order_seed, NV_STREAM_SHUFFLE, (uint64_t)e << 32, perm, (uint32_t)n);
         for (int64_t s = 0; s < steps; s++) {
             if (rc->opt->stop && *rc->opt->stop) {
                 st = nv_fail(err, NV_EINTERRUPTED,
