@@ -95,6 +95,9 @@ LDSAN :=
 endif
 CPPFLAGS_ALL := -Iinclude -Isrc $(NV_HDF5_CFLAGS) $(NV_BLAS_CFLAGS) $(NV_CAIRO_CFLAGS) $(NV_MHD_CFLAGS)
 LIBS_ALL := $(NV_HDF5_LIBS) -llapacke $(NV_BLAS_LIBS) -lconfig -ljansson -lcrypto -lxxhash -lz $(NV_CAIRO_LIBS) $(NV_MHD_LIBS) -lm -lpthread -ldl
+# nerve query's SQL engine (src/query/): SQLite, Debian's libsqlite3
+CPPFLAGS_ALL += $(NV_SQLITE_CFLAGS)
+LIBS_ALL += $(NV_SQLITE_LIBS)
 
 ifeq ($(CUDA_EMU),1)
 # chipStar's cucc takes nvcc's options; its runtime (libCHIP) replaces cudart, and

@@ -487,6 +487,9 @@ static const nv_backend cuda_backend = {
     cuda_activations,
     cuda_gradient,
     /* evaluate_capture */ NULL, /* not yet: snapshots use evaluate + activations */
+    /* step_record */ NULL,      /* not yet: the dynamics recorder trains on the CPU backend
+                                    (run.c says so); its statistics kernels are in
+                                    cuda/dyn_kernels.cu, tested against their references */
 };
 
 extern "C" const nv_backend *nv_backend_cuda_table(void) { return &cuda_backend; }

@@ -62,6 +62,7 @@ have_header libopenblas-dev openblas_config.h
 have_header liblapacke-dev lapacke.h
 have_header libconfig-dev libconfig.h
 have_header libjansson-dev jansson.h
+have_header libsqlite3-dev sqlite3.h   # nerve query's SQL engine
 have_header libxxhash-dev xxhash.h   # XXH3-128 of the stored datasets (hashes.json)
 have_header libssl-dev openssl/evp.h  # SHA-256: verifying hashes.json of format_version 1
 have_header zlib1g-dev zlib.h

@@ -31,6 +31,7 @@
 #include <sys/stat.h>
 
 #include "nerve/config.h"
+#include "nerve/dynamics_figures.h"
 #include "nerve/plot.h"
 #include "nerve/snapshot.h"
 #include "nerve/strbuf.h"
@@ -986,8 +987,31 @@ static int betti_chart(nv_strbuf *b, page_state *ps, const char *run) {
     return shown;
 }
 
+static void queries_section(nv_strbuf *b, const char *run, int have_dyn);
+
+/* The training-dynamics figures (nv_dynamics_figures drew them), or how to record. */
+static void dynamics_section(nv_strbuf *b, page_state *ps, const char *run, int have_dyn) {
+    nv_sb_puts(b, "<h2 id=\"dynamics\">Training dynamics</h2>\n");
+    if (have_dyn) {
+        nv_sb_puts(b, "<p>From the per-step record in <code>dynamics/</code> (docs/dynamics.md): every step's "
+                      "gradients and updates per layer, every unit's influence, dead units, and the exact per-sample "
+                      "gradient norms from the stored factors.</p>\n");
+        static const char *const stems[] = {"dynamics_norms", "dynamics_influence", "dynamics_dead", "dynamics_samples"};
+        for (int i = 0; i < 4; i++) {
+            /* the heat map as PNG: its SVG has a rectangle per cell (megabytes) */
+            char p2[NV_PATH_LEN + 96];
+            snprintf(p2, sizeof p2, "%s/analysis/figures/%s.%s", run, stems[i], i == 1 ? "png" : "svg");
+            if (exists(p2)) embed(b, ps, run, p2, stems[i], NULL, 0);
+        }
+    } else {
+        nv_sb_puts(b, "<p class=\"missing\">No training-dynamics record: set <code>dynamics.enabled = true</code> "
+                      "in the experiment config (see experiments/spheres_dynamics.cfg and docs/dynamics.md) and train "
+                      "again.</p>\n");
+    }
+}
+
 static void build_page(nv_strbuf *b, page_state *ps, const char *run, const char *cfg, json_t *rj,
-                       int max_diagrams) {
+                       int max_diagrams, int have_dyn) {
     const char *exp = rj ? json_string_value(json_object_get(rj, "experiment")) : NULL;
     nv_sb_puts(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>nerve report: ");
     put_text(b, exp ? exp : run);
@@ -1019,6 +1043,9 @@ static void build_page(nv_strbuf *b, page_state *ps, const char *run, const char
     nv_sb_puts(b, "<h2 id=\"training\">Training</h2>\n");
     if (!embed_glob(b, ps, run, "analysis/figures/training.svg", "training", 0, 0))
         missing(b, "training curves", "nerve train");
+
+    dynamics_section(b, ps, run, have_dyn);
+    queries_section(b, run, have_dyn);
 
     nv_sb_puts(b, "<h2 id=\"topology\">Topology: Betti numbers by layer and epoch</h2>\n");
     if (betti_chart(b, ps, run)) {
@@ -1061,6 +1088,104 @@ static void build_page(nv_strbuf *b, page_state *ps, const char *run, const char
     nv_sb_puts(b, ").</p>\n</body></html>\n");
 }
 
+/* --- the presets of nerve query (docs/queries.md, "In the report") ----------------------- */
+/* The tables `nerve report` had src/query write under analysis/queries/ (index.json
+ * lists them with the command that reproduces each and its note): each as an HTML
+ * table, the first rows shown and the rest named. This stage computes nothing of the
+ * query engine's, which comes after it in docs/DESIGN.md's map. */
+static void queries_section(nv_strbuf *b, const char *run, int have_dyn) {
+    nv_sb_puts(b, "<h2 id=\"queries\">Queries over the training dynamics</h2>\n");
+    char path[NV_PATH_LEN + 96];
+    snprintf(path, sizeof path, "%s/analysis/queries/index.json", run);
+    json_t *idx = have_dyn ? json_load_file(path, 0, NULL) : NULL;
+    if (!idx) {
+        if (have_dyn) missing(b, "query answers", "nerve report RUN");
+        else nv_sb_puts(b, "<p class=\"missing\">No training-dynamics record to query (see above).</p>\n");
+        return;
+    }
+    nv_sb_puts(b, "<p>The answers of <code>nerve query</code>'s presets (docs/queries.md) for model <code>");
+    put_text(b, json_string_value(json_object_get(idx, "model")) ? json_string_value(json_object_get(idx, "model")) : "?");
+    nv_sb_puts(b, "</code>, each with the command that gives it.</p>\n");
+    int compared = 0;
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(idx, "tables"), i, e) {
+        const char *preset = json_string_value(json_object_get(e, "preset")), *table = json_string_value(json_object_get(e, "table")),
+                   *file = json_string_value(json_object_get(e, "file")), *cmd = json_string_value(json_object_get(e, "command")),
+                   *note = json_string_value(json_object_get(e, "note"));
+        if (!preset || !file || !cmd || !note || !table) continue;
+        compared |= !strcmp(preset, "compare-runs");
+        nv_sb_puts(b, "<h3>");
+        put_text(b, preset);
+        if (table[0]) {
+            nv_sb_puts(b, ": ");
+            put_text(b, table);
+        }
+        nv_sb_puts(b, "</h3>\n<p><code>");
+        put_text(b, cmd);
+        nv_sb_puts(b, "</code></p>\n");
+        if (note[0]) {
+            nv_sb_puts(b, file[0] ? "<p class=\"meta\">" : "<p class=\"missing\">");
+            put_text(b, note);
+            nv_sb_puts(b, "</p>\n");
+        }
+        if (!file[0]) continue;
+        char csv[NV_PATH_LEN + 256];
+        snprintf(csv, sizeof csv, "%s/analysis/queries/%s", run, file);
+        char *text = nv_read_file(csv, NULL);
+        if (!text) continue;
+        nv_sb_printf(b, "<table class=\"data\" data-kind=\"query-%s\" data-source=\"analysis/queries/", preset);
+        put_text(b, file);
+        nv_sb_puts(b, "\">\n");
+        const int max_rows = 25;
+        int row = 0, total = 0;
+        for (char *line = text; *line; total++) {
+            char *end = strchr(line, '\n');
+            if (end) *end = '\0';
+            if (row <= max_rows) {
+                nv_sb_puts(b, "<tr>");
+                /* CSV fields: quoted ones may hold commas ("" is a quote) */
+                for (char *p = line;;) {
+                    nv_sb_puts(b, row == 0 ? "<th>" : "<td>");
+                    if (*p == '"') {
+                        for (p++; *p && !(*p == '"' && p[1] != '"'); p++) {
+                            if (*p == '"') p++;
+                            char c1[2] = {*p, 0};
+                            put_text(b, c1);
+                        }
+                        if (*p == '"') p++;
+                    } else {
+                        size_t n = strcspn(p, ",");
+                        char save = p[n];
+                        p[n] = '\0';
+                        put_text(b, p);
+                        p[n] = save;
+                        p += n;
+                    }
+                    nv_sb_puts(b, row == 0 ? "</th>" : "</td>");
+                    if (*p != ',') break;
+                    p++;
+                }
+                nv_sb_puts(b, "</tr>\n");
+                row++;
+            }
+            if (!end) break;
+            line = end + 1;
+        }
+        nv_sb_puts(b, "</table>\n");
+        if (total - 1 > max_rows) {
+            nv_sb_printf(b, "<p class=\"meta\">%d of %d rows; all of them in <code>analysis/queries/", max_rows, total - 1);
+            put_text(b, file);
+            nv_sb_puts(b, "</code>.</p>\n");
+        }
+        free(text);
+    }
+    if (!compared)
+        nv_sb_puts(b, "<p class=\"meta\">compare-runs needs a second run trained with another <code>train.order_seed</code>: "
+                      "<code>nerve report RUN --compare RUN2</code>.</p>\n");
+    json_decref(idx);
+}
+
 nv_status nv_report_write(const char *run, const nv_report_options *opt, char *out_path, size_t out_len,
                           nv_error *err) {
     char path[NV_PATH_LEN + 64];
@@ -1069,6 +1194,11 @@ nv_status nv_report_write(const char *run, const nv_report_options *opt, char *o
         return nv_fail(err, NV_EINPUT, "%s: not a run directory (no config.cfg); give the --out directory of nerve train", run);
     nv_status st = training_figure(run, err);
     if (st) return st;
+    /* the dynamics record's figures, when the run has one (docs/dynamics.md) */
+    snprintf(path, sizeof path, "%s/dynamics", run);
+    int ndyn = 0, have_dyn = exists(path);
+    if (have_dyn && (st = nv_dynamics_figures(run, &ndyn, err))) return st;
+    snprintf(path, sizeof path, "%s/config.cfg", run);
     int max_diagrams = opt && opt->max_diagram_figures > 0 ? opt->max_diagram_figures : 60;
     size_t max_size = opt && opt->max_bytes > 0 ? opt->max_bytes : REPORT_MAX_SIZE;
 
@@ -1082,7 +1212,7 @@ nv_status nv_report_write(const char *run, const nv_report_options *opt, char *o
     page_state ps;
     for (;;) {
         ps = (page_state){.per_figure = per, .measuring = 1, .max_size = max_size};
-        build_page(&b, &ps, run, cfg, rj, max_diagrams);
+        build_page(&b, &ps, run, cfg, rj, max_diagrams, have_dyn && ndyn > 0);
         base = b.len;
         nv_sb_free(&b);
         if (base + max_size / 50 <= max_size || per < 4096) break;
@@ -1091,7 +1221,7 @@ nv_status nv_report_write(const char *run, const nv_report_options *opt, char *o
     ps = (page_state){.per_figure = per, .max_size = max_size, .galleries_left = 1};
     /* the gallery markup of an embedded figure replaces its link; keep 2% spare */
     ps.gallery_left = base + max_size / 50 < max_size ? max_size - base - max_size / 50 : 0;
-    build_page(&b, &ps, run, cfg, rj, max_diagrams);
+    build_page(&b, &ps, run, cfg, rj, max_diagrams, have_dyn && ndyn > 0);
     free(cfg);
     if (rj) json_decref(rj);
     if (b.oom) {

@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "nerve/dynamics.h"
 #include "nerve/run.h"
 
 static volatile sig_atomic_t g_stop = 0;
@@ -267,8 +268,8 @@ int nv_cmd_train(int argc, char **argv) {
         out = outbuf;
     }
     /* the resolved configuration, once, as a table */
-    char vals[16][256];
-    const char *keys[16], *pv[16];
+    char vals[17][256];
+    const char *keys[17], *pv[17];
     int n = 0;
     char hidden[128] = "";
     for (int i = 0; i < ex.nhidden; i++)
@@ -292,6 +293,17 @@ int nv_cmd_train(int argc, char **argv) {
     ROW("snapshot epochs", "%s", snaps);
     ROW("snapshot layers", "%s%s", ex.snap_all_layers ? "all" : "selected",
         ex.preactivations ? " (+ pre-activations)" : "");
+    if (ex.dynamics.enabled) {
+        char tiers[200] = "";
+        for (int t = 0; t < NV_DYN_TIERS; t++) {
+            if (!ex.dynamics.on[t]) continue;
+            char sc[64];
+            nv_dyn_schedule_text(&ex.dynamics.sched[t], sc, sizeof sc);
+            snprintf(tiers + strlen(tiers), sizeof tiers - strlen(tiers), "%s%s (%s)", tiers[0] ? ", " : "",
+                     nv_dyn_tier_name(t), sc);
+        }
+        ROW("dynamics", "%s", tiers);
+    }
     ROW("device / threads", "%s / %d", ex.device == NV_DEVICE_CPU ? "cpu" : ex.device == NV_DEVICE_CUDA ? "cuda" : "auto",
         ex.threads);
     ROW("mode", "%s", resume ? "resume" : force ? "force (start over)" : "new run");
@@ -311,7 +323,8 @@ int nv_cmd_train(int argc, char **argv) {
     sigaction(SIGTERM, &sa, NULL);
 
     nv_train_options opt = {.out_dir = out, .resume = resume, .force = force, .stop = &g_stop,
-                            .on_event = on_event, .ctx = &pr, .command_line = cmdline};
+                            .on_event = on_event, .ctx = &pr, .command_line = cmdline,
+                            .recorder = ex.dynamics.enabled ? nv_dyn_hooks() : NULL};
     nv_status st = nv_train_run(&ex, &opt, &err);
     if (pr.log) fclose(pr.log);
     if (pr.server > 0) {

@@ -29,6 +29,8 @@ typedef struct {
 static const nv_verb VERBS[] = {
     {"data", nv_cmd_data, "generate or import a data set into an HDF5 dataset file"},
     {"train", nv_cmd_train, "train the paired networks of an experiment, snapshotting activations"},
+    {"dynamics", nv_cmd_dynamics, "a run's training-dynamics record; rebuild any recorded step's weights"},
+    {"query", nv_cmd_query, "SQL and preset questions over training dynamics (which samples moved a weight, ...)"},
     {"info", nv_cmd_info, "describe a run directory or any HDF5 file nerve wrote"},
     {"ph", nv_cmd_ph, "persistent homology: of a file (Ripser-compatible) or of every snapshot of a run"},
     {"pca", nv_cmd_pca, "PCA of every snapshot of a run, or of a matrix file"},

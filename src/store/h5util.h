@@ -50,6 +50,12 @@ void nv_h5_discard_temp(hid_t fid, const char *tmp_path);
 nv_status nv_h5_finish_temp(hid_t fid, char *tmp_path, const char *final_path, nv_status st,
                             nv_error *err);
 
+/* Starts the write-back of what has been written to fid so far without waiting
+ * for it (Linux sync_file_range; elsewhere nothing): a writer of large files then
+ * has the disk busy while it goes on, and the fsync of the commit waits for less.
+ * Only a hint: durability still comes from nv_h5_commit_temp's fsync. */
+void nv_h5_start_writeback(hid_t fid);
+
 /* --- attributes (write) ------------------------------------------------------ */
 nv_status nv_h5_attr_str(hid_t loc, const char *name, const char *value, const char *file,
                          nv_error *err);

@@ -91,6 +91,19 @@ static int report(diff_out *o, const char *prefix, const char *name, const confi
     return 1;
 }
 
+/* A group one side lacks altogether (a newer nerve's section, or one a config left
+ * out) is reported at its first setting, so the message names a key that --set can
+ * give ("dynamics.enabled is true there and not set here"), not "{ ... }". */
+static int report_one_side(diff_out *o, const char *prefix, const config_setting_t *s, int in_a) {
+    const char *name = config_setting_name(s);
+    if (config_setting_is_group(s) && config_setting_length(s) > 0) {
+        char sub[512];
+        snprintf(sub, sizeof sub, "%s%s%s", prefix, *prefix ? "." : "", name);
+        return report_one_side(o, sub, config_setting_get_elem(s, 0), in_a);
+    }
+    return in_a ? report(o, prefix, name, s, NULL) : report(o, prefix, name, NULL, s);
+}
+
 /* Walks group a (in its order), then b's settings that a lacks. */
 static int diff_group(const config_setting_t *a, const config_setting_t *b, const char *prefix, diff_out *o) {
     int n = config_setting_length(a);
@@ -98,7 +111,7 @@ static int diff_group(const config_setting_t *a, const config_setting_t *b, cons
         const config_setting_t *sa = config_setting_get_elem(a, (unsigned)i);
         const char *name = config_setting_name(sa);
         const config_setting_t *sb = config_setting_get_member(b, name);
-        if (!sb) return report(o, prefix, name, sa, NULL);
+        if (!sb) return report_one_side(o, prefix, sa, 1);
         int ga = config_setting_is_group(sa), gb = config_setting_is_group(sb);
         if (ga && gb) {
             char sub[512];
@@ -112,7 +125,7 @@ static int diff_group(const config_setting_t *a, const config_setting_t *b, cons
     for (int i = 0; i < n; i++) {
         const config_setting_t *sb = config_setting_get_elem(b, (unsigned)i);
         const char *name = config_setting_name(sb);
-        if (!config_setting_get_member(a, name)) return report(o, prefix, name, NULL, sb);
+        if (!config_setting_get_member(a, name)) return report_one_side(o, prefix, sb, 0);
     }
     return 0;
 }

@@ -174,6 +174,17 @@ static void test_config_diff(void **state) {
     assert_string_equal(key, "train.seed");
     assert_string_equal(va, "(not set)");
     assert_string_equal(vb, "2");
+    /* a group only one side has: named at its first setting, not as "{ ... }" */
+    assert_int_equal(nv_config_diff("a = 1;\ndyn: { enabled = true; every = 2; };\n", "a = 1;\n", key, sizeof key, va,
+                                    vb, sizeof va), 1);
+    assert_string_equal(key, "dyn.enabled");
+    assert_string_equal(va, "true");
+    assert_string_equal(vb, "(not set)");
+    assert_int_equal(nv_config_diff("a = 1;\n", "a = 1;\nx: { y: { z = 3; }; };\n", key, sizeof key, va, vb,
+                                    sizeof va), 1);
+    assert_string_equal(key, "x.y.z");
+    assert_string_equal(va, "(not set)");
+    assert_string_equal(vb, "3");
     /* a text that does not parse */
     assert_int_equal(nv_config_diff(a, "train: { epochs = ; };", key, sizeof key, va, vb, sizeof va), -1);
     /* the caller may ask only whether they differ */
