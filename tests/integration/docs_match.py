@@ -49,13 +49,19 @@ else:
 src = open(os.path.join(ROOT, "src", "train", "config.c")).read()
 keys = [k for k, kind in re.findall(r'\{"([a-z_.]+)", (K_\w+)\}', src) if kind != "K_GROUP"]
 documented = set()
+
+
+def expand(name):
+    """`a.{b, c}.{d, e}` -> a.b.d, a.b.e, a.c.d, a.c.e (a cell may group keys)."""
+    m = re.search(r"\{([^}]*)\}", name)
+    if not m:
+        return [name]
+    return [x for alt in m.group(1).split(",") for x in expand(name[:m.start()] + alt.strip() + name[m.end():])]
+
+
 for row in re.findall(r"^\| `([^|]+)` \|", readme, re.M):
-    for part in re.findall(r"`?([a-z_.]+(?:\{[^}]*\})?)`?", row):
-        if "{" in part:
-            head, inner = part.split("{")
-            documented.update(head + x.strip() for x in inner.rstrip("}").split(","))
-        else:
-            documented.add(part)
+    for part in re.findall(r"`?([a-z_.]+(?:\{[^}]*\}[a-z_.]*)*)`?", row):
+        documented.update(expand(part))
 missing = [k for k in keys if k not in documented]
 check(len(keys) > 30 and not missing, "every config key is in the README's table (missing: %s)" % missing)
 
