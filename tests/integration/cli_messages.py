@@ -101,7 +101,8 @@ check("has not finished" not in se, "and a finished run gets no such warning")
 # --- unknown options print the verb's usage line ------------------------------------
 for verb, args in [("train", [cfg]), ("info", [out]), ("ph", [out]), ("ph", ["x.txt"]), ("pca", [out]),
                    ("stats", [out]), ("features", [out]), ("analyze", [out]), ("report", [out]),
-                   ("sweep", [cfg]), ("collect", [d]), ("verify", [out]), ("data", ["spheres"])]:
+                   ("sweep", [cfg]), ("collect", [d]), ("verify", [out]), ("data", ["spheres"]),
+                   ("query", [out]), ("serve", [out])]:
     av = [verb] + (args if verb == "data" else []) + ["--colour", "red"] + ([] if verb == "data" else args)
     rc, so, se = run(av, expect=None)
     check(rc == 2 and "unknown option '--colour'" in se and re.search(r"^usage: nerve %s" % verb, se, re.M),
