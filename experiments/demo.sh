@@ -16,6 +16,6 @@ echo
 "$nerve" info "$out" | head -30
 echo
 echo "demo finished in $(( $(date +%s) - t0 ))s: the run is in $out/"
-echo "  report:    $out/analysis/report.html"
+echo "  report:    $out/analysis/report.html ($(( $(stat -c %s "$out/analysis/report.html") / 1000 )) kB; open it in a browser)"
 echo "  summary:   $out/summary.json"
 echo "  snapshots: $out/snapshots/manifest.json (HDF5, one file per model and epoch)"

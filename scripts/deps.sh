@@ -7,7 +7,8 @@
 #   scripts/deps.sh --gpu    build + what the GPU tests' C programs need (cmocka): the
 #                            GPU machine has no package registry, and its Python
 #                            tests check their own imports
-#   scripts/deps.sh --check  only report; never install
+#   scripts/deps.sh --check  only report ("all found", or what is missing); never install
+#   scripts/deps.sh --list   only print the Debian packages checked (with --test, --gpu)
 #
 # Each dependency is probed for directly (a header, a library, a binary, a Python
 # module), so a machine that already has it by other means (a cluster module, the
@@ -15,17 +16,19 @@
 # called. When something is missing: as root, apt-get installs it; otherwise the
 # exact apt-get line is printed and the script fails.
 set -u
-want_test=0; want_gpu=0; check_only=0
+want_test=0; want_gpu=0; check_only=0; list_only=0
 for a in "$@"; do
   case "$a" in
     --test) want_test=1 ;;
     --gpu) want_gpu=1 ;;
     --check) check_only=1 ;;
-    *) echo "deps.sh: unknown option '$a' (expected --test, --gpu or --check)" >&2; exit 2 ;;
+    --list) list_only=1 ;;
+    *) echo "deps.sh: unknown option '$a' (expected --test, --gpu, --check or --list)" >&2; exit 2 ;;
   esac
 done
 
 missing=()
+listed=()
 # have_header PKG HEADER...: PKG is missing unless one of the headers is found on the
 # compiler's search path (which honours CPATH and the *_DIR overrides via NERVE_CPPFLAGS).
 have_header() {
@@ -38,12 +41,20 @@ have_header() {
 have_bin() { command -v "$2" >/dev/null 2>&1 || missing+=("$1"); }
 have_py() { /usr/bin/python3 -c "import $2" >/dev/null 2>&1 || missing+=("$1"); }
 have_file() { [ -e "$2" ] || missing+=("$1"); }
+# --list: every probe only names its package (README's lists are checked against it)
+if [ $list_only = 1 ]; then
+  have_header() { listed+=("$1"); }
+  have_bin() { listed+=("$1"); }
+  have_py() { listed+=("$1"); }
+  have_file() { listed+=("$1"); }
+fi
 
 HDF5_INC="-I/usr/include/hdf5/serial"
 OB_INC="-I/usr/include/x86_64-linux-gnu/openblas-pthread"
 NERVE_CPPFLAGS="${NERVE_CPPFLAGS:-} $HDF5_INC $OB_INC"
 
-command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+if [ $list_only = 1 ]; then listed+=(pkg-config); else
+command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config); fi
 have_header libhdf5-dev hdf5.h
 # OpenBLAS itself, not any cblas.h: a new Debian machine has the reference BLAS
 # headers (libblas-dev), which lack openblas_set_num_threads.
@@ -58,7 +69,9 @@ have_header zlib1g-dev zlib.h
 have_header libcairo2-dev cairo/cairo.h cairo.h
 have_header libmicrohttpd-dev microhttpd.h   # nerve serve's HTTP server
 have_bin hdf5-tools h5dump
-if [ $want_test = 1 ] || [ $want_gpu = 1 ]; then
+if [ $list_only = 1 ] && { [ $want_test = 1 ] || [ $want_gpu = 1 ]; }; then
+  listed+=(libcmocka-dev)
+elif [ $want_test = 1 ] || [ $want_gpu = 1 ]; then
   echo '#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -90,12 +103,23 @@ if [ $want_test = 1 ]; then
   have_bin slurm-wlm slurmctld
   have_bin munge munged
 fi
+if [ $list_only = 1 ]; then
+  [ $want_test = 1 ] || listed+=(dataset-fashion-mnist)
+  printf '%s\n' "${listed[@]}" | awk 'NF && !seen[$0]++'
+  exit 0
+fi
 # de-duplicate
 mapfile -t missing < <(printf '%s\n' "${missing[@]}" | awk 'NF && !seen[$0]++')
 
 can_apt=1
 if [ $check_only = 1 ] || [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then can_apt=0; fi
 if [ ${#missing[@]} -eq 0 ]; then
+  if [ $check_only = 1 ]; then
+    what="build"; [ $want_test = 1 ] && what="build and test"; [ $want_gpu = 1 ] && what="$what and GPU-test"
+    echo "nerve: all found ($what dependencies)"
+    [ ${#optional[@]} -gt 0 ] && echo "nerve: note: ${optional[*]} is not installed (the Fashion-MNIST experiments need it)"
+    exit 0
+  fi
   if [ ${#optional[@]} -gt 0 ]; then
     if [ $can_apt = 1 ] && DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null 2>&1 &&
        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${optional[@]}" >/tmp/nerve-apt.log 2>&1; then

@@ -1723,7 +1723,11 @@ static double ph_estimate_columns(ph_engine *E, int d, int apparent) {
 }
 
 typedef struct {
-    double input, edges, columns[PH_MAX_DIM + 1], total;
+    double input, edges, columns[PH_MAX_DIM + 1];
+    double workspace;  /* the threads' working space and a fixed reserve */
+    double peak;       /* the larger of edges and every dimension's columns */
+    int peak_dim;      /* the dimension whose columns are the peak; 0: the edges */
+    double total;      /* input + peak + workspace */
 } ph_estimate;
 
 /* Bytes of what the engine stores: the input, the edges (sparse) or the spanning
@@ -1739,17 +1743,22 @@ static void ph_estimate_engine(ph_engine *E, ph_estimate *est, int apparent) {
     double nedges = c->sparse ? (double)c->row_ptr[c->n] / 2 : n - 1;
     est->input = c->sparse ? (double)c->row_ptr[c->n] * 12 + n * 8 : n * (n - 1) / 2 * 4;
     est->edges = nedges * (12 + 1) + n * 32;
-    est->total = est->input + est->edges;
+    est->peak = est->edges;
+    est->peak_dim = 0;
     double prev = n;
     for (int d = 1; d <= c->max_dim; d++) {
         double cols = ph_estimate_columns(E, d, apparent);
         double b = cols * 12 * (E->nthreads > 1 ? 2 : 1) + cols * 8 + cols * 16 * 4 + cols * 16 * 2;
         b += prev * 16 * 4; /* the pivots of the dimension below */
         est->columns[d] = b;
-        if (est->input + b > est->total) est->total = est->input + b;
+        if (b > est->peak) est->peak = b, est->peak_dim = d;
         prev = cols;
     }
-    est->total += (double)E->nthreads * ((double)(c->max_dim + 2) * n * 12 + 16 * n * 64) + 8e6;
+    /* One dimension is held at a time (the edges, or one dimension's columns), next
+     * to the input; so the total is the input, the largest of those, and the
+     * threads' working space: three parts that add up. */
+    est->workspace = (double)E->nthreads * ((double)(c->max_dim + 2) * n * 12 + 16 * n * 64) + 8e6;
+    est->total = est->input + est->peak + est->workspace;
 }
 
 /* --- entry points ------------------------------------------------------------------- */
@@ -1922,20 +1931,21 @@ nv_status nv_ph_compute(const nv_ph_input *in, const nv_ph_params *p, nv_ph_resu
         ph_estimate_engine(&E, &est, 0); /* cheap; refine only when it is too much */
         if (est.total > (double)p->memory_limit) ph_estimate_engine(&E, &est, 1);
         if (est.total > (double)p->memory_limit) {
-            int worst = 0;
-            for (int d = 1; d <= E.c.max_dim; d++)
-                if (est.columns[d] > est.columns[worst]) worst = d;
-            char total[32], inb[32], dimb[32], limit[32];
+            char total[32], inb[32], peakb[32], workb[32], limit[32], what[48];
             ph_human(est.total, total);
             ph_human(est.input, inb);
-            ph_human(est.columns[worst], dimb);
+            ph_human(est.peak, peakb);
+            ph_human(est.workspace, workb);
             ph_human((double)p->memory_limit, limit);
-            st = nv_fail(err, NV_ENOMEM,
-                         "refusing to start: %lld points up to dimension %d need about %s "
-                         "(the distances %s, dimension %d %s), above the memory limit of %s; "
-                         "lower the threshold (--threshold), the dimension (--dim), or the "
-                         "number of points (--landmarks), or raise --memory-limit",
-                         (long long)in->n, p->max_dim, total, inb, worst, dimb, limit);
+            if (est.peak_dim) snprintf(what, sizeof what, "the columns of dimension %d", est.peak_dim);
+            else snprintf(what, sizeof what, "the edges");
+            /* a request the machine cannot serve is refused like bad input (exit 2) */
+            st = nv_fail(err, NV_EINPUT,
+                         "refusing to start: %lld points up to dimension %d need about %s = the "
+                         "distances %s + %s %s + the working space of %d threads %s, above the "
+                         "memory limit of %s; lower the threshold (--threshold), the dimension "
+                         "(--dim), or the number of points (--landmarks), or raise --memory-limit",
+                         (long long)in->n, p->max_dim, total, inb, what, peakb, E.nthreads, workb, limit);
             goto done;
         }
     }

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #define TEXT_LEN 201
+#define MAX_TITLE_LINES 3
 #define MAX_TICKS 40
 #define TICK_LABEL_LEN 48
 
@@ -94,6 +95,7 @@ typedef struct {
     int dashed;
     int64_t n;
     double *x, *y;            /* (n): points; diagram/barcode: birth, death */
+    double *yerr;             /* (n) or NULL: lines with error bars, y +- yerr[i] */
     int32_t *cls;             /* (n): class, or homology dimension for diagram/barcode */
     int n_groups;             /* classes, or diagrams */
     char (*group_names)[TEXT_LEN];
@@ -178,6 +180,7 @@ static void free_ticks(custom_ticks *t) {
 }
 
 static void free_series(series *s) {
+    free(s->yerr);
     free(s->x);
     free(s->y);
     free(s->cls);
@@ -341,6 +344,18 @@ static nv_status add_points(nv_plot_panel *p, series_kind kind, const char *labe
 nv_status nv_plot_line(nv_plot_panel *p, const char *label, const double *x, const double *y,
                        int64_t n, const nv_plot_style *style, nv_error *err) {
     return add_points(p, S_LINE, label, x, y, n, style, err, "nv_plot_line");
+}
+
+nv_status nv_plot_line_errors(nv_plot_panel *p, const char *label, const double *x, const double *y,
+                              const double *yerr, int64_t n, const nv_plot_style *style, nv_error *err) {
+    if (n > 0 && !yerr) return nv_fail(err, NV_EINPUT, "nv_plot_line_errors: expected yerr for %lld points", (long long)n);
+    nv_status st = add_points(p, S_LINE, label, x, y, n, style, err, "nv_plot_line_errors");
+    if (st != NV_OK) return st;
+    series *s = &p->s[p->n_series - 1];
+    s->yerr = nv_malloc((size_t)(n > 0 ? n : 1) * sizeof *s->yerr, err);
+    if (!s->yerr) return NV_ENOMEM;
+    memcpy(s->yerr, yerr, (size_t)n * sizeof *s->yerr);
+    return NV_OK;
 }
 
 nv_status nv_plot_scatter(nv_plot_panel *p, const char *label, const double *x, const double *y,
@@ -589,11 +604,19 @@ typedef struct {
     const series *heat;                    /* the heat map, if any */
     axis ca;                               /* colour bar ticks */
     double legend_x, legend_y, legend_w, legend_h; /* inside legend box; w = 0: none */
+    /* The title, wrapped to the panel's cell and centred over the plot area as far
+     * as the cell allows, so no title is clipped by its neighbours or the edge. */
+    int title_n;
+    char title_lines[MAX_TITLE_LINES][TEXT_LEN];
+    double title_x, title_fs;
 } panel_layout;
 
 typedef struct {
     panel_layout *p;                       /* (rows * cols) */
     double title_h, legend_y, legend_h;    /* figure title band; figure legend strip */
+    int title_n;                           /* the figure title, wrapped to the width */
+    char title_lines[MAX_TITLE_LINES][TEXT_LEN];
+    double title_fs;
 } figure_layout;
 
 typedef struct {
@@ -616,6 +639,44 @@ static double text_width(cairo_t *cr, const char *s, double size, int bold) {
     cairo_text_extents_t e;
     cairo_text_extents(cr, s, &e);
     return e.x_advance;
+}
+
+/* Greedy word wrap of s into at most MAX_TITLE_LINES lines of width <= maxw (a word
+ * wider than maxw gets a line of its own; the last line takes the rest). Returns the
+ * number of lines and, in *widest, the widest line's width. */
+static int wrap_text(cairo_t *cr, const char *s, double size, int bold, double maxw,
+                     char lines[MAX_TITLE_LINES][TEXT_LEN], double *widest) {
+    int n = 0;
+    *widest = 0;
+    if (!s || !s[0]) return 0;
+    const char *p = s;
+    while (*p && n < MAX_TITLE_LINES) {
+        while (*p == ' ') p++;
+        char line[TEXT_LEN] = "";
+        size_t len = 0;
+        const char *rest = p;
+        if (n == MAX_TITLE_LINES - 1) {
+            snprintf(line, sizeof line, "%s", p);
+            rest = p + strlen(p);
+        } else {
+            while (*rest) {
+                const char *e = strchr(rest, ' ');
+                size_t wl = e ? (size_t)(e - rest) : strlen(rest);
+                char trial[TEXT_LEN];
+                snprintf(trial, sizeof trial, "%.*s%s%.*s", (int)len, line, len ? " " : "", (int)wl, rest);
+                if (len && text_width(cr, trial, size, bold) > maxw) break;
+                snprintf(line, sizeof line, "%s", trial);
+                len = strlen(line);
+                rest += wl;
+                while (*rest == ' ') rest++;
+            }
+        }
+        snprintf(lines[n], TEXT_LEN, "%s", line);
+        *widest = NV_MAX(*widest, text_width(cr, lines[n], size, bold));
+        n++;
+        p = rest;
+    }
+    return n;
 }
 
 /* Unhinted metrics on every context, so text measures the same on an image, an
@@ -699,6 +760,10 @@ static extent panel_extent(const nv_plot_panel *p) {
                 if (isfinite(s->x[i]) && isfinite(s->y[i])) {
                     grow(&e.xlo, &e.xhi, s->x[i]);
                     grow(&e.ylo, &e.yhi, s->y[i]);
+                    if (s->yerr && isfinite(s->yerr[i])) {
+                        grow(&e.ylo, &e.yhi, s->y[i] - fabs(s->yerr[i]));
+                        grow(&e.ylo, &e.yhi, s->y[i] + fabs(s->yerr[i]));
+                    }
                 }
             break;
         case S_REFLINE:
@@ -989,10 +1054,30 @@ static nv_status compute_layout(const nv_plot_figure *f, figure_layout *FL, nv_e
     }
     double left = PAD + (any_ylabel ? FS_LABEL * 1.25 + PAD : 0) + ytick_w + TICK_LEN + 3;
     double bottom = TICK_LEN + 2 + FS_TICK * 1.25 + (any_xlabel ? FS_LABEL * 1.3 + 2 : 0) + PAD;
-    double top = any_title ? FS_TITLE * 1.6 + 2 : 2 * PAD;
+    /* Panel titles wrap to their cell (less a gap to the neighbour); the band above
+     * the plot areas takes the most lines any panel needs. */
+    int title_lines = any_title ? 1 : 0;
+    double cell_w0 = (f->width - 2 * PAD) / f->cols;
+    for (int i = 0; i < np; i++) {
+        panel_layout *L = &FL->p[i];
+        double widest, avail = cell_w0 - 2 * PAD;
+        L->title_fs = FS_TITLE;
+        L->title_n = wrap_text(m, f->panels[i].title, L->title_fs, 1, avail, L->title_lines, &widest);
+        if (widest > avail) L->title_fs *= avail / widest;
+        title_lines = NV_MAX(title_lines, L->title_n);
+    }
+    double top = title_lines ? FS_TITLE * (0.4 + 1.2 * title_lines) + 2 : 2 * PAD;
     double right = 2.5 * PAD;
 
-    FL->title_h = f->title[0] ? FS_FIG_TITLE * 2.0 : PAD;
+    /* The figure title: wrapped to the width, and smaller where one word is still
+     * too wide (a title is never clipped). */
+    {
+        double avail = f->width - 4 * PAD, widest;
+        FL->title_fs = FS_FIG_TITLE;
+        FL->title_n = wrap_text(m, f->title, FL->title_fs, 1, avail, FL->title_lines, &widest);
+        if (widest > avail) FL->title_fs *= avail / widest;
+        FL->title_h = FL->title_n ? FL->title_fs * (0.8 + 1.2 * FL->title_n) : PAD;
+    }
     FL->legend_h = 0;
     if (f->legend_from) {
         legend_entry ent[MAX_LEGEND];
@@ -1016,6 +1101,12 @@ static nv_status compute_layout(const nv_plot_figure *f, figure_layout *FL, nv_e
             L->y0 = FL->title_h + r * cell_h + top;
             L->w = cell_w - left - right - extra_right;
             L->h = cell_h - top - bottom;
+            /* centred over the plot area, moved into the cell where it would cross it */
+            double tw = 0;
+            for (int k = 0; k < L->title_n; k++)
+                tw = NV_MAX(tw, text_width(m, L->title_lines[k], L->title_fs, 1));
+            double lo = PAD + c * cell_w + PAD + tw / 2, hi = PAD + (c + 1) * cell_w - PAD - tw / 2;
+            L->title_x = NV_MIN(NV_MAX(L->x0 + L->w / 2, lo), NV_MAX(lo, hi));
             if (L->w < 10 || L->h < 10) {
                 st = nv_fail(err, NV_EINPUT, "plot: panel (%d, %d) has %.0f x %.0f pt left for "
                              "data after labels; make the figure larger or the grid smaller",
@@ -1133,6 +1224,23 @@ static void set_line(cairo_t *cr, double width, int dashed) {
 }
 
 static void draw_series_points(cairo_t *cr, const panel_layout *L, const series *s) {
+    /* error bars first, under the line and markers: y +- yerr, with caps */
+    for (int64_t i = 0; s->yerr && i < s->n; i++) {
+        if (!isfinite(s->x[i]) || !isfinite(s->y[i]) || !isfinite(s->yerr[i])) continue;
+        double px = map_x(L, s->x[i]), lo = map_y(L, s->y[i] - fabs(s->yerr[i])),
+               hi = map_y(L, s->y[i] + fabs(s->yerr[i])), cap = 3.0;
+        cairo_move_to(cr, px, lo);
+        cairo_line_to(cr, px, hi);
+        cairo_move_to(cr, px - cap, lo);
+        cairo_line_to(cr, px + cap, lo);
+        cairo_move_to(cr, px - cap, hi);
+        cairo_line_to(cr, px + cap, hi);
+    }
+    if (s->yerr) {
+        set_color(cr, s->color);
+        set_line(cr, 1.0, 0);
+        cairo_stroke(cr);
+    }
     if (s->line_width > 0 && s->kind == S_LINE) {
         int pen = 0;
         for (int64_t i = 0; i < s->n; i++) {
@@ -1407,7 +1515,9 @@ static void draw_panel(cairo_t *cr, const nv_plot_panel *p, const panel_layout *
                   0.5, 0);
     }
     cairo_set_source_rgb(cr, 0, 0, 0);
-    draw_text(cr, L->x0 + L->w / 2, L->y0 - FS_TITLE * 1.5, p->title, FS_TITLE, 1, 0.5, 0, 0);
+    for (int k = 0; k < L->title_n; k++)
+        draw_text(cr, L->title_x, L->y0 - FS_TITLE * (1.5 + 1.2 * (L->title_n - 1 - k)), L->title_lines[k],
+                  L->title_fs, 1, 0.5, 0, 0);
     draw_text(cr, L->x0 + L->w / 2, L->y0 + L->h + TICK_LEN + 2 + FS_TICK * 1.25 + 2, p->xlabel,
               FS_LABEL, 0, 0.5, 0, 0);
     if (p->ylabel[0]) {
@@ -1425,7 +1535,8 @@ static void render(cairo_t *cr, const nv_plot_figure *f, const figure_layout *FL
     cairo_set_source_rgb(cr, 1, 1, 1);
     cairo_paint(cr);
     cairo_set_source_rgb(cr, 0, 0, 0);
-    draw_text(cr, f->width / 2, FS_FIG_TITLE * 0.5, f->title, FS_FIG_TITLE, 1, 0.5, 0, 0);
+    for (int k = 0; k < FL->title_n; k++)
+        draw_text(cr, f->width / 2, FL->title_fs * (0.5 + 1.2 * k), FL->title_lines[k], FL->title_fs, 1, 0.5, 0, 0);
     for (int i = 0; i < f->rows * f->cols; i++) draw_panel(cr, &f->panels[i], &FL->p[i]);
     if (f->legend_from && FL->legend_h > 0) draw_figure_legend(cr, f, FL);
 }
@@ -1557,6 +1668,63 @@ done:
     free(svg.data);
     free(FL.p);
     return st;
+}
+
+/* ---- previews ------------------------------------------------------------------------ */
+
+typedef struct {
+    unsigned char *buf;
+    size_t len, cap;
+} mem_png;
+
+static cairo_status_t mem_chunk(void *closure, const unsigned char *data, unsigned int len) {
+    mem_png *m = closure;
+    if (m->len + len > m->cap) {
+        size_t cap = NV_MAX(m->cap * 2, m->len + len + 65536);
+        unsigned char *nb = realloc(m->buf, cap);
+        if (!nb) return CAIRO_STATUS_NO_MEMORY;
+        m->buf = nb;
+        m->cap = cap;
+    }
+    memcpy(m->buf + m->len, data, len);
+    m->len += len;
+    return CAIRO_STATUS_SUCCESS;
+}
+
+nv_status nv_plot_png_preview(const char *path, int max_width, unsigned char **out, size_t *len, int *width,
+                              int *height, nv_error *err) {
+    *out = NULL;
+    *len = 0;
+    cairo_surface_t *src = cairo_image_surface_create_from_png(path);
+    if (cairo_surface_status(src) != CAIRO_STATUS_SUCCESS) {
+        cairo_surface_destroy(src);
+        return nv_fail(err, NV_EINPUT, "%s: not a PNG file cairo can read", path);
+    }
+    int w = cairo_image_surface_get_width(src), h = cairo_image_surface_get_height(src);
+    double k = w > max_width && max_width > 0 ? (double)max_width / w : 1.0;
+    int tw = NV_MAX(1, (int)lround(w * k)), th = NV_MAX(1, (int)lround(h * k));
+    cairo_surface_t *dst = cairo_image_surface_create(CAIRO_FORMAT_RGB24, tw, th);
+    cairo_t *cr = cairo_create(dst);
+    cairo_set_source_rgb(cr, 1, 1, 1);
+    cairo_paint(cr);
+    cairo_scale(cr, k, k);
+    cairo_set_source_surface(cr, src, 0, 0);
+    cairo_pattern_set_filter(cairo_get_source(cr), CAIRO_FILTER_GOOD);
+    cairo_paint(cr);
+    cairo_destroy(cr);
+    mem_png m = {0};
+    cairo_status_t cs = cairo_surface_write_to_png_stream(dst, mem_chunk, &m);
+    cairo_surface_destroy(dst);
+    cairo_surface_destroy(src);
+    if (cs != CAIRO_STATUS_SUCCESS) {
+        free(m.buf);
+        return nv_fail(err, NV_ENOMEM, "%s: cannot make a preview (%s)", path, cairo_status_to_string(cs));
+    }
+    *out = m.buf;
+    *len = m.len;
+    if (width) *width = tw;
+    if (height) *height = th;
+    return NV_OK;
 }
 
 void nv_plot_release_caches(void) {

@@ -548,7 +548,7 @@ nv_status nv_features_snapshot(const char *snapshot_path, const char *model, int
     nv_features_params p = nv_features_job_params(job, si.d);
     if ((st = chosen_layers(spec, job, snapshot_path, ls, &nl, err)) != NV_OK) goto done;
     params_string(job, &p, params, sizeof params);
-    if (reusable(out_h5, params)) {
+    if (!job->force && reusable(out_h5, params)) {
         *skipped = 1;
         goto done;
     }

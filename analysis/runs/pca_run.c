@@ -525,7 +525,10 @@ nv_status nv_pca_run(const char *run_dir, const nv_pca_run_opts *opts_in, nv_pca
                 goto done;
             }
             snprintf(mp->out_paths[e], len, "%s/epoch_%04lld.h5", dir, (long long)rm->epochs[e]);
-            mp->done[e] = (unsigned char)output_matches(mp->out_paths[e], rm, rm->epochs[e], ctx.k);
+            /* --force: this task's selected files are made again (the others may
+             * still serve the sign alignment as they are) */
+            int redo = opts.force && rm->owned[e];
+            mp->done[e] = (unsigned char)(!redo && output_matches(mp->out_paths[e], rm, rm->epochs[e], ctx.k));
             if (!rm->selected[e]) continue;
             r.snapshots++;
             if (!rm->owned[e]) r.not_owned++;

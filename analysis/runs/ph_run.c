@@ -884,6 +884,54 @@ done:
     return st;
 }
 
+/* The selection of models, epochs and layers (nv_phrun_options.select) on a plan of
+ * every file: files of other models or epochs are not this call's to compute (the
+ * summary still reads them), and each file keeps only the selected layers. A
+ * selected name or epoch that no file has is NV_EINPUT naming it. */
+static nv_status apply_select(phr_plan *plan, const nv_run_select *sel, nv_error *err) {
+    for (int s = 0; s < sel->n_models; s++) {
+        int found = 0;
+        for (int64_t i = 0; i < plan->n; i++) found |= !strcmp(plan->items[i].model, sel->models[s]);
+        if (!found) return nv_fail(err, NV_EINPUT, "run %s: no snapshots of model '%s'", plan->run, sel->models[s]);
+    }
+    for (int s = 0; s < sel->n_epochs; s++) {
+        int found = 0;
+        for (int64_t i = 0; i < plan->n; i++) found |= plan->items[i].epoch == sel->epochs[s];
+        if (!found)
+            return nv_fail(err, NV_EINPUT, "run %s: no snapshot at epoch %lld", plan->run, (long long)sel->epochs[s]);
+    }
+    for (int s = 0; s < sel->n_layers; s++) {
+        int found = 0;
+        for (int64_t i = 0; i < plan->n; i++)
+            for (int l = 0; l < plan->items[i].nlayers; l++) found |= !strcmp(plan->items[i].layers[l], sel->layers[s]);
+        if (!found) return nv_fail(err, NV_EINPUT, "run %s: no layer '%s' in the snapshots", plan->run, sel->layers[s]);
+    }
+    for (int64_t i = 0; i < plan->n; i++) {
+        phr_item *it = &plan->items[i];
+        int keep = 1;
+        if (sel->n_models) {
+            keep = 0;
+            for (int s = 0; s < sel->n_models; s++) keep |= !strcmp(it->model, sel->models[s]);
+        }
+        if (keep && sel->n_epochs) {
+            keep = 0;
+            for (int s = 0; s < sel->n_epochs; s++) keep |= it->epoch == sel->epochs[s];
+        }
+        if (!keep) it->owned = 0;
+        if (sel->n_layers) {
+            int k = 0;
+            for (int l = 0; l < it->nlayers; l++) {
+                int in = 0;
+                for (int s = 0; s < sel->n_layers; s++) in |= !strcmp(it->layers[l], sel->layers[s]);
+                if (in && k != l) memcpy(it->layers[k], it->layers[l], sizeof it->layers[k]);
+                k += in;
+            }
+            it->nlayers = k;
+        }
+    }
+    return NV_OK;
+}
+
 static nv_status check_options(const nv_phrun_options *o, nv_error *err) {
     if (o->max_dim < 0 || o->max_dim > 3)
         return nv_fail(err, NV_EINPUT, "--max-dim %d: expected 0..3", o->max_dim);
@@ -912,6 +960,10 @@ nv_status nv_phrun_run(const char *run_dir, const nv_phrun_options *opts, nv_phr
     phr_plan plan;
     st = phr_plan_make(run_dir, o.only_layer, o.task, o.tasks, &plan, err);
     if (st) return st;
+    if ((st = apply_select(&plan, &o.select, err))) {
+        phr_plan_free(&plan);
+        return st;
+    }
     phr_calib cal = {0};
     int64_t *work = NULL, *diagrams = NULL;
     st = get_calibration(&plan, &o, &cal, err);

@@ -279,7 +279,10 @@ nv_status nv_run_index_read(const char *run_dir, const nv_run_index_opts *o, nv_
     nv_run_index_opts none = {0};
     if (!o) o = &none;
     struct stat sb;
-    if (stat(run_dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+    if (stat(run_dir, &sb) != 0)
+        return nv_fail(err, NV_EINPUT, "run %s: no such run directory (the path does not exist, so it is "
+                       "not a directory made by nerve train)", run_dir);
+    if (!S_ISDIR(sb.st_mode))
         return nv_fail(err, NV_EINPUT, "run %s: not a directory: expected a run directory made "
                        "by nerve train", run_dir);
     if (o->tasks > 1 && (o->task < 0 || o->task >= o->tasks))

@@ -106,6 +106,16 @@ nv_status nv_config_load(const char *path, const char *const *overrides, int nov
  * NULL when out of memory. */
 char *nv_config_resolved_text(const nv_experiment *ex);
 
+/* The first setting in which two config texts differ (libconfig syntax; comments,
+ * order of keys and number formatting aside): its dotted key, and its value in each
+ * (libconfig syntax, "(not set)" where one lacks it). Returns 1 when one differs, 0
+ * when both hold the same settings, -1 when a text does not parse. */
+int nv_config_diff(const char *a, const char *b, char *key, size_t klen, char *va, char *vb, size_t vlen);
+
+/* The override text that sets dotted `key` to `value` (libconfig syntax):
+ * "train.lr", "0.01" -> "train: { lr = 0.01; };". */
+void nv_config_set_text(const char *key, const char *value, char *out, size_t len);
+
 /* Model definitions of the experiment (expressive, bottleneck, and the linear
  * baseline when enabled) for data with d inputs and c classes. Returns the count. */
 int nv_experiment_models(const nv_experiment *ex, int64_t d, int32_t c, nv_model_def *out);

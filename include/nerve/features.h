@@ -32,8 +32,8 @@
  *
  * The backend contract: nv_features_ascend runs one shared loop (features.c) over
  * a table of operations (nv_features_ops) that the CPU (plain loops + OpenBLAS
- * sgemm) and CUDA (cuda/features.cu: the device library's sgemm + kernels)
- * implement on their own memory. tests/gpu/test_features_parity.c compares them.
+ * sgemm) and CUDA (cuda/features.cu: cuBLAS + kernels) implement on their own
+ * memory. tests/gpu/test_features_parity.c compares them.
  *
  * Ownership: callers allocate every output; nothing returned needs freeing except
  * what a function says.
@@ -230,6 +230,7 @@ typedef struct {
     int no_projections;        /* 1: leave the projections out (neither computed nor stored) */
     const char *const *layers; /* (n_layers) layer names to compute; NULL: every non-input layer */
     int n_layers;
+    int force;                 /* 1: remake out_h5 even when it exists with the same parameters */
 } nv_features_job;
 
 /* The ascent's settings for an input of d numbers under the job (the preset for its
@@ -240,7 +241,7 @@ nv_features_params nv_features_job_params(const nv_features_job *job, int64_t d)
  * snapshot and writes out_h5 (format nerve-features v2, atomically) and, with
  * figures, per layer the grid fig_prefix + "_<layer>.png" and the few units drawn
  * large, fig_prefix + "_<layer>_focus.png". Skips (returning NV_OK, *skipped = 1)
- * when out_h5 exists with the same parameters. NV_EINPUT when a layer of the job is
+ * when out_h5 exists with the same parameters, unless job->force. NV_EINPUT when a layer of the job is
  * not in the network or is the input. */
 nv_status nv_features_snapshot(const char *snapshot_path, const char *model, int64_t epoch,
                                const nv_features_job *job, const char *out_h5,

@@ -28,6 +28,7 @@
 #include "nerve/common.h"
 #include "nerve/metric.h"
 #include "nerve/mlp.h" /* nv_device_kind */
+#include "nerve/run_index.h" /* nv_run_select */
 
 #ifdef __cplusplus
 extern "C" {
@@ -77,6 +78,8 @@ typedef struct {
     int task, tasks;             /* job-array slice; tasks <= 1: everything */
     int figures;                 /* draw figures in the summary step (default 1) */
     int force;                   /* recompute even where outputs exist */
+    nv_run_select select;        /* models, layers and epochs to compute (all zero: every
+                                    one); the summary still reads every diagram file */
     void (*on_event)(void *ctx, const nv_phrun_event *ev);
     void *ctx;
 } nv_phrun_options;

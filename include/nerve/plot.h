@@ -119,6 +119,10 @@ nv_status nv_plot_panel_set_yticks(nv_plot_panel *p, const double *at, const cha
  * "" keeps the series out of the legend. style may be NULL. */
 nv_status nv_plot_line(nv_plot_panel *p, const char *label, const double *x, const double *y,
                        int64_t n, const nv_plot_style *style, nv_error *err);
+/* A line as nv_plot_line, with an error bar at each point: y[i] +- yerr[i] (NaN:
+ * no bar), drawn under the line with short caps; the y range takes the bars in. */
+nv_status nv_plot_line_errors(nv_plot_panel *p, const char *label, const double *x, const double *y,
+                              const double *yerr, int64_t n, const nv_plot_style *style, nv_error *err);
 /* Markers only. */
 nv_status nv_plot_scatter(nv_plot_panel *p, const char *label, const double *x, const double *y,
                           int64_t n, const nv_plot_style *style, nv_error *err);
@@ -164,6 +168,13 @@ nv_status nv_plot_save(const nv_plot_figure *f, const char *path, nv_error *err)
  * left (multiply by png_scale for PNG pixels). For tests and annotations. */
 nv_status nv_plot_data_to_device(const nv_plot_figure *f, const nv_plot_panel *p, double x,
                                  double y, double *dev_x, double *dev_y, nv_error *err);
+
+/* A smaller copy of a PNG file, at most max_width pixels wide (the same size when it
+ * is narrower), as PNG bytes in *out (malloc'd, caller frees) of *len bytes; its
+ * size in *width x *height (either may be NULL). For pages that show a large
+ * figure as a preview linked to the file. */
+nv_status nv_plot_png_preview(const char *path, int max_width, unsigned char **out, size_t *len, int *width,
+                              int *height, nv_error *err);
 
 /* Frees the process-wide font caches of cairo and fontconfig, which otherwise
  * live until exit and show up as leaks under AddressSanitizer (make SANITIZE=1).

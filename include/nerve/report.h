@@ -2,9 +2,11 @@
  * with everything a run and its analyses produced: the summary, the training
  * curves of both nets and the linear baseline, the study's chart of Betti numbers,
  * persistence diagrams, PCA projections, intrinsic dimension and probe accuracy,
- * CKA maps and feature images. Figures are embedded (SVG inline, PNG as data URIs),
- * so the page can be mailed or archived as one file. Stages that have not run are
- * named in the page with the command that adds them.
+ * CKA maps and feature images, opened by sentences generated from the run's numbers.
+ * Figures are embedded (SVG inline, PNG as data URIs) up to a size limit (5 MB by
+ * default): a larger figure is shown as a preview linked to its file under
+ * analysis/figures/, and galleries link what does not fit. Stages that have not run
+ * are named in the page with the command that adds them.
  */
 #ifndef NERVE_REPORT_H
 #define NERVE_REPORT_H
@@ -17,6 +19,9 @@ extern "C" {
 
 typedef struct {
     int max_diagram_figures;   /* persistence-diagram figures embedded (0 = default 60) */
+    size_t max_bytes;          /* the page's size limit (0 = 5 MB): larger figures are shown
+                                  as previews linked to their files, and the galleries
+                                  link what does not fit */
 } nv_report_options;
 
 /* Draws the training-curve figure (analysis/figures/training.{png,svg}) from the

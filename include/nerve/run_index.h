@@ -133,6 +133,8 @@ typedef struct {
     nv_run_select select;
     nv_run_progress_fn progress;
     void *progress_ctx;
+    int force;               /* 1: remake this task's selected files even when they exist
+                                with the same parameters */
 } nv_pca_run_opts;
 
 typedef struct {

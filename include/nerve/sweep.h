@@ -70,6 +70,10 @@ typedef struct {
  * allocated; free it with nv_sweep_plan_free. */
 nv_status nv_sweep_plan_load(const char *path, int64_t max_tasks, nv_sweep_plan **out,
                              nv_error *err);
+/* The same with overrides applied to every task's config (libconfig text, as
+ * nv_config_load's; `nerve sweep --epochs N` makes "train: { epochs = N; };"). */
+nv_status nv_sweep_plan_load_with(const char *path, int64_t max_tasks, const char *const *overrides,
+                                  int noverrides, nv_sweep_plan **out, nv_error *err);
 void nv_sweep_plan_free(nv_sweep_plan *p);
 
 /* The value index of every axis for task t (idx has naxes entries); the seed

@@ -32,12 +32,33 @@ int nv_cli_report(const char *verb, const nv_error *err);
 /* A usage error: prints the message and "try 'nerve VERB --help'", returns 2. */
 int nv_cli_usage(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* An unknown option: prints it, the verb's usage lines (the first paragraph of
+ * `usage`, may be NULL) and "try 'nerve VERB --help'"; returns 2. */
+int nv_cli_unknown(const char *verb, const char *opt, const char *usage);
+/* After getopt_long (optstring starting with ':', opterr = 0) returned '?' or ':':
+ * the unknown option or the option missing its value, with the usage lines; 2. */
+int nv_cli_getopt_fail(const char *verb, int c, int optind_now, char **argv, const char *usage);
+/* Removes a leading "<word>: " from err's message (a library message naming its
+ * module where the caller adds its own prefix). */
+void nv_cli_strip_prefix(nv_error *err, const char *word);
+
+/* For hand-written option loops: 1 when argv[*i] is option `name` ("--name value"
+ * or "--name=value"), with *val its value (advancing *i past a separate value), or
+ * *rc 2 after a usage error when the value is missing; 0 when it is another
+ * argument. */
+int nv_cli_opt(const char *verb, int argc, char **argv, int *i, const char *name, const char **val,
+               int *rc);
+
 /* Parses integers / floats from option values, with a usage error naming the
  * option on failure (returns 0 on success, 2 otherwise). */
 int nv_cli_int(const char *verb, const char *opt, const char *val, long long lo, long long hi,
                long long *out);
 int nv_cli_double(const char *verb, const char *opt, const char *val, double lo, double hi,
                   double *out);
+
+/* A float as written: the shortest text that reads back to it (0.001, not
+ * 0.00100000005). Returns out. */
+const char *nv_cli_float(char out[40], float v);
 
 /* A two-column table of the resolved configuration, printed once at start. */
 void nv_cli_table(FILE *f, const char *title, const char *const *keys, const char *const *vals,

@@ -10,6 +10,8 @@
 #include "nerve/plot.h"
 #include "nerve/sweep.h"
 
+static const char *const USAGE = "usage: nerve collect DIR [--no-figure] [--quiet]\n";
+
 static void usage(FILE *f) {
     fprintf(f,
             "usage: nerve collect DIR [--no-figure] [--quiet]\n\n"
@@ -18,9 +20,10 @@ static void usage(FILE *f) {
             "deviation over seeds of each model's final test accuracy, and where the analysis\n"
             "outputs exist, Betti numbers, intrinsic dimension and probe accuracy per layer at\n"
             "the last snapshot epoch. Writes DIR/collect/results.csv, analysis.csv, results.md\n"
-            "and results.png. Unfinished tasks are listed, not dropped silently.\n\n"
+            "and results.png (with results.svg): mean test accuracy per configuration with error\n"
+            "bars of one standard deviation. Unfinished tasks are listed, not dropped silently.\n\n"
             "options:\n"
-            "  --no-figure   skip results.png\n"
+            "  --no-figure   skip results.png and results.svg\n"
             "  --quiet       do not print the table\n"
             "  -h, --help    this help\n");
 }
@@ -30,13 +33,14 @@ int nv_cmd_collect(int argc, char **argv) {
                                          {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     int figure = 1, quiet = 0;
     optind = 1;
+    opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":hq", opts, NULL)) != -1) {
         switch (c) {
         case 'F': figure = 0; break;
         case 'q': quiet = 1; break;
         case 'h': usage(stdout); return 0;
-        default: return nv_cli_usage("collect", "unknown option");
+        default: return nv_cli_getopt_fail("collect", c, optind, argv, USAGE);
         }
     }
     if (optind != argc - 1) return nv_cli_usage("collect", "expected one sweep directory, found %d arguments", argc - optind);
@@ -56,7 +60,7 @@ int nv_cmd_collect(int argc, char **argv) {
     }
     printf("collected %lld of %lld tasks (%lld configurations) into %s/collect/ (results.csv, analysis.csv, "
            "results.md%s)\n", (long long)r.finished, (long long)r.tasks, (long long)r.configs, dir,
-           r.figure ? ", results.png" : "");
+           r.figure ? ", results.png, results.svg" : "");
     if (r.unfinished[0])
         fprintf(stderr, "nerve collect: unfinished tasks (left out of the table): %s\n", r.unfinished);
     if (!r.analysis_ph || !r.analysis_id || !r.analysis_probes)

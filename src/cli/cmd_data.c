@@ -23,7 +23,7 @@ enum {
     OPT_OUT = 256, OPT_DIM, OPT_SPHERE_DIM, OPT_POINTS, OPT_RADIUS, OPT_OFFSET, OPT_NOISE,
     OPT_OVERSAMPLE, OPT_OVERSAMPLE_WIDTH, OPT_TEST_FRACTION, OPT_SEED, OPT_IMAGES, OPT_LABELS,
     OPT_TEST_IMAGES, OPT_TEST_LABELS, OPT_LIMIT, OPT_TEST_LIMIT, OPT_DIR, OPT_LABEL_COL, OPT_X,
-    OPT_Y, OPT_HELP
+    OPT_Y, OPT_GAP, OPT_HELP
 };
 
 static const struct option LONG_OPTS[] = {
@@ -48,6 +48,7 @@ static const struct option LONG_OPTS[] = {
     {"label-col", required_argument, NULL, OPT_LABEL_COL},
     {"x", required_argument, NULL, OPT_X},
     {"y", required_argument, NULL, OPT_Y},
+    {"gap", required_argument, NULL, OPT_GAP},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -78,6 +79,15 @@ static const subcommand SUBS[] = {
      "  --oversample-width W   band half-width for those points (default 0.1)\n"
      "  --test-fraction F      stratified test share, in [0, 1) (default 0.2)\n"
      "  --seed S               random seed; same seed, same bytes (default 1)\n"},
+    {"disks", "out points radius gap test-fraction seed help", 0,
+     "usage: nerve data disks --out FILE [options]\n"
+     "  Nine disks in the unit square (class 0) against the rest of the square (class 1),\n"
+     "  Naitzat et al.'s experiment D-I (docs/naitzat-di.md); the config's data.disks.\n"
+     "  --points N             points per class before the split (default 2000)\n"
+     "  --radius R             the disks' radius (default 0.2)\n"
+     "  --gap G                band between the classes (default 0.05; radius + gap < 1/3)\n"
+     "  --test-fraction F      stratified test share, in [0, 1) (default 0.2)\n"
+     "  --seed S               random seed; same seed, same bytes (default 1)\n"},
     {"idx", "out images labels test-images test-labels limit test-limit test-fraction seed help", 0,
      "usage: nerve data idx --images F --labels F [--test-images F --test-labels F] --out FILE\n"
      "  MNIST-format IDX files, gzip-compressed or raw.\n"
@@ -104,6 +114,10 @@ static const subcommand SUBS[] = {
      "  The data of an experiment config (its data section and seed), exactly as\n"
      "  nerve train builds it.\n"
      "  --seed S               override the experiment's seed\n"},
+    {"file", "out help", 1,
+     "usage: nerve data file DATASET.h5 --out FILE\n"
+     "  A dataset file written by nerve data (format nerve-dataset), checked and written\n"
+     "  again, as a config's data.file reads it.\n"},
     {"hdf5", "out x y test-fraction seed help", 1,
      "usage: nerve data hdf5 FILE --x PATH --y PATH --out FILE [--test-fraction F --seed S]\n"
      "  --x PATH               2-D dataset (samples x features), any numeric type\n"
@@ -118,11 +132,14 @@ static void usage(FILE *f) {
             "Makes the dataset file (HDF5, format nerve-dataset: /train and /test with x, y, ids)\n"
             "that nerve train reads. SOURCE is one of:\n"
             "  spheres         the intersecting-spheres generator\n"
+            "  disks           nine disks in a square (Naitzat et al.'s D-I)\n"
             "  idx             MNIST-format IDX files (gzip or raw)\n"
             "  fashion-mnist   Fashion-MNIST from Debian's dataset-fashion-mnist\n"
             "  csv FILE        a CSV file of numbers with a label column\n"
             "  hdf5 FILE       arrays in any HDF5 file\n"
-            "  config EXP.cfg  the data section of an experiment config\n\n"
+            "  file FILE       a dataset file nerve data wrote\n"
+            "  config EXP.cfg  the data section of an experiment config\n"
+            "(every data.source a config accepts)\n\n"
             "nerve data SOURCE --help lists each source's options. Bad input (malformed files,\n"
             "non-finite values, an unwritable output directory) exits 2 with a message naming\n"
             "the place; no partial output file is left.\n");
@@ -141,7 +158,8 @@ typedef struct {
     nv_spheres_params sp;
     long long limit, test_limit, label_col, seed;
     double test_fraction;
-    int seed_set, test_fraction_set, test_limit_set;
+    int seed_set, test_fraction_set, test_limit_set, gap_set, radius_set, points_set;
+    double gap;
 } options;
 
 static int parse_radius(const char *verb, const char *val, double r[2]) {
@@ -168,8 +186,7 @@ static int parse(const subcommand *s, const char *verb, int argc, char **argv, o
     int c;
     while ((c = getopt_long(argc, argv, ":h", LONG_OPTS, NULL)) != -1) {
         if (c == 'h') c = OPT_HELP;
-        if (c == '?') return nv_cli_usage(verb, "unknown or ambiguous option '%s'", argv[optind - 1]);
-        if (c == ':') return nv_cli_usage(verb, "option '%s' needs a value", argv[optind - 1]);
+        if (c == '?' || c == ':') return nv_cli_getopt_fail(verb, c, optind, argv, s->help);
         const char *name = NULL;
         for (const struct option *lo = LONG_OPTS; lo->name; lo++)
             if (lo->val == c) name = lo->name;
@@ -188,8 +205,15 @@ static int parse(const subcommand *s, const char *verb, int argc, char **argv, o
         case OPT_POINTS:
             rc = nv_cli_int(verb, "--points", optarg, 1, 100000000, &v);
             o->sp.points_per_class = v;
+            o->points_set = 1;
             break;
-        case OPT_RADIUS: rc = parse_radius(verb, optarg, o->sp.radius); break;
+        case OPT_RADIUS:
+            rc = parse_radius(verb, optarg, o->sp.radius);
+            o->radius_set = 1;
+            if (!rc && !strcmp(s->name, "disks") && strchr(optarg, ','))
+                rc = nv_cli_usage(verb, "option --radius: the nine disks share one radius, found '%s'", optarg);
+            break;
+        case OPT_GAP: rc = nv_cli_double(verb, "--gap", optarg, 0, 1, &o->gap); o->gap_set = 1; break;
         case OPT_OFFSET: rc = nv_cli_double(verb, "--offset", optarg, 0, 1e300, &o->sp.offset); break;
         case OPT_NOISE: rc = nv_cli_double(verb, "--noise", optarg, 0, 1e300, &o->sp.noise); break;
         case OPT_OVERSAMPLE:
@@ -280,10 +304,10 @@ int nv_cmd_data(int argc, char **argv) {
         if (!strcmp(argv[1], SUBS[i].name)) s = &SUBS[i];
     if (!s) {
         if (argv[1][0] == '-')
-            return nv_cli_usage("data", "expected a source (spheres, idx, fashion-mnist, csv, hdf5, config) "
-                                        "before the options, found '%s'", argv[1]);
-        return nv_cli_usage("data", "unknown source '%s': expected spheres, idx, fashion-mnist, csv, "
-                                    "hdf5 or config", argv[1]);
+            return nv_cli_usage("data", "expected a source (spheres, disks, idx, fashion-mnist, csv, hdf5, "
+                                        "file, config) before the options, found '%s'", argv[1]);
+        return nv_cli_usage("data", "unknown source '%s': expected spheres, disks, idx, fashion-mnist, csv, "
+                                    "hdf5, file or config", argv[1]);
     }
     char verb[64];
     snprintf(verb, sizeof verb, "data %s", s->name);
@@ -311,6 +335,22 @@ int nv_cmd_data(int argc, char **argv) {
         snprintf(ov, sizeof ov, "seed = %lld;", o.seed);
         st = nv_config_load(pos, ovp, o.seed_set ? 1 : 0, &ex, &err);
         if (!st) st = nv_data_build(&ex.data, ex.seed, &train, &test, source, sizeof source, &err);
+    } else if (!strcmp(s->name, "disks") || !strcmp(s->name, "file")) {
+        /* the config's own path (nv_data_build), so both give the same bytes */
+        nv_data_spec spec;
+        memset(&spec, 0, sizeof spec);
+        spec.test_fraction = o.test_fraction;
+        if (!strcmp(s->name, "disks")) {
+            spec.source = NV_DATA_DISKS;
+            nv_disks_defaults(&spec.disks);
+            if (o.points_set) spec.disks.points_per_class = o.sp.points_per_class;
+            if (o.radius_set) spec.disks.radius = o.sp.radius[0];
+            if (o.gap_set) spec.disks.gap = o.gap;
+        } else {
+            spec.source = NV_DATA_FILE;
+            snprintf(spec.path, sizeof spec.path, "%s", pos);
+        }
+        st = nv_data_build(&spec, (uint64_t)o.seed, &train, &test, source, sizeof source, &err);
     } else if (!strcmp(s->name, "spheres")) {
         if (o.sp.sphere_dim < 0) o.sp.sphere_dim = o.sp.dim - 1;
         o.sp.test_fraction = o.test_fraction;

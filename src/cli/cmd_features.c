@@ -8,6 +8,7 @@
  * calls it, and prints the table, the progress and the closing line.
  */
 #include "cli.h"
+#include "run_opts.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -17,15 +18,17 @@
 #include "nerve/features_run.h"
 #include "nerve/plot.h"
 
-static const char *const usage =
-    "usage: nerve features RUN_DIR [options]\n"
-    "\n"
+static const char *const USAGE = "usage: nerve features RUN [options]\n";
+
+static void usage(FILE *f) {
+    fputs(USAGE, f);
+    fputs("\n"
     "Feature views of every unit of the chosen layers at every snapshot epoch: the\n"
     "regularised gradient-ascent image of what the unit wants (Yosinski et al. 2015),\n"
     "its k most exciting training inputs, and their projections to input space by the\n"
     "deconvnet (Zeiler & Fergus 2014), guided backpropagation (Springenberg et al.\n"
-    "2015) and gradient rules. Writes RUN_DIR/analysis/features/<model>/epoch_EEEE.h5\n"
-    "and RUN_DIR/analysis/figures/features/*.png (docs/features.md).\n"
+    "2015) and gradient rules. Writes RUN/analysis/features/<model>/epoch_EEEE.h5\n"
+    "and RUN/analysis/figures/features/*.png (docs/features.md).\n"
     "\n"
     "  --preset K          0: the default; 1..4: Yosinski et al.'s regularisers (Table 1),\n"
     "                      re-tuned for 28x28 images and for short vectors; the options\n"
@@ -47,14 +50,10 @@ static const char *const usage =
     "  --batch N           units per batched pass (default 0: a whole layer at once)\n"
     "  --top-k K           training inputs kept (and projected) per unit, 1..64 (default 9)\n"
     "  --no-projections    leave the projections out\n"
-    "  --device D          auto (default), cpu or cuda\n"
-    "  --models A,B        only these models (default: all in the manifest)\n"
-    "  --layers A,B        only these layers (default: every hidden layer and the logits)\n"
-    "  --epochs E,F        only these snapshot epochs (default: all)\n"
     "  --history-units L   units drawn large and across epochs (default 0,1,2)\n"
-    "  --no-figures        write the HDF5 files only\n"
-    "  --threads N         snapshots in parallel (default NERVE_THREADS or all cores)\n"
-    "  --task I --tasks N  this task's share of the snapshots (job arrays)\n";
+    "  --no-figures        write the HDF5 files only\n", f);
+    nv_run_opts_help(f, "features");
+}
 
 /* What the progress callback needs to print the table and the bar. */
 typedef struct {
@@ -100,20 +99,6 @@ static void features_event(void *vctx, const nv_features_run_event *ev) {
     }
 }
 
-/* "a,b" -> names (pointers into the modified copy *buf); empty names are skipped.
- * Returns the count, or -1 when there is none. */
-static int parse_names(const char *s, char **buf, const char **out, int cap) {
-    *buf = strdup(s);
-    if (!*buf) return -1;
-    int n = 0;
-    for (char *p = *buf, *q; p; p = q) {
-        q = strchr(p, ',');
-        if (q) *q++ = '\0';
-        if (*p && n < cap) out[n++] = p;
-    }
-    return n > 0 ? n : -1;
-}
-
 static int parse_units(const char *s, int64_t *out, int cap, int *n) {
     *n = 0;
     const char *p = s;
@@ -137,122 +122,85 @@ int nv_cmd_features(int argc, char **argv) {
     o.job.device = NV_DEVICE_AUTO;
     o.job.figures = 1;
     o.job.tuned = 1; /* the preset for the run's kind of input, then the options given */
-    int box_set = 0;
-    long long task = 0, tasks = 1;
+    int box_set = 0, rc = 0;
     int64_t hist[64] = {0, 1, 2};
     int nhist = 3;
-    const char *models = NULL, *layers = NULL, *epochs = NULL;
+    nv_run_opts ro;
+    nv_run_opts_init(&ro, verb);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { fputs(usage, stdout); return 0; }
-        if (strncmp(a, "--", 2) != 0) {
-            if (run) return nv_cli_usage(verb, "found a second run directory '%s': expected one", a);
+        if (nv_run_opts_take(&ro, argc, argv, &i, &rc)) {
+            if (rc) goto out;
+            continue;
+        }
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); goto out; }
+        if (strncmp(a, "-", 1) != 0 || !a[1]) {
+            if (run) { rc = nv_cli_usage(verb, "found a second run directory '%s': expected one", a); goto out; }
             run = a;
             continue;
         }
         if (!strcmp(a, "--pre")) { o.job.p.pre = 1; continue; }
         if (!strcmp(a, "--no-figures")) { o.job.figures = 0; continue; }
         if (!strcmp(a, "--no-projections")) { o.job.no_projections = 1; continue; }
-        if (i + 1 >= argc) return nv_cli_usage(verb, "option %s needs a value", a);
+        static const char *const valued[] = {"--preset", "--steps", "--lr", "--decay", "--blur-every",
+                                             "--blur-width", "--norm-pct", "--contrib-pct", "--jitter",
+                                             "--seed", "--batch", "--init", "--box", "--history-units",
+                                             "--top-k"};
+        int known = 0;
+        for (size_t k = 0; k < NV_ARRAY_LEN(valued); k++) known |= !strcmp(a, valued[k]);
+        if (!known) { rc = nv_cli_unknown(verb, a, USAGE); goto out; }
+        if (i + 1 >= argc) { rc = nv_cli_usage(verb, "option %s needs a value", a); goto out; }
         const char *v = argv[++i];
         long long iv;
         double dv;
-        if (!strcmp(a, "--preset")) { if (nv_cli_int(verb, a, v, 0, NV_FEATURES_PRESETS, &iv)) return 2; o.job.preset = (int)iv; }
-        else if (!strcmp(a, "--steps")) { if (nv_cli_int(verb, a, v, 0, 100000000, &iv)) return 2; o.job.p.steps = iv; o.job.set |= NV_FEAT_SET_STEPS; }
-        else if (!strcmp(a, "--lr")) { if (nv_cli_double(verb, a, v, 1e-9, 10, &dv)) return 2; o.job.p.lr = (float)dv; o.job.set |= NV_FEAT_SET_LR; }
-        else if (!strcmp(a, "--decay")) { if (nv_cli_double(verb, a, v, 0, 0.999999, &dv)) return 2; o.job.p.decay = (float)dv; o.job.set |= NV_FEAT_SET_DECAY; }
-        else if (!strcmp(a, "--blur-every")) { if (nv_cli_int(verb, a, v, 0, 1000000, &iv)) return 2; o.job.p.blur_every = (int)iv; o.job.set |= NV_FEAT_SET_BLUR_EVERY; }
-        else if (!strcmp(a, "--blur-width")) { if (nv_cli_double(verb, a, v, 0, 10, &dv)) return 2; o.job.p.blur_width = (float)dv; o.job.set |= NV_FEAT_SET_BLUR_WIDTH; }
-        else if (!strcmp(a, "--norm-pct")) { if (nv_cli_double(verb, a, v, 0, 100, &dv)) return 2; o.job.p.norm_pct = (float)dv; o.job.set |= NV_FEAT_SET_NORM_PCT; }
-        else if (!strcmp(a, "--contrib-pct")) { if (nv_cli_double(verb, a, v, 0, 100, &dv)) return 2; o.job.p.contrib_pct = (float)dv; o.job.set |= NV_FEAT_SET_CONTRIB_PCT; }
-        else if (!strcmp(a, "--jitter")) { if (nv_cli_int(verb, a, v, 0, 64, &iv)) return 2; o.job.p.jitter = (int)iv; o.job.set |= NV_FEAT_SET_JITTER; }
-        else if (!strcmp(a, "--top-k")) { if (nv_cli_int(verb, a, v, 1, NV_FEATURES_MAX_TOPK, &iv)) return 2; o.job.top_k = (int)iv; }
-        else if (!strcmp(a, "--layers") || !strcmp(a, "--layer")) layers = v;
-        else if (!strcmp(a, "--epochs")) epochs = v;
-        else if (!strcmp(a, "--seed")) { if (nv_cli_int(verb, a, v, 0, (long long)1 << 62, &iv)) return 2; o.job.p.seed = (uint64_t)iv; }
-        else if (!strcmp(a, "--batch")) { if (nv_cli_int(verb, a, v, 0, 1 << 30, &iv)) return 2; o.job.p.batch = iv; }
-        else if (!strcmp(a, "--threads")) { if (nv_cli_int(verb, a, v, 1, 1024, &iv)) return 2; o.threads = (int)iv; }
-        else if (!strcmp(a, "--task")) { if (nv_cli_int(verb, a, v, 0, 1 << 30, &task)) return 2; }
-        else if (!strcmp(a, "--tasks")) { if (nv_cli_int(verb, a, v, 1, 1 << 30, &tasks)) return 2; }
-        else if (!strcmp(a, "--models")) models = v;
+        rc = 0;
+        /* A preset sets the defaults; the single options given override them in any
+         * order (job.set says which: nv_features_job_params). */
+        if (!strcmp(a, "--preset")) { if (!(rc = nv_cli_int(verb, a, v, 0, NV_FEATURES_PRESETS, &iv))) o.job.preset = (int)iv; }
+        else if (!strcmp(a, "--steps")) { if (!(rc = nv_cli_int(verb, a, v, 0, 100000000, &iv))) o.job.p.steps = iv, o.job.set |= NV_FEAT_SET_STEPS; }
+        else if (!strcmp(a, "--lr")) { if (!(rc = nv_cli_double(verb, a, v, 1e-9, 10, &dv))) o.job.p.lr = (float)dv, o.job.set |= NV_FEAT_SET_LR; }
+        else if (!strcmp(a, "--decay")) { if (!(rc = nv_cli_double(verb, a, v, 0, 0.999999, &dv))) o.job.p.decay = (float)dv, o.job.set |= NV_FEAT_SET_DECAY; }
+        else if (!strcmp(a, "--blur-every")) { if (!(rc = nv_cli_int(verb, a, v, 0, 1000000, &iv))) o.job.p.blur_every = (int)iv, o.job.set |= NV_FEAT_SET_BLUR_EVERY; }
+        else if (!strcmp(a, "--blur-width")) { if (!(rc = nv_cli_double(verb, a, v, 0, 10, &dv))) o.job.p.blur_width = (float)dv, o.job.set |= NV_FEAT_SET_BLUR_WIDTH; }
+        else if (!strcmp(a, "--norm-pct")) { if (!(rc = nv_cli_double(verb, a, v, 0, 100, &dv))) o.job.p.norm_pct = (float)dv, o.job.set |= NV_FEAT_SET_NORM_PCT; }
+        else if (!strcmp(a, "--contrib-pct")) { if (!(rc = nv_cli_double(verb, a, v, 0, 100, &dv))) o.job.p.contrib_pct = (float)dv, o.job.set |= NV_FEAT_SET_CONTRIB_PCT; }
+        else if (!strcmp(a, "--jitter")) { if (!(rc = nv_cli_int(verb, a, v, 0, 64, &iv))) o.job.p.jitter = (int)iv, o.job.set |= NV_FEAT_SET_JITTER; }
+        else if (!strcmp(a, "--top-k")) { if (!(rc = nv_cli_int(verb, a, v, 1, NV_FEATURES_MAX_TOPK, &iv))) o.job.top_k = (int)iv; }
+        else if (!strcmp(a, "--seed")) { if (!(rc = nv_cli_int(verb, a, v, 0, (long long)1 << 62, &iv))) o.job.p.seed = (uint64_t)iv; }
+        else if (!strcmp(a, "--batch")) { if (!(rc = nv_cli_int(verb, a, v, 0, 1 << 30, &iv))) o.job.p.batch = iv; }
         else if (!strcmp(a, "--init")) {
             if (!strcmp(v, "mean")) o.job.p.init = NV_FEAT_INIT_MEAN;
             else if (!strcmp(v, "zeros")) o.job.p.init = NV_FEAT_INIT_ZEROS;
             else if (!strcmp(v, "top")) o.job.p.init = NV_FEAT_INIT_TOP;
-            else return nv_cli_usage(verb, "option --init: expected mean, zeros or top, found '%s'", v);
+            else rc = nv_cli_usage(verb, "option --init: expected mean, zeros or top, found '%s'", v);
         } else if (!strcmp(a, "--box")) {
             if (!strcmp(v, "global")) o.job.box_global = 1;
             else if (!strcmp(v, "feature")) o.job.box_global = 0;
-            else return nv_cli_usage(verb, "option --box: expected feature or global, found '%s'", v);
+            else rc = nv_cli_usage(verb, "option --box: expected feature or global, found '%s'", v);
             box_set = 1;
-        } else if (!strcmp(a, "--device")) {
-            if (!strcmp(v, "auto")) o.job.device = NV_DEVICE_AUTO;
-            else if (!strcmp(v, "cpu")) o.job.device = NV_DEVICE_CPU;
-            else if (!strcmp(v, "cuda")) o.job.device = NV_DEVICE_CUDA;
-            else return nv_cli_usage(verb, "option --device: expected auto, cpu or cuda, found '%s'", v);
         } else if (!strcmp(a, "--history-units")) {
             if (!parse_units(v, hist, 64, &nhist))
-                return nv_cli_usage(verb, "option --history-units: expected unit numbers like 0,1,2 (at most 64), found '%s'", v);
-        } else return nv_cli_usage(verb, "unknown option '%s'", a);
+                rc = nv_cli_usage(verb, "option --history-units: expected unit numbers like 0,1,2 (at most 64), found '%s'", v);
+        }
+        if (rc) goto out;
     }
-    if (!run) return nv_cli_usage(verb, "expected a run directory");
-    if (task >= tasks) return nv_cli_usage(verb, "option --task: %lld is not below --tasks %lld", task, tasks);
+    if (!run) { rc = nv_cli_usage(verb, "expected a run directory"); goto out; }
+    if ((rc = nv_run_opts_check(&ro, run))) goto out;
     o.job.history_units = hist;
     o.job.n_history = nhist;
+    o.job.device = ro.device;
+    o.job.force = ro.force;
     o.box_auto = !box_set;
-    o.task = (int)task;
-    o.tasks = (int)tasks;
-    char *model_buf = NULL;
-    const char *model_names[64];
-    if (models) {
-        int n = parse_names(models, &model_buf, model_names, 64);
-        if (n < 0) {
-            free(model_buf);
-            return nv_cli_usage(verb, "option --models: expected model names like expressive,bottleneck, found '%s'", models);
-        }
-        o.select.models = model_names;
-        o.select.n_models = n;
-    }
-    char *layer_buf = NULL;
-    const char *layer_names[64];
-    if (layers) {
-        int n = parse_names(layers, &layer_buf, layer_names, 64);
-        if (n < 0) {
-            free(model_buf);
-            free(layer_buf);
-            return nv_cli_usage(verb, "option --layers: expected layer names like hidden1,logits, found '%s'", layers);
-        }
-        o.select.layers = layer_names;
-        o.select.n_layers = n;
-    }
-    int64_t epoch_list[64];
-    if (epochs) {
-        int n = 0;
-        if (!parse_units(epochs, epoch_list, 64, &n) || n == 0) {
-            free(model_buf);
-            free(layer_buf);
-            return nv_cli_usage(verb, "option --epochs: expected epochs like 0,8 (at most 64), found '%s'", epochs);
-        }
-        o.select.epochs = epoch_list;
-        o.select.n_epochs = n;
-    }
-    /* A missing path is not a run (a directory without a manifest is refused by the
-     * run index). */
-    if (access(run, F_OK) != 0) {
-        fprintf(stderr, "nerve features: %s: no such run directory\n", run);
-        free(model_buf);
-        free(layer_buf);
-        return 2;
-    }
+    o.task = ro.task;
+    o.tasks = ro.tasks;
+    o.threads = ro.threads;
+    o.select = nv_run_opts_select(&ro);
     features_ui ui = {.run = run, .job = &o.job, .task = o.task, .tasks = o.tasks};
     o.on_event = features_event;
     o.ctx = &ui;
     nv_features_run_report rep;
     nv_error err = {0};
     nv_status st = nv_features_run(run, &o, &rep, &err);
-    free(model_buf);
-    free(layer_buf);
-    int rc = 0;
     if (st != NV_OK) rc = nv_cli_report(verb, &err);
     else if (ui.started) {
         char extra[96];
@@ -262,5 +210,7 @@ int nv_cmd_features(int argc, char **argv) {
     }
     /* cairo's font caches otherwise show up as leaks under make SANITIZE=1. */
     if (o.job.figures) nv_plot_release_caches();
+out:
+    nv_run_opts_free(&ro);
     return rc;
 }

@@ -23,6 +23,8 @@
 
 static const char *VERB = "info";
 
+static const char *const USAGE = "usage: nerve info [--json] [--full] PATH\n";
+
 static void usage(FILE *f) {
     fprintf(f,
             "usage: nerve info [--json] [--full] PATH\n"
@@ -318,7 +320,7 @@ int nv_cmd_info(int argc, char **argv) {
         case 'j': as_json = 1; break;
         case 'f': full = 1; break;
         case 'h': usage(stdout); return 0;
-        default: return nv_cli_usage(VERB, "unknown option '%s'", argv[optind - 1]);
+        default: return nv_cli_getopt_fail(VERB, c, optind, argv, USAGE);
         }
     }
     if (argc - optind != 1)

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -51,7 +52,10 @@ static const char *const ph_usage =
     "  --normalize         divide by the median k-th neighbour distance\n"
     "  --landmarks N       use N landmark points instead of all\n"
     "  --landmark-method M maxmin (default) or random\n"
-    "  --seed S            seed of random landmarks (default 0)\n";
+    "  --seed S            seed of random landmarks (default 0)\n"
+    "\n"
+    "For the snapshots of a training run: nerve ph RUN [options], a run directory in\n"
+    "place of FILE; its options: nerve ph RUN --help (RUN literally, or the directory).\n";
 
 typedef struct {
     nv_ph_format format;
@@ -65,6 +69,7 @@ typedef struct {
     int landmark_method;
     uint64_t seed;
     const char *file;
+    int format_set;
 } ph_opts;
 
 static size_t ph_default_memory_limit(void) {
@@ -136,6 +141,7 @@ static int ph_parse(int argc, char **argv, ph_opts *o) {
                 return nv_cli_usage("ph", "option --format: found '%s': expected distance, lower-distance, "
                                     "upper-distance, point-cloud, dipha, sparse or binary", val);
             o->format = (nv_ph_format)f;
+            o->format_set = 1;
         } else if (strcmp(name, "--dim") == 0) {
             if (nv_cli_int("ph", name, val, 0, 30, &iv)) return 2;
             o->params.max_dim = (int)iv;
@@ -195,7 +201,7 @@ static int ph_parse(int argc, char **argv, ph_opts *o) {
             if (nv_cli_int("ph", name, val, 0, INT64_MAX, &iv)) return 2;
             o->seed = (uint64_t)iv;
         } else {
-            return nv_cli_usage("ph", "unknown option '%s'", a);
+            return nv_cli_unknown("ph", a, ph_usage);
         }
     }
     if (o->simplices && !o->output_pairs)
@@ -247,8 +253,48 @@ static int ph_is_run_mode(int argc, char **argv) {
     return 0;
 }
 
+static void error_suffix(nv_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void error_suffix(nv_error *err, const char *fmt, ...) {
+    size_t used = strlen(err->msg);
+    va_list ap;
+    va_start(ap, fmt);
+    if (used < sizeof err->msg) vsnprintf(err->msg + used, sizeof err->msg - used, fmt, ap);
+    va_end(ap);
+}
+
+/* 1 when every non-empty line of the file holds the same number (>= 2) of fields and
+ * there are at least 3 lines: the shape of a point cloud, one point per line. */
+static int looks_like_cloud(const char *file, int *fields) {
+    FILE *f = fopen(file, "r");
+    if (!f) return 0;
+    char line[65536];
+    int lines = 0, width = -1, same = 1;
+    while (same && lines < 2000 && fgets(line, sizeof line, f)) {
+        int n = 0, in = 0;
+        for (char *p = line; *p; p++) {
+            int sep = *p == ' ' || *p == '\t' || *p == ',' || *p == '\n' || *p == '\r';
+            if (!sep && !in) n++;
+            in = !sep;
+        }
+        if (n == 0) continue;
+        if (width < 0) width = n;
+        same = n == width;
+        lines++;
+    }
+    fclose(f);
+    *fields = width;
+    return same && width >= 2 && lines >= 3;
+}
+
 int nv_cmd_ph(int argc, char **argv) {
     if (ph_is_run_mode(argc, argv)) return nv_cmd_ph_run(argc, argv);
+    /* `nerve ph RUN --help`, with RUN written as such: the run mode's help */
+    int help = 0, run_word = 0;
+    for (int i = 1; i < argc; i++) {
+        help |= !strcmp(argv[i], "--help") || !strcmp(argv[i], "-h");
+        run_word |= !strcmp(argv[i], "RUN");
+    }
+    if (help && run_word) return nv_cmd_ph_run(argc, argv);
     ph_opts o;
     int rc = ph_parse(argc, argv, &o);
     if (rc) return rc < 0 ? 0 : rc;
@@ -269,7 +315,20 @@ int nv_cmd_ph(int argc, char **argv) {
     }
     st = nv_ph_read(f, name, o.format, &data, &err);
     if (f != stdin) fclose(f);
-    if (st) return nv_cli_report("ph", &err);
+    if (st) {
+        /* The default format is a distance matrix (as Ripser's); a point cloud read as
+         * one fails, and the message should say which format it looks like. */
+        int fields = 0;
+        if (st == NV_EINPUT && !o.format_set && o.format != NV_PH_FMT_POINT_CLOUD) {
+            if (f != stdin && looks_like_cloud(o.file, &fields))
+                error_suffix(&err, "; every line holds %d numbers, as a point cloud does: for points "
+                                "(one per line) give --format point-cloud", fields);
+            else if (f == stdin)
+                error_suffix(&err, "; the default format is a distance matrix: for points (one per "
+                                "line) give --format point-cloud");
+        }
+        return nv_cli_report("ph", &err);
+    }
 
     /* the distances the engine sees */
     nv_ph_input in = {0};

@@ -6,6 +6,7 @@
  * statuses to exit codes (bad input: 2); the work is in analysis/ph_run*.c.
  */
 #include "cli.h"
+#include "run_opts.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -14,14 +15,17 @@
 #include "nerve/phrun.h"
 #include "nerve/plot.h"
 
-static const char *const phrun_usage =
-    "usage: nerve ph RUN [options]\n"
-    "\n"
+static const char *const PHRUN_USAGE = "usage: nerve ph RUN [options]\n";
+
+static void phrun_usage(FILE *f) {
+    fputs(PHRUN_USAGE, f);
+    fputs("\n"
     "Persistent homology of every snapshot of a training run: for each model x epoch x\n"
     "layer x split, each class and all classes together, the barcode of at most N\n"
     "max-min landmarks, stored in RUN/analysis/ph/<model>/epoch_EEEE.h5; then\n"
     "summary.csv, distances.csv and the figures in RUN/analysis/figures/.\n"
     "Outputs made with the same parameters are skipped, so a rerun resumes.\n"
+    "(`nerve ph --help` describes `nerve ph FILE`, the Ripser-compatible mode.)\n"
     "\n"
     "  --metric M          knn-hops (default), knn-weighted, euclidean, cosine\n"
     "  --k K               neighbours of the kNN graph (default: calibrated)\n"
@@ -33,16 +37,13 @@ static const char *const phrun_usage =
     "  --threshold T       Rips threshold, or inf (default: the scale for knn-hops,\n"
     "                      none otherwise; Betti numbers at the scale are exact)\n"
     "  --landmarks N       max-min landmarks per snapshot and class (default 200)\n"
-    "  --splits LIST       train,test,all (default all)\n"
-    "  --layer NAME        only this layer (input, hidden1, ..., logits)\n"
-    "  --threads N         worker threads (default NERVE_THREADS or all cores)\n"
-    "  --device D          auto (default), cpu or cuda: where the column assembly of\n"
-    "                      persistent homology runs (docs/ph.md); same diagrams\n"
-    "  --task I --tasks N  compute only slice I of N (job arrays); every task writes\n"
-    "                      the summary of what exists\n"
     "  --summarize-only    only rewrite summary.csv, distances.csv and the figures\n"
     "  --no-figures        skip the figures\n"
-    "  --force             recompute everything\n";
+    "  (--split: default all; --model, --layer, --epoch choose what is computed, and\n"
+    "  the summary reads every diagram file; with --task/--tasks every task writes the\n"
+    "  summary of what exists; --device: where the column assembly runs, same diagrams)\n", f);
+    nv_run_opts_help(f, "ph");
+}
 
 typedef struct {
     nv_progress bar;
@@ -91,149 +92,38 @@ static int parse_list(const char *s, long long *out, int cap, long long lo, long
     return n;
 }
 
-int nv_cmd_ph_run(int argc, char **argv) {
-    const char *verb = "ph";
-    nv_phrun_options o;
-    nv_phrun_options_defaults(&o);
-    const char *run = NULL;
-    int summarize_only = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            fputs(phrun_usage, stdout);
-            return 0;
-        }
-        if (strncmp(a, "--", 2) != 0) {
-            if (run) return nv_cli_usage(verb, "found a second run directory '%s': expected one", a);
-            run = a;
-            continue;
-        }
-        char name[64];
-        const char *val = NULL, *eq = strchr(a, '=');
-        if (eq) {
-            snprintf(name, sizeof name, "%.*s", (int)(eq - a), a);
-            val = eq + 1;
-        } else {
-            snprintf(name, sizeof name, "%s", a);
-        }
-        int flag = !strcmp(name, "--summarize-only") || !strcmp(name, "--no-figures") || !strcmp(name, "--force");
-        if (!flag && !val) {
-            if (i + 1 >= argc) return nv_cli_usage(verb, "option %s needs a value", name);
-            val = argv[++i];
-        }
-        long long iv, list[NV_PHRUN_MAX_DIMS];
-        double dv;
-        if (!strcmp(name, "--metric")) {
-            int m = nv_metric_parse(val);
-            if (m < 0)
-                return nv_cli_usage(verb, "option --metric: found '%s': expected knn-hops, knn-weighted, "
-                                    "euclidean or cosine", val);
-            o.metric = (nv_metric_kind)m;
-        } else if (!strcmp(name, "--k")) {
-            if (nv_cli_int(verb, name, val, 1, 100000, &iv)) return 2;
-            o.k = (int)iv;
-        } else if (!strcmp(name, "--scale")) {
-            if (nv_cli_double(verb, name, val, 0, 1e30, &dv)) return 2;
-            o.scale = dv;
-        } else if (!strcmp(name, "--k-range")) {
-            if (parse_list(val, list, 2, 1, 100000) != 2 || list[0] > list[1])
-                return nv_cli_usage(verb, "option --k-range: found '%s': expected A,B with 1 <= A <= B", val);
-            o.k_min = (int)list[0];
-            o.k_max = (int)list[1];
-        } else if (!strcmp(name, "--target-betti")) {
-            int n = parse_list(val, list, NV_PHRUN_MAX_DIMS, 0, 1000000);
-            if (n < 1)
-                return nv_cli_usage(verb, "option --target-betti: found '%s': expected counts like 1,0", val);
-            o.ntarget = n;
-            for (int d = 0; d < n; d++) o.target[d] = list[d];
-        } else if (!strcmp(name, "--threshold")) {
-            if (!strcmp(val, "inf") || !strcmp(val, "none")) {
-                o.threshold = INFINITY;
-            } else {
-                if (nv_cli_double(verb, name, val, 0, 1e30, &dv)) return 2;
-                o.threshold = dv;
-            }
-        } else if (!strcmp(name, "--max-dim")) {
-            if (nv_cli_int(verb, name, val, 0, 3, &iv)) return 2;
-            o.max_dim = (int)iv;
-        } else if (!strcmp(name, "--landmarks")) {
-            if (nv_cli_int(verb, name, val, 2, 20000, &iv)) return 2;
-            o.landmarks = iv;
-        } else if (!strcmp(name, "--splits")) {
-            o.nsplits = 0;
-            char buf[64];
-            snprintf(buf, sizeof buf, "%s", val);
-            for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-                if (strcmp(t, "train") && strcmp(t, "test") && strcmp(t, "all"))
-                    return nv_cli_usage(verb, "option --splits: found '%s': expected train, test, all", t);
-                for (int s = 0; s < o.nsplits; s++)
-                    if (!strcmp(o.splits[s], t))
-                        return nv_cli_usage(verb, "option --splits: '%s' given twice", t);
-                if (o.nsplits == NV_PHRUN_MAX_SPLITS)
-                    return nv_cli_usage(verb, "option --splits: at most 3 splits");
-                snprintf(o.splits[o.nsplits++], sizeof o.splits[0], "%s", t);
-            }
-            if (o.nsplits == 0) return nv_cli_usage(verb, "option --splits: expected train, test, all");
-        } else if (!strcmp(name, "--layer")) {
-            snprintf(o.only_layer, sizeof o.only_layer, "%s", val);
-        } else if (!strcmp(name, "--threads")) {
-            if (nv_cli_int(verb, name, val, 1, 1024, &iv)) return 2;
-            o.threads = (int)iv;
-        } else if (!strcmp(name, "--device")) {
-            if (!strcmp(val, "auto")) o.device = NV_DEVICE_AUTO;
-            else if (!strcmp(val, "cpu")) o.device = NV_DEVICE_CPU;
-            else if (!strcmp(val, "cuda")) o.device = NV_DEVICE_CUDA;
-            else return nv_cli_usage(verb, "option --device: found '%s': expected auto, cpu or cuda", val);
-        } else if (!strcmp(name, "--task")) {
-            if (nv_cli_int(verb, name, val, 0, 1000000, &iv)) return 2;
-            o.task = (int)iv;
-        } else if (!strcmp(name, "--tasks")) {
-            if (nv_cli_int(verb, name, val, 1, 1000000, &iv)) return 2;
-            o.tasks = (int)iv;
-        } else if (!strcmp(name, "--summarize-only")) {
-            summarize_only = 1;
-        } else if (!strcmp(name, "--no-figures")) {
-            o.figures = 0;
-        } else if (!strcmp(name, "--force")) {
-            o.force = 1;
-        } else {
-            return nv_cli_usage(verb, "unknown option '%s' for a run directory", name);
-        }
-    }
-    if (!run) return nv_cli_usage(verb, "expected a run directory");
-    if (o.task >= o.tasks)
-        return nv_cli_usage(verb, "option --task %d: expected 0 <= task < tasks (%d)", o.task, o.tasks);
-
+/* Runs the stage with the parsed options and prints the table, progress and result. */
+static int run_ph(const char *run, nv_phrun_options *o, int summarize_only) {
     phrun_ui ui = {0};
-    o.on_event = phrun_event;
-    o.ctx = &ui;
+    o->on_event = phrun_event;
+    o->ctx = &ui;
     nv_phrun_report rep;
     nv_error err = {0};
     double t0 = nv_now();
     nv_status st;
     if (summarize_only) {
-        st = nv_phrun_summarize(run, &o, &rep, &err);
+        st = nv_phrun_summarize(run, o, &rep, &err);
     } else {
         char threads[32], lm[32], splits[32] = "", slice[48];
-        snprintf(threads, sizeof threads, "%d", o.threads > 0 ? o.threads : nv_default_threads());
-        snprintf(lm, sizeof lm, "%lld (max-min)", (long long)o.landmarks);
-        for (int s = 0; s < o.nsplits; s++)
-            snprintf(splits + strlen(splits), sizeof splits - strlen(splits), "%s%s", s ? "," : "", o.splits[s]);
-        snprintf(slice, sizeof slice, "%d of %d", o.task, o.tasks);
+        snprintf(threads, sizeof threads, "%d", o->threads > 0 ? o->threads : nv_default_threads());
+        snprintf(lm, sizeof lm, "%lld (max-min)", (long long)o->landmarks);
+        for (int s = 0; s < o->nsplits; s++)
+            snprintf(splits + strlen(splits), sizeof splits - strlen(splits), "%s%s", s ? "," : "", o->splits[s]);
+        snprintf(slice, sizeof slice, "%d of %d", o->task, o->tasks);
         const char *keys[] = {"run", "metric", "landmarks", "splits", "threads", "task"};
-        const char *vals[] = {run, nv_metric_name(o.metric), lm, splits, threads, slice};
+        const char *vals[] = {run, nv_metric_name(o->metric), lm, splits, threads, slice};
         nv_cli_table(stderr, "nerve ph RUN", keys, vals, 6);
-        st = nv_phrun_run(run, &o, &rep, &err);
+        st = nv_phrun_run(run, o, &rep, &err);
     }
     if (ui.started) nv_progress_finish(&ui.bar, NULL);
     /* cairo's and fontconfig's font caches otherwise outlive us (leak checkers) */
-    if (o.figures) nv_plot_release_caches();
-    if (st) return nv_cli_report(verb, &err);
+    if (o->figures) nv_plot_release_caches();
+    if (st) return nv_cli_report("ph", &err);
     double dt = nv_now() - t0;
     if (summarize_only) {
         printf("summarised %lld of %lld diagram files in %.1fs (summary.csv, distances.csv%s)\n",
                (long long)rep.summary_files, (long long)rep.files_total, dt,
-               o.figures ? ", figures" : "");
+               o->figures ? ", figures" : "");
         return 0;
     }
     printf("calibration: k = %d, scale = %g (%s)\n", rep.k, rep.scale,
@@ -247,8 +137,128 @@ int nv_cmd_ph_run(int argc, char **argv) {
     if (rep.summary_written)
         printf("summary of %lld of %lld files: %s/analysis/ph/summary.csv, distances.csv%s\n",
                (long long)rep.summary_files, (long long)rep.files_total, run,
-               o.figures ? ", analysis/figures/" : "");
+               o->figures ? ", analysis/figures/" : "");
+    if (rep.summary_files < rep.files_total)
+        fprintf(stderr, "nerve ph: note: %lld of the run's %lld snapshot files have no diagram file yet "
+                "(other tasks of a job array, or left out by --model/--layer/--epoch); the summary "
+                "covers the %lld that do\n", (long long)(rep.files_total - rep.summary_files),
+                (long long)rep.files_total, (long long)rep.summary_files);
     else
         printf("summary up to date (%lld files)\n", (long long)rep.summary_files);
     return 0;
+}
+
+int nv_cmd_ph_run(int argc, char **argv) {
+    const char *verb = "ph";
+    nv_phrun_options o;
+    nv_phrun_options_defaults(&o);
+    nv_run_opts ro;
+    nv_run_opts_init(&ro, verb);
+    const char *run = NULL;
+    int summarize_only = 0, rc = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (nv_run_opts_take(&ro, argc, argv, &i, &rc)) {
+            if (rc) goto out;
+            continue;
+        }
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            phrun_usage(stdout);
+            goto out;
+        }
+        if (strncmp(a, "--", 2) != 0) {
+            if (run) {
+                rc = nv_cli_usage(verb, "found a second run directory '%s': expected one", a);
+                goto out;
+            }
+            run = a;
+            continue;
+        }
+        char name[64];
+        const char *val = NULL, *eq = strchr(a, '=');
+        if (eq) {
+            snprintf(name, sizeof name, "%.*s", (int)(eq - a), a);
+            val = eq + 1;
+        } else {
+            snprintf(name, sizeof name, "%s", a);
+        }
+        static const char *const known[] = {"--metric", "--k", "--scale", "--k-range", "--target-betti",
+                                            "--threshold", "--max-dim", "--landmarks", "--summarize-only",
+                                            "--no-figures"};
+        int is_known = 0;
+        for (size_t k = 0; k < NV_ARRAY_LEN(known); k++) is_known |= !strcmp(name, known[k]);
+        if (!is_known) {
+            rc = nv_cli_unknown(verb, name, PHRUN_USAGE);
+            goto out;
+        }
+        int flag = !strcmp(name, "--summarize-only") || !strcmp(name, "--no-figures");
+        if (!flag && !val) {
+            if (i + 1 >= argc) {
+                rc = nv_cli_usage(verb, "option %s needs a value", name);
+                goto out;
+            }
+            val = argv[++i];
+        }
+        long long iv, list[NV_PHRUN_MAX_DIMS];
+        double dv;
+        rc = 0;
+        if (!strcmp(name, "--metric")) {
+            int m = nv_metric_parse(val);
+            if (m < 0)
+                rc = nv_cli_usage(verb, "option --metric: found '%s': expected knn-hops, knn-weighted, "
+                                  "euclidean or cosine", val);
+            else
+                o.metric = (nv_metric_kind)m;
+        } else if (!strcmp(name, "--k")) {
+            if (!(rc = nv_cli_int(verb, name, val, 1, 100000, &iv))) o.k = (int)iv;
+        } else if (!strcmp(name, "--scale")) {
+            if (!(rc = nv_cli_double(verb, name, val, 0, 1e30, &dv))) o.scale = dv;
+        } else if (!strcmp(name, "--k-range")) {
+            if (parse_list(val, list, 2, 1, 100000) != 2 || list[0] > list[1]) {
+                rc = nv_cli_usage(verb, "option --k-range: found '%s': expected A,B with 1 <= A <= B", val);
+            } else {
+                o.k_min = (int)list[0];
+                o.k_max = (int)list[1];
+            }
+        } else if (!strcmp(name, "--target-betti")) {
+            int n = parse_list(val, list, NV_PHRUN_MAX_DIMS, 0, 1000000);
+            if (n < 1) {
+                rc = nv_cli_usage(verb, "option --target-betti: found '%s': expected counts like 1,0", val);
+            } else {
+                o.ntarget = n;
+                for (int d = 0; d < n; d++) o.target[d] = list[d];
+            }
+        } else if (!strcmp(name, "--threshold")) {
+            if (!strcmp(val, "inf") || !strcmp(val, "none")) o.threshold = INFINITY;
+            else if (!(rc = nv_cli_double(verb, name, val, 0, 1e30, &dv))) o.threshold = dv;
+        } else if (!strcmp(name, "--max-dim")) {
+            if (!(rc = nv_cli_int(verb, name, val, 0, 3, &iv))) o.max_dim = (int)iv;
+        } else if (!strcmp(name, "--landmarks")) {
+            if (!(rc = nv_cli_int(verb, name, val, 2, 20000, &iv))) o.landmarks = iv;
+        } else if (!strcmp(name, "--summarize-only")) {
+            summarize_only = 1;
+        } else if (!strcmp(name, "--no-figures")) {
+            o.figures = 0;
+        }
+        if (rc) goto out;
+    }
+    if (!run) {
+        rc = nv_cli_usage(verb, "expected a run directory");
+        goto out;
+    }
+    if ((rc = nv_run_opts_check(&ro, run))) goto out;
+    if (ro.n_splits) {
+        o.nsplits = ro.n_splits;
+        for (int s = 0; s < ro.n_splits; s++) snprintf(o.splits[s], sizeof o.splits[s], "%s", ro.splits[s]);
+    }
+    o.select = nv_run_opts_select(&ro);
+    o.threads = ro.threads;
+    o.device = ro.device;
+    o.task = ro.task;
+    o.tasks = ro.tasks;
+    o.force = ro.force;
+    rc = run_ph(run, &o, summarize_only);
+out:
+    nv_run_opts_free(&ro);
+    return rc;
 }

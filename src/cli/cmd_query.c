@@ -15,11 +15,16 @@
 #include "nerve/query.h"
 #include "nerve/strbuf.h"
 
+/* The usage lines, also printed under a bad option (nv_cli_getopt_fail). */
+static const char *const USAGE =
+    "usage: nerve query RUN [RUN2 ...] \"SQL\"            SQL over the runs' dynamics records\n"
+    "       nerve query RUN [RUN2] --preset NAME [options]  one of the research questions\n"
+    "       nerve query --schema                          every table and column, with its meaning\n";
+
 static void usage(FILE *f) {
+    fputs(USAGE, f);
     fprintf(f,
-            "usage: nerve query RUN [RUN2 ...] \"SQL\"            SQL over the runs' dynamics records\n"
-            "       nerve query RUN [RUN2] --preset NAME [options]  one of the research questions\n"
-            "       nerve query --schema                          every table and column, with its meaning\n\n"
+            "\n"
             "SQLite over virtual tables of each run's dynamics store (RUN/dynamics, recorded with\n"
             "dynamics.enabled) and its files, read in place, never copied and never written:\n"
             "  steps, layers, neurons, samples, contributions (each sample's contribution d_i[row] a_i[col]\n"
@@ -286,8 +291,9 @@ int nv_cmd_query(int argc, char **argv) {
     long long v;
     double x;
     optind = 1;
+    opterr = 0; /* nv_cli_getopt_fail says it, with the usage lines */
     int c;
-    while ((c = getopt_long(argc, argv, "k:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":k:h", opts, NULL)) != -1) {
         switch (c) {
         case O_FORMAT:
             if (!strcmp(optarg, "table")) fmt = FMT_TABLE;
@@ -371,7 +377,7 @@ int nv_cmd_query(int argc, char **argv) {
         case O_TIME: timing = 1; break;
         case O_SCHEMA: schema = 1; break;
         case 'h': usage(stdout); return 0;
-        default: return nv_cli_usage("query", "unknown option");
+        default: return nv_cli_getopt_fail("query", c, optind, argv, USAGE);
         }
     }
     nv_error err = {0};

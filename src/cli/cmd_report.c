@@ -1,6 +1,7 @@
 /* cmd_report.c: `nerve report RUN`: the run's self-contained HTML page
  * (include/nerve/report.h). */
 #include <getopt.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -9,15 +10,21 @@
 #include "nerve/query.h"
 #include "nerve/report.h"
 
+static const char *const USAGE = "usage: nerve report RUN [options]\n";
+
 static void usage(FILE *f) {
     fprintf(f,
             "usage: nerve report RUN [options]\n\n"
-            "Writes RUN/analysis/report.html: one self-contained page (figures embedded)\n"
-            "with the summary, training curves, the Betti-number chart, persistence\n"
-            "diagrams, PCA projections, intrinsic dimension, probes, CKA maps and feature\n"
-            "images -- whatever stages have run (the page names the missing ones).\n\n"
+            "Writes RUN/analysis/report.html: one page, opened by a few sentences generated from\n"
+            "the run (the pair, how far apart the nets end, where the difference shows), with\n"
+            "the summary, training curves, the Betti-number chart, persistence diagrams, PCA\n"
+            "projections, intrinsic dimension, probes, CKA maps and feature images -- whatever\n"
+            "stages have run (the page names the missing ones). Figures are embedded up to a\n"
+            "size limit: a larger one is shown as a preview linked to its file under\n"
+            "analysis/figures/, and the galleries link what does not fit.\n\n"
             "options:\n"
-            "  --max-diagrams N   persistence-diagram figures to embed (default 60)\n"
+            "  --max-diagrams N   persistence-diagram figures to show (default 60)\n"
+            "  --max-size S       the page's size limit, e.g. 5M, 800K (default 5M)\n"
             "  --compare RUN2     also answer nerve query's compare-runs against RUN2 (a run that\n"
             "                     differs in train.order_seed) in the Queries section\n"
             "  -h, --help         this help\n");
@@ -25,6 +32,7 @@ static void usage(FILE *f) {
 
 int nv_cmd_report(int argc, char **argv) {
     static const struct option opts[] = {{"max-diagrams", required_argument, 0, 'm'},
+                                         {"max-size", required_argument, 0, 's'},
                                          {"compare", required_argument, 0, 'c'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
@@ -32,16 +40,28 @@ int nv_cmd_report(int argc, char **argv) {
     const char *compare = NULL;
     long long v;
     optind = 1;
+    opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "m:c:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":m:s:c:h", opts, NULL)) != -1) {
         switch (c) {
         case 'm':
             if (nv_cli_int("report", "--max-diagrams", optarg, 1, 100000, &v)) return 2;
             o.max_diagram_figures = (int)v;
             break;
+        case 's': {
+            char *end;
+            double x = strtod(optarg, &end);
+            double mult = (*end == 'K' || *end == 'k') ? 1e3 : (*end == 'M' || *end == 'm') ? 1e6 : 1;
+            if (mult != 1) end++;
+            if (end == optarg || *end || !(x * mult >= 10000) || x * mult > 1e12)
+                return nv_cli_usage("report", "option --max-size: expected a size of at least 10K, like 5M or "
+                                    "800K, found '%s'", optarg);
+            o.max_bytes = (size_t)(x * mult);
+            break;
+        }
         case 'c': compare = optarg; break;
         case 'h': usage(stdout); return 0;
-        default: return nv_cli_usage("report", "unknown option");
+        default: return nv_cli_getopt_fail("report", c, optind, argv, USAGE);
         }
     }
     if (optind != argc - 1) return nv_cli_usage("report", "expected one run directory");

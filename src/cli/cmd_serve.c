@@ -22,9 +22,12 @@ static void on_signal(int sig) {
     g_stop = 1;
 }
 
+static const char *const USAGE = "usage: nerve serve RUN|SWEEP_DIR [options]\n";
+
 static void usage(FILE *f) {
+    fputs(USAGE, f);
     fprintf(f,
-            "usage: nerve serve RUN|SWEEP_DIR [options]\n\n"
+            "\n"
             "A live web viewer of a run: the network lit by activations and gradients, each\n"
             "neuron's feature images over the epochs, training curves, topology and PCA. It\n"
             "reads only (files a manifest lists, or that nerve publishes whole) and follows a\n"
@@ -69,8 +72,9 @@ int nv_cmd_serve(int argc, char **argv) {
     long long v, nice_by = 10;
     char token[64];
     optind = 1;
+    opterr = 0; /* nv_cli_getopt_fail says it, with the usage line */
     int c;
-    while ((c = getopt_long(argc, argv, "p:b:T:A:w:m:P:n:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":p:b:T:A:w:m:P:n:h", opts, NULL)) != -1) {
         switch (c) {
         case 'p':
             if (nv_cli_int("serve", "--port", optarg, 0, 65535, &v)) return 2;
@@ -105,7 +109,7 @@ int nv_cmd_serve(int argc, char **argv) {
             if (nv_cli_int("serve", "--nice", optarg, 0, 19, &nice_by)) return 2;
             break;
         case 'h': usage(stdout); return 0;
-        default: return nv_cli_usage("serve", "unknown option");
+        default: return nv_cli_getopt_fail("serve", c, optind, argv, USAGE);
         }
     }
     if (optind != argc - 1) return nv_cli_usage("serve", "expected one RUN or SWEEP_DIR, found %d arguments", argc - optind);

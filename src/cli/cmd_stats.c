@@ -3,18 +3,20 @@
  * snapshot of a run (analysis/runs/stats_run.c does the work). This file parses flags,
  * prints and picks the exit code. */
 #include <cblas.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "run_opts.h"
 #include "nerve/run_index.h"
 #include "nerve/plot.h"
 
+static const char *const USAGE = "usage: nerve stats RUN [options]\n";
+
 static void usage(FILE *f) {
+    fputs(USAGE, f);
     fprintf(f,
-            "usage: nerve stats RUN [options]\n"
             "\n"
             "Per snapshot and layer: TwoNN intrinsic dimension and the number of PCA components\n"
             "explaining 90%% of the variance (train, test, all), a linear softmax probe (fit on\n"
@@ -23,25 +25,15 @@ static void usage(FILE *f) {
             "nets (per epoch). Writes RUN/analysis/stats/stats.h5 (format nerve-stats v1),\n"
             "intrinsic_dimension.csv, probes.csv, cka_layers.csv, cka_epochs.csv, cka_models.csv\n"
             "and RUN/analysis/figures/id_probe.png/.svg and cka_*.png/.svg heat maps.\n"
+            "Stats is one unit of work (CKA compares every snapshot with the others): with\n"
+            "--task/--tasks, task 0 computes it and the other tasks have nothing to do.\n"
             "\n"
             "  --twonn-points N   TwoNN on at most N rows per split, strided (default 2000)\n"
             "  --cka-points N     CKA on at most N rows of `all`, strided (default 10000)\n"
             "  --probe-c C        the probe's inverse L2 strength, as sklearn's C (default 1)\n"
             "  --probe-iter N     L-BFGS iterations at most (default 500)\n"
-            "  --model M,..       only these models (repeatable)\n"
-            "  --layer L,..       only these layers (repeatable)\n"
-            "  --epoch E,..       only these snapshot epochs (repeatable)\n"
-            "  --threads T        worker threads (default: cores)\n"
-            "  --force            recompute even when stats.h5 holds these parameters\n"
             "  --no-figures       skip the figures\n");
-}
-
-static int add_list(const char *opt, char *s, const char **list, int *n, int cap) {
-    for (char *tok = strtok(s, ","); tok; tok = strtok(NULL, ",")) {
-        if (*n >= cap) return nv_cli_usage("stats", "option %s: more than %d values", opt, cap);
-        list[(*n)++] = tok;
-    }
-    return 0;
+    nv_run_opts_help(f, "stats");
 }
 
 static void on_progress(void *ctx, int64_t done, int64_t total, const char *what) {
@@ -51,46 +43,53 @@ static void on_progress(void *ctx, int64_t done, int64_t total, const char *what
 }
 
 int nv_cmd_stats(int argc, char **argv) {
-    static const struct option longopts[] = {
-        {"twonn-points", required_argument, 0, 'T'}, {"cka-points", required_argument, 0, 'C'},
-        {"probe-c", required_argument, 0, 'c'},      {"probe-iter", required_argument, 0, 'I'},
-        {"model", required_argument, 0, 'm'},        {"layer", required_argument, 0, 'l'},
-        {"epoch", required_argument, 0, 'e'},        {"threads", required_argument, 0, 't'},
-        {"force", no_argument, 0, 'f'},              {"no-figures", no_argument, 0, 'F'},
-        {"help", no_argument, 0, 'h'},               {0, 0, 0, 0}};
-    enum { CAP = 64 };
-    const char *models[CAP], *layers[CAP], *epoch_strs[CAP];
-    int n_models = 0, n_layers = 0, n_epochs = 0;
-    long long twonn = 0, cka = 0, iters = 0, threads = 0;
+    nv_run_opts ro;
+    nv_run_opts_init(&ro, "stats");
+    long long twonn = 0, cka = 0, iters = 0;
     double probe_c = 0;
     nv_stats_run_opts o = {.figures = 1};
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'T': if (nv_cli_int("stats", "--twonn-points", optarg, 3, 1LL << 40, &twonn)) return 2; break;
-        case 'C': if (nv_cli_int("stats", "--cka-points", optarg, 2, 1LL << 40, &cka)) return 2; break;
-        case 'c': if (nv_cli_double("stats", "--probe-c", optarg, 1e-12, 1e12, &probe_c)) return 2; break;
-        case 'I': if (nv_cli_int("stats", "--probe-iter", optarg, 1, 1000000, &iters)) return 2; break;
-        case 'm': if (add_list("--model", optarg, models, &n_models, CAP)) return 2; break;
-        case 'l': if (add_list("--layer", optarg, layers, &n_layers, CAP)) return 2; break;
-        case 'e': if (add_list("--epoch", optarg, epoch_strs, &n_epochs, CAP)) return 2; break;
-        case 't': if (nv_cli_int("stats", "--threads", optarg, 1, 4096, &threads)) return 2; break;
-        case 'f': o.force = 1; break;
-        case 'F': o.figures = 0; break;
-        case 'h': usage(stdout); return 0;
-        default: return nv_cli_usage("stats", "unknown option");
+    const char *run = NULL;
+    int rc = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *val = NULL;
+        if (nv_run_opts_take(&ro, argc, argv, &i, &rc)) {
+            if (rc) goto done;
+            continue;
+        }
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            goto done;
+        }
+        if (nv_cli_opt("stats", argc, argv, &i, "--twonn-points", &val, &rc)) {
+            if (rc || (rc = nv_cli_int("stats", "--twonn-points", val, 3, 1LL << 40, &twonn))) goto done;
+        } else if (nv_cli_opt("stats", argc, argv, &i, "--cka-points", &val, &rc)) {
+            if (rc || (rc = nv_cli_int("stats", "--cka-points", val, 2, 1LL << 40, &cka))) goto done;
+        } else if (nv_cli_opt("stats", argc, argv, &i, "--probe-c", &val, &rc)) {
+            if (rc || (rc = nv_cli_double("stats", "--probe-c", val, 1e-12, 1e12, &probe_c))) goto done;
+        } else if (nv_cli_opt("stats", argc, argv, &i, "--probe-iter", &val, &rc)) {
+            if (rc || (rc = nv_cli_int("stats", "--probe-iter", val, 1, 1000000, &iters))) goto done;
+        } else if (!strcmp(a, "--no-figures")) {
+            o.figures = 0;
+        } else if (a[0] == '-' && a[1]) {
+            rc = nv_cli_unknown("stats", a, USAGE);
+            goto done;
+        } else if (run) {
+            rc = nv_cli_usage("stats", "found a second run directory '%s': expected one", a);
+            goto done;
+        } else {
+            run = a;
         }
     }
-    if (optind != argc - 1)
-        return nv_cli_usage("stats", "expected one RUN directory, found %d arguments", argc - optind);
-    int64_t epochs[CAP];
-    for (int i = 0; i < n_epochs; i++) {
-        long long v;
-        if (nv_cli_int("stats", "--epoch", epoch_strs[i], 0, 1LL << 40, &v)) return 2;
-        epochs[i] = v;
+    if (!run) {
+        rc = nv_cli_usage("stats", "expected one RUN directory");
+        goto done;
     }
-    const char *run = argv[optind];
+    if ((rc = nv_run_opts_check(&ro, run))) goto done;
+    if (ro.tasks > 1 && ro.task != 0) {
+        printf("stats %s: task %d of %d: nothing to do (stats compares every snapshot with the others, "
+               "so task 0 of the job array computes all of it)\n", run, ro.task, ro.tasks);
+        goto done;
+    }
     /* Units of work run in parallel, each with one BLAS thread: the numbers then do
      * not depend on --threads. */
     openblas_set_num_threads(1);
@@ -100,8 +99,9 @@ int nv_cmd_stats(int argc, char **argv) {
     o.cka_points = cka;
     o.probe_C = probe_c;
     o.probe_max_iter = (int)iters;
-    o.threads = (int)threads;
-    o.select = (nv_run_select){models, n_models, layers, n_layers, epochs, n_epochs};
+    o.threads = ro.threads;
+    o.force = ro.force;
+    o.select = nv_run_opts_select(&ro);
     o.progress = on_progress;
     o.progress_ctx = &pr;
     nv_stats_run_result r;
@@ -111,16 +111,21 @@ int nv_cmd_stats(int argc, char **argv) {
     /* cairo/fontconfig keep font caches until exit; free them so leak checkers
      * (make SANITIZE=1) see only our own allocations. */
     nv_plot_release_caches();
-    if (st) return nv_cli_report("stats", &err);
+    if (st) {
+        rc = nv_cli_report("stats", &err);
+        goto done;
+    }
     if (r.skipped) {
         printf("stats %s: %lld snapshot files: analysis/stats/stats.h5 already holds these results "
                "(same parameters); nothing to do (--force recomputes)\n", run, (long long)r.snapshots);
-        return 0;
+        goto done;
     }
     char extra[64];
     snprintf(extra, sizeof extra, "(%.1fs)", nv_now() - t0);
     nv_progress_finish(&pr, extra);
     printf("stats %s: %lld snapshot files analysed; wrote analysis/stats/stats.h5, 5 CSV tables and "
            "%d figure files\n", run, (long long)r.snapshots, r.figures);
-    return 0;
+done:
+    nv_run_opts_free(&ro);
+    return rc;
 }

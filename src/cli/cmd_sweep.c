@@ -19,6 +19,8 @@ static void on_signal(int sig) {
     g_stop = 1;
 }
 
+static const char *const USAGE = "usage: nerve sweep CONFIG [--out DIR] [--run | --slurm [--dry-run]] [options]\n";
+
 static void usage(FILE *f) {
     fprintf(f,
             "usage: nerve sweep CONFIG [--out DIR] [--run | --slurm [--dry-run]] [options]\n\n"
@@ -32,6 +34,8 @@ static void usage(FILE *f) {
             "options:\n"
             "  --out DIR          sweep directory (default sweeps/<config name>)\n"
             "  --max-tasks N      refuse sweeps of more than N tasks (default %d)\n"
+            "  --epochs N         train every task for N epochs instead of train.epochs (a quick\n"
+            "                     try; the snapshot schedule follows, as with nerve train --epochs)\n"
             "  --run              run the tasks here, in parallel\n"
             "  --jobs N           with --run: tasks at once (default: the cores, or NERVE_THREADS)\n"
             "  --analyze[=VERBS]  after training, run `nerve VERB RUN` for each verb of the comma\n"
@@ -74,9 +78,10 @@ static int parse_steps(char *buf, const char **steps) {
 }
 
 int nv_cmd_sweep(int argc, char **argv) {
-    enum { O_MAX = 1000, O_RUN, O_JOBS, O_ANALYZE, O_DEVICE, O_SLURM, O_DRY, O_GPU, O_CPUS, O_PART, O_TIME, O_MEM, O_ACCT };
+    enum { O_MAX = 1000, O_EPOCHS, O_RUN, O_JOBS, O_ANALYZE, O_DEVICE, O_SLURM, O_DRY, O_GPU, O_CPUS, O_PART, O_TIME, O_MEM, O_ACCT };
     static const struct option opts[] = {
         {"out", required_argument, 0, 'o'},      {"max-tasks", required_argument, 0, O_MAX},
+        {"epochs", required_argument, 0, O_EPOCHS},
         {"run", no_argument, 0, O_RUN},          {"jobs", required_argument, 0, O_JOBS},
         {"analyze", optional_argument, 0, O_ANALYZE}, {"device", required_argument, 0, O_DEVICE},
         {"slurm", no_argument, 0, O_SLURM},      {"dry-run", no_argument, 0, O_DRY},
@@ -90,14 +95,25 @@ int nv_cmd_sweep(int argc, char **argv) {
     const char *steps[NV_SWEEP_MAX_STEPS];
     char stepbuf[512];
     nv_sweep_slurm_options so = {0};
+    char epochs_override[64];
+    long long epochs = -1;
+    const char *overrides[1] = {epochs_override};
+    int noverrides = 0;
     optind = 1;
+    opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
         switch (c) {
         case 'o': out = optarg; break;
         case O_MAX:
             if (nv_cli_int("sweep", "--max-tasks", optarg, 1, 100000000, &max_tasks)) return 2;
             break;
+        case O_EPOCHS: {
+            if (nv_cli_int("sweep", "--epochs", optarg, 0, 1000000, &epochs)) return 2;
+            snprintf(epochs_override, sizeof epochs_override, "train: { epochs = %lld; };", epochs);
+            noverrides = 1;
+            break;
+        }
         case O_RUN: run = 1; break;
         case O_JOBS:
             if (nv_cli_int("sweep", "--jobs", optarg, 1, 4096, &jobs)) return 2;
@@ -125,7 +141,7 @@ int nv_cmd_sweep(int argc, char **argv) {
         case O_MEM: so.mem = optarg; break;
         case O_ACCT: so.account = optarg; break;
         case 'h': usage(stdout); return 0;
-        default: return nv_cli_usage("sweep", "unknown option");
+        default: return nv_cli_getopt_fail("sweep", c, optind, argv, USAGE);
         }
     }
     if (optind != argc - 1) return nv_cli_usage("sweep", "expected one CONFIG file, found %d arguments", argc - optind);
@@ -146,7 +162,9 @@ int nv_cmd_sweep(int argc, char **argv) {
 
     nv_error err = {0};
     nv_sweep_plan *plan = NULL;
-    if (nv_sweep_plan_load(config, max_tasks, &plan, &err)) return nv_cli_report("sweep", &err);
+    if (nv_sweep_plan_load_with(config, max_tasks, overrides, noverrides, &plan, &err))
+        return nv_cli_report("sweep", &err);
+    if (noverrides) printf("every task trains for %lld epochs (--epochs)\n", epochs);
     char outbuf[PATH_MAX];
     if (!out) {
         const char *base = strrchr(config, '/') ? strrchr(config, '/') + 1 : config;

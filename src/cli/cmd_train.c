@@ -12,6 +12,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "cli.h"
 #include "nerve/dynamics.h"
 #include "nerve/run.h"
@@ -121,6 +123,8 @@ static void on_event(void *ctx, const nv_train_event *ev) {
     }
 }
 
+static const char *const USAGE = "usage: nerve train CONFIG [options]\n";
+
 static void usage(FILE *f) {
     fprintf(f,
             "usage: nerve train CONFIG [options]\n\n"
@@ -144,6 +148,53 @@ static void usage(FILE *f) {
             "  -h, --help       this help\n");
 }
 
+/* The library blames an override by its text ("command-line override 'TEXT'"); name
+ * the flag the user typed instead: --set 'TEXT', --epochs, --seed. */
+static void blame_flag(nv_error *err, const char *const *overrides, const char *const *origin, int n) {
+    for (int i = 0; i < n; i++) {
+        char was[600], now[600];
+        snprintf(was, sizeof was, "command-line override '%s'", overrides[i]);
+        char *at = strstr(err->msg, was);
+        if (!at) continue;
+        if (!strcmp(origin[i], "--set")) snprintf(now, sizeof now, "--set '%s'", overrides[i]);
+        else snprintf(now, sizeof now, "%s (%s)", origin[i], overrides[i]);
+        char rest[sizeof err->msg];
+        snprintf(rest, sizeof rest, "%s", at + strlen(was));
+        size_t head = (size_t)(at - err->msg);
+        snprintf(at, sizeof err->msg - head, "%s%s", now, rest);
+        return;
+    }
+}
+
+/* The closing lines: each model's final test accuracy, from the run's summary.json. */
+static void final_accuracy(const char *dir) {
+    char path[NV_PATH_LEN + 32];
+    snprintf(path, sizeof path, "%s/summary.json", dir);
+    json_t *j = json_load_file(path, 0, NULL);
+    json_t *models = j ? json_object_get(j, "models") : NULL;
+    if (!json_is_object(models)) {
+        if (j) json_decref(j);
+        return;
+    }
+    const char *keys[NV_MAX_MODELS];
+    char vals[NV_MAX_MODELS][96];
+    const char *pv[NV_MAX_MODELS];
+    int n = 0;
+    const char *name;
+    json_t *m;
+    json_object_foreach(models, name, m) {
+        if (n == NV_MAX_MODELS) break;
+        keys[n] = name;
+        snprintf(vals[n], sizeof vals[n], "%.2f%% (train %.2f%%)",
+                 100 * json_number_value(json_object_get(m, "test_acc")),
+                 100 * json_number_value(json_object_get(m, "train_acc")));
+        pv[n] = vals[n];
+        n++;
+    }
+    nv_cli_table(stdout, "final test accuracy", keys, pv, n);
+    json_decref(j);
+}
+
 int nv_cmd_train(int argc, char **argv) {
     static const struct option opts[] = {
         {"out", required_argument, 0, 'o'},    {"device", required_argument, 0, 'd'},
@@ -161,7 +212,9 @@ int nv_cmd_train(int argc, char **argv) {
     long long threads = -1, v;
     optind = 1;
     int c;
-    while ((c = getopt_long(argc, argv, "o:d:s:e:S:rft:h", opts, NULL)) != -1) {
+    const char *origin[NV_MAX_OVERRIDES]; /* the flag that made each override */
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":o:d:s:e:S:rft:h", opts, NULL)) != -1) {
         if ((c == 's' || c == 'e' || c == 'S') && nover == NV_MAX_OVERRIDES)
             return nv_cli_usage("train", "too many overrides (at most %d)", NV_MAX_OVERRIDES);
         switch (c) {
@@ -174,14 +227,16 @@ int nv_cmd_train(int argc, char **argv) {
         case 's':
             if (nv_cli_int("train", "--seed", optarg, 0, INT64_MAX, &v)) return 2;
             snprintf(obuf[nover], sizeof obuf[nover], "seed = %lld;", v);
+            origin[nover] = "--seed";
             overrides[nover] = obuf[nover], nover++;
             break;
         case 'e':
             if (nv_cli_int("train", "--epochs", optarg, 0, 1000000, &v)) return 2;
             snprintf(obuf[nover], sizeof obuf[nover], "train: { epochs = %lld; };", v);
+            origin[nover] = "--epochs";
             overrides[nover] = obuf[nover], nover++;
             break;
-        case 'S': overrides[nover++] = optarg; break;
+        case 'S': origin[nover] = "--set"; overrides[nover++] = optarg; break;
         case 'r': resume = 1; break;
         case 'V':
             if (optarg && nv_cli_int("train", "--serve", optarg, 0, 65535, &v)) return 2;
@@ -192,14 +247,17 @@ int nv_cmd_train(int argc, char **argv) {
             if (nv_cli_int("train", "--threads", optarg, 1, 4096, &threads)) return 2;
             break;
         case 'h': usage(stdout); return 0;
-        default: return nv_cli_usage("train", "unknown option");
+        default: return nv_cli_getopt_fail("train", c, optind, argv, USAGE);
         }
     }
     if (optind != argc - 1) return nv_cli_usage("train", "expected one CONFIG file, found %d arguments", argc - optind);
     if (resume && force) return nv_cli_usage("train", "--resume and --force contradict each other");
     nv_experiment ex;
     nv_error err = {0};
-    if (nv_config_load(argv[optind], overrides, nover, &ex, &err)) return nv_cli_report("train", &err);
+    if (nv_config_load(argv[optind], overrides, nover, &ex, &err)) {
+        blame_flag(&err, overrides, origin, nover);
+        return nv_cli_report("train", &err);
+    }
     if (device) ex.device = !strcmp(device, "cpu") ? NV_DEVICE_CPU : !strcmp(device, "cuda") ? NV_DEVICE_CUDA : NV_DEVICE_AUTO;
     if (threads > 0) ex.threads = (int)threads;
     openblas_set_num_threads(ex.threads > 0 ? ex.threads : 1);
@@ -228,8 +286,9 @@ int nv_cmd_train(int argc, char **argv) {
         ex.init == NV_INIT_HE ? "he" : "xavier");
     ROW("bottleneck", "hidden layer %d -> width %lld", ex.bottleneck_layer, (long long)ex.bottleneck_width);
     ROW("linear baseline", "%s", ex.linear_baseline ? "yes" : "no");
-    ROW("optimiser", "%s lr %g momentum %g weight decay %g", ex.optim.kind == NV_OPT_ADAM ? "adam" : "sgd",
-        (double)ex.optim.lr, (double)ex.optim.momentum, (double)ex.optim.weight_decay);
+    char lr[40], mom[40], wd[40];
+    ROW("optimiser", "%s lr %s momentum %s weight decay %s", ex.optim.kind == NV_OPT_ADAM ? "adam" : "sgd",
+        nv_cli_float(lr, ex.optim.lr), nv_cli_float(mom, ex.optim.momentum), nv_cli_float(wd, ex.optim.weight_decay));
     ROW("epochs / batch", "%lld / %lld", (long long)ex.epochs, (long long)ex.batch_size);
     ROW("snapshot epochs", "%s", snaps);
     ROW("snapshot layers", "%s%s", ex.snap_all_layers ? "all" : "selected",
@@ -279,6 +338,7 @@ int nv_cmd_train(int argc, char **argv) {
         waitpid(pr.server, NULL, 0);
     }
     if (st) return nv_cli_report("train", &err);
+    final_accuracy(out);
     printf("run complete: %s (summary.json, metrics/, snapshots/manifest.json)\n", out);
     return 0;
 }

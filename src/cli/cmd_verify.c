@@ -10,6 +10,8 @@
 #include "nerve/sweep.h"
 #include "nerve/runhash.h"
 
+static const char *const USAGE = "usage: nerve verify RUN|SWEEP_DIR\n";
+
 static void usage(FILE *f) {
     fprintf(f,
             "usage: nerve verify RUN|SWEEP_DIR\n\n"
@@ -33,10 +35,11 @@ static int verify_one(const char *run) {
 int nv_cmd_verify(int argc, char **argv) {
     static const struct option opts[] = {{"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     optind = 1;
+    opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         if (c == 'h') { usage(stdout); return 0; }
-        return nv_cli_usage("verify", "unknown option");
+        return nv_cli_getopt_fail("verify", c, optind, argv, USAGE);
     }
     if (optind != argc - 1) return nv_cli_usage("verify", "expected one run directory, found %d arguments", argc - optind);
     const char *dir = argv[optind];

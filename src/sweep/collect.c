@@ -285,12 +285,15 @@ static nv_status draw_figure(const nv_sweep_index *ix, const table *acc, const c
     nv_status st = nv_plot_figure_new(1, 1, NV_MIN(w, 1600.0), 300, &f, err);
     if (st) return st;
     nv_plot_panel *p = nv_plot_figure_panel(f, 0, 0);
-    nv_plot_figure_set_title(f, "test accuracy (mean over seeds)");
+    nv_plot_figure_set_title(f, "test accuracy: mean over seeds \xc2\xb1 one standard deviation (bars)");
+    /* the legend in a strip under the panel, never over the points */
+    nv_plot_figure_set_legend_from(f, p);
     nv_plot_panel_set_ylabel(p, "test accuracy");
     nv_plot_panel_set_xlabel(p, "configuration");
     double *x = calloc((size_t)ix->nconfigs, sizeof *x), *y = calloc((size_t)ix->nconfigs, sizeof *y);
+    double *e = calloc((size_t)ix->nconfigs, sizeof *e);
     char **labels = calloc((size_t)ix->nconfigs, sizeof *labels);
-    if (!x || !y || !labels) st = nv_fail(err, NV_ENOMEM, "out of memory");
+    if (!x || !y || !e || !labels) st = nv_fail(err, NV_ENOMEM, "out of memory");
     for (int64_t c = 0; c < ix->nconfigs && !st; c++) {
         char b[512];
         x[c] = (double)c;
@@ -298,15 +301,30 @@ static nv_status draw_figure(const nv_sweep_index *ix, const table *acc, const c
     }
     if (!st && ix->nconfigs <= 40) st = nv_plot_panel_set_xticks(p, x, (const char *const *)labels, (int)ix->nconfigs, err);
     for (int k = 0; k < acc->nkeys && !st; k++) {
-        double sd;
-        for (int64_t c = 0; c < ix->nconfigs; c++) cell_stats(acc, c, k, &y[c], &sd);
-        st = nv_plot_line(p, acc->keys[k].model, x, y, ix->nconfigs, NULL, err);
+        /* the models side by side around each configuration, so bars do not overlap */
+        double shift = acc->nkeys > 1 ? 0.12 * ((double)k - 0.5 * (acc->nkeys - 1)) : 0;
+        double *xs = calloc((size_t)ix->nconfigs, sizeof *xs);
+        if (!xs) {
+            st = nv_fail(err, NV_ENOMEM, "out of memory");
+            break;
+        }
+        for (int64_t c = 0; c < ix->nconfigs; c++) {
+            cell_stats(acc, c, k, &y[c], &e[c]);
+            xs[c] = x[c] + shift;
+        }
+        st = nv_plot_line_errors(p, acc->keys[k].model, xs, y, e, ix->nconfigs, NULL, err);
+        free(xs);
     }
+    /* path is ".../results.png"; the SVG twin beside it shows the same figure as text */
     if (!st) st = nv_plot_save(f, path, err);
+    char svg[4096];
+    snprintf(svg, sizeof svg, "%.*s.svg", (int)(strlen(path) > 4 ? strlen(path) - 4 : 0), path);
+    if (!st) st = nv_plot_save(f, svg, err);
     for (int64_t c = 0; labels && c < ix->nconfigs; c++) free(labels[c]);
     free(labels);
     free(x);
     free(y);
+    free(e);
     nv_plot_figure_free(f);
     return st;
 }

@@ -235,6 +235,11 @@ static const char *strip_tmp(const char *msg, const char *tmp) {
 }
 
 nv_status nv_sweep_plan_load(const char *path, int64_t max_tasks, nv_sweep_plan **out, nv_error *err) {
+    return nv_sweep_plan_load_with(path, max_tasks, NULL, 0, out, err);
+}
+
+nv_status nv_sweep_plan_load_with(const char *path, int64_t max_tasks, const char *const *overrides,
+                                  int noverrides, nv_sweep_plan **out, nv_error *err) {
     *out = NULL;
     nv_sweep_plan *p = calloc(1, sizeof *p);
     if (!p) return nv_fail(err, NV_ENOMEM, "out of memory");
@@ -323,7 +328,7 @@ nv_status nv_sweep_plan_load(const char *path, int64_t max_tasks, nv_sweep_plan 
         config_destroy(&tc);
         nv_experiment ex;
         nv_error e2 = {0};
-        if (nv_config_load(tmp, NULL, 0, &ex, &e2)) {
+        if (nv_config_load(tmp, overrides, noverrides, &ex, &e2)) {
             st = nv_fail(err, NV_EINPUT, "%s: task %s (%s): %s", path, name, *what ? what : "no axes",
                          strip_tmp(e2.msg, tmp));
             break;

@@ -72,6 +72,7 @@ typedef struct {
     config_t file;
     config_t over[NV_MAX_OVERRIDES];
     int nover;
+    const char *const *over_text; /* (nover) the override texts, to blame them by name */
     const char *path;
     nv_error *err;
 } reader;
@@ -90,6 +91,11 @@ static nv_status bad(const reader *r, const config_setting_t *s, const char *key
     va_start(ap, fmt);
     vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
+    /* A key set by a command-line override is blamed on that text, not on the file. */
+    for (int i = 0; s && i < r->nover; i++)
+        if (s->config == &r->over[i])
+            return nv_fail(r->err, NV_EINPUT, "command-line override '%s': key '%s': %s", r->over_text[i],
+                           key, what);
     if (s)
         return nv_fail(r->err, NV_EINPUT, "%s:%d: key '%s': %s", where_file(s, r),
                        config_setting_source_line(s), key, what);
@@ -112,6 +118,10 @@ static nv_status check_unknown(const reader *r, const config_setting_t *group, c
         char path[256];
         snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "." : "", name);
         const key_def *k = find_key(path);
+        if (!k && !strcmp(path, "seeds"))
+            return bad(r, s, path, "is the seed axis of a sweep: this is a sweep config, and `nerve train` runs "
+                       "one experiment; run it with `nerve sweep %s --run` (or give one `seed`)",
+                       r->path ? r->path : "CONFIG");
         if (!k) {
             char allowed[512] = "";
             size_t plen = strlen(prefix);
@@ -155,8 +165,9 @@ int nv_config_key_kind(const char *path) {
 static nv_status not_sweep(const reader *r, const config_setting_t *s, const char *path) {
     if (config_setting_is_aggregate(s))
         return bad(r, s, path,
-                   "is a list (a sweep axis); `nerve train` takes one value here: run the sweep "
-                   "with `nerve sweep`, or give a single value");
+                   "is a list (a sweep axis): this is a sweep config, and `nerve train` takes one value "
+                   "here; run the sweep with `nerve sweep %s --run`, or give a single value",
+                   r->path ? r->path : "CONFIG");
     return NV_OK;
 }
 
@@ -778,7 +789,7 @@ static nv_status read_all(const reader *r, nv_experiment *ex) {
 nv_status nv_config_load(const char *path, const char *const *overrides, int noverrides,
                          nv_experiment *ex, nv_error *err) {
     memset(ex, 0, sizeof *ex);
-    reader r = {.path = path, .err = err};
+    reader r = {.path = path, .err = err, .over_text = overrides};
     config_init(&r.file);
     if (noverrides > NV_MAX_OVERRIDES)
         return nv_fail(err, NV_EINPUT, "at most %d overrides, found %d", NV_MAX_OVERRIDES, noverrides);
@@ -834,25 +845,43 @@ int nv_experiment_models(const nv_experiment *ex, int64_t d, int32_t c, nv_model
 }
 
 /* --- the resolved config ------------------------------------------------------- */
-/* %.9g round-trips a float and %.17g a double, so the text reloads to the same bits. */
+/* Numbers as written: the shortest text that reads back to the same float (F) or
+ * double (D) -- 0.001, not %.9g's 0.00100000005 -- so the text reloads to the same
+ * bits and reads as the config did. P keeps a decimal point (a libconfig array must
+ * not mix 1 and 1.3). Each call uses the next of a few static buffers. */
+static const char *num_text(double v, int is_float, int point) {
+    static _Thread_local char bufs[16][40];
+    static _Thread_local int next;
+    char *out = bufs[next++ % 16];
+    for (int p = 1; p <= 17; p++) {
+        snprintf(out, 40, "%.*g", p, v);
+        double back = strtod(out, NULL);
+        if (is_float ? (float)back == (float)v : back == v) break;
+    }
+    if (point && isfinite(v) && !strpbrk(out, ".eE")) strcat(out, ".0");
+    return out;
+}
+#define F(v) num_text((double)(v), 1, 0)
+#define D(v) num_text((v), 0, 0)
+#define DP(v) num_text((v), 0, 1)
+
 char *nv_config_resolved_text(const nv_experiment *ex) {
     nv_strbuf b = {0};
     const nv_data_spec *d = &ex->data;
     nv_sb_printf(&b, "# resolved by nerve %s: every key, defaults filled in\n", NERVE_VERSION);
     nv_sb_printf(&b, "experiment = \"%s\";\nseed = %llu;\ndevice = \"%s\";\n", ex->experiment,
                  (unsigned long long)ex->seed, device_name(ex->device));
-    nv_sb_printf(&b, "data: {\n  source = \"%s\";\n  test_fraction = %.17g;\n", nv_data_source_name(d->source),
-                 d->test_fraction);
+    nv_sb_printf(&b, "data: {\n  source = \"%s\";\n  test_fraction = %s;\n", nv_data_source_name(d->source),
+                 D(d->test_fraction));
     switch (d->source) {
     case NV_DATA_SPHERES:
         nv_sb_printf(&b,
                      "  spheres: {\n    dim = %lld;\n    sphere_dim = %lld;\n    points_per_class = %lld;\n"
-                     /* %#g keeps the decimal point: a libconfig array must not mix 1 and 1.3 */
-                     "    radius = [%#.17g, %#.17g];\n    offset = %.17g;\n    noise = %.17g;\n"
-                     "    oversample = %.17g;\n    oversample_width = %.17g;\n  };\n",
+                     "    radius = [%s, %s];\n    offset = %s;\n    noise = %s;\n"
+                     "    oversample = %s;\n    oversample_width = %s;\n  };\n",
                      (long long)d->spheres.dim, (long long)d->spheres.sphere_dim,
-                     (long long)d->spheres.points_per_class, d->spheres.radius[0], d->spheres.radius[1],
-                     d->spheres.offset, d->spheres.noise, d->spheres.oversample, d->spheres.oversample_width);
+                     (long long)d->spheres.points_per_class, DP(d->spheres.radius[0]), DP(d->spheres.radius[1]),
+                     D(d->spheres.offset), D(d->spheres.noise), D(d->spheres.oversample), D(d->spheres.oversample_width));
         break;
     case NV_DATA_FASHION_MNIST:
         nv_sb_printf(&b, "  fashion_mnist: {\n    limit = %lld;\n    test_limit = %lld;\n  };\n", (long long)d->limit,
@@ -875,24 +904,24 @@ char *nv_config_resolved_text(const nv_experiment *ex) {
         nv_sb_printf(&b, "  file: {\n    path = \"%s\";\n  };\n", d->path);
         break;
     case NV_DATA_DISKS:
-        nv_sb_printf(&b, "  disks: {\n    points_per_class = %lld;\n    radius = %.17g;\n    gap = %.17g;\n  };\n",
-                     (long long)d->disks.points_per_class, d->disks.radius, d->disks.gap);
+        nv_sb_printf(&b, "  disks: {\n    points_per_class = %lld;\n    radius = %s;\n    gap = %s;\n  };\n",
+                     (long long)d->disks.points_per_class, D(d->disks.radius), D(d->disks.gap));
         break;
     }
     nv_sb_printf(&b, "};\nmodels: {\n  hidden = [");
     for (int i = 0; i < ex->nhidden; i++) nv_sb_printf(&b, "%s%lld", i ? ", " : "", (long long)ex->hidden[i]);
     nv_sb_printf(&b,
-                 "];\n  activation = \"%s\";\n  leaky_slope = %.9g;\n  init = \"%s\";\n  bottleneck_layer = %d;\n"
+                 "];\n  activation = \"%s\";\n  leaky_slope = %s;\n  init = \"%s\";\n  bottleneck_layer = %d;\n"
                  "  bottleneck_width = %lld;\n  linear_baseline = %s;\n};\n",
-                 nv_activation_name(ex->activation), (double)ex->leaky_slope, ex->init == NV_INIT_HE ? "he" : "xavier",
+                 nv_activation_name(ex->activation), F(ex->leaky_slope), ex->init == NV_INIT_HE ? "he" : "xavier",
                  ex->bottleneck_layer, (long long)ex->bottleneck_width, ex->linear_baseline ? "true" : "false");
     nv_sb_printf(&b,
-                 "train: {\n  epochs = %lld;\n  batch_size = %lld;\n  optimizer = \"%s\";\n  lr = %.9g;\n"
-                 "  momentum = %.9g;\n  weight_decay = %.9g;\n  beta1 = %.9g;\n  beta2 = %.9g;\n  eps = %.9g;\n"
+                 "train: {\n  epochs = %lld;\n  batch_size = %lld;\n  optimizer = \"%s\";\n  lr = %s;\n"
+                 "  momentum = %s;\n  weight_decay = %s;\n  beta1 = %s;\n  beta2 = %s;\n  eps = %s;\n"
                  "  threads = %d;\n",
                  (long long)ex->epochs, (long long)ex->batch_size, ex->optim.kind == NV_OPT_ADAM ? "adam" : "sgd",
-                 (double)ex->optim.lr, (double)ex->optim.momentum, (double)ex->optim.weight_decay,
-                 (double)ex->optim.beta1, (double)ex->optim.beta2, (double)ex->optim.eps, ex->threads);
+                 F(ex->optim.lr), F(ex->optim.momentum), F(ex->optim.weight_decay),
+                 F(ex->optim.beta1), F(ex->optim.beta2), F(ex->optim.eps), ex->threads);
     /* Only when it is not the seed: runs that leave it alone keep the config text
      * (and the bytes of every file that stores it) they had before the key existed;
      * absent means order_seed = seed. */

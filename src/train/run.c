@@ -160,86 +160,6 @@ static int first_diff_line(const char *a, const char *b) {
     return line;
 }
 
-/* A resolved config text as (key path, value) pairs in order: "name: {" opens a
- * group, "};" closes one, "key = value;" is a key (config.c writes every key on
- * its own line). */
-typedef struct {
-    char key[160];
-    const char *val;
-    int vlen;
-} cfg_line;
-
-static int config_lines(const char *text, cfg_line *out, int cap) {
-    char stack[8][64];
-    int depth = 0, n = 0;
-    for (const char *p = text; *p && n < cap;) {
-        const char *e = strchr(p, '\n');
-        if (!e) e = p + strlen(p);
-        const char *q = p;
-        while (q < e && (*q == ' ' || *q == '\t')) q++;
-        const char *eq = memchr(q, '=', (size_t)(e - q)), *br = memchr(q, '{', (size_t)(e - q));
-        if (*q != '#' && q < e) {
-            if (br && (!eq || br < eq)) {
-                const char *c = memchr(q, ':', (size_t)(br - q));
-                int len = (int)((c ? c : br) - q);
-                while (len > 0 && q[len - 1] == ' ') len--;
-                if (depth < 8) snprintf(stack[depth], sizeof stack[depth], "%.*s", len, q);
-                depth++;
-            } else if (*q == '}') {
-                if (depth > 0) depth--;
-            } else if (eq) {
-                int klen = (int)(eq - q);
-                while (klen > 0 && q[klen - 1] == ' ') klen--;
-                cfg_line *l = &out[n++];
-                l->key[0] = '\0';
-                for (int i = 0; i < depth && i < 8; i++)
-                    snprintf(l->key + strlen(l->key), sizeof l->key - strlen(l->key), "%s.", stack[i]);
-                snprintf(l->key + strlen(l->key), sizeof l->key - strlen(l->key), "%.*s", klen, q);
-                const char *v = eq + 1;
-                while (v < e && *v == ' ') v++;
-                const char *ve = e;
-                while (ve > v && (ve[-1] == ';' || ve[-1] == ' ' || ve[-1] == '\r')) ve--;
-                l->val = v;
-                l->vlen = (int)(ve - v);
-            }
-        }
-        p = *e ? e + 1 : e;
-    }
-    return n;
-}
-
-/* The first key whose value differs between the run's config and this one, as
- * "key 'a.b': X in the run, Y now" (or not set on one side). */
-static void config_difference(const char *old, const char *now, char *buf, size_t len) {
-    enum { CAP = 512 };
-    cfg_line *a = malloc(sizeof *a * CAP), *b = malloc(sizeof *b * CAP);
-    snprintf(buf, len, "line %d of its config.cfg", first_diff_line(old, now));
-    if (!a || !b) goto done;
-    int na = config_lines(old, a, CAP), nb = config_lines(now, b, CAP);
-    for (int pass = 0; pass < 2; pass++) {
-        const cfg_line *x = pass ? a : b, *y = pass ? b : a;
-        int nx = pass ? na : nb, ny = pass ? nb : na;
-        for (int i = 0; i < nx; i++) {
-            int j = 0;
-            while (j < ny && strcmp(x[i].key, y[j].key)) j++;
-            if (j == ny) {
-                snprintf(buf, len, "key '%s': %.*s %s, not set %s", x[i].key, x[i].vlen, x[i].val,
-                         pass ? "in the run" : "now", pass ? "now" : "in the run");
-                goto done;
-            }
-            if (x[i].vlen != y[j].vlen || memcmp(x[i].val, y[j].val, (size_t)x[i].vlen)) {
-                const cfg_line *was = pass ? &x[i] : &y[j], *is = pass ? &y[j] : &x[i];
-                snprintf(buf, len, "key '%s': %.*s in the run, %.*s now", x[i].key, was->vlen, was->val, is->vlen,
-                         is->val);
-                goto done;
-            }
-        }
-    }
-done:
-    free(a);
-    free(b);
-}
-
 /* Removes what a previous run left (only the files and folders a run writes). */
 static nv_status clear_run_dir(const char *dir, nv_error *err) {
     static const char *items[] = {"snapshots", "checkpoints", "metrics", "metrics.h5", "summary.json",
@@ -716,7 +636,9 @@ static nv_status train_model(run_ctx *rc, int m, uint32_t *perm, nv_error *err) 
         st = nv_checkpoint_read(ckpath, &ck, err);
         if (st) goto done;
         if (ck.nparams != np || ck.metric_cols != M_COLS || ck.epochs_completed > ex->epochs ||
-            ck.metric_rows != ck.epochs_completed + 1 || strcmp(ck.config_text, rc->config_text)) {
+            ck.metric_rows != ck.epochs_completed + 1 ||
+            (strcmp(ck.config_text, rc->config_text) &&
+             nv_config_diff(ck.config_text, rc->config_text, NULL, 0, NULL, NULL, 0) != 0)) {
             st = nv_fail(err, NV_EINPUT,
                          "%s: this checkpoint belongs to another config or model (%lld parameters, epoch %lld); "
                          "use --force to start the run over", ckpath, (long long)ck.nparams,
@@ -779,6 +701,7 @@ static nv_status train_model(run_ctx *rc, int m, uint32_t *perm, nv_error *err) 
         if (line[0]) note(rc, "%s", line);
     }
     double last_checkpoint = nv_now(), last_metrics = last_checkpoint;
+    int64_t checkpoint_epoch = start; /* the epoch --resume would start this model from */
     for (int64_t e = start + 1; e <= ex->epochs; e++) {
         /* The epoch's order depends only on (order seed, epoch): every model, and a
          * resumed run, sees the same sequence of minibatches. train.order_seed is the
@@ -787,9 +710,14 @@ static nv_status train_model(run_ctx *rc, int m, uint32_t *perm, nv_error *err) 
         nv_rng_permutation(ex->order_seed, NV_STREAM_SHUFFLE, (uint64_t)e << 32, perm, (uint32_t)n);
         for (int64_t s = 0; s < steps; s++) {
             if (rc->opt->stop && *rc->opt->stop) {
+                /* Checkpoints are written at snapshot epochs and every NV_CHECKPOINT_SECONDS,
+                 * not after every epoch: say where --resume starts. */
                 st = nv_fail(err, NV_EINTERRUPTED,
-                             "stopped during epoch %lld of model '%s'; every earlier epoch is saved: "
-                             "continue with --resume", (long long)e, md->name);
+                             "stopped during epoch %lld of model '%s'; its last checkpoint is epoch %lld "
+                             "(checkpoints are written at snapshot epochs and every %.0f s): --resume "
+                             "continues '%s' from epoch %lld", (long long)e, md->name,
+                             (long long)checkpoint_epoch, NV_CHECKPOINT_SECONDS, md->name,
+                             (long long)checkpoint_epoch);
                 goto done;
             }
             int64_t b = NV_MIN(B, n - s * B);
@@ -816,7 +744,9 @@ static nv_status train_model(run_ctx *rc, int m, uint32_t *perm, nv_error *err) 
             goto done;
         }
         rc->metric_rows[m] = e + 1;
+        double checkpoint_before = last_checkpoint;
         if ((st = queue_epoch_files(rc, m, t, e, &last_checkpoint, &last_metrics, &snap, boundary, err))) goto done;
+        if (last_checkpoint != checkpoint_before) checkpoint_epoch = e;
         nv_train_event ev = {.kind = NV_EV_EPOCH, .model = md->name, .epoch = e, .epochs = ex->epochs,
                              .train_loss = row[M_TRAIN_LOSS], .train_acc = row[M_TRAIN_ACC],
                              .test_loss = row[M_TEST_LOSS], .test_acc = row[M_TEST_ACC]};
@@ -958,16 +888,35 @@ static nv_status prepare_dir(run_ctx *rc, nv_error *err) {
     snprintf(cfg, sizeof cfg, "%s/config.cfg", dir);
     char *old = nv_read_file(cfg, NULL);
     if (old) {
-        int same = !strcmp(old, rc->config_text);
-        char diff[512] = "";
-        if (!same) config_difference(old, rc->config_text, diff, sizeof diff);
+        /* Same settings, whatever the formatting (an older nerve wrote numbers
+         * differently): the same config. */
+        char key[256], was[512], now[512], set[1024];
+        int diff = strcmp(old, rc->config_text) ? nv_config_diff(old, rc->config_text, key, sizeof key, was,
+                                                                 now, sizeof was) : 0;
+        int line = diff < 0 ? first_diff_line(old, rc->config_text) : 0;
         free(old);
         if (rc->opt->force) {
             if ((st = clear_run_dir(dir, err))) return st;
-        } else if (!same) {
+        } else if (diff > 0 && !strcmp(was, "(not set)")) {
             return nv_fail(err, NV_EINPUT,
-                           "%s holds a run of a different config (first difference: %s); "
-                           "choose another --out, or --force to start over there", dir, diff);
+                           "%s holds a run of a different config: key '%s' is not set there and is %s here; "
+                           "choose another --out, or --force to start over there", dir, key, now);
+        } else if (diff > 0 && !strcmp(now, "(not set)")) {
+            nv_config_set_text(key, was, set, sizeof set);
+            return nv_fail(err, NV_EINPUT,
+                           "%s holds a run of a different config: key '%s' is %s there and not set here; to "
+                           "continue that run, give it (--set '%s'), or choose another --out, or --force to start "
+                           "over there", dir, key, was, set);
+        } else if (diff > 0) {
+            nv_config_set_text(key, was, set, sizeof set);
+            return nv_fail(err, NV_EINPUT,
+                           "%s holds a run of a different config: key '%s' is %s there and %s here; to continue "
+                           "that run, give the same value (--set '%s'), or choose another --out, or --force to "
+                           "start over there", dir, key, was, now, set);
+        } else if (diff < 0) {
+            return nv_fail(err, NV_EINPUT,
+                           "%s holds a run of a different config (its config.cfg does not parse; first difference "
+                           "at line %d); choose another --out, or --force to start over there", dir, line);
         } else if (!rc->opt->resume) {
             return nv_fail(err, NV_EINPUT,
                            "%s already holds this experiment; --resume continues it, --force starts it over", dir);

@@ -49,12 +49,12 @@ printf '%s\ndynamics: { enabled = true; factors: { every = 1; }; };\n' "$small" 
 "$NERVE" train "$d/run.cfg" --out "$d/run" >/dev/null 2>&1 || bad "a small dynamics run failed"
 printf '%s\ndynamics: { enabled = true; factors: { every = 2; }; };\n' "$small" > "$d/run2.cfg"
 "$NERVE" train "$d/run2.cfg" --out "$d/run" --resume >/dev/null 2>"$d/resume.err"; rc=$?
-if [ $rc = 2 ] && grep -q "key 'dynamics.factors.every': 1 in the run, 2 now" "$d/resume.err"; then
+if [ $rc = 2 ] && grep -q "key 'dynamics.factors.every' is 1 there and 2 here" "$d/resume.err"; then
   ok "resume with another dynamics config: exit 2: $(cat "$d/resume.err")"
 else bad "resume with another dynamics config: exit $rc: $(cat "$d/resume.err")"; fi
 printf '%s\n' "$small" > "$d/run3.cfg"
 "$NERVE" train "$d/run3.cfg" --out "$d/run" --resume >/dev/null 2>"$d/resume3.err"; rc=$?
-[ $rc = 2 ] && grep -q "key 'dynamics.enabled': true in the run, not set now" "$d/resume3.err" \
+[ $rc = 2 ] && grep -q "key 'dynamics.enabled' is true there and not set here" "$d/resume3.err" \
   && ok "resume with the recorder turned off: exit 2" || bad "resume with the recorder off: exit $rc: $(cat "$d/resume3.err")"
 
 # the store's folder cannot be made (a file where RUN/dynamics should be)

@@ -93,7 +93,15 @@ def csv_file(name, text):
 bad(["pca", csv_file("nan.csv", "x,y\n1,2\n3,nan\n4,5\n")], "line 3", "column 2", what="NaN in a CSV")
 bad(["pca", csv_file("word.csv", "1,2\n3,abc\n4,5\n")], "line 2", "column 2", "not a number", what="a word in a CSV")
 bad(["pca", csv_file("ragged.csv", "1,2,3\n4,5\n")], "line 2", "2 fields", what="ragged rows")
-bad(["pca", csv_file("few.csv", "1,2,3,4\n5,6,7,8\n1,0,0,1\n")], "--k 3", "components", what="fewer points than components")
+# fewer points than components: k is capped at min(points - 1, columns), as a run's
+# narrow layer keeps its width (issue 20: FILE mode refused where RUN mode capped)
+few = csv_file("few.csv", "1,2,3,4\n5,6,7,8\n1,0,0,1\n")
+rc, out, err = nt.run(["pca", few], expect=None)
+check(rc == 0 and "\nk 2\n" in out and "component_3" not in out,
+      "default k on 3 points of 4 columns: capped at 2 without a note (rc %d, %r)" % (rc, err[-200:]))
+rc, out, err = nt.run(["pca", few, "--k", "4"], expect=None)
+check(rc == 0 and "\nk 2\n" in out and "--k 4 is capped at 2" in err,
+      "--k 4 on 3 points: capped at 2, and a note says so (rc %d, %r)" % (rc, err[-300:]))
 bad(["pca", csv_file("empty.csv", "a,b\n")], "no data rows", what="a CSV without data")
 bad(["pca", h], "FILE.h5:/path", what="an HDF5 file without a dataset path")
 bad(["pca", h + ":/nope"], "no dataset", what="a missing HDF5 dataset")

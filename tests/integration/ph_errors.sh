@@ -76,7 +76,24 @@ expect_fail 2 "cannot open" --format point-cloud "$tmp/missing.txt"
 for i in range(100): print(' '.join(str((i * 7 + k * 13) % 17) for k in range(3)))" >"$tmp/hundred.txt"
 expect_fail 2 "need simplex indices beyond 64 bits.*lower --dim" --format point-cloud --dim 30 "$tmp/hundred.txt"
 # the memory refusal says what to change
-expect_fail 1 "refusing to start.*--threshold.*--dim.*--landmarks" --format point-cloud --dim 2 --memory-limit 1K "$tmp/hundred.txt"
+expect_fail 2 "refusing to start.*--threshold.*--dim.*--landmarks" --format point-cloud --dim 2 --memory-limit 1K "$tmp/hundred.txt"
+# the refusal's parts add up to its total (to the rounding of each printed part)
+"$NERVE" ph --format point-cloud --dim 2 --threads 2 --memory-limit 1K "$tmp/hundred.txt" 2>"$tmp/err"
+count=$((count + 1))
+if /usr/bin/python3 - "$tmp/err" <<'PY'
+import re, sys
+msg = open(sys.argv[1]).read()
+U = {"B": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
+def b(v, u): return float(v) * U[u]
+m = re.search(r"need about ([\d.]+) (\w+) = the distances ([\d.]+) (\w+) \+ .*? ([\d.]+) (\w+) \+ the working space of \d+ threads ([\d.]+) (\w+)", msg)
+if not m: sys.exit("no breakdown in: " + msg)
+g = m.groups()
+total, parts = b(g[0], g[1]), [b(g[2], g[3]), b(g[4], g[5]), b(g[6], g[7])]
+# each printed value is rounded to 0.1 of its unit
+slack = sum(0.05 * U[u] for u in (g[1], g[3], g[5], g[7]))
+sys.exit(0 if abs(sum(parts) - total) <= slack else "parts %s do not add up to %s" % (parts, total))
+PY
+then echo "ok   the memory refusal's parts add up"; else echo "FAIL: the memory refusal's parts do not add up: $(cat "$tmp/err")"; fail=$((fail + 1)); fi
 # a directory is a run directory: handed to the run pipeline (cmd_ph_run.c), which
 # refuses an empty one; the file reader never sees it
 mkdir -p "$tmp/run"

@@ -93,6 +93,13 @@ static void test_overrides(void **state) {
     const char *bad[] = {"train: { nope = 1; };"};
     assert_int_equal(nv_config_load(p, bad, 1, &ex, &err), NV_EINPUT);
     assert_non_null(strstr(err.msg, "nope"));
+    /* An override's error blames the override's text, not the config file's line 1
+     * (issue 20: a --set error was reported as config.cfg:1). */
+    const char *neg[] = {"train: { lr = -1; };"};
+    nv_error_clear(&err);
+    assert_int_equal(nv_config_load(p, neg, 1, &ex, &err), NV_EINPUT);
+    if (!strstr(err.msg, "train: { lr = -1; };") || !strstr(err.msg, "train.lr") || strstr(err.msg, "o.cfg:"))
+        fail_msg("an override's error should name the override, not o.cfg: %s", err.msg);
 }
 
 static void test_schedule(void **state) {
@@ -131,15 +138,68 @@ static void test_resolved_roundtrip(void **state) {
     assert_int_equal(b.snap_epochs[1], 3);
     assert_int_equal(b.init, NV_INIT_XAVIER); /* tanh defaults to xavier */
     assert_int_equal(b.data.spheres.sphere_dim, 1);
+    /* values as written: the shortest text that reads back to the same number
+     * (lr = 0.1, not 0.100000001) */
+    if (!strstr(t1, "lr = 0.1;") || !strstr(t1, "momentum = 0.5;") || !strstr(t1, "noise = 0.01;"))
+        fail_msg("resolved text should hold values as written:\n%s", t1);
     free(t1);
     free(t2);
+}
+
+/* nv_config_diff names the first key two configs differ in and both values, whatever
+ * the formatting, comments or key order; nv_config_set_text makes the --set that
+ * gives a key a value (issue 20: a resume of another config named only a line). */
+static void test_config_diff(void **state) {
+    (void)state;
+    char key[128], va[128], vb[128], set[256];
+    const char *a = "train: { epochs = 3; lr = 0.001; };\nmodels: { hidden = [8, 8]; };\n";
+    /* same settings: other order, comments, number format */
+    const char *same = "# a comment\nmodels: { hidden = [8, 8]; };\ntrain: { lr = 1e-3; epochs = 3; };\n";
+    assert_int_equal(nv_config_diff(a, same, key, sizeof key, va, vb, sizeof va), 0);
+    /* a nested scalar */
+    assert_int_equal(nv_config_diff(a, "train: { epochs = 3; lr = 0.01; };\nmodels: { hidden = [8, 8]; };\n",
+                                    key, sizeof key, va, vb, sizeof va), 1);
+    assert_string_equal(key, "train.lr");
+    assert_string_equal(va, "0.001");
+    assert_string_equal(vb, "0.01");
+    /* a list */
+    assert_int_equal(nv_config_diff(a, "train: { epochs = 3; lr = 0.001; };\nmodels: { hidden = [8, 16]; };\n",
+                                    key, sizeof key, va, vb, sizeof va), 1);
+    assert_string_equal(key, "models.hidden");
+    assert_string_equal(va, "[8, 8]");
+    assert_string_equal(vb, "[8, 16]");
+    /* a key only one side sets */
+    assert_int_equal(nv_config_diff(a, "train: { epochs = 3; lr = 0.001; seed = 2; };\nmodels: { hidden = [8, 8]; };\n",
+                                    key, sizeof key, va, vb, sizeof va), 1);
+    assert_string_equal(key, "train.seed");
+    assert_string_equal(va, "(not set)");
+    assert_string_equal(vb, "2");
+    /* a group only one side has: named at its first setting, not as "{ ... }" */
+    assert_int_equal(nv_config_diff("a = 1;\ndyn: { enabled = true; every = 2; };\n", "a = 1;\n", key, sizeof key, va,
+                                    vb, sizeof va), 1);
+    assert_string_equal(key, "dyn.enabled");
+    assert_string_equal(va, "true");
+    assert_string_equal(vb, "(not set)");
+    assert_int_equal(nv_config_diff("a = 1;\n", "a = 1;\nx: { y: { z = 3; }; };\n", key, sizeof key, va, vb,
+                                    sizeof va), 1);
+    assert_string_equal(key, "x.y.z");
+    assert_string_equal(va, "(not set)");
+    assert_string_equal(vb, "3");
+    /* a text that does not parse */
+    assert_int_equal(nv_config_diff(a, "train: { epochs = ; };", key, sizeof key, va, vb, sizeof va), -1);
+    /* the caller may ask only whether they differ */
+    assert_int_equal(nv_config_diff(a, same, NULL, 0, NULL, NULL, 0), 0);
+    nv_config_set_text("train.lr", "0.001", set, sizeof set);
+    assert_string_equal(set, "train: { lr = 0.001; };");
+    nv_config_set_text("seed", "4", set, sizeof set);
+    assert_string_equal(set, "seed = 4;");
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),   cmocka_unit_test(test_bad_inputs),
         cmocka_unit_test(test_overrides),  cmocka_unit_test(test_schedule),
-        cmocka_unit_test(test_resolved_roundtrip),
+        cmocka_unit_test(test_resolved_roundtrip), cmocka_unit_test(test_config_diff),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
