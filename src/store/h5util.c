@@ -485,7 +485,11 @@ nv_status nv_h5_write_dataset(hid_t loc, const char *name, hid_t file_type, hid_
         st = nv_h5_fail(err, NV_EIO, file, name, "cannot create dataset");
     else if (n > 0 && H5Dwrite(ds, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
         st = nv_h5_fail(err, NV_EIO, file, name, "cannot write %lld values", (long long)n);
-    if (ds >= 0) H5Dclose(ds);
+    /* HDF5 keeps a small contiguous dataset's data in its sieve buffer and writes
+     * it when the dataset is closed: a failed write shows only here (ignoring it
+     * published a checkpoint with missing data after a single EIO). */
+    if (ds >= 0 && H5Dclose(ds) < 0 && st == NV_OK)
+        st = nv_h5_fail(err, NV_EIO, file, name, "cannot write %lld values (on close)", (long long)n);
     H5Sclose(space);
     H5Pclose(dcpl);
     return st;
