@@ -565,7 +565,8 @@ nv_status phr_summarize(const phr_plan *plan, const nv_phrun_options *o, int for
     snprintf(distances, sizeof distances, "%s/distances.csv", plan->ph_dir);
     snprintf(chart, sizeof chart, "%s/betti_chart.png", plan->fig_dir);
     snprintf(calib, sizeof calib, "%s/calibration.json", plan->ph_dir);
-    /* Up to date when every output is newer than every diagram file. */
+    /* Up to date when every output is newer than every diagram file (summary.csv is
+     * written last, after the figures). */
     int64_t newest = 0, n_exist = 0;
     for (int64_t i = 0; i < plan->n; i++) {
         int64_t t = nv_file_mtime_ns(plan->items[i].out_path);
@@ -590,7 +591,6 @@ nv_status phr_summarize(const phr_plan *plan, const nv_phrun_options *o, int for
         st = read_file(plan->items[i].out_path, (int)i, &es, err);
     }
     if (!st) st = nv_mkdirs(plan->ph_dir, err);
-    if (!st) st = write_summary(plan, &es, summary, err);
     if (!st && o->on_event) {
         nv_phrun_event ev = {.kind = NV_PHRUN_EV_SUMMARY, .text = "bottleneck and Wasserstein distances"};
         o->on_event(o->ctx, &ev);
@@ -610,6 +610,10 @@ nv_status phr_summarize(const phr_plan *plan, const nv_phrun_options *o, int for
                                         err);
         }
     }
+    /* summary.csv last: it marks the step done (the up-to-date test above reads its
+     * time), so a step stopped part-way through the figures (a full disk, a kill)
+     * is redone by the next call instead of leaving them missing. */
+    if (!st) st = write_summary(plan, &es, summary, err);
     if (!st) rep->summary_written = 1;
     entries_free(&es);
     return st;
