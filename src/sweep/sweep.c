@@ -479,6 +479,13 @@ nv_status nv_sweep_index_load(const char *dir, nv_sweep_index **out, nv_error *e
     }
     ix->ntasks = (int64_t)json_array_size(tasks);
     ix->nconfigs = json_integer_value(json_object_get(root, "nconfigs"));
+    /* collect sizes its tables by nconfigs: every configuration has a task, so
+     * there are at most as many as tasks (a claim of 10^15 is refused here) */
+    if (ix->nconfigs < 1 || ix->nconfigs > NV_MAX(ix->ntasks, 1)) {
+        st = nv_fail(err, NV_EINPUT, "%s: nconfigs %lld: expected 1 .. %lld (the number of tasks)", path,
+                     (long long)ix->nconfigs, (long long)NV_MAX(ix->ntasks, 1));
+        goto done;
+    }
     ix->tasks = calloc((size_t)NV_MAX(ix->ntasks, 1), sizeof *ix->tasks);
     if (!ix->tasks) {
         st = nv_fail(err, NV_ENOMEM, "out of memory");

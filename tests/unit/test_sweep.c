@@ -208,6 +208,13 @@ static void test_paths_stay_inside(void **state) {
         assert_int_equal(nv_sweep_index_load(run, &ix, &err), NV_EINPUT);
         if (!strstr(err.msg, "tasks[0]: expected a \"name\" of digits")) fail_msg("%s: %s", names[i], err.msg);
     }
+    /* a configuration count that sizes nerve collect's tables: at most the tasks */
+    write_text_file(path, "{\"format\": \"nerve-sweep\", \"format_version\": 1, \"nconfigs\": 1000000000000000, "
+                    "\"axes\": [], \"tasks\": [{\"name\": \"0000\", \"config\": 0, \"seed\": 1, \"labels\": []}]}");
+    nv_sweep_index *ix = NULL;
+    nv_error err = {0};
+    assert_int_equal(nv_sweep_index_load(run, &ix, &err), NV_EINPUT);
+    assert_non_null(strstr(err.msg, "nconfigs 1000000000000000: expected 1 .. 1"));
 }
 
 static void test_key_kinds(void **state) {
