@@ -99,6 +99,10 @@ hid_t nv_h5_create_temp(const char *final_path, char **tmp_path, nv_error *err) 
 
 void nv_h5_discard_temp(hid_t fid, const char *tmp_path) {
     if (fid >= 0) H5Fclose(fid);
+    /* Closing a file whose writes fail fails too, and leaves its messages on this
+     * thread's HDF5 error stack, which nothing else would clear (HDF5's clean-up
+     * at exit is off, nv_h5_no_atexit): the error has already been reported. */
+    H5Eclear2(H5E_DEFAULT);
     if (tmp_path) unlink(tmp_path);
 }
 

@@ -14,6 +14,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     nv_fuzz_check(st, &err, "sweep.json");
     if (st == NV_OK) {
         if (ix->naxes < 0 || ix->naxes > NV_SWEEP_MAX_AXES || ix->ntasks < 0) abort();
+        if (ix->nconfigs < 1 || ix->nconfigs > (ix->ntasks > 1 ? ix->ntasks : 1)) abort(); /* sizes collect's tables */
         for (int64_t t = 0; t < ix->ntasks; t++) {
             const nv_sweep_task *k = &ix->tasks[t];
             if (!k->name[0] || strchr(k->name, '/') || !strcmp(k->name, "..") || !strcmp(k->name, ".")) {
