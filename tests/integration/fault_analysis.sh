@@ -68,7 +68,7 @@ for verb in ${FAULT_VERBS:-ph pca stats features report analyze}; do
   n=$(count_ops env NV_FAIL_PATH=/analysis/ $(verb_cmd "$verb" "$tmp/count-$verb"))
   echo "nerve $verb makes $n counted writes under analysis/"
   [ "$n" -gt 0 ] || { bad "$verb: the shim counted no write"; continue; }
-  k=3; [ "$verb" = analyze ] && k=4
+  k=$(scaled 3); [ "$verb" = analyze ] && k=$(scaled 4)
   seed=$((seed + 1)); i=0
   for p in $(points "$seed" "$n" "$k"); do
     i=$((i + 1)); run=$tmp/$verb-$i

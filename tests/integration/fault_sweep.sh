@@ -20,7 +20,7 @@ n=$(awk '$2 > m { m = $2 } END { print m + 0 }' "$f"); rm -f "$f"
 echo "the busiest process of a sweep makes $n counted writes"
 [ "$n" -gt 50 ] || { echo "FAIL: the shim counted $n operations"; exit 1; }
 i=0
-for p in $(points 7 "$n" 4); do
+for p in $(points 7 "$n" "$(scaled 4)"); do
   i=$((i + 1)); dir=$tmp/sw$i
   env NV_FAIL_AT="$p" LD_PRELOAD="$SHIM" "$NERVE" sweep "$cfg" --out "$dir" --run --jobs 2 >"$dir.out" 2>"$dir.err"
   rc=$?

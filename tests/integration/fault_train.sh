@@ -51,7 +51,7 @@ check_fault() {
 }
 
 i=0
-for p in $(points 21 "$n" 8); do
+for p in $(points 21 "$n" "$(scaled 8)"); do
   i=$((i + 1)); run=$tmp/run$i
   env NV_FAIL_AT="$p" LD_PRELOAD="$SHIM" "$NERVE" train "$cfg" --out "$run" >"$run.out" 2>"$run.err"
   check_fault "ENOSPC from write $p of $n on" $? "$run.err" "$run"

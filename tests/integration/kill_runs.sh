@@ -5,10 +5,10 @@
 # undisturbed run's duration; each time the same command run again completes and
 # the outputs equal the undisturbed run's (h5diff -d 0 on every .h5, cmp on CSV,
 # JSON, figures and the report; logs aside). tests/long/kill_runs_long.sh runs
-# more points.
+# more points; under ASan (make SANITIZE=1 test) a third of them.
 set -u
 source "${NERVE_ROOT:-.}/tests/fault/lib.sh"
-K=${KILL_POINTS:-20}
+K=${KILL_POINTS:-$(scaled 20)}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 write_configs "$tmp"
