@@ -5,20 +5,38 @@
 #   make demo            the paired spheres experiment end to end
 #   make test            the test suite (CPU; no GPU needed)
 #   make test-gpu        CUDA parity tests (skip with a clear line without a GPU)
+#   make test-cuda-cpu   the same CUDA tests without a GPU: the CUDA sources built
+#                        by chipStar's cucc and run on the CPU through PoCL (into
+#                        build/cuda-cpu; CUDA_ON_CPU=/path names the toolchain that
+#                        scripts/cuda-on-cpu.sh built, default /opt/cuda-on-cpu)
 #   make test-long       slower checks (3-seed contrast, larger oracle sweeps)
 #   make SANITIZE=1 test the suite under ASan + UBSan (build in build/san)
 #   make fuzz            every fuzz target (tests/fuzz/) for FUZZ_SECONDS each (default
 #                        20) with libFuzzer + ASan + UBSan (clang; build in build/fuzz)
 #   make bench           benchmarks against the reference tools (docs/benchmarks.md)
+#   make web             the viewer's front end (web/node_modules via npm ci; part of make)
 #   make install PREFIX=$$HOME/.local
 #
 # Library locations can be overridden: HDF5_DIR=, BLAS_DIR=, CUDA_HOME= (each a
 # prefix with include/ and lib/), which is how to build without root on a cluster.
+# DEVLIB=vendor|own picks the device library of the CUDA plug-in
+# (include/nerve/devlib.h): NVIDIA's cuBLAS/cuSOLVER/thrust (the default with nvcc)
+# or the project's own kernels (the default, and the only choice, with cucc).
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := all
 PREFIX ?= /usr/local
 SANITIZE ?= 0
+# The CUDA-on-CPU build (CUDA_EMU=1, what make test-cuda-cpu runs): the .cu files
+# compiled by chipStar's cucc to SPIR-V, which PoCL runs on the CPU's threads.
+CUDA_ON_CPU ?= /opt/cuda-on-cpu
+CUDA_EMU ?= 0
+ifeq ($(CUDA_EMU),1)
+BUILD ?= build/cuda-cpu
+override CUDA := 1
+DEVLIB ?= own
+endif
+DEVLIB ?= vendor
 ifeq ($(SANITIZE),1)
 BUILD ?= build/san
 # ASan and the CUDA runtime do not mix well; sanitizer runs cover the CPU path and
@@ -34,7 +52,8 @@ BUILD ?= build
 endif
 
 # --- detection (scripts/configure.sh installs missing packages first) --------
-ifeq ($(filter clean distclean help,$(MAKECMDGOALS)),)
+# (test-cuda-cpu alone configures only its own build directory, in the sub-make)
+ifneq ($(filter-out clean distclean help test-cuda-cpu,$(MAKECMDGOALS))$(if $(MAKECMDGOALS),,all),)
 include $(BUILD)/config.mk
 endif
 $(BUILD)/config.mk: scripts/configure.sh scripts/deps.sh
@@ -85,10 +104,30 @@ else
 CFLAGS_BASE += $(OPT) -g
 LDSAN :=
 endif
-CPPFLAGS_ALL := -Iinclude -Isrc $(NV_HDF5_CFLAGS) $(NV_BLAS_CFLAGS) $(NV_CAIRO_CFLAGS)
-LIBS_ALL := $(NV_HDF5_LIBS) -llapacke $(NV_BLAS_LIBS) -lconfig -ljansson -lcrypto -lxxhash -lz $(NV_CAIRO_LIBS) -lm -lpthread -ldl
+CPPFLAGS_ALL := -Iinclude -Isrc $(NV_HDF5_CFLAGS) $(NV_BLAS_CFLAGS) $(NV_CAIRO_CFLAGS) $(NV_MHD_CFLAGS)
+LIBS_ALL := $(NV_HDF5_LIBS) -llapacke $(NV_BLAS_LIBS) -lconfig -ljansson -lcrypto -lxxhash -lz $(NV_CAIRO_LIBS) $(NV_MHD_LIBS) -lm -lpthread -ldl
+# nerve query's SQL engine (src/query/): SQLite, Debian's libsqlite3
+CPPFLAGS_ALL += $(NV_SQLITE_CFLAGS)
+LIBS_ALL += $(NV_SQLITE_LIBS)
 
-ifeq ($(CUDA),1)
+ifeq ($(CUDA_EMU),1)
+# chipStar's cucc takes nvcc's options; its runtime (libCHIP) replaces cudart, and
+# the own device library solves eigenproblems with LAPACKE on the host.
+CPPFLAGS_ALL += -DNERVE_CUDA=1 -DNERVE_CUDA_ON_CPU=1
+NVCC := $(CUDA_ON_CPU)/chipstar/bin/cucc
+# Contraction is clang's default for HIP (fast, honouring pragmas; clang 15 takes no
+# flag for it): a*b+c fused into FMAs as nvcc fuses them, except in the explicitly
+# rounded intrinsics (cuda/check.cuh). chipStar's headers mark cudaFree nodiscard and
+# warn about their own mappings; teardown ignores cudaFree's status on purpose (see
+# backend.cu).
+NVCCFLAGS ?= -O2 -std=c++17 -Iinclude -Isrc -fPIC -Wall -Wno-unused-result \
+  -Wno-deprecated-declarations -Wno-\#warnings -DNERVE_CUDA=1 -DNERVE_CUDA_ON_CPU=1
+NV_CUDA_LIBS := -L$(CUDA_ON_CPU)/chipstar/lib -Wl,-rpath,$(CUDA_ON_CPU)/chipstar/lib -lCHIP \
+  -llapacke -lstdc++ -lm
+NV_CUDA_SO := $(BUILD)/libnerve_cuda.so
+NV_LINK_LIB = -rdynamic -Wl,--whole-archive $(LIBNERVE) -Wl,--no-whole-archive
+NV_TEST_RPATH = -Wl,-rpath,$(abspath $(BUILD))
+else ifeq ($(CUDA),1)
 CPPFLAGS_ALL += -DNERVE_CUDA=1 -I$(NV_CUDA_HOME)/include
 NVCC := $(NV_NVCC)
 NVCCFLAGS ?= -O3 -std=c++17 -Iinclude -Isrc \
@@ -100,7 +139,7 @@ NVCCFLAGS ?= -O3 -std=c++17 -Iinclude -Isrc \
 # The programs export libnerve's symbols (-rdynamic, whole archive) for the plug-in
 # to call back into (nv_fail, the CPU references, ...).
 NV_CUDA_LIBS := -L$(NV_CUDA_HOME)/lib64 -Wl,-rpath,$(NV_CUDA_HOME)/lib64 \
-  -lcusolver -lcublas -lcurand -lcudart -lstdc++ -lm
+  $(if $(filter vendor,$(DEVLIB)),-lcusolver -lcublas -lcurand,-llapacke) -lcudart -lstdc++ -lm
 NV_CUDA_SO := $(BUILD)/libnerve_cuda.so
 NV_LINK_LIB = -rdynamic -Wl,--whole-archive $(LIBNERVE) -Wl,--no-whole-archive
 # Test and benchmark programs live below $(BUILD): let the loader's last resort (the
@@ -115,7 +154,14 @@ endif
 # The library: everything except the command-line layer (src/cli/).
 LIB_SRC := $(sort $(shell find src analysis datasets -name '*.c' -not -path 'src/cli/*'))
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
-CU_SRC := $(if $(filter 1,$(CUDA)),$(sort $(wildcard cuda/*.cu)))
+# Every .cu file but the device library's implementations, then the one DEVLIB names.
+ifeq ($(filter vendor own,$(DEVLIB)),)
+$(error DEVLIB=$(DEVLIB): expected vendor or own)
+endif
+ifeq ($(CUDA_EMU)$(DEVLIB),1vendor)
+$(error DEVLIB=vendor: the CUDA-on-CPU build has no cuBLAS, cuSOLVER or thrust; use DEVLIB=own)
+endif
+CU_SRC := $(if $(filter 1,$(CUDA)),$(sort $(filter-out cuda/devlib_%.cu,$(wildcard cuda/*.cu)) cuda/devlib_$(DEVLIB).cu))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CU_OBJ := $(CU_SRC:%.cu=$(BUILD)/obj/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
@@ -139,21 +185,31 @@ NERVE := $(BUILD)/nerve
 FAULT_SO := $(BUILD)/tests/fault/failwrite.so
 LIBNERVE := $(BUILD)/libnerve.a
 
-.PHONY: all demo demo-fashion test test-gpu test-long bench install clean distclean help info \
+.PHONY: all demo demo-fashion test test-gpu test-cuda-cpu test-long bench install clean distclean help info web \
   fuzz fuzz-build
-all: info $(NERVE) $(NV_CUDA_SO)
+all: info $(NERVE) $(NV_CUDA_SO) web
+
+# nerve serve's page: d3 and uPlot (and puppeteer-core for the tests) from the pinned
+# web/package-lock.json; never fails the build (scripts/web.sh says what is missing).
+web:
+	@bash scripts/web.sh
 
 info:
-	@echo "nerve build: CUDA=$(if $(filter 1,$(CUDA)),yes (nvcc $(NV_CUDA_VERSION) at $(NVCC); sm_90 + PTX),no$(if $(NV_NVCC), (disabled by CUDA=0), (nvcc not found)))  HDF5=$(NV_HDF5_VERSION)  BLAS=$(NV_BLAS_LIBS)  SANITIZE=$(SANITIZE)  -> $(BUILD)/"
+	@echo "nerve build: CUDA=$(if $(filter 1,$(CUDA_EMU)),on the CPU (cucc at $(NVCC); SPIR-V for PoCL),$(if $(filter 1,$(CUDA)),yes (nvcc $(NV_CUDA_VERSION) at $(NVCC); sm_90 + PTX),no$(if $(NV_NVCC), (disabled by CUDA=0), (nvcc not found))))$(if $(filter 1,$(CUDA)),  DEVLIB=$(DEVLIB))  HDF5=$(NV_HDF5_VERSION)  BLAS=$(NV_BLAS_LIBS)  SANITIZE=$(SANITIZE)  -> $(BUILD)/"
 
 $(BUILD)/obj/%.o: %.c $(BUILD)/config.mk
 	@mkdir -p $(dir $@)
 	$(call say,CC,$<)
 	$(Q)$(CC) $(CFLAGS_BASE) $(CFLAGS) $(CPPFLAGS_ALL) $(CPPFLAGS) -MMD -MP -c $< -o $@
 
+# No warp votes in any kernel: under the CUDA-on-CPU toolchain they are silently
+# wrong (see make test-cuda-cpu), so the build refuses them (comments aside).
+NV_WARP_VOTES := __ballot|__all_sync|__any_sync|__all\(|__any\(|__activemask|__match_any_sync|__match_all_sync
 $(BUILD)/obj/%.o: %.cu $(BUILD)/config.mk
 	@mkdir -p $(dir $@)
-	$(call say,NVCC,$<)
+	$(call say,$(if $(filter 1,$(CUDA_EMU)),CUCC,NVCC),$<)
+	$(Q)if perl -0777 -pe 's{/\*.*?\*/}{}gs; s{//[^\n]*}{}g' $< | grep -nE '$(NV_WARP_VOTES)'; then \
+	  echo "$<: warp vote (silently wrong under the CUDA-on-CPU toolchain; use shared memory and atomics)" >&2; exit 1; fi
 	$(Q)$(NVCC) $(NVCCFLAGS) -MMD -MP -c $< -o $@
 
 $(LIBNERVE): $(LIB_OBJ)
@@ -257,6 +313,17 @@ else
 	@echo "SKIP test-gpu: this build has no CUDA backend (nvcc not found or CUDA=0); 0 passed, 0 failed"
 endif
 
+# The GPU suite without a GPU: a sub-make builds everything into build/cuda-cpu with
+# the CUDA-on-CPU toolchain and runs make test-gpu there, in the toolchain's
+# environment (scripts/cuda-on-cpu.sh writes it to env.sh). Every test runs at the
+# size it has on a GPU.
+test-cuda-cpu:
+	@if [ ! -x "$(CUDA_ON_CPU)/chipstar/bin/cucc" ] || [ ! -f "$(CUDA_ON_CPU)/env.sh" ]; then \
+	  echo "SKIP test-cuda-cpu: no CUDA-on-CPU toolchain at $(CUDA_ON_CPU) (bash scripts/cuda-on-cpu.sh SRC builds it)"; \
+	  exit 0; fi; \
+	source "$(CUDA_ON_CPU)/env.sh" && \
+	$(MAKE) --no-print-directory CUDA_EMU=1 CUDA_ON_CPU="$(CUDA_ON_CPU)" BUILD=build/cuda-cpu $(if $(T),T=$(T)) test-gpu
+
 # make fuzz [FUZZ_SECONDS=20] [FUZZ=pattern]: installs clang's fuzzer runtime where it
 # is missing (scripts/deps.sh --fuzz), builds every target into build/fuzz, runs each
 # for FUZZ_SECONDS (tests/fuzz/run.sh); a crash, hang, leak or out-of-memory fails it,
@@ -280,6 +347,17 @@ ifeq ($(CUDA),1)
 	install -m 755 $(NV_CUDA_SO) $(DESTDIR)$(PREFIX)/lib/libnerve_cuda.so
 endif
 	install -m 644 include/nerve/*.h $(DESTDIR)$(PREFIX)/include/nerve/
+	install -d $(DESTDIR)$(PREFIX)/share/nerve/web/js $(DESTDIR)$(PREFIX)/share/nerve/web/css $(DESTDIR)$(PREFIX)/share/nerve/web/img
+	install -m 644 web/index.html $(DESTDIR)$(PREFIX)/share/nerve/web/
+	install -m 644 web/js/*.js $(DESTDIR)$(PREFIX)/share/nerve/web/js/
+	install -m 644 web/css/*.css $(DESTDIR)$(PREFIX)/share/nerve/web/css/
+	install -m 644 web/img/* $(DESTDIR)$(PREFIX)/share/nerve/web/img/
+	@if [ -f web/node_modules/d3/dist/d3.min.js ] && [ -f web/node_modules/uplot/dist/uPlot.iife.min.js ]; then \
+	  install -d $(DESTDIR)$(PREFIX)/share/nerve/web/node_modules/d3/dist $(DESTDIR)$(PREFIX)/share/nerve/web/node_modules/uplot/dist; \
+	  install -m 644 web/node_modules/d3/dist/d3.min.js $(DESTDIR)$(PREFIX)/share/nerve/web/node_modules/d3/dist/; \
+	  install -m 644 web/node_modules/uplot/dist/uPlot.iife.min.js web/node_modules/uplot/dist/uPlot.min.css \
+	    $(DESTDIR)$(PREFIX)/share/nerve/web/node_modules/uplot/dist/; \
+	else echo "note: the viewer's front end is not installed (make web); nerve serve will say so"; fi
 
 clean:
 	rm -rf build

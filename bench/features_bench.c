@@ -32,7 +32,7 @@ int main(int argc, char **argv) {
     nv_features_params p;
     nv_features_defaults(&p);
     nv_error err = {0};
-    if (reg) nv_features_preset(1, &p, &err);
+    if (reg) nv_features_preset(1, 1, &p, &err);
     p.steps = steps;
     p.img_h = p.img_w = 28;
     nv_real *x = malloc((size_t)(256 * 784) * sizeof *x), act[256];

@@ -1,6 +1,8 @@
 /* backend.cu: the CUDA training backend of include/nerve/mlp.h, the twin of
- * src/train/backend.c: affine layers on cuBLAS sgemm, everything else the kernels of
- * cuda/kernels.cu (each tested against its CPU reference).
+ * src/train/backend.c: affine layers on the device library's sgemm
+ * (include/nerve/devlib.h: cuBLAS on a GPU, cuda/devlib_own.cu's tiled kernel under
+ * the CUDA-on-CPU emulation), everything else the kernels of cuda/kernels.cu (each
+ * tested against its CPU reference).
  *
  * What crosses the bus per step is the minibatch's index array (b uint32 values),
  * plus the loss when the caller asks for it: the bound data sets, parameters,
@@ -9,10 +11,11 @@
  *
  * Row-major on a column-major BLAS: a row-major (r, c) matrix is the column-major
  * (c, r) matrix in the same memory, so Z = A W^T (row-major) is computed as
- * Z^T = W A^T, i.e. cublasSgemm(T, N) on the same pointers (see forward()).
+ * Z^T = W A^T, i.e. sgemm(T, N) on the same pointers (see forward()).
  *
  * Determinism: cuBLAS sgemm gives the same bits run to run on one GPU model and
- * toolkit (one stream, default math mode: no TF32), and no kernel uses atomics.
+ * toolkit (one stream, default math mode: no TF32), as does the own GEMM (a fixed
+ * order per element), and no kernel uses atomics.
  *
  * NaN guard: the loss reduction marks a device flag with the step number when the
  * batch loss is not finite; the optimiser kernels then do nothing, so the state
@@ -28,10 +31,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cublas_v2.h>
 #include <cuda_runtime.h>
 
 #include "check.cuh"
+#include "nerve/devlib.h"
 #include "nerve/kernels.h"
 #include "nerve/mlp.h"
 
@@ -45,7 +48,7 @@ struct nv_trainer {
     int bad_step;         /* the host's copy of the device flag (0: none) */
 
     cudaStream_t stream;
-    cublasHandle_t blas;
+    nv_devlib *blas;      /* the device library on `stream` */
     cudaEvent_t flag_ready; /* recorded after each step's async copy of the flag */
     int *h_flag;            /* pinned host copy of the device flag */
 
@@ -85,12 +88,12 @@ static void cuda_destroy(nv_trainer *t) {
     cudaFree(t->dmem);
     if (t->h_flag) cudaFreeHost(t->h_flag);
     if (t->flag_ready) cudaEventDestroy(t->flag_ready);
-    if (t->blas) cublasDestroy(t->blas);
+    nv_devlib_destroy(t->blas);
     if (t->stream) cudaStreamDestroy(t->stream);
     free(t);
 }
 
-/* Carves `bytes` from the workspace cursor, 256-byte aligned (cuBLAS and vector
+/* Carves `bytes` from the workspace cursor, 256-byte aligned (GEMMs and vector
  * loads like aligned rows). */
 static void *carve(char **cur, size_t bytes) {
     void *p = *cur;
@@ -133,10 +136,9 @@ static nv_status cuda_create(const nv_mlp_spec *spec, const nv_optim_spec *opt, 
     char *cur;
 
     NV_CU_GOTO(cudaStreamCreateWithFlags(&t->stream, cudaStreamNonBlocking), fail);
-    NV_CUBLAS_GOTO(cublasCreate(&t->blas), fail);
-    NV_CUBLAS_GOTO(cublasSetStream(t->blas, t->stream), fail);
-    /* Plain fp32 (no TF32 tensor cores): the parity with the CPU needs fp32 sums. */
-    NV_CUBLAS_GOTO(cublasSetMathMode(t->blas, CUBLAS_DEFAULT_MATH), fail);
+    /* Plain fp32 (no TF32 tensor cores, the device library's rule): the parity with
+     * the CPU needs fp32 sums. */
+    NV_TRY_GOTO(nv_devlib_create(t->stream, &t->blas, err), fail);
     NV_CU_GOTO(cudaEventCreateWithFlags(&t->flag_ready, cudaEventDisableTiming), fail);
     NV_CU_GOTO(cudaMallocHost((void **)&t->h_flag, sizeof(int)), fail);
     *t->h_flag = 0;
@@ -266,15 +268,14 @@ fail:
 static nv_status forward(nv_trainer *t, const float *x, int64_t rows, int upto, nv_error *err) {
     const nv_mlp_spec *s = &t->spec;
     const int L = s->nlayers;
-    const float one = 1.0f, zero = 0.0f;
     const float *a = x;
     for (int l = 1; l <= upto; l++) {
         const int64_t in = s->widths[l - 1], out = s->widths[l];
         const float *W = t->params + nv_mlp_weight_offset(s, l - 1); /* (out, in) */
         const float *b = t->params + nv_mlp_bias_offset(s, l - 1);   /* (out) */
         /* Z^T (out, rows) = W (out, in) A^T (in, rows), column-major views */
-        NV_CUBLAS(cublasSgemm(t->blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)out, (int)rows, (int)in, &one,
-                              W, (int)in, a, (int)in, &zero, t->pre[l], (int)out));
+        NV_TRY(nv_devlib_sgemm(t->blas, NV_DEVLIB_T, NV_DEVLIB_N, out, rows, in, 1.0f, W, in, a, in,
+                               0.0f, t->pre[l], out, err));
         NV_TRY(nv_cuda_bias_add(t->pre[l], b, rows, out, t->stream, err));
         if (l < L) {
             NV_TRY(nv_cuda_act_forward(s->act, s->leaky_slope, t->pre[l], t->post[l], rows * out,
@@ -289,7 +290,6 @@ static nv_status forward(nv_trainer *t, const float *x, int64_t rows, int upto, 
 static nv_status backward(nv_trainer *t, const float *x, int64_t rows, nv_error *err) {
     const nv_mlp_spec *s = &t->spec;
     const int L = s->nlayers;
-    const float one = 1.0f, zero = 0.0f;
     float *dz = t->dz, *da = t->da;
     for (int l = L; l >= 1; l--) {
         const int64_t in = s->widths[l - 1], out = s->widths[l];
@@ -298,13 +298,13 @@ static nv_status backward(nv_trainer *t, const float *x, int64_t rows, nv_error 
         float *dW = t->grads + nv_mlp_weight_offset(s, l - 1);
         float *db = t->grads + nv_mlp_bias_offset(s, l - 1);
         /* dW^T (in, out) = A^T (in, rows) dZ (rows, out), column-major views */
-        NV_CUBLAS(cublasSgemm(t->blas, CUBLAS_OP_N, CUBLAS_OP_T, (int)in, (int)out, (int)rows, &one,
-                              a, (int)in, dz, (int)out, &zero, dW, (int)in));
+        NV_TRY(nv_devlib_sgemm(t->blas, NV_DEVLIB_N, NV_DEVLIB_T, in, out, rows, 1.0f, a, in, dz, out,
+                               0.0f, dW, in, err));
         NV_TRY(nv_cuda_bias_grad(db, dz, rows, out, t->stream, err));
         if (l > 1) {
             /* dA^T (in, rows) = W^T (in, out) dZ^T (out, rows) */
-            NV_CUBLAS(cublasSgemm(t->blas, CUBLAS_OP_N, CUBLAS_OP_N, (int)in, (int)rows, (int)out,
-                                  &one, W, (int)in, dz, (int)out, &zero, da, (int)in));
+            NV_TRY(nv_devlib_sgemm(t->blas, NV_DEVLIB_N, NV_DEVLIB_N, in, rows, out, 1.0f, W, in, dz,
+                                   out, 0.0f, da, in, err));
             NV_TRY(nv_cuda_act_backward(s->act, s->leaky_slope, t->pre[l - 1], t->post[l - 1], da,
                                         da, rows * in, t->stream, err));
             float *tmp = dz; dz = da; da = tmp;
@@ -487,6 +487,9 @@ static const nv_backend cuda_backend = {
     cuda_activations,
     cuda_gradient,
     /* evaluate_capture */ NULL, /* not yet: snapshots use evaluate + activations */
+    /* step_record */ NULL,      /* not yet: the dynamics recorder trains on the CPU backend
+                                    (run.c says so); its statistics kernels are in
+                                    cuda/dyn_kernels.cu, tested against their references */
 };
 
 extern "C" const nv_backend *nv_backend_cuda_table(void) { return &cuda_backend; }
@@ -496,9 +499,17 @@ extern "C" const nv_backend *nv_backend_cuda_table(void) { return &cuda_backend;
  * SPIR-V, which its CPU device runs whatever capability it reports. */
 #if defined(NERVE_CUDA_ON_CPU) && NERVE_CUDA_ON_CPU
 #define NEEDS_SM90 0
+#define IS_STUB_LIBRARY(e) 0 /* chipStar's runtime has no such error code */
 #else
 #define NEEDS_SM90 1
+#define IS_STUB_LIBRARY(e) ((e) == cudaErrorStubLibrary)
 #endif
+
+/* Runtime errors that mean "no GPU here" rather than "a GPU we cannot use": no device,
+ * no driver, or the stub libcuda of a toolkit installed without a driver. */
+static int no_driver_error(cudaError_t e) {
+    return e == cudaErrorNoDevice || e == cudaErrorInsufficientDriver || IS_STUB_LIBRARY(e);
+}
 
 /* The plug-in's half of nv_cuda_status (src/core/device.c): NV_OK with the device's
  * name in why, NV_ENODEVICE when the runtime sees no device, NV_EDEVICE when one is
@@ -512,8 +523,7 @@ extern "C" int nv_cuda_probe(char *why, size_t why_len) {
         if (why && why_len)
             snprintf(why, why_len, "cudaGetDeviceCount: %s (%d: %s)", cudaGetErrorName(e), (int)e,
                      cudaGetErrorString(e));
-        int none = e == cudaErrorNoDevice || e == cudaErrorInsufficientDriver ||
-                   e == cudaErrorStubLibrary;
+        int none = no_driver_error(e);
         cudaGetLastError(); /* clear the error so later calls start clean */
         return none ? NV_ENODEVICE : NV_EDEVICE;
     }

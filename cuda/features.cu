@@ -1,8 +1,9 @@
 /* features.cu: the CUDA twin of the CPU feature-image backend (analysis/features/features.c,
  * cpu_* functions): the same nv_features_ops contract (include/nerve/features.h)
- * on device memory. The batched forward/backward to the input uses cuBLAS sgemm and
- * the activation kernels of cuda/kernels.cu; the regularisers, jitter, the step and
- * the projection are kernels here.
+ * on device memory. The batched forward/backward to the input uses the device
+ * library's sgemm (include/nerve/devlib.h: cuBLAS on a GPU) and the activation
+ * kernels of cuda/kernels.cu; the regularisers, jitter, the step and the projection
+ * are kernels here.
  *
  * Parity: the elementwise kernels compute in the CPU's order with explicitly
  * rounded intrinsics (__fmul_rn, __fadd_rn: nvcc would otherwise contract a*b+c into
@@ -10,13 +11,12 @@
  * only the sgemm sums differ in order. tests/gpu/test_features_parity.c states the
  * tolerances. Reference: the cpu_* functions of analysis/features/features.c.
  *
- * Layout: cuBLAS is column-major, so a row-major (rows, cols) matrix is seen as its
- * column-major transpose (cols x rows, ld cols).
+ * Layout: the sgemm is column-major (cuBLAS's convention), so a row-major (rows,
+ * cols) matrix is seen as its column-major transpose (cols x rows, ld cols).
  */
 #include "nerve/features.h"
 #include "nerve/kernels.h"
 
-#include <cublas_v2.h>
 #include <cuda_runtime.h>
 #include <math.h>
 #include <stdio.h>
@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "check.cuh"
+#include "nerve/devlib.h"
 
 static const int THREADS = 256;
 
@@ -39,7 +40,7 @@ struct gpu_ctx {
     nv_features_params p;
     int layer;
     int64_t d, max_rows, maxw;
-    cublasHandle_t blas;
+    nv_devlib *blas;        /* the device library's handle (default stream) */
     float *params;          /* (nparams) */
     float *lo, *hi, *span, *centre; /* (d) */
     float *zs, *as;         /* (layer-1, max_rows * maxw) */
@@ -51,7 +52,7 @@ struct gpu_ctx {
 static void gpu_destroy(void *vctx) {
     gpu_ctx *c = (gpu_ctx *)vctx;
     if (!c) return;
-    if (c->blas) cublasDestroy(c->blas);
+    nv_devlib_destroy(c->blas);
     cudaFree(c->params); cudaFree(c->lo); cudaFree(c->hi); cudaFree(c->span); cudaFree(c->centre);
     cudaFree(c->zs); cudaFree(c->as); cudaFree(c->da); cudaFree(c->db); cudaFree(c->blur_w);
     free(c);
@@ -75,9 +76,9 @@ static nv_status gpu_create(const nv_features_problem *pb, const nv_features_par
         size_t ws = (size_t)(max_rows * c->maxw) * sizeof(float);
         c->blur_r = nv_features_blur_radius(p->blur_width);
         int taps = 2 * c->blur_r + 1;
-        NV_CUBLAS_GOTO(cublasCreate(&c->blas), done);
-        /* Plain FP32 sgemm, no TF32: the CPU reference has 24-bit products. */
-        NV_CUBLAS_GOTO(cublasSetMathMode(c->blas, CUBLAS_DEFAULT_MATH), done);
+        /* Plain FP32 sgemm, no TF32 (the device library's rule): the CPU reference
+         * has 24-bit products. */
+        NV_TRY_GOTO(nv_devlib_create(NULL, &c->blas, err), done);
         NV_CU_GOTO(cudaMalloc(&c->params, (size_t)np * sizeof(float)), done);
         NV_CU_GOTO(cudaMalloc(&c->lo, (size_t)d * sizeof(float)), done);
         NV_CU_GOTO(cudaMalloc(&c->hi, (size_t)d * sizeof(float)), done);
@@ -157,7 +158,6 @@ static nv_status gpu_grad(void *ctx, const nv_real *x, int64_t n, int64_t u0, nv
     gpu_ctx *c = (gpu_ctx *)ctx;
     nv_status st = NV_OK;
     const nv_mlp_spec *s = &c->spec;
-    const float one = 1.0f, zero = 0.0f;
     int l = c->layer;
     int64_t stride = c->max_rows * c->maxw;
     const float *a = x;
@@ -165,9 +165,9 @@ static nv_status gpu_grad(void *ctx, const nv_real *x, int64_t n, int64_t u0, nv
         int64_t win = s->widths[k - 1], wout = s->widths[k];
         float *zk = c->zs + (k - 1) * stride, *ak = c->as + (k - 1) * stride;
         /* Z (n, wout) = A (n, win) W^T: column-major Z^T = W A^T. */
-        NV_CUBLAS_GOTO(cublasSgemm(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)wout, (int)n, (int)win, &one,
-                                   c->params + nv_mlp_weight_offset(s, k - 1), (int)win, a, (int)win,
-                                   &zero, zk, (int)wout), done);
+        NV_TRY_GOTO(nv_devlib_sgemm(c->blas, NV_DEVLIB_T, NV_DEVLIB_N, wout, n, win, 1.0f,
+                                    c->params + nv_mlp_weight_offset(s, k - 1), win, a, win, 0.0f,
+                                    zk, wout, err), done);
         if ((st = nv_cuda_bias_add(zk, c->params + nv_mlp_bias_offset(s, k - 1), n, wout, NULL, err))) goto done;
         if ((st = nv_cuda_act_forward(s->act, s->leaky_slope, zk, ak, n * wout, NULL, err))) goto done;
         a = ak;
@@ -185,9 +185,9 @@ static nv_status gpu_grad(void *ctx, const nv_real *x, int64_t n, int64_t u0, nv
             if ((st = nv_cuda_act_backward(s->act, s->leaky_slope, zk, ak, dcur, dcur, n * wk, NULL, err))) goto done;
             float *dnext = k == 1 ? g : (dcur == c->da ? c->db : c->da);
             /* dA (n, wprev) = dZ (n, wk) W (wk, wprev): column-major dA^T = W^T dZ^T. */
-            NV_CUBLAS_GOTO(cublasSgemm(c->blas, CUBLAS_OP_N, CUBLAS_OP_N, (int)wprev, (int)n, (int)wk,
-                                       &one, c->params + nv_mlp_weight_offset(s, k - 1), (int)wprev,
-                                       dcur, (int)wk, &zero, dnext, (int)wprev), done);
+            NV_TRY_GOTO(nv_devlib_sgemm(c->blas, NV_DEVLIB_N, NV_DEVLIB_N, wprev, n, wk, 1.0f,
+                                        c->params + nv_mlp_weight_offset(s, k - 1), wprev, dcur, wk,
+                                        0.0f, dnext, wprev, err), done);
             dcur = dnext;
         }
     }

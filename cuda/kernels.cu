@@ -334,3 +334,8 @@ extern "C" nv_status nv_cuda_sync(nv_error *err) {
     NV_CU(cudaDeviceSynchronize());
     return NV_OK;
 }
+
+extern "C" nv_status nv_cuda_mem_info(size_t *free_bytes, size_t *total_bytes, nv_error *err) {
+    NV_CU(cudaMemGetInfo(free_bytes, total_bytes));
+    return NV_OK;
+}

@@ -57,7 +57,7 @@ __global__ void metric_inv_norm_kernel(const float *x, int64_t n, int64_t d, dou
         double v = (double)x[i * d + k];
         s = __dadd_rn(s, __dmul_rn(v, v));
     }
-    inv[i] = s == 0.0 ? 0.0 : __ddiv_rn(1.0, __dsqrt_rn(s));
+    inv[i] = s == 0.0 ? 0.0 : __ddiv_rn(1.0, NV_DSQRT_RN(s));
 }
 
 /* metric.c's cosine_pair: 1 - (dot * inv_i) * inv_j for i > j, clamped, rounded once. */
@@ -71,7 +71,7 @@ __global__ void metric_cosine_kernel(const float *x, const double *inv, int64_t 
     double dot = 0.0;
     for (int64_t k = 0; k < d; k++) dot = __dadd_rn(dot, __dmul_rn((double)a[k], (double)b[k]));
     double v = __dsub_rn(1.0, __dmul_rn(__dmul_rn(dot, inv[i]), inv[j]));
-    out[e - e0] = __double2float_rn(v > 0.0 ? v : 0.0);
+    out[e - e0] = NV_D2F_RN(v > 0.0 ? v : 0.0);
 }
 
 extern "C" nv_status nv_metric_distances_cuda(const nv_real *x, int64_t n, int64_t d,

@@ -1,25 +1,26 @@
 /* pca.cu: the CUDA twin of nv_pca_core_cpu (analysis/geometry/pca.c): the same contract
  * (include/nerve/pca.h, "the backend contract"), with the covariance or Gram matrix
- * from cuBLAS dsyrk, the eigendecomposition from cuSOLVER dsyevd and the
- * projections from cuBLAS dgemm, all in double as on the CPU.
+ * from dsyrk, the eigendecomposition from dsyevd and the projections from dgemm of
+ * the device library (include/nerve/devlib.h: cuBLAS and cuSOLVER on a GPU), all in
+ * double as on the CPU; the centring and the normalisation of the Gram form's
+ * directions are kernels here.
  *
  * The host keeps the shared steps (means, sign convention, completion of
  * directions without variance, ratios); this file only replaces the heavy part.
  * Reference: nv_pca_core_cpu; parity test: tests/gpu/test_pca_parity.c.
  *
- * Layout note: cuBLAS is column-major, so the row-major centred matrix X_c (n, d)
+ * Layout note: the device library is column-major (cuBLAS's convention), so the row-major centred matrix X_c (n, d)
  * is seen here as its transpose A = X_c^T, a column-major d x n matrix (lda = d).
  */
 #include "nerve/pca.h"
 
-#include <cublas_v2.h>
 #include <cuda_runtime.h>
-#include <cusolverDn.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "check.cuh"
+#include "nerve/devlib.h"
 
 extern "C" int nv_pca_cuda_usable(char *why, size_t why_len) {
     int count = 0;
@@ -44,23 +45,43 @@ __global__ void pca_centre_kernel(const float *x, const double *mean, double *xc
     if (t < n * d) xc[t] = (double)x[t] - mean[t % d];
 }
 
+#define PCA_NORM_THREADS 256
+
+/* Block j: column j of V (d x k, column-major) divided by its norm, or zeroed when
+ * its squared norm is at most NV_PCA_GRAM_ZERO_REL * gmax (no variance in that
+ * direction): the CPU's rule. The sum of squares is each thread's strided partial
+ * sum in index order, then a fixed tree: the same bits every run. */
+__global__ void pca_normalise_kernel(double *v, int64_t d, double gmax) {
+    __shared__ double red[PCA_NORM_THREADS];
+    double *col = v + (int64_t)blockIdx.x * d;
+    double s = 0.0;
+    for (int64_t i = threadIdx.x; i < d; i += PCA_NORM_THREADS) s += col[i] * col[i];
+    red[threadIdx.x] = s;
+    __syncthreads();
+    for (int h = PCA_NORM_THREADS / 2; h > 0; h >>= 1) {
+        if ((int)threadIdx.x < h) red[threadIdx.x] += red[threadIdx.x + h];
+        __syncthreads();
+    }
+    const double nrm = sqrt(red[0]);
+    const double scale = (nrm * nrm <= NV_PCA_GRAM_ZERO_REL * gmax || nrm == 0.0) ? 0.0 : 1.0 / nrm;
+    for (int64_t i = threadIdx.x; i < d; i += PCA_NORM_THREADS) col[i] = scale == 0.0 ? 0.0 : col[i] * scale;
+}
+
 extern "C" nv_status nv_pca_core_cuda(const nv_real *x, int64_t n, int64_t d, const double *mean,
                                       int64_t k, double *evals, double *comps, double *proj,
                                       nv_error *err) {
     nv_status st = NV_OK;
     const bool gram = n < d;
     const int64_t m = gram ? n : d; /* order of the eigenproblem */
-    const double scale = 1.0 / (double)(n - 1), one = 1.0, zero = 0.0;
-    cublasHandle_t blas = NULL;
-    cusolverDnHandle_t solver = NULL;
+    const double scale = 1.0 / (double)(n - 1);
+    nv_devlib *lib = NULL;
     float *dx = NULL;
     double *dmean = NULL, *dxc = NULL, *da = NULL, *dw = NULL, *dv = NULL, *du = NULL,
-           *dproj = NULL, *dwork = NULL;
-    int *dinfo = NULL, info = 0, lwork = 0;
+           *dproj = NULL;
+    int info = 0;
     double *w = NULL;
 
-    NV_CUBLAS_GOTO(cublasCreate(&blas), done);
-    NV_CUSOLVER_GOTO(cusolverDnCreate(&solver), done);
+    NV_TRY_GOTO(nv_devlib_create(NULL, &lib, err), done);
     NV_CU_GOTO(cudaMalloc((void **)&dx, (size_t)n * d * sizeof(float)), done);
     NV_CU_GOTO(cudaMalloc((void **)&dmean, (size_t)d * sizeof(double)), done);
     NV_CU_GOTO(cudaMalloc((void **)&dxc, (size_t)n * d * sizeof(double)), done);
@@ -68,7 +89,6 @@ extern "C" nv_status nv_pca_core_cuda(const nv_real *x, int64_t n, int64_t d, co
     NV_CU_GOTO(cudaMalloc((void **)&dw, (size_t)m * sizeof(double)), done);
     NV_CU_GOTO(cudaMalloc((void **)&dv, (size_t)d * k * sizeof(double)), done);
     NV_CU_GOTO(cudaMalloc((void **)&dproj, (size_t)n * k * sizeof(double)), done);
-    NV_CU_GOTO(cudaMalloc((void **)&dinfo, sizeof(int)), done);
     NV_CU_GOTO(cudaMemcpy(dx, x, (size_t)n * d * sizeof(float), cudaMemcpyHostToDevice), done);
     NV_CU_GOTO(cudaMemcpy(dmean, mean, (size_t)d * sizeof(double), cudaMemcpyHostToDevice), done);
     {
@@ -80,18 +100,12 @@ extern "C" nv_status nv_pca_core_cuda(const nv_real *x, int64_t n, int64_t d, co
     }
 
     /* Covariance C = A A^T / (n-1) (d x d), or Gram G = A^T A / (n-1) (n x n). */
-    NV_CUBLAS_GOTO(cublasDsyrk(blas, CUBLAS_FILL_MODE_UPPER, gram ? CUBLAS_OP_T : CUBLAS_OP_N, (int)m,
-                               (int)(gram ? d : n), &scale, dxc, (int)d, &zero, da, (int)m), done);
-    NV_CUSOLVER_GOTO(cusolverDnDsyevd_bufferSize(solver, CUSOLVER_EIG_MODE_VECTOR,
-                                                 CUBLAS_FILL_MODE_UPPER, (int)m, da, (int)m, dw,
-                                                 &lwork), done);
-    NV_CU_GOTO(cudaMalloc((void **)&dwork, (size_t)(lwork > 0 ? lwork : 1) * sizeof(double)), done);
-    NV_CUSOLVER_GOTO(cusolverDnDsyevd(solver, CUSOLVER_EIG_MODE_VECTOR, CUBLAS_FILL_MODE_UPPER, (int)m,
-                                      da, (int)m, dw, dwork, lwork, dinfo), done);
-    NV_CU_GOTO(cudaMemcpy(&info, dinfo, sizeof(int), cudaMemcpyDeviceToHost), done);
+    NV_TRY_GOTO(nv_devlib_dsyrk_upper(lib, gram ? NV_DEVLIB_T : NV_DEVLIB_N, m, gram ? d : n, scale,
+                                      dxc, d, 0.0, da, m, err), done);
+    NV_TRY_GOTO(nv_devlib_dsyevd_upper(lib, m, da, m, dw, &info, err), done);
     if (info != 0) {
         st = nv_fail(err, info < 0 ? NV_EINTERNAL : NV_ENUMERIC,
-                     "pca: cusolverDnDsyevd on a %lld x %lld matrix returned info %d",
+                     "pca: dsyevd (%s) on a %lld x %lld matrix returned info %d", nv_devlib_name(),
                      (long long)m, (long long)m, info);
         goto done;
     }
@@ -114,21 +128,18 @@ extern "C" nv_status nv_pca_core_cuda(const nv_real *x, int64_t n, int64_t d, co
             NV_CU_GOTO(cudaMemcpy(du + j * n, da + (n - 1 - j) * n, (size_t)n * sizeof(double),
                                   cudaMemcpyDeviceToDevice), done);
         /* V = A U_k (d x k): the covariance eigenvectors, before normalisation. */
-        NV_CUBLAS_GOTO(cublasDgemm(blas, CUBLAS_OP_N, CUBLAS_OP_N, (int)d, (int)k, (int)n, &one, dxc,
-                                   (int)d, du, (int)n, &zero, dv, (int)d), done);
+        NV_TRY_GOTO(nv_devlib_dgemm(lib, NV_DEVLIB_N, NV_DEVLIB_N, d, k, n, 1.0, dxc, d, du, n, 0.0, dv,
+                                    d, err), done);
         /* Normalise by the computed norm, zeroing directions without variance, with
          * the threshold the CPU uses (NV_PCA_GRAM_ZERO_REL). */
-        double gmax = fmax(evals[0], 0.0) * (double)(n - 1);
-        for (int64_t j = 0; j < k; j++) {
-            double nrm = 0.0;
-            NV_CUBLAS_GOTO(cublasDnrm2(blas, (int)d, dv + j * d, 1, &nrm), done);
-            double s = (nrm * nrm <= NV_PCA_GRAM_ZERO_REL * gmax || nrm == 0.0) ? 0.0 : 1.0 / nrm;
-            NV_CUBLAS_GOTO(cublasDscal(blas, (int)d, &s, dv + j * d, 1), done);
+        if (k > 0) {
+            pca_normalise_kernel<<<(unsigned)k, PCA_NORM_THREADS>>>(dv, d, fmax(evals[0], 0.0) * (double)(n - 1));
+            NV_LAUNCHED_GOTO(done);
         }
     }
     /* proj^T (k x n) = V^T A: row-major proj (n, k). */
-    NV_CUBLAS_GOTO(cublasDgemm(blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)k, (int)n, (int)d, &one, dv, (int)d,
-                               dxc, (int)d, &zero, dproj, (int)k), done);
+    NV_TRY_GOTO(nv_devlib_dgemm(lib, NV_DEVLIB_T, NV_DEVLIB_N, k, n, d, 1.0, dv, d, dxc, d, 0.0, dproj,
+                                k, err), done);
     /* V column-major d x k is comps row-major (k, d). */
     NV_CU_GOTO(cudaMemcpy(comps, dv, (size_t)d * k * sizeof(double), cudaMemcpyDeviceToHost), done);
     NV_CU_GOTO(cudaMemcpy(proj, dproj, (size_t)n * k * sizeof(double), cudaMemcpyDeviceToHost), done);
@@ -143,9 +154,6 @@ done:
     cudaFree(dv);
     cudaFree(du);
     cudaFree(dproj);
-    cudaFree(dwork);
-    cudaFree(dinfo);
-    if (solver) cusolverDnDestroy(solver);
-    if (blas) cublasDestroy(blas);
+    nv_devlib_destroy(lib);
     return st;
 }

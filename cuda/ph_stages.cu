@@ -4,9 +4,9 @@
  * the apparent-pair search (the split of Ripser++: this part on the GPU, the
  * reduction on the CPU).
  *
- * STATUS: compiled for sm_90 + PTX; NOT YET RUN ON A GPU. tests/gpu/test_ph_parity.c
- * compares every function here with its CPU reference and the staged engine with
- * the plain one, and skips with a line saying so where there is no GPU.
+ * STATUS: compiled for sm_90 + PTX; run under the CUDA-on-CPU emulation (make
+ * test-cuda-cpu), not yet on a GPU. tests/gpu/test_ph_parity.c compares every
+ * function here with its CPU reference and the staged engine with the plain one.
  *
  * Exactness: distances use the _rn intrinsics in the CPU's order (no FMA
  * contraction can merge them), so they are the CPU's floats bit for bit; the column
@@ -19,7 +19,8 @@
  * colex index range is processed in chunks of PH_CHUNK simplices; survivors are
  * compacted on the device and appended to a host array grown from the actual
  * counts; only the final sort holds all columns on the device at once (16 bytes
- * each), in a buffer allocated for exactly their number. Distances are produced
+ * each), in a buffer allocated for exactly their number. The compaction and the
+ * sort are the device library's (include/nerve/devlib.h: thrust on a GPU). Distances are produced
  * in row blocks of at most PH_DIST_CHUNK entries. Everything is freed before each
  * function returns.
  */
@@ -31,49 +32,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <thrust/copy.h>
-#include <thrust/execution_policy.h>
-#include <thrust/sort.h>
-#include <thrust/system_error.h>
-
 #include "../analysis/ph/ph_stage_common.h"
 #include "check.cuh"
+#include "nerve/devlib.h"
 
 static_assert(PHS_MAX_VERTS == NV_PH_GPU_MAX_DIM + 2, "ph_stage_common.h: vertex arrays");
 
 /* Simplices per chunk of the column stage: 4M x (16 + 16 + 1) bytes = 132 MiB. */
 #define PH_CHUNK ((int64_t)1 << 22)
-
-/* Thrust reports failures by exceptions; the C side wants a status. A kernel fault
- * is caught by synchronising right after the launch (NV_SYNCED_GOTO), before thrust
- * runs: a fault first seen inside thrust's own clean-up can end the process
- * (std::terminate from a throwing deallocation) instead of returning a status. */
-#define PH_THRUST_GOTO(stmt, call, label)                                                       \
-    do {                                                                                        \
-        try {                                                                                   \
-            stmt;                                                                               \
-        } catch (const std::exception &e_) {                                                    \
-            st = nv_fail(err, NV_EDEVICE, "%s:%d: %s failed: %s", __FILE__, __LINE__, call,     \
-                         e_.what());                                                            \
-            goto label;                                                                         \
-        }                                                                                       \
-    } while (0)
-
-/* --- orders ------------------------------------------------------------------------- */
-
-struct ph_filtration_less {
-    __host__ __device__ bool operator()(const nv_ph_simplex &x, const nv_ph_simplex &y) const {
-        return x.diam < y.diam || (x.diam == y.diam && x.idx > y.idx);
-    }
-};
-struct ph_reduction_less {
-    __host__ __device__ bool operator()(const nv_ph_simplex &x, const nv_ph_simplex &y) const {
-        return x.diam > y.diam || (x.diam == y.diam && x.idx < y.idx);
-    }
-};
-struct ph_flag_set {
-    __host__ __device__ bool operator()(unsigned char f) const { return f != 0; }
-};
 
 /* Appends count simplices from the device to the host array *a (length *len,
  * capacity *cap), growing it from the actual count. */
@@ -94,14 +60,14 @@ static nv_status append_host(nv_ph_simplex **a, int64_t *len, int64_t *cap,
 }
 
 /* Sorts the host array a[0..len) on the device (one buffer of exactly len). */
-template <typename Less>
-static nv_status device_sort(nv_ph_simplex *a, int64_t len, Less less, nv_error *err) {
+static nv_status device_sort(nv_devlib *lib, nv_ph_simplex *a, int64_t len, nv_devlib_order order,
+                             nv_error *err) {
     nv_status st = NV_OK;
     nv_ph_simplex *d = NULL;
     if (len < 2) return NV_OK;
     NV_CU_GOTO(cudaMalloc((void **)&d, (size_t)len * sizeof *d), done);
     NV_CU_GOTO(cudaMemcpy(d, a, (size_t)len * sizeof *d, cudaMemcpyHostToDevice), done);
-    PH_THRUST_GOTO(thrust::sort(thrust::device, d, d + len, less), "thrust::sort", done);
+    NV_TRY_GOTO(nv_devlib_sort_simplices(lib, d, len, order, err), done);
     NV_CU_GOTO(cudaMemcpy(a, d, (size_t)len * sizeof *d, cudaMemcpyDeviceToHost), done);
 done:
     cudaFree(d);
@@ -132,6 +98,8 @@ extern "C" nv_status nv_ph_edges_cuda(const float *lower, int64_t n, float thres
     nv_ph_simplex *dv = NULL, *dc = NULL, *host = NULL;
     unsigned char *df = NULL;
     int64_t len = 0, cap = 0;
+    nv_devlib *lib = NULL; /* the default stream, as the kernels here */
+    NV_TRY_GOTO(nv_devlib_create(NULL, &lib, err), done);
     NV_CU_GOTO(cudaMalloc((void **)&dl, (size_t)chunk * sizeof(float)), done);
     NV_CU_GOTO(cudaMalloc((void **)&dv, (size_t)chunk * sizeof(nv_ph_simplex)), done);
     NV_CU_GOTO(cudaMalloc((void **)&dc, (size_t)chunk * sizeof(nv_ph_simplex)), done);
@@ -142,9 +110,7 @@ extern "C" nv_status nv_ph_edges_cuda(const float *lower, int64_t n, float thres
                               cudaMemcpyHostToDevice), done);
         ph_edge_flag_kernel<<<nv_cuda_blocks(e1 - e0, 256), 256>>>(dl, e0, e1, threshold, dv, df);
         NV_SYNCED_GOTO(done);
-        PH_THRUST_GOTO(kept = thrust::copy_if(thrust::device, dv, dv + (e1 - e0), df, dc,
-                                              ph_flag_set()) - dc,
-                       "thrust::copy_if", done);
+        NV_TRY_GOTO(nv_devlib_compact_simplices(lib, dv, df, e1 - e0, dc, &kept, err), done);
         if ((st = append_host(&host, &len, &cap, dc, kept, err)) != NV_OK) goto done;
     }
     cudaFree(dl);
@@ -152,7 +118,7 @@ extern "C" nv_status nv_ph_edges_cuda(const float *lower, int64_t n, float thres
     cudaFree(dc);
     cudaFree(df);
     dl = NULL, dv = dc = NULL, df = NULL;
-    if ((st = device_sort(host, len, ph_filtration_less(), err)) != NV_OK) goto done;
+    if ((st = device_sort(lib, host, len, NV_DEVLIB_FILTRATION, err)) != NV_OK) goto done;
     if (!host && !(host = (nv_ph_simplex *)nv_malloc(sizeof *host, err))) { st = NV_ENOMEM; goto done; }
     *edges = host;
     *count = len;
@@ -163,6 +129,7 @@ done:
     cudaFree(dv);
     cudaFree(dc);
     cudaFree(df);
+    nv_devlib_destroy(lib);
     return st;
 }
 
@@ -215,10 +182,12 @@ extern "C" nv_status nv_ph_columns_cuda(const float *lower, int64_t n, float thr
     unsigned long long *dst = NULL, hst[PH_ST_COUNT] = {0, 0, 0};
     int64_t len = 0, cap = 0, total = 0, chunk = 0;
     const int64_t m = n > 1 ? n * (n - 1) / 2 : 0;
+    nv_devlib *lib = NULL;
     if ((st = phs_binomials(n, d + 2, &binom, err)) != NV_OK) return st;
     total = binom[(int64_t)(d + 1) * (n + 1) + n]; /* C(n, d + 1) simplices */
     const int64_t pc = nv_cuda_test_knob("NERVE_TEST_PH_CHUNK", PH_CHUNK);
     chunk = total < pc ? (total ? total : 1) : pc;
+    NV_TRY_GOTO(nv_devlib_create(NULL, &lib, err), done);
     NV_CU_GOTO(cudaMalloc((void **)&dl, (size_t)(m ? m : 1) * sizeof(float)), done);
     NV_CU_GOTO(cudaMalloc((void **)&db, (size_t)(d + 3) * (size_t)(n + 1) * sizeof(int64_t)), done);
     NV_CU_GOTO(cudaMalloc((void **)&dcl, (size_t)(ncleared ? ncleared : 1) * sizeof(int64_t)), done);
@@ -238,9 +207,7 @@ extern "C" nv_status nv_ph_columns_cuda(const float *lower, int64_t n, float thr
             int64_t hi = lo + chunk < total ? lo + chunk : total, kept = 0;
             ph_columns_kernel<<<nv_cuda_blocks(hi - lo, 128), 128>>>(v, d, lo, hi, dcl, ncleared, dv, df, dst);
             NV_SYNCED_GOTO(done);
-            PH_THRUST_GOTO(kept = thrust::copy_if(thrust::device, dv, dv + (hi - lo), df, dc,
-                                                  ph_flag_set()) - dc,
-                           "thrust::copy_if", done);
+            NV_TRY_GOTO(nv_devlib_compact_simplices(lib, dv, df, hi - lo, dc, &kept, err), done);
             if ((st = append_host(&host, &len, &cap, dc, kept, err)) != NV_OK) goto done;
         }
     }
@@ -253,7 +220,7 @@ extern "C" nv_status nv_ph_columns_cuda(const float *lower, int64_t n, float thr
     cudaFree(dc);
     cudaFree(df);
     dl = NULL, db = dcl = NULL, dv = dc = NULL, df = NULL;
-    if ((st = device_sort(host, len, ph_reduction_less(), err)) != NV_OK) goto done;
+    if ((st = device_sort(lib, host, len, NV_DEVLIB_REDUCTION, err)) != NV_OK) goto done;
     if (!host && !(host = (nv_ph_simplex *)nv_malloc(sizeof *host, err))) { st = NV_ENOMEM; goto done; }
     if (stats) {
         stats->candidates = total;
@@ -275,5 +242,6 @@ done:
     cudaFree(dc);
     cudaFree(df);
     cudaFree(dst);
+    nv_devlib_destroy(lib);
     return st;
 }

@@ -32,10 +32,14 @@ inc_dir() {
 
 hdf5_cflags=$(pc --cflags hdf5 || pc --cflags hdf5-serial || inc_dir hdf5/serial hdf5.h)
 hdf5_libs=$(pc --libs hdf5 || pc --libs hdf5-serial || echo "-L/usr/lib/x86_64-linux-gnu/hdf5/serial -lhdf5")
+sqlite_cflags=$(pc --cflags sqlite3 || echo "")
+sqlite_libs=$(pc --libs sqlite3 || echo "-lsqlite3")
 blas_cflags=$(pc --cflags openblas || inc_dir x86_64-linux-gnu/openblas-pthread cblas.h)
 blas_libs=$(pc --libs openblas || echo "-lopenblas")
 cairo_cflags=$(pc --cflags cairo || inc_dir cairo cairo.h)
 cairo_libs=$(pc --libs cairo || echo "-lcairo")
+mhd_cflags=$(pc --cflags libmicrohttpd || echo "")
+mhd_libs=$(pc --libs libmicrohttpd || echo "-lmicrohttpd")
 
 cuda_home=${CUDA_HOME:-/usr/local/cuda}
 nvcc=""
@@ -52,10 +56,14 @@ cat > "$tmp" <<EOF
 NV_HDF5_CFLAGS := $hdf5_cflags
 NV_HDF5_LIBS := $hdf5_libs
 NV_HDF5_VERSION := $hdf5_ver
+NV_SQLITE_CFLAGS := $sqlite_cflags
+NV_SQLITE_LIBS := $sqlite_libs
 NV_BLAS_CFLAGS := $blas_cflags
 NV_BLAS_LIBS := $blas_libs
 NV_CAIRO_CFLAGS := $cairo_cflags
 NV_CAIRO_LIBS := $cairo_libs
+NV_MHD_CFLAGS := $mhd_cflags
+NV_MHD_LIBS := $mhd_libs
 NV_NVCC := $nvcc
 NV_CUDA_HOME := $cuda_home
 NV_CUDA_VERSION := $cuda_ver

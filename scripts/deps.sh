@@ -55,10 +55,12 @@ have_header libopenblas-dev openblas_config.h
 have_header liblapacke-dev lapacke.h
 have_header libconfig-dev libconfig.h
 have_header libjansson-dev jansson.h
+have_header libsqlite3-dev sqlite3.h   # nerve query's SQL engine
 have_header libxxhash-dev xxhash.h   # XXH3-128 of the stored datasets (hashes.json)
 have_header libssl-dev openssl/evp.h  # SHA-256: verifying hashes.json of format_version 1
 have_header zlib1g-dev zlib.h
 have_header libcairo2-dev cairo/cairo.h cairo.h
+have_header libmicrohttpd-dev microhttpd.h   # nerve serve's HTTP server
 have_bin hdf5-tools h5dump
 if [ $want_test = 1 ] || [ $want_gpu = 1 ]; then
   echo '#include <stdarg.h>
@@ -101,7 +103,7 @@ if [ $want_test = 1 ]; then
   have_py python3-scipy scipy
   have_py python3-pot ot              # gudhi.wasserstein needs POT
   have_py python3-xxhash xxhash       # an independent reader's hashes for hashes.json
-  have_bin chromium chromium          # renders nerve report's page in the tests
+  have_bin chromium chromium          # renders nerve report's page and drives nerve serve's in the tests
   have_bin slurm-wlm sbatch           # a private one-node Slurm for the sweep tests
   have_bin slurm-wlm slurmctld
   have_bin munge munged

@@ -289,8 +289,7 @@ static nv_status write_file(int64_t i, void *vctx, nv_error *err) {
     nv_status st;
     /* The snapshot path relative to the run, for provenance (no absolute paths: the
      * bytes must not depend on where the run lives). */
-    const char *rel = strstr(rm->paths[e], "/snapshots/");
-    rel = rel ? rel + 1 : rm->paths[e];
+    const char *rel = rm->rel_paths[e];
     if ((st = nv_h5_attr_str(fid, "format", NV_PCA_RUN_FORMAT, file, err)) ||
         (st = nv_h5_attr_i64(fid, "format_version", NV_PCA_RUN_VERSION, file, err)) ||
         (st = nv_h5_attr_str(fid, "nerve_version", NERVE_VERSION, file, err)) ||
@@ -537,7 +536,8 @@ nv_status nv_pca_run(const char *run_dir, const nv_pca_run_opts *opts_in, nv_pca
         st = nv_fail(err, NV_EINPUT, "task %d of %d: expected 0 <= task < tasks", opts.task, tasks);
         goto done;
     }
-    st = nv_run_index_read(run_dir, &opts.select, &ix, err);
+    nv_run_index_opts io = {.select = opts.select, .task = opts.task, .tasks = tasks};
+    st = nv_run_index_read(run_dir, &io, &ix, err);
     if (st != NV_OK) goto done;
     ctx.n_plans = ix.n_models;
     ctx.plans = nv_calloc((size_t)ix.n_models, sizeof *ctx.plans, err);
@@ -573,7 +573,7 @@ nv_status nv_pca_run(const char *run_dir, const nv_pca_run_opts *opts_in, nv_pca
             mp->done[e] = (unsigned char)output_matches(mp->out_paths[e], rm, rm->epochs[e], ctx.k);
             if (!rm->selected[e]) continue;
             r.snapshots++;
-            if (!nv_task_owns(rm->manifest_index[e], opts.task, tasks)) r.not_owned++;
+            if (!rm->owned[e]) r.not_owned++;
             else if (mp->done[e]) r.skipped++;
             else {
                 mp->todo[e] = 1;

@@ -2,13 +2,14 @@
  * run (include/nerve/phrun.h, docs/ph-runs.md).
  *
  * The pipeline of this file:
- *   1. plan: the run's manifest lists the snapshot files (model x epoch); each gets
- *      one diagram file analysis/ph/<model>/epoch_EEEE.h5 (format nerve-diagrams).
+ *   1. plan: the run index (include/nerve/run_index.h) lists the snapshot files
+ *      (model x epoch) and this task's share; each gets one diagram file
+ *      analysis/ph/<model>/epoch_EEEE.h5 (format nerve-diagrams).
  *   2. calibrate: k and the scale at which Betti numbers are read, once per run,
  *      on the input layer of the expressive model's first snapshot, per class, to
  *      the data's known Betti numbers (Naitzat, Zhitnikov and Lim 2020), stored
  *      in analysis/ph/calibration.json and reused while the settings stay the same.
- *   3. compute: for this task's files (nv_task_owns), over threads
+ *   3. compute: for this task's files (the index's slice), over threads
  *      (nv_parallel_for, one file per work item): every layer x split x class set,
  *      max-min landmarks, the distance matrix among them, the engine's barcode,
  *      written to a temporary file and renamed. A file that exists and records the
@@ -27,7 +28,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <hdf5.h>
 #include <jansson.h>
@@ -38,6 +38,7 @@
 #include "nerve/parallel.h"
 #include "nerve/ph.h"
 #include "nerve/fsutil.h"
+#include "nerve/run_index.h"
 #include "ph_run_internal.h"
 
 #define CALIB_FORMAT "nerve-ph-calibration"
@@ -67,101 +68,58 @@ static void note(const nv_phrun_options *o, nv_phrun_event_kind kind, int64_t do
 
 /* ------------------------------------------------------------------ planning */
 
-/* The layer names of a snapshot, in network order, that the file holds. */
-static nv_status snapshot_layers(const char *path, phr_item *it, nv_error *err) {
-    nv_h5_quiet();
-    hid_t fid = nv_h5_open_read(path, err);
-    if (fid < 0) return err && err->status ? err->status : NV_EINPUT;
-    char **names = NULL;
-    int64_t n = 0;
-    nv_status st = nv_h5_check_format(fid, path, NV_SNAPSHOT_FORMAT, NV_SNAPSHOT_VERSION, NULL, err);
-    if (st == NV_OK) st = nv_h5_read_attr_strs(fid, "layer_names", &names, &n, path, "/", err);
-    if (st == NV_OK) {
-        it->nlayers = 0;
-        for (int64_t i = 0; i < n && it->nlayers < PHR_MAX_LAYERS; i++) {
-            char obj[128];
-            snprintf(obj, sizeof obj, "layers/%s", names[i]);
-            if (!nv_h5_exists(fid, obj)) continue; /* snapshots.layers chose a subset */
-            snprintf(it->layers[it->nlayers++], 64, "%s", names[i]);
-        }
-    }
-    nv_h5_free_strs(names, n);
-    H5Fclose(fid);
-    return st;
-}
-
-nv_status phr_plan_make(const char *run_dir, const char *only_layer, phr_plan *plan, nv_error *err) {
+/* The plan is the run index's list of files (include/nerve/run_index.h: the manifest
+ * read once, every listed file checked, --layer and the job-array slice applied),
+ * with what ph adds per file: its diagram file and whether it holds the input layer
+ * the calibration needs. Models without the --layer stay in the plan (their files
+ * have no layer to analyse), so the summary still reads every diagram file. */
+nv_status phr_plan_make(const char *run_dir, const char *only_layer, int task, int tasks,
+                        phr_plan *plan, nv_error *err) {
     memset(plan, 0, sizeof *plan);
-    nv_manifest man = {0};
-    struct stat st_dir;
-    if (stat(run_dir, &st_dir) != 0 || !S_ISDIR(st_dir.st_mode))
-        return nv_fail(err, NV_EINPUT, "%s: not a directory (expected a run directory from 'nerve train')",
-                       run_dir);
-    if (strlen(run_dir) >= sizeof plan->run)
-        return nv_fail(err, NV_EINPUT, "run directory path longer than %zu bytes", sizeof plan->run - 1);
-    char snapdir[600], manpath[640];
+    const char *layer_sel[1] = {only_layer};
+    nv_run_index_opts io = {.task = task, .tasks = tasks, .keep_layerless = 1};
+    if (only_layer && only_layer[0]) {
+        io.select.layers = layer_sel;
+        io.select.n_layers = 1;
+    }
+    nv_run_index ix;
+    nv_run_ref *refs = NULL;
+    int64_t n = 0;
+    nv_status st = nv_run_index_read(run_dir, &io, &ix, err);
+    if (st) return st;
+    if (strlen(run_dir) >= sizeof plan->run) {
+        st = nv_fail(err, NV_EINPUT, "run directory path longer than %zu bytes", sizeof plan->run - 1);
+        goto done;
+    }
     snprintf(plan->run, sizeof plan->run, "%s", run_dir);
-    snprintf(snapdir, sizeof snapdir, "%s/snapshots", run_dir);
-    snprintf(manpath, sizeof manpath, "%s/manifest.json", snapdir);
-    if (nv_file_mtime_ns(manpath) == 0)
-        return nv_fail(err, NV_EINPUT,
-                       "%s: not a run directory (no snapshots/manifest.json; expected the output "
-                       "directory of 'nerve train')",
-                       run_dir);
     snprintf(plan->ph_dir, sizeof plan->ph_dir, "%s/analysis/ph", run_dir);
     snprintf(plan->fig_dir, sizeof plan->fig_dir, "%s/analysis/figures", run_dir);
-    nv_status st = nv_manifest_read(snapdir, &man, err);
-    if (st) return st;
-    if (man.count == 0) {
-        nv_manifest_free(&man);
-        return nv_fail(err, NV_EINPUT, "%s: the manifest lists no snapshot files", manpath);
-    }
-    plan->items = nv_calloc((size_t)man.count, sizeof(phr_item), err);
+    if ((st = nv_run_index_list(&ix, 0, &refs, &n, err))) goto done;
+    plan->items = nv_calloc((size_t)(n ? n : 1), sizeof(phr_item), err);
     if (!plan->items) {
-        nv_manifest_free(&man);
-        return NV_ENOMEM;
+        st = NV_ENOMEM;
+        goto done;
     }
-    int layer_found = 0;
-    for (int64_t i = 0; i < man.count; i++) {
-        phr_item *it = &plan->items[i];
-        const nv_manifest_entry *e = &man.files[i];
-        snprintf(it->model, sizeof it->model, "%s", e->model);
-        it->epoch = e->epoch;
-        snprintf(it->snap_rel, sizeof it->snap_rel, "snapshots/%s", e->path);
-        snprintf(it->snap_path, sizeof it->snap_path, "%s/%s", run_dir, it->snap_rel);
-        snprintf(it->out_path, sizeof it->out_path, "%s/%s/epoch_%04lld.h5", plan->ph_dir, e->model,
-                 (long long)e->epoch);
-        if (nv_file_mtime_ns(it->snap_path) == 0) {
-            st = nv_fail(err, NV_EINPUT, "%s: snapshot listed in %s is missing", it->snap_path, manpath);
-            break;
-        }
-        st = snapshot_layers(it->snap_path, it, err);
-        if (st) break;
-        if (only_layer && only_layer[0]) {
-            int keep = 0;
-            for (int l = 0; l < it->nlayers; l++)
-                if (strcmp(it->layers[l], only_layer) == 0) keep = 1;
-            it->nlayers = 0;
-            if (keep) {
-                snprintf(it->layers[0], 64, "%s", only_layer);
-                it->nlayers = 1;
-                layer_found = 1;
-            }
-        }
-        plan->n++;
+    for (int64_t k = 0; k < n; k++) {
+        const nv_run_model *rm = &ix.models[refs[k].m];
+        int64_t e = refs[k].e;
+        phr_item *it = &plan->items[k];
+        snprintf(it->model, sizeof it->model, "%s", rm->model);
+        it->epoch = rm->epochs[e];
+        it->owned = rm->owned[e];
+        snprintf(it->snap_rel, sizeof it->snap_rel, "%s", rm->rel_paths[e]);
+        snprintf(it->snap_path, sizeof it->snap_path, "%s", rm->paths[e]);
+        snprintf(it->out_path, sizeof it->out_path, "%s/%s/epoch_%04lld.h5", plan->ph_dir, rm->model,
+                 (long long)it->epoch);
+        for (int l = 0; l < rm->n_layers && it->nlayers < PHR_MAX_LAYERS; l++)
+            snprintf(it->layers[it->nlayers++], 64, "%s", rm->layers[l]);
+        for (int l = 0; l < rm->n_stored_layers; l++)
+            it->has_input |= strcmp(rm->stored_layers[l], "input") == 0;
     }
-    if (st == NV_OK && only_layer && only_layer[0] && !layer_found) {
-        char have[512] = "";
-        phr_item tmp = {0};
-        if (snapshot_layers(plan->items[0].snap_path, &tmp, NULL) == NV_OK)
-            for (int l = 0; l < tmp.nlayers; l++) {
-                strncat(have, l ? ", " : "", sizeof have - strlen(have) - 1);
-                strncat(have, tmp.layers[l], sizeof have - strlen(have) - 1);
-            }
-        st = nv_fail(err, NV_EINPUT, "--layer '%s': no snapshot of %s has that layer (%s has: %s)",
-                     only_layer, run_dir, plan->items[0].snap_rel, have);
-    }
-    nv_manifest_free(&man);
+    plan->n = n;
+done:
+    free(refs);
+    nv_run_index_free(&ix);
     if (st) phr_plan_free(plan);
     return st;
 }
@@ -433,12 +391,7 @@ static nv_status calibrate(const phr_plan *plan, const nv_phrun_options *o, cons
     int nclass = 0, ndone = 0;
     memset(g, 0, sizeof g);
     memset(lx, 0, sizeof lx);
-    int have_input = 0;
-    for (int l = 0; l < ref->nlayers; l++) have_input |= strcmp(ref->layers[l], "input") == 0;
-    phr_item full = *ref;
-    if (!have_input && snapshot_layers(ref->snap_path, &full, NULL) == NV_OK)
-        for (int l = 0; l < full.nlayers; l++) have_input |= strcmp(full.layers[l], "input") == 0;
-    if (!have_input)
+    if (!ref->has_input)
         return nv_fail(err, NV_EINPUT,
                        "%s: no 'input' layer to calibrate on (snapshots.layers left it out); give "
                        "--k and --scale",
@@ -957,7 +910,7 @@ nv_status nv_phrun_run(const char *run_dir, const nv_phrun_options *opts, nv_phr
     nv_status st = check_options(&o, err);
     if (st) return st;
     phr_plan plan;
-    st = phr_plan_make(run_dir, o.only_layer, &plan, err);
+    st = phr_plan_make(run_dir, o.only_layer, o.task, o.tasks, &plan, err);
     if (st) return st;
     phr_calib cal = {0};
     int64_t *work = NULL, *diagrams = NULL;
@@ -986,7 +939,7 @@ nv_status nv_phrun_run(const char *run_dir, const nv_phrun_options *opts, nv_phr
     }
     int64_t nwork = 0;
     for (int64_t i = 0; i < plan.n; i++) {
-        if (!nv_task_owns(i, o.task, o.tasks)) continue;
+        if (!plan.items[i].owned) continue;
         rep->files_owned++;
         if (plan.items[i].nlayers == 0) continue; /* --layer not in this file */
         char key[2048];
@@ -1026,7 +979,7 @@ nv_status nv_phrun_summarize(const char *run_dir, const nv_phrun_options *opts, 
     nv_status st = check_options(opts, err);
     if (st) return st;
     phr_plan plan;
-    st = phr_plan_make(run_dir, opts->only_layer, &plan, err);
+    st = phr_plan_make(run_dir, opts->only_layer, 0, 1, &plan, err);
     if (st) return st;
     rep->files_total = plan.n;
     st = phr_summarize(&plan, opts, 1, rep, err);

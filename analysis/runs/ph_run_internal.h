@@ -15,6 +15,8 @@
 typedef struct {
     char model[64];
     int64_t epoch;
+    int owned;                  /* 1: this task's (the run index's job-array slice) */
+    int has_input;              /* 1: the snapshot holds the input layer (the calibration's) */
     char snap_rel[600];         /* "snapshots/<model>/epoch_EEEE.h5", relative to the run */
     char snap_path[2 * PHR_PATH];  /* the same under the run directory */
     char out_path[2 * PHR_PATH];   /* <run>/analysis/ph/<model>/epoch_EEEE.h5 */
@@ -30,10 +32,14 @@ typedef struct {
     phr_item *items;            /* (n), manifest order: by model, then epoch */
 } phr_plan;
 
-/* Reads the manifest and every listed snapshot's layer names (checking format and
- * version). NV_EINPUT for a directory that is not a run, a listed file that is
- * missing or of an unknown version, or only_layer that no snapshot has. */
-nv_status phr_plan_make(const char *run_dir, const char *only_layer, phr_plan *plan, nv_error *err);
+/* Every snapshot file of the run from the run index (include/nerve/run_index.h,
+ * which checks each listed file's existence, format and version), with the layers
+ * to analyse (all, or only_layer where a file has it) and task `task` of `tasks`
+ * marked as owned. NV_EINPUT as nv_run_index_read: a directory that is not a run, a
+ * listed file that is missing or of an unknown version, only_layer that no snapshot
+ * has. */
+nv_status phr_plan_make(const char *run_dir, const char *only_layer, int task, int tasks,
+                        phr_plan *plan, nv_error *err);
 void phr_plan_free(phr_plan *plan);
 
 /* The summary step (ph_run_summary.c) over the files of `plan` that exist. force = 0

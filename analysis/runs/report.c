@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 
 #include "nerve/config.h"
+#include "nerve/dynamics_figures.h"
 #include "nerve/plot.h"
 #include "nerve/snapshot.h"
 #include "nerve/strbuf.h"
@@ -298,6 +299,146 @@ static void summary_table(nv_strbuf *b, const char *run) {
     json_decref(j);
 }
 
+/* --- the feature section ------------------------------------------------------------
+ * What `nerve features` drew (analysis/figures/features/, docs/features.md): per model,
+ * at its last snapshot epoch, each layer's few units drawn large (feature image, top
+ * inputs, their deconvnet / guided / gradient projections) embedded; the same units
+ * across epochs embedded in a closed <details>; every unit of every layer and epoch
+ * (the full grids, megabytes for image data) only linked, so the report stays small. */
+
+/* One figure file name of the feature directory: <model>_e<EEEE>_<layer>[_focus].png. */
+typedef struct {
+    char model[64], layer[32];
+    long epoch;
+    int focus;
+} feature_fig;
+
+static int parse_feature_fig(const char *name, feature_fig *f) {
+    const char *e = strstr(name, "_e");
+    while (e && !(e[2] >= '0' && e[2] <= '9')) e = strstr(e + 1, "_e");
+    if (!e || (size_t)(e - name) >= sizeof f->model) return 0;
+    memset(f, 0, sizeof *f);
+    memcpy(f->model, name, (size_t)(e - name));
+    char *end = NULL;
+    f->epoch = strtol(e + 2, &end, 10);
+    if (!end || *end != '_') return 0;
+    const char *layer = end + 1;
+    size_t n = strlen(layer);
+    if (n < 5 || strcmp(layer + n - 4, ".png") != 0) return 0;
+    n -= 4;
+    if (n > 6 && strncmp(layer + n - 6, "_focus", 6) == 0) {
+        f->focus = 1;
+        n -= 6;
+    }
+    if (n == 0 || n >= sizeof f->layer) return 0;
+    memcpy(f->layer, layer, n);
+    return 1;
+}
+
+/* Network order: hidden1, hidden2, ..., logits. */
+static int layer_rank(const char *layer) {
+    if (strcmp(layer, "logits") == 0) return 1 << 20;
+    if (strncmp(layer, "hidden", 6) == 0) return atoi(layer + 6);
+    return (1 << 20) - 1;
+}
+
+/* The pair's order (expressive, bottleneck, linear), then other models by name. */
+static int model_rank(const char *model) {
+    static const char *order[] = {"expressive", "bottleneck", "linear"};
+    for (int i = 0; i < 3; i++)
+        if (strcmp(model, order[i]) == 0) return i;
+    return 3;
+}
+
+static int cmp_feature_fig(const void *a, const void *b) {
+    const feature_fig *x = a, *y = b;
+    int rx = model_rank(x->model), ry = model_rank(y->model);
+    if (rx != ry) return rx < ry ? -1 : 1;
+    int c = strcmp(x->model, y->model);
+    if (c) return c;
+    if (x->epoch != y->epoch) return x->epoch < y->epoch ? -1 : 1;
+    int lx = layer_rank(x->layer), ly = layer_rank(y->layer);
+    if (lx != ly) return lx < ly ? -1 : 1;
+    return x->focus - y->focus;
+}
+
+static void features_section(nv_strbuf *b, page_state *ps, const char *run) {
+    nv_sb_puts(b, "<h2 id=\"features\">Feature images and projections</h2>\n");
+    char pat[NV_PATH_LEN + 96];
+    snprintf(pat, sizeof pat, "%s/analysis/figures/features/*_e[0-9]*.png", run);
+    glob_t g;
+    feature_fig *figs = NULL;
+    size_t n = 0;
+    if (glob(pat, 0, NULL, &g) == 0) {
+        figs = calloc(g.gl_pathc, sizeof *figs);
+        for (size_t i = 0; figs && i < g.gl_pathc; i++) {
+            const char *base = strrchr(g.gl_pathv[i], '/');
+            if (parse_feature_fig(base ? base + 1 : g.gl_pathv[i], &figs[n])) n++;
+        }
+        globfree(&g);
+    }
+    if (n == 0) {
+        free(figs);
+        missing(b, "feature images", "nerve features RUN");
+        return;
+    }
+    qsort(figs, n, sizeof *figs, cmp_feature_fig);
+    nv_sb_puts(b, "<p>For each unit: its <b>feature image</b> (regularised gradient ascent from "
+                  "the data mean: what the unit wants; framed red where the ascent ended below "
+                  "the unit's best training input, still the ascent's own result), its <b>top "
+                  "training inputs</b>, and their <b>projections</b> back to input space by the "
+                  "deconvnet rule (Zeiler &amp; Fergus), guided backpropagation and the plain "
+                  "gradient (blue negative, white zero, red positive). A few units are drawn "
+                  "large; every unit of every layer and epoch is in the linked grids "
+                  "(docs/features.md).</p>\n");
+    char path[NV_PATH_LEN + 256], rel[512];
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        long last = figs[i].epoch;
+        while (j < n && strcmp(figs[j].model, figs[i].model) == 0) {
+            if (figs[j].epoch > last) last = figs[j].epoch;
+            j++;
+        }
+        nv_sb_puts(b, "<h3>");
+        put_text(b, figs[i].model);
+        nv_sb_printf(b, ", epoch %ld</h3>\n", last);
+        for (size_t k = i; k < j; k++) {
+            if (!figs[k].focus || figs[k].epoch != last) continue;
+            snprintf(path, sizeof path, "%s/analysis/figures/features/%s_e%04ld_%s_focus.png", run,
+                     figs[k].model, figs[k].epoch, figs[k].layer);
+            embed(b, ps, run, path, "features", NULL); /* the figure carries its title */
+        }
+        /* The same units across epochs (small: one image or glyph per epoch). */
+        char hpat[NV_PATH_LEN + 160];
+        snprintf(hpat, sizeof hpat, "analysis/figures/features/%s_*_unit*_history.png", figs[i].model);
+        nv_sb_puts(b, "<details><summary>");
+        put_text(b, figs[i].model);
+        nv_sb_puts(b, ": these units across epochs</summary>\n");
+        embed_glob(b, ps, run, hpat, "features-history", 0);
+        nv_sb_puts(b, "</details>\n<details><summary>");
+        put_text(b, figs[i].model);
+        nv_sb_puts(b, ": every unit, every epoch (grids, opened on demand)</summary>\n<ul>\n");
+        for (size_t k = i; k < j;) {
+            nv_sb_printf(b, "<li>epoch %ld:", figs[k].epoch);
+            long e = figs[k].epoch;
+            for (; k < j && figs[k].epoch == e; k++) {
+                if (figs[k].focus) continue;
+                snprintf(rel, sizeof rel, "figures/features/%s_e%04ld_%s.png", figs[k].model,
+                         figs[k].epoch, figs[k].layer);
+                nv_sb_puts(b, " <a data-kind=\"features-grid\" href=\"");
+                put_text(b, rel);
+                nv_sb_puts(b, "\">");
+                put_text(b, figs[k].layer);
+                nv_sb_puts(b, "</a>");
+            }
+            nv_sb_puts(b, "</li>\n");
+        }
+        nv_sb_puts(b, "</ul></details>\n");
+        i = j;
+    }
+    free(figs);
+}
+
 static const char *CSS =
     "body{font-family:DejaVu Sans,Helvetica,Arial,sans-serif;max-width:1200px;margin:2em auto;"
     "padding:0 1em;color:#222}h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;"
@@ -317,6 +458,104 @@ static const char *SCRIPT =
     "document.body.setAttribute('data-figures',n);document.body.setAttribute('data-figures-bad',bad);});"
     "</script>\n";
 
+/* --- the presets of nerve query (docs/queries.md, "In the report") ----------------------- */
+/* The tables `nerve report` had src/query write under analysis/queries/ (index.json
+ * lists them with the command that reproduces each and its note): each as an HTML
+ * table, the first rows shown and the rest named. This stage computes nothing of the
+ * query engine's, which comes after it in docs/DESIGN.md's map. */
+static void queries_section(nv_strbuf *b, const char *run, int have_dyn) {
+    nv_sb_puts(b, "<h2 id=\"queries\">Queries over the training dynamics</h2>\n");
+    char path[NV_PATH_LEN + 96];
+    snprintf(path, sizeof path, "%s/analysis/queries/index.json", run);
+    json_t *idx = have_dyn ? json_load_file(path, 0, NULL) : NULL;
+    if (!idx) {
+        if (have_dyn) missing(b, "query answers", "nerve report RUN");
+        else nv_sb_puts(b, "<p class=\"missing\">No training-dynamics record to query (see above).</p>\n");
+        return;
+    }
+    nv_sb_puts(b, "<p>The answers of <code>nerve query</code>'s presets (docs/queries.md) for model <code>");
+    put_text(b, json_string_value(json_object_get(idx, "model")) ? json_string_value(json_object_get(idx, "model")) : "?");
+    nv_sb_puts(b, "</code>, each with the command that gives it.</p>\n");
+    int compared = 0;
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(idx, "tables"), i, e) {
+        const char *preset = json_string_value(json_object_get(e, "preset")), *table = json_string_value(json_object_get(e, "table")),
+                   *file = json_string_value(json_object_get(e, "file")), *cmd = json_string_value(json_object_get(e, "command")),
+                   *note = json_string_value(json_object_get(e, "note"));
+        if (!preset || !file || !cmd || !note || !table) continue;
+        compared |= !strcmp(preset, "compare-runs");
+        nv_sb_puts(b, "<h3>");
+        put_text(b, preset);
+        if (table[0]) {
+            nv_sb_puts(b, ": ");
+            put_text(b, table);
+        }
+        nv_sb_puts(b, "</h3>\n<p><code>");
+        put_text(b, cmd);
+        nv_sb_puts(b, "</code></p>\n");
+        if (note[0]) {
+            nv_sb_puts(b, file[0] ? "<p class=\"meta\">" : "<p class=\"missing\">");
+            put_text(b, note);
+            nv_sb_puts(b, "</p>\n");
+        }
+        if (!file[0]) continue;
+        char csv[NV_PATH_LEN + 256];
+        snprintf(csv, sizeof csv, "%s/analysis/queries/%s", run, file);
+        char *text = nv_read_file(csv, NULL);
+        if (!text) continue;
+        nv_sb_printf(b, "<table class=\"data\" data-kind=\"query-%s\" data-source=\"analysis/queries/", preset);
+        put_text(b, file);
+        nv_sb_puts(b, "\">\n");
+        const int max_rows = 25;
+        int row = 0, total = 0;
+        for (char *line = text; *line; total++) {
+            char *end = strchr(line, '\n');
+            if (end) *end = '\0';
+            if (row <= max_rows) {
+                nv_sb_puts(b, "<tr>");
+                /* CSV fields: quoted ones may hold commas ("" is a quote) */
+                for (char *p = line;;) {
+                    nv_sb_puts(b, row == 0 ? "<th>" : "<td>");
+                    if (*p == '"') {
+                        for (p++; *p && !(*p == '"' && p[1] != '"'); p++) {
+                            if (*p == '"') p++;
+                            char c1[2] = {*p, 0};
+                            put_text(b, c1);
+                        }
+                        if (*p == '"') p++;
+                    } else {
+                        size_t n = strcspn(p, ",");
+                        char save = p[n];
+                        p[n] = '\0';
+                        put_text(b, p);
+                        p[n] = save;
+                        p += n;
+                    }
+                    nv_sb_puts(b, row == 0 ? "</th>" : "</td>");
+                    if (*p != ',') break;
+                    p++;
+                }
+                nv_sb_puts(b, "</tr>\n");
+                row++;
+            }
+            if (!end) break;
+            line = end + 1;
+        }
+        nv_sb_puts(b, "</table>\n");
+        if (total - 1 > max_rows) {
+            nv_sb_printf(b, "<p class=\"meta\">%d of %d rows; all of them in <code>analysis/queries/", max_rows, total - 1);
+            put_text(b, file);
+            nv_sb_puts(b, "</code>.</p>\n");
+        }
+        free(text);
+    }
+    if (!compared)
+        nv_sb_puts(b, "<p class=\"meta\">compare-runs needs a second run trained with another <code>train.order_seed</code>: "
+                      "<code>nerve report RUN --compare RUN2</code>.</p>\n");
+    json_decref(idx);
+}
+
 nv_status nv_report_write(const char *run, const nv_report_options *opt, char *out_path, size_t out_len,
                           nv_error *err) {
     char path[NV_PATH_LEN + 64];
@@ -325,6 +564,11 @@ nv_status nv_report_write(const char *run, const nv_report_options *opt, char *o
         return nv_fail(err, NV_EINPUT, "%s: not a run directory (no config.cfg); give the --out directory of nerve train", run);
     nv_status st = training_figure(run, err);
     if (st) return st;
+    /* the dynamics record's figures, when the run has one (docs/dynamics.md) */
+    snprintf(path, sizeof path, "%s/dynamics", run);
+    int ndyn = 0, have_dyn = exists(path);
+    if (have_dyn && (st = nv_dynamics_figures(run, &ndyn, err))) return st;
+    snprintf(path, sizeof path, "%s/config.cfg", run);
     int max_diagrams = opt && opt->max_diagram_figures > 0 ? opt->max_diagram_figures : 60;
 
     nv_strbuf b = {0};
@@ -362,6 +606,26 @@ nv_status nv_report_write(const char *run, const nv_report_options *opt, char *o
     if (!embed_glob(&b, &ps, run, "analysis/figures/training.svg", "training", 0))
         missing(&b, "training curves", "nerve train");
 
+    nv_sb_puts(&b, "<h2 id=\"dynamics\">Training dynamics</h2>\n");
+    if (have_dyn && ndyn > 0) {
+        nv_sb_puts(&b, "<p>From the per-step record in <code>dynamics/</code> (docs/dynamics.md): every step's "
+                       "gradients and updates per layer, every unit's influence, dead units, and the exact per-sample "
+                       "gradient norms from the stored factors.</p>\n");
+        static const char *const stems[] = {"dynamics_norms", "dynamics_influence", "dynamics_dead", "dynamics_samples"};
+        for (int i = 0; i < 4; i++) {
+            /* the heat map as PNG: its SVG has a rectangle per cell (megabytes) */
+            char p2[NV_PATH_LEN + 96];
+            snprintf(p2, sizeof p2, "%s/analysis/figures/%s.%s", run, stems[i], i == 1 ? "png" : "svg");
+            if (exists(p2)) embed(&b, &ps, run, p2, stems[i], NULL);
+        }
+    } else {
+        nv_sb_puts(&b, "<p class=\"missing\">No training-dynamics record: set <code>dynamics.enabled = true</code> "
+                       "in the experiment config (see experiments/spheres_dynamics.cfg and docs/dynamics.md) and train "
+                       "again.</p>\n");
+    }
+
+    queries_section(&b, run, have_dyn && ndyn > 0);
+
     nv_sb_puts(&b, "<h2 id=\"topology\">Topology: Betti numbers by layer and epoch</h2>\n");
     if (embed_glob(&b, &ps, run, "analysis/figures/betti_chart.svg", "betti-chart", 0)) {
         embed_csv_table(&b, run, "analysis/ph/summary.csv", "ph-summary", 0);
@@ -394,9 +658,7 @@ nv_status nv_report_write(const char *run, const nv_report_options *opt, char *o
         !embed_glob(&b, &ps, run, "analysis/figures/cka_*.png", "cka", 0))
         missing(&b, "CKA maps", "nerve stats RUN");
 
-    nv_sb_puts(&b, "<h2 id=\"features\">Feature images</h2>\n");
-    if (!embed_glob(&b, &ps, run, "analysis/figures/features/*.png", "features", 40))
-        missing(&b, "feature images", "nerve features RUN");
+    features_section(&b, &ps, run);
 
     nv_sb_printf(&b, "<p class=\"meta\">Written by nerve %s (nerve report). %d figures.</p>\n</body></html>\n",
                  NERVE_VERSION, ps.count);

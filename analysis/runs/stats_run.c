@@ -739,7 +739,8 @@ nv_status nv_stats_run(const char *run_dir, const nv_stats_run_opts *opts_in,
     pthread_mutex_init(&c.lock, NULL);
     nv_run_index ix = {0};
     nv_strbuf key = {0};
-    nv_status st = nv_run_index_read(run_dir, &o.select, &ix, err);
+    nv_run_index_opts io = {.select = o.select};
+    nv_status st = nv_run_index_read(run_dir, &io, &ix, err);
     if (st != NV_OK) goto done;
     c.ms = nv_calloc((size_t)ix.n_models, sizeof *c.ms, err);
     if (!c.ms) {

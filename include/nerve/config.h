@@ -14,6 +14,7 @@
 
 #include "nerve/common.h"
 #include "nerve/dataset.h"
+#include "nerve/dynamics_types.h"
 #include "nerve/mlp.h"
 
 #ifdef __cplusplus
@@ -76,6 +77,8 @@ typedef struct {
     int64_t batch_size;
     nv_optim_spec optim;
     int threads;                    /* BLAS threads for training (0 = 1 per run) */
+    uint64_t order_seed;            /* train.order_seed: the minibatch order's seed (default:
+                                       seed); the data split and the initial weights keep seed */
 
     /* snapshots */
     int64_t nsnap;
@@ -85,6 +88,9 @@ typedef struct {
     char snap_layers[NV_MAX_LAYERS + 1][NV_NAME_LEN];
     int preactivations;
     int compression;                /* gzip level of snapshot data, 0 = none (default) */
+
+    /* the training-dynamics recorder (docs/dynamics.md) */
+    nv_dyn_config dynamics;
 
     char source_path[NV_PATH_LEN];  /* the file this was read from */
 } nv_experiment;

@@ -1,4 +1,6 @@
-/* features.h: feature images by activation maximisation (`nerve features`).
+/* features.h: feature images by activation maximisation (`nerve features`), and the
+ * whole-snapshot unit of work that stores them beside each unit's top real inputs
+ * and their projections (projections.h).
  *
  * For every unit j of a layer l of an MLP (mlp.h), find an input x in a box
  * [lo, hi] (per input dimension) that maximises the unit's activation, by
@@ -22,14 +24,16 @@
  *    regularisers, then the projection onto the box.
  *  - The result of each unit is its best iterate (the highest objective met, as in
  *    the deep visualization toolbox); with jitter, whose gradients are taken at
- *    shifted images, simply the last iterate.
+ *    shifted images, simply the last iterate. It is always the ascent's own result:
+ *    a unit that ends below its best real input is marked (nv_features_below), never
+ *    replaced by that input.
  *  - Blur and jitter need a picture: they apply when the input is an image
  *    (img_h * img_w == d); for plain vectors they are skipped.
  *
  * The backend contract: nv_features_ascend runs one shared loop (features.c) over
  * a table of operations (nv_features_ops) that the CPU (plain loops + OpenBLAS
- * sgemm) and CUDA (cuda/features.cu: cuBLAS + kernels) implement on their own
- * memory. tests/gpu/test_features_parity.c compares them.
+ * sgemm) and CUDA (cuda/features.cu: the device library's sgemm + kernels)
+ * implement on their own memory. tests/gpu/test_features_parity.c compares them.
  *
  * Ownership: callers allocate every output; nothing returned needs freeing except
  * what a function says.
@@ -37,10 +41,12 @@
 #ifndef NERVE_FEATURES_H
 #define NERVE_FEATURES_H
 
+#include <math.h>
 #include <stdint.h>
 
 #include "nerve/common.h"
 #include "nerve/mlp.h"
+#include "nerve/projections.h"
 #include "nerve/rng.h"
 
 #ifdef __cplusplus
@@ -48,8 +54,9 @@ extern "C" {
 #endif
 
 #define NV_FEATURES_FORMAT "nerve-features"
-#define NV_FEATURES_VERSION 1
-#define NV_FEATURES_TOPK 9 /* real inputs kept per unit */
+#define NV_FEATURES_VERSION 2   /* 2: top inputs, projections, below_data; reads 1 too */
+#define NV_FEATURES_TOPK 9      /* real inputs kept per unit, by default */
+#define NV_FEATURES_MAX_TOPK 64
 
 typedef enum { NV_FEAT_INIT_MEAN = 0, NV_FEAT_INIT_ZEROS, NV_FEAT_INIT_TOP } nv_features_init;
 
@@ -71,12 +78,18 @@ typedef struct {
     int64_t batch;       /* units per batched pass (0: the whole layer at once) */
 } nv_features_params;
 
-/* Defaults: 500 steps, lr 0.05, no regulariser, no jitter, init mean, seed 0. */
+/* The plain ascent: 500 steps, lr 0.05, no regulariser, no jitter, init mean,
+ * seed 0 (what the library does when nothing else is asked; the verb starts from
+ * nv_features_preset instead). */
 void nv_features_defaults(nv_features_params *p);
-/* Sets the regularisers and the step count to Yosinski et al.'s setting k = 1..4
- * (their Table 1; steps from their toolbox), leaving the other fields alone;
- * NV_EINPUT otherwise. */
-nv_status nv_features_preset(int k, nv_features_params *p, nv_error *err);
+/* The verb's settings (docs/features.md, "The presets"): k = 0 the default, k = 1..4
+ * Yosinski et al.'s four regulariser combinations (their Table 1), each re-tuned by
+ * measurement for 28 x 28 images (image = 1) or for short vectors such as the
+ * spheres' 12 coordinates (image = 0). Sets steps, lr, decay, blur_every, blur_width,
+ * norm_pct, contrib_pct and jitter, leaving the other fields alone; NV_EINPUT for
+ * another k. */
+nv_status nv_features_preset(int k, int image, nv_features_params *p, nv_error *err);
+#define NV_FEATURES_PRESETS 4
 /* NV_EINPUT naming the field when a parameter is out of range. */
 nv_status nv_features_params_validate(const nv_features_params *p, int64_t d, nv_error *err);
 
@@ -186,45 +199,89 @@ nv_status nv_features_ascend_ops(const nv_features_ops *ops, const nv_features_p
 const nv_features_ops *nv_features_ops_cuda(void);
 
 /* --- whole snapshots (the verb's unit of work) ----------------------------------- */
+
+/* Whether an ascent's objective `act` ended below the unit's data maximum by more
+ * than rounding (the maximum comes from the activations training stored, the
+ * objective from the ascent's own forward pass): the below_data mark. */
+static inline int nv_features_below(float act, float data_max) {
+    return act < data_max - 1e-5f * (1.0f + fabsf(data_max));
+}
+
+/* Fields of nv_features_params the user gave explicitly (they override the preset). */
+enum {
+    NV_FEAT_SET_STEPS = 1 << 0, NV_FEAT_SET_LR = 1 << 1, NV_FEAT_SET_DECAY = 1 << 2,
+    NV_FEAT_SET_BLUR_EVERY = 1 << 3, NV_FEAT_SET_BLUR_WIDTH = 1 << 4,
+    NV_FEAT_SET_NORM_PCT = 1 << 5, NV_FEAT_SET_CONTRIB_PCT = 1 << 6, NV_FEAT_SET_JITTER = 1 << 7,
+};
+
 typedef struct {
     nv_features_params p;
-    int preset;                /* 0: none, 1..4 */
+    int preset;                /* 0: the default setting, 1..4 (with tuned) */
+    int tuned;                 /* 1: the ascent's settings come from nv_features_preset(preset,
+                                  image or vector input), except the fields in `set`, which
+                                  come from p; 0: p as it is (img_h, img_w always follow the
+                                  input) */
+    unsigned set;              /* NV_FEAT_SET_* bits */
     int box_global;            /* 1: one [min, max] over all inputs; 0: per feature */
     nv_device_kind device;
     int figures;               /* draw PNGs */
-    const int64_t *history_units; int n_history;
+    const int64_t *history_units; int n_history; /* also the units drawn large (focus) */
+    int top_k;                 /* real inputs per unit (0: NV_FEATURES_TOPK), <= NV_FEATURES_MAX_TOPK */
+    int no_projections;        /* 1: leave the projections out (neither computed nor stored) */
+    const char *const *layers; /* (n_layers) layer names to compute; NULL: every non-input layer */
+    int n_layers;
 } nv_features_job;
 
-/* Computes the features of every non-input layer of one snapshot and writes
- * out_h5 (format nerve-features v1, atomically) and, with figures, the layer
- * grids fig_prefix + "_<layer>.png". Skips (returning NV_OK, *skipped = 1) when
- * out_h5 exists with the same parameters. */
+/* The ascent's settings for an input of d numbers under the job (the preset for its
+ * kind, the user's fields, img_h and img_w: d >= 64 and a square is an image). */
+nv_features_params nv_features_job_params(const nv_features_job *job, int64_t d);
+
+/* Computes the features of the job's layers (every non-input layer by default) of one
+ * snapshot and writes out_h5 (format nerve-features v2, atomically) and, with
+ * figures, per layer the grid fig_prefix + "_<layer>.png" and the few units drawn
+ * large, fig_prefix + "_<layer>_focus.png". Skips (returning NV_OK, *skipped = 1)
+ * when out_h5 exists with the same parameters. NV_EINPUT when a layer of the job is
+ * not in the network or is the input. */
 nv_status nv_features_snapshot(const char *snapshot_path, const char *model, int64_t epoch,
                                const nv_features_job *job, const char *out_h5,
                                const char *fig_prefix, int *skipped, char *used_device,
                                size_t used_len, nv_error *err);
 
-/* One layer's figure: a grid of feature images (28x28 inputs), each with its 9
- * most exciting real inputs beside it, or for vectors a strip per unit (diverging
- * colours around the centre) with the 9 real inputs as thin strips beside it. */
+/* --- figures (analysis/features/features_plot.c) ----------------------------------
+ * Per unit: its feature image, its k most exciting real inputs, and their
+ * projections by the three rules (projections.h). Images (28 x 28) in grey from the
+ * box's lowest to its highest value, projections in a diverging blue-white-red map
+ * with zero white, each scaled to its own largest |value|; vectors (the spheres' 12
+ * coordinates) as bar glyphs, one bar per coordinate from a zero line: (x - centre)
+ * over half the box width for features and inputs, the projection over its largest
+ * |value|, coloured by sign. A unit whose ascent ended below the best real input is
+ * framed in red and labelled "below data". */
 typedef struct {
     const nv_real *x;          /* (units, d) feature inputs */
     const nv_real *act, *data_max; /* (units) */
     int64_t units, d;
     int img_h, img_w;          /* 0, 0 for vectors */
     const nv_real *lo, *hi, *centre; /* (d) */
-    const nv_real *data;       /* (n, d) the train inputs that top_rows index */
-    const int64_t *top_rows;   /* (units, NV_FEATURES_TOPK), -1 where missing */
+    int k;                     /* real inputs per unit */
+    const nv_real *top_x;      /* (units, k, d) those inputs (rows of -1 ids: NaN) */
+    const nv_real *top_act;    /* (units, k) their objective */
+    const nv_real *proj;       /* (units, k, NV_PROJ_RULES, d) or NULL */
     const char *model;
     int64_t epoch;
     const char *layer;
 } nv_features_figure;
-/* Writes png_path atomically (temporary name + rename). */
+/* The whole layer, every unit (2 per row for images, 1 for vectors); written
+ * atomically (temporary name + rename). */
 nv_status nv_features_plot_layer(const nv_features_figure *f, const char *png_path,
                                  nv_error *err);
+/* The units in `units` (n of them; those outside the layer are skipped) drawn twice
+ * as large, one per row: the report's view. */
+nv_status nv_features_plot_focus(const nv_features_figure *f, const int64_t *units, int n,
+                                 const char *png_path, nv_error *err);
 
 /* Draws unit `unit`'s images of `layer` across the given feature files (one per
- * epoch, in order) into png_path. */
+ * epoch, in order; format version 1 or 2) into png_path; marks the epochs where the
+ * ascent ended below the data maximum. */
 nv_status nv_features_history(const char *const *h5_paths, const int64_t *epochs, int n,
                               const char *layer, int64_t unit, const char *png_path,
                               nv_error *err);

@@ -27,8 +27,11 @@
  *      seconds (run.json); seed, epochs, n_train, n_test (summary.json); models
  *      {name: {widths, activation, epochs_completed, steps, parameters,
  *      checkpoint_bytes, and the final metrics (summary.json's, else the last row
- *      of the checkpoint's table)}}; snapshots (as below); sizes {snapshots,
- *      checkpoints, metrics, data.h5, metrics.h5 (those present), total} in bytes.
+ *      of the checkpoint's table)}}; snapshots (as below); dynamics (when the run
+ *      recorded any: {model: {chunks, last_step, bytes, index (path), tiers {tier:
+ *      {steps, rows, bytes}}}}, from RUN/dynamics/<model>/manifest.json, see
+ *      docs/dynamics.md); sizes {snapshots, checkpoints, metrics, dynamics,
+ *      data.h5, metrics.h5 (those present), total} in bytes.
  *
  *  "snapshots"  a snapshots directory (one holding manifest.json): path, sizes
  *      {total}, and snapshots {model: {epochs [..], bytes, first_file, layers

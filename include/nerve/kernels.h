@@ -130,11 +130,15 @@ void nv_cuda_free(void *p); /* accepts NULL */
 nv_status nv_cuda_upload(void *dst, const void *src, size_t bytes, nv_error *err);
 nv_status nv_cuda_download(void *dst, const void *src, size_t bytes, nv_error *err);
 nv_status nv_cuda_sync(nv_error *err);
+/* The device's free and total memory (cudaMemGetInfo), for the tests' leak checks:
+ * a plug-in function, because the runtime under the CUDA-on-CPU toolchain defines
+ * cudaMemGetInfo inline in its header, with no symbol to look up. */
+nv_status nv_cuda_mem_info(size_t *free_bytes, size_t *total_bytes, nv_error *err);
 
 /* Internal to the backend choice (src/train/backend.c, src/core/device.c): the CUDA
  * backend's table and the device probe behind nv_cuda_usable. Like every nv_cuda_*
  * function these live in libnerve_cuda.so, which the library looks up on demand
- * (src/core/cuda_loader.h); only the GPU tests link it directly. */
+ * (nv_cuda_sym, include/nerve/device.h); only the GPU tests link it directly. */
 const nv_backend *nv_backend_cuda_table(void);
 int nv_cuda_probe(char *why, size_t why_len);
 

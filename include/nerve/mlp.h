@@ -15,6 +15,7 @@
 
 #include "nerve/common.h"
 #include "nerve/device.h"
+#include "nerve/dynamics_types.h"
 #include "nerve/netspec.h"
 
 #ifdef __cplusplus
@@ -108,7 +109,26 @@ typedef struct {
      * evaluate and activations. */
     nv_status (*evaluate_capture)(nv_trainer *t, int slot, double *loss_sum, int64_t *correct,
                                   const nv_capture *cap, int ncap, nv_error *err);
+    /* step, recording on the way what req asks for into out's host buffers (the
+     * dynamics recorder, include/nerve/dynamics_types.h): the same step, to the
+     * same bytes of parameters and state afterwards, as `step` (the recording only
+     * reads). Optional: NULL where a backend lacks it (CUDA for now; the recorder
+     * then runs on the CPU backend). */
+    nv_status (*step_record)(nv_trainer *t, const uint32_t *idx, int64_t b, float *loss,
+                             const nv_dyn_request *req, nv_dyn_step *out, nv_error *err);
 } nv_backend;
+
+/* The CPU backend's pieces that the dynamics reconstruction reuses, so that a
+ * rebuilt step runs the very calls training ran:
+ * nv_cpu_layer_grad: dW (out, in) = dz^T a and db (out) = the column sums of dz,
+ * for dz (rows, out) = dLossmean/dpre and a (rows, in) the layer's input (sgemm
+ * and nv_cpu_bias_grad, as the backward pass);
+ * nv_cpu_apply_update: weight decay into grads, then the optimiser's update of
+ * params/state1/state2 (n values) as optimiser step number `step` (1-based). */
+void nv_cpu_layer_grad(const nv_real *dz, const nv_real *a, int64_t rows, int64_t in, int64_t out,
+                       nv_real *dW, nv_real *db);
+void nv_cpu_apply_update(const nv_optim_spec *o, nv_real *params, nv_real *state1, nv_real *state2,
+                         nv_real *grads, int64_t n, int64_t step);
 
 /* The training backend under the device rule of device.h (stage "training"): the
  * CPU backend, or the CUDA one (NV_ENODEVICE / NV_EDEVICE when asked for and not

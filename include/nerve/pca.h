@@ -1,5 +1,6 @@
 /* pca.h: principal component analysis of activation matrices (CPU on LAPACKE, a
- * cuSOLVER/cuBLAS twin in cuda/pca.cu), with signs aligned across epochs.
+ * CUDA twin in cuda/pca.cu on the device library: cuSOLVER/cuBLAS on a GPU), with
+ * signs aligned across epochs.
  *
  * Where it fits: a snapshot holds one activation matrix X (n points, d units) per
  * layer and epoch; `nerve pca` and the run pipeline fit a PCA per matrix and plot the

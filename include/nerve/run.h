@@ -40,6 +40,56 @@ typedef struct {
     const char *text;
 } nv_train_event;
 
+/* --- per-step recording -------------------------------------------------------
+ * The training-dynamics recorder (include/nerve/dynamics.h, src/dynamics/) comes
+ * after training in docs/DESIGN.md's map, so training does not call it by name:
+ * the caller passes its hooks (nv_dyn_hooks()) in nv_train_options.recorder and
+ * run.c calls them for every model the experiment's `dynamics` group records. */
+typedef struct nv_bgqueue nv_bgqueue;     /* src/core/bgqueue.h */
+typedef struct nv_hash_memo nv_hash_memo; /* include/nerve/runhash.h */
+
+/* One model about to train, as the recorder sees it. Everything is borrowed and
+ * outlives the model's training (and its queued jobs). */
+typedef struct {
+    const nv_experiment *ex;
+    const char *run_dir;
+    const char *config_text;      /* the resolved config */
+    const nv_model_def *model;
+    const nv_backend *backend;    /* has step_record */
+    nv_trainer *trainer;          /* holds the model's state (initial or checkpoint) */
+    const nv_dataset *train;      /* rows the batches index: ids and labels */
+    nv_bgqueue *bg;               /* the run's writer: jobs run in submission order */
+    nv_hash_memo *memo;           /* hashes for hashes.json, filled by the writer */
+    int64_t steps_per_epoch;
+    int64_t start_epoch;          /* epochs completed before the first step */
+    int64_t start_step;           /* optimiser steps taken before the first step */
+    int resumed;                  /* continuing from a checkpoint (--resume) */
+} nv_record_model;
+
+typedef struct {
+    /* Before the run directory is touched: the config against the data's size. */
+    nv_status (*check)(const nv_experiment *ex, int64_t steps_per_epoch, nv_error *err);
+    /* A model starts (its writer drained when resumed); *state is the recorder's.
+     * note (len bytes) may get a line for the log (sizes per step). */
+    nv_status (*begin)(const nv_record_model *m, void **state, char *note, size_t len,
+                       nv_error *err);
+    /* Performs the model's next optimiser step on rows idx[0..b) of the train slot
+     * (in epoch `epoch`) in place of nv_backend.step, recording what is scheduled;
+     * *loss as nv_backend.step. */
+    nv_status (*step)(void *state, const uint32_t *idx, int64_t b, int64_t epoch, float *loss,
+                      nv_error *err);
+    /* The epoch's last step is done. When the epoch ends a chunk of the record
+     * (chunks hold whole epochs, or pieces of one long epoch), hands the chunk to
+     * the writer and sets *boundary = 1; otherwise *boundary = 0, and run.c takes
+     * no checkpoint at this epoch: a checkpoint (queued after the chunk) then never
+     * names a step whose records are not on disk, and a resumed run starts on a
+     * chunk boundary, so it writes the same chunks as an uninterrupted one. */
+    nv_status (*epoch_end)(void *state, int64_t epoch, int *boundary, nv_error *err);
+    /* The model is done (finished = 1 after its last epoch, 0 when training
+     * stopped); frees the state. note may get a closing line (bytes written). */
+    nv_status (*end)(void *state, int finished, char *note, size_t len, nv_error *err);
+} nv_record_hooks;
+
 typedef struct {
     const char *out_dir;      /* the run directory */
     int resume;               /* continue from checkpoints */
@@ -49,6 +99,8 @@ typedef struct {
     void (*on_event)(void *ctx, const nv_train_event *ev);
     void *ctx;
     const char *command_line; /* recorded in run.json */
+    const nv_record_hooks *recorder; /* the dynamics recorder (required when the
+                                        config's dynamics.enabled is true) */
 } nv_train_options;
 
 /* Builds train/test sets for a data spec (the experiment's seed drives generation

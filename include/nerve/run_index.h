@@ -1,8 +1,12 @@
-/* run_index.h: the `nerve pca RUN` and `nerve stats RUN` pipeline stages.
+/* run_index.h: the run index every per-run stage plans from, and the `nerve pca RUN`
+ * and `nerve stats RUN` pipeline stages.
  *
  * Where they fit: `nerve train` leaves snapshots (activations per model, epoch,
- * layer and split) listed in <run>/snapshots/manifest.json. These stages read
- * them through include/nerve/snapshot.h, run the numerical library on each
+ * layer and split) listed in <run>/snapshots/manifest.json. Every per-run stage
+ * (`nerve ph/pca/stats/features RUN`) finds them through one run index
+ * (nv_run_index_read below): the manifest read once, every listed file checked, the
+ * files grouped by model, and the user's selection applied. The stages here read
+ * the snapshots through include/nerve/snapshot.h, run the numerical library on each
  * (PCA of include/nerve/pca.h; TwoNN, CKA and probes of include/nerve/stats.h)
  * and write under <run>/analysis/ (docs/pca-stats.md has every path and field):
  *
@@ -36,6 +40,20 @@ extern "C" {
  * one) after each unit of work: done of total, and a short label. May be NULL. */
 typedef void (*nv_run_progress_fn)(void *ctx, int64_t done, int64_t total, const char *what);
 
+/* --- the run index (shared by every per-run stage) -----------------------------------
+ * What a stage needs to plan its work, from <run_dir>/snapshots/manifest.json read
+ * once (never by listing directories, so no stage opens a file a writer still holds:
+ * docs/CONTRACTS.md section 2):
+ *  - every file the manifest lists for a selected model is checked before any work
+ *    starts: it exists, and it is a snapshot of a format version this nerve reads;
+ *  - the files are grouped by model (the manifest's order of models), epochs
+ *    ascending (alignment and CKA across epochs walk them in order);
+ *  - the layer names in network order come from each model's first snapshot (the
+ *    root attribute layer_names; the network is the same at every epoch);
+ *  - the user's selection is applied: models and layers by leaving out what is not
+ *    selected, epochs and the job-array slice as flags (a stage may still use an
+ *    unselected earlier epoch: PCA alignment does). */
+
 /* Which snapshots a stage covers. NULL lists mean "all"; a name or epoch that the
  * run does not have is NV_EINPUT naming it and listing what exists. */
 typedef struct {
@@ -47,6 +65,63 @@ typedef struct {
     int n_epochs;
 } nv_run_select;
 
+typedef struct {
+    nv_run_select select;     /* the user's selection (all zero: everything) */
+    int task, tasks;          /* the job-array slice: file k of the manifest is this task's
+                                 when nv_task_owns(k, task, tasks); tasks <= 1: every file */
+    int keep_layerless;       /* 1: keep models that have none of the selected layers (with
+                                 n_layers 0; `nerve ph` still lists their files); 0: drop
+                                 them, unless no model has one */
+} nv_run_index_opts;
+
+typedef struct {
+    char model[64];
+    int64_t n_epochs;
+    int64_t *epochs;          /* (n_epochs) ascending */
+    char **paths;             /* (n_epochs) snapshot file paths <run_dir>/snapshots/<path> */
+    const char **rel_paths;   /* (n_epochs) the same relative to the run directory,
+                                 "snapshots/<path>" (point into paths[e]: not freed apart) */
+    int64_t *manifest_index;  /* (n_epochs) position in the manifest: the job-array key */
+    unsigned char *selected;  /* (n_epochs) 1 where the epoch is selected */
+    unsigned char *owned;     /* (n_epochs) 1 where the epoch is selected and this task's */
+    int n_layers;
+    char **layers;            /* (n_layers) selected layer names present in this model, network order */
+    int n_stored_layers;
+    char **stored_layers;     /* (n_stored_layers) every layer the model's snapshots hold,
+                                 network order (selected or not) */
+} nv_run_model;
+
+typedef struct {
+    int n_models;             /* selected models that have snapshots, manifest order */
+    nv_run_model *models;     /* (n_models) */
+    int64_t n_manifest;       /* entries in the manifest (every model) */
+    int64_t n_selected;       /* selected snapshot files (selected[] set) */
+    int64_t n_owned;          /* of those, this task's (owned[] set) */
+} nv_run_index;
+
+/* Reads <run_dir>/snapshots/manifest.json. `o` may be NULL (everything, one task).
+ * NV_EINPUT, naming what is wrong: not a directory; not a run (no
+ * snapshots/manifest.json); a manifest that lists no snapshots ("run nerve train
+ * first"); a selected model, layer or epoch the run lacks (the
+ * message lists what exists); a task outside [0, tasks); a file the manifest lists
+ * (of a selected model) that is missing, or that is not a snapshot of a known format
+ * version (the message names the file). Free with nv_run_index_free (accepts NULL
+ * contents). */
+nv_status nv_run_index_read(const char *run_dir, const nv_run_index_opts *o, nv_run_index *out,
+                            nv_error *err);
+void nv_run_index_free(nv_run_index *ix);
+
+/* One snapshot file of an index: epoch position e of model m. */
+typedef struct {
+    int m;
+    int64_t e;
+} nv_run_ref;
+
+/* The index's selected files (owned_only: only this task's) in manifest order, the
+ * order of the work items of a stage that handles one file at a time. *refs is
+ * malloc'd (caller frees; never NULL on NV_OK), *n its length. */
+nv_status nv_run_index_list(const nv_run_index *ix, int owned_only, nv_run_ref **refs, int64_t *n,
+                            nv_error *err);
 /* --- nerve pca RUN --------------------------------------------------------------- */
 typedef struct {
     int64_t k;               /* components kept and projected on; 0 means NV_PCA_DEFAULT_K */
@@ -114,37 +189,6 @@ typedef struct {
 nv_status nv_stats_run(const char *run_dir, const nv_stats_run_opts *opts, nv_stats_run_result *res,
                        nv_error *err);
 
-
-/* --- the run's snapshots, grouped (shared by the stages) ---------------------------
- * What a stage needs to plan its work: per model, the snapshot epochs in order
- * (alignment and CKA across epochs walk them in order), the files, and the layer
- * names in network order (the root attribute layer_names of the model's first
- * snapshot, whose format and version are checked). Selection is applied as flags,
- * so a stage can still use unselected earlier epochs (PCA alignment does). */
-typedef struct {
-    char model[64];
-    int64_t n_epochs;
-    int64_t *epochs;          /* (n_epochs) ascending */
-    char **paths;             /* (n_epochs) snapshot file paths (run_dir/snapshots/...) */
-    int64_t *manifest_index;  /* (n_epochs) position in the manifest: the job-array key */
-    unsigned char *selected;  /* (n_epochs) 1 where the epoch is selected */
-    int n_layers;
-    char **layers;            /* (n_layers) selected layer names present in this model, network order */
-} nv_run_model;
-
-typedef struct {
-    int n_models;             /* selected models that have snapshots, manifest order */
-    nv_run_model *models;     /* (n_models) */
-    int64_t n_manifest;       /* entries in the manifest */
-} nv_run_index;
-
-/* Reads <run_dir>/snapshots/manifest.json. NV_EINPUT: no manifest or no snapshots
- * ("run nerve train first"), a selected model, layer or epoch the run lacks (the
- * message lists what exists), a snapshot of an unknown format version. `sel` may be
- * NULL. Free with nv_run_index_free (accepts NULL contents). */
-nv_status nv_run_index_read(const char *run_dir, const nv_run_select *sel, nv_run_index *out,
-                            nv_error *err);
-void nv_run_index_free(nv_run_index *ix);
 
 /* Row indices of a deterministic subsample of m out of n rows (m < n): evenly
  * strided, floor(i * n / m) for i < m, so every part of the (class-stratified)

@@ -22,6 +22,9 @@ int nv_cmd_report(int argc, char **argv);
 int nv_cmd_sweep(int argc, char **argv);
 int nv_cmd_collect(int argc, char **argv);
 int nv_cmd_verify(int argc, char **argv);
+int nv_cmd_dynamics(int argc, char **argv);
+int nv_cmd_query(int argc, char **argv);
+int nv_cmd_serve(int argc, char **argv);
 
 /* Prints "nerve <verb>: <message>" (and a hint for some statuses) to stderr and
  * returns the exit code for err->status. */

@@ -273,6 +273,25 @@ static void print_dir(const out_ctx *o, json_t *j) {
             fputc('\n', f);
         }
     }
+    json_t *dyn = json_object_get(j, "dynamics");
+    if (dyn) {
+        fprintf(f, "dynamics (docs/dynamics.md; nerve dynamics RUN)\n");
+        json_object_foreach(dyn, k, m) {
+            char hb[32];
+            human_bytes(json_integer_value(json_object_get(m, "bytes")), hb, sizeof hb);
+            fprintf(f, "  %-12s %lld chunks, steps 1..%lld, %s\n", k,
+                    (long long)json_integer_value(json_object_get(m, "chunks")),
+                    (long long)json_integer_value(json_object_get(m, "last_step")), hb);
+            const char *t;
+            json_t *v;
+            json_object_foreach(json_object_get(m, "tiers"), t, v) {
+                human_bytes(json_integer_value(json_object_get(v, "bytes")), hb, sizeof hb);
+                fprintf(f, "    %-8s %8lld steps %10lld rows %10s\n", t,
+                        (long long)json_integer_value(json_object_get(v, "steps")),
+                        (long long)json_integer_value(json_object_get(v, "rows")), hb);
+            }
+        }
+    }
     json_t *sizes = json_object_get(j, "sizes");
     fprintf(f, "on disk\n");
     json_object_foreach(sizes, k, m) {

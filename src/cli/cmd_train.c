@@ -4,12 +4,16 @@
 #include <cblas.h>
 #include <getopt.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "nerve/dynamics.h"
 #include "nerve/run.h"
 
 static volatile sig_atomic_t g_stop = 0;
@@ -20,6 +24,8 @@ static void on_signal(int sig) {
 
 typedef struct {
     FILE *log;
+    const char *serve_port; /* --serve[=PORT]: start `nerve serve` on the run directory */
+    pid_t server;           /* its process, once started */
     nv_progress bar;
     int bar_live;
     const nv_experiment *ex;
@@ -42,6 +48,27 @@ static void say(printer *p, FILE *f, const char *fmt, ...) {
     }
 }
 
+extern char **environ;
+
+/* `nerve train --serve`: the viewer is its own process, `nerve serve RUN --port P`
+ * (this same program), started once the run directory exists. Training never
+ * waits for it: it only reads files the run has published, at a lower priority
+ * (nerve serve's --nice). It prints its own URL. */
+static void start_viewer(printer *p, const char *dir) {
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) {
+        say(p, stderr, "nerve train: --serve: cannot find this program to start the viewer\n");
+        return;
+    }
+    exe[n] = '\0';
+    char *args[] = {exe, "serve", (char *)dir, "--port", (char *)p->serve_port, NULL};
+    if (posix_spawn(&p->server, exe, NULL, NULL, args, environ)) {
+        say(p, stderr, "nerve train: --serve: cannot start nerve serve\n");
+        p->server = 0;
+    }
+}
+
 static void on_event(void *ctx, const nv_train_event *ev) {
     printer *p = ctx;
     char extra[160];
@@ -51,6 +78,7 @@ static void on_event(void *ctx, const nv_train_event *ev) {
         char path[NV_PATH_LEN + 16];
         snprintf(path, sizeof path, "%s/log.txt", ev->text);
         p->log = fopen(path, "a");
+        if (p->serve_port) start_viewer(p, ev->text);
         break;
     }
     case NV_EV_NOTE:
@@ -110,6 +138,9 @@ static void usage(FILE *f) {
             "                   an uninterrupted run)\n"
             "  --force          start over in a directory holding another run\n"
             "  --threads N      BLAS threads for training (default: the config's train.threads)\n"
+            "  --serve[=PORT]   also start the web viewer on the run (nerve serve RUN --port PORT,\n"
+            "                   default 8050) in its own process; it stops with the training,\n"
+            "                   or, on a terminal, when you press Ctrl-C after it\n"
             "  -h, --help       this help\n");
 }
 
@@ -119,12 +150,14 @@ int nv_cmd_train(int argc, char **argv) {
         {"seed", required_argument, 0, 's'},   {"epochs", required_argument, 0, 'e'},
         {"set", required_argument, 0, 'S'},    {"resume", no_argument, 0, 'r'},
         {"force", no_argument, 0, 'f'},        {"threads", required_argument, 0, 't'},
+        {"serve", optional_argument, 0, 'V'},
         {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
     const char *out = NULL, *device = NULL;
     char obuf[NV_MAX_OVERRIDES][512];
     const char *overrides[NV_MAX_OVERRIDES];
     int nover = 0;
     int resume = 0, force = 0;
+    const char *serve_port = NULL;
     long long threads = -1, v;
     optind = 1;
     int c;
@@ -150,6 +183,10 @@ int nv_cmd_train(int argc, char **argv) {
             break;
         case 'S': overrides[nover++] = optarg; break;
         case 'r': resume = 1; break;
+        case 'V':
+            if (optarg && nv_cli_int("train", "--serve", optarg, 0, 65535, &v)) return 2;
+            serve_port = optarg ? optarg : "8050";
+            break;
         case 'f': force = 1; break;
         case 't':
             if (nv_cli_int("train", "--threads", optarg, 1, 4096, &threads)) return 2;
@@ -173,8 +210,8 @@ int nv_cmd_train(int argc, char **argv) {
         out = outbuf;
     }
     /* the resolved configuration, once, as a table */
-    char vals[16][256];
-    const char *keys[16], *pv[16];
+    char vals[17][256];
+    const char *keys[17], *pv[17];
     int n = 0;
     char hidden[128] = "";
     for (int i = 0; i < ex.nhidden; i++)
@@ -197,6 +234,17 @@ int nv_cmd_train(int argc, char **argv) {
     ROW("snapshot epochs", "%s", snaps);
     ROW("snapshot layers", "%s%s", ex.snap_all_layers ? "all" : "selected",
         ex.preactivations ? " (+ pre-activations)" : "");
+    if (ex.dynamics.enabled) {
+        char tiers[200] = "";
+        for (int t = 0; t < NV_DYN_TIERS; t++) {
+            if (!ex.dynamics.on[t]) continue;
+            char sc[64];
+            nv_dyn_schedule_text(&ex.dynamics.sched[t], sc, sizeof sc);
+            snprintf(tiers + strlen(tiers), sizeof tiers - strlen(tiers), "%s%s (%s)", tiers[0] ? ", " : "",
+                     nv_dyn_tier_name(t), sc);
+        }
+        ROW("dynamics", "%s", tiers);
+    }
     ROW("device / threads", "%s / %d", ex.device == NV_DEVICE_CPU ? "cpu" : ex.device == NV_DEVICE_CUDA ? "cuda" : "auto",
         ex.threads);
     ROW("mode", "%s", resume ? "resume" : force ? "force (start over)" : "new run");
@@ -204,7 +252,7 @@ int nv_cmd_train(int argc, char **argv) {
     nv_cli_table(stdout, "nerve train: resolved configuration", keys, pv, n);
     fflush(stdout);
 
-    printer pr = {.ex = &ex};
+    printer pr = {.ex = &ex, .serve_port = serve_port};
     char cmdline[2048] = "";
     for (int i = -1; i < argc; i++)
         snprintf(cmdline + strlen(cmdline), sizeof cmdline - strlen(cmdline), "%s%s", i < 0 ? "nerve" : " ",
@@ -216,9 +264,20 @@ int nv_cmd_train(int argc, char **argv) {
     sigaction(SIGTERM, &sa, NULL);
 
     nv_train_options opt = {.out_dir = out, .resume = resume, .force = force, .stop = &g_stop,
-                            .on_event = on_event, .ctx = &pr, .command_line = cmdline};
+                            .on_event = on_event, .ctx = &pr, .command_line = cmdline,
+                            .recorder = ex.dynamics.enabled ? nv_dyn_hooks() : NULL};
     nv_status st = nv_train_run(&ex, &opt, &err);
     if (pr.log) fclose(pr.log);
+    if (pr.server > 0) {
+        /* on a terminal the viewer outlives the training until Ctrl-C; in a script it stops */
+        if (!st && isatty(0) && isatty(1)) {
+            printf("training finished; the viewer keeps running: Ctrl-C stops it\n");
+            fflush(stdout);
+            while (!g_stop) usleep(100000);
+        }
+        kill(pr.server, SIGTERM);
+        waitpid(pr.server, NULL, 0);
+    }
     if (st) return nv_cli_report("train", &err);
     printf("run complete: %s (summary.json, metrics/, snapshots/manifest.json)\n", out);
     return 0;

@@ -29,16 +29,19 @@ typedef struct {
 static const nv_verb VERBS[] = {
     {"data", nv_cmd_data, "generate or import a data set into an HDF5 dataset file"},
     {"train", nv_cmd_train, "train the paired networks of an experiment, snapshotting activations"},
+    {"dynamics", nv_cmd_dynamics, "a run's training-dynamics record; rebuild any recorded step's weights"},
+    {"query", nv_cmd_query, "SQL and preset questions over training dynamics (which samples moved a weight, ...)"},
     {"info", nv_cmd_info, "describe a run directory or any HDF5 file nerve wrote"},
     {"ph", nv_cmd_ph, "persistent homology: of a file (Ripser-compatible) or of every snapshot of a run"},
     {"pca", nv_cmd_pca, "PCA of every snapshot of a run, or of a matrix file"},
     {"stats", nv_cmd_stats, "intrinsic dimension, CKA similarity and linear probes over a run"},
-    {"features", nv_cmd_features, "gradient-ascent feature images of every neuron (Yosinski et al.)"},
+    {"features", nv_cmd_features, "what every neuron learned: feature images, top inputs, their projections"},
     {"analyze", nv_cmd_analyze, "run every analysis (ph, pca, stats, features) over a run"},
     {"report", nv_cmd_report, "one self-contained HTML page with the figures of a run"},
     {"sweep", nv_cmd_sweep, "expand a config with lists into tasks; run them locally or on Slurm"},
     {"collect", nv_cmd_collect, "merge finished sweep tasks into one table"},
     {"verify", nv_cmd_verify, "re-check the hashes of a run's stored datasets"},
+    {"serve", nv_cmd_serve, "a live web viewer of a run or sweep (network, features, curves, topology, PCA)"},
 };
 
 /* The OpenBLAS core type this CPU should use, or NULL to leave OpenBLAS alone. */

@@ -129,6 +129,17 @@ nv_status nv_h5_commit_temp(hid_t fid, const char *tmp_path, const char *final_p
     return nv_publish_temp(tmp_path, final_path, err);
 }
 
+void nv_h5_start_writeback(hid_t fid) {
+#ifdef SYNC_FILE_RANGE_WRITE
+    int *fd = NULL;
+    /* the sec2 driver's handle is its file descriptor */
+    if (H5Fget_vfd_handle(fid, H5P_DEFAULT, (void **)&fd) >= 0 && fd && *fd >= 0)
+        (void)sync_file_range(*fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+#else
+    (void)fid;
+#endif
+}
+
 /* --- attributes (write) ------------------------------------------------------- */
 static hid_t vlen_utf8(void) {
     hid_t t = H5Tcopy(H5T_C_S1);
@@ -470,12 +481,17 @@ static hsize_t chunk_rows(int64_t rows, size_t row_bytes) {
 nv_status nv_h5_write_dataset(hid_t loc, const char *name, hid_t file_type, hid_t mem_type,
                               int rank, const int64_t *dims, const void *data, int compress,
                               const char *file, nv_error *err) {
-    hsize_t d[2] = {(hsize_t)dims[0], rank > 1 ? (hsize_t)dims[1] : 1};
-    int64_t n = (int64_t)d[0] * (rank > 1 ? (int64_t)d[1] : 1);
+    if (rank < 1 || rank > 4)
+        return nv_fail(err, NV_EINPUT, "file %s: object %s: rank %d: expected 1..4", file, name, rank);
+    hsize_t d[4] = {1, 1, 1, 1};
+    int64_t row = 1; /* values per row (the product of the trailing dimensions) */
+    for (int i = 0; i < rank; i++) d[i] = (hsize_t)dims[i];
+    for (int i = 1; i < rank; i++) row *= dims[i];
+    int64_t n = (int64_t)d[0] * row;
     hid_t dcpl = nv_h5_dcpl();
     if (compress > 0 && n > 0) {
-        hsize_t c[2] = {chunk_rows(dims[0], H5Tget_size(file_type) * (rank > 1 ? d[1] : 1)),
-                        d[1]};
+        /* Chunks of whole rows (all trailing dimensions), about 1 MiB. */
+        hsize_t c[4] = {chunk_rows(dims[0], H5Tget_size(file_type) * (size_t)row), d[1], d[2], d[3]};
         H5Pset_chunk(dcpl, rank, c);
         /* Byte shuffle first: float activations share exponent bytes, which gzip
          * then compresses far better than the raw interleaved bytes. */

@@ -50,6 +50,12 @@ void nv_h5_discard_temp(hid_t fid, const char *tmp_path);
 nv_status nv_h5_finish_temp(hid_t fid, char *tmp_path, const char *final_path, nv_status st,
                             nv_error *err);
 
+/* Starts the write-back of what has been written to fid so far without waiting
+ * for it (Linux sync_file_range; elsewhere nothing): a writer of large files then
+ * has the disk busy while it goes on, and the fsync of the commit waits for less.
+ * Only a hint: durability still comes from nv_h5_commit_temp's fsync. */
+void nv_h5_start_writeback(hid_t fid);
+
 /* --- attributes (write) ------------------------------------------------------ */
 nv_status nv_h5_attr_str(hid_t loc, const char *name, const char *value, const char *file,
                          nv_error *err);
@@ -109,10 +115,10 @@ nv_status nv_h5_check_extent(hid_t obj, hid_t space, size_t elem_size, int attri
                              const char *file, const char *object, nv_error *err);
 
 /* --- datasets ---------------------------------------------------------------- */
-/* Creates and writes a dataset of rank 1 or 2 (dims[0] rows) of `mem_type` data
- * stored as `file_type`. compress = 1..9: chunked by rows (about 1 MiB, at most
- * 4096 rows) with shuffle + gzip at that level; 0: contiguous. Empty datasets are
- * contiguous. */
+/* Creates and writes a dataset of rank 1 to 4 (dims[0] rows) of `mem_type` data
+ * stored as `file_type`. compress = 1..9: chunked by rows (a row is everything
+ * under one first index; about 1 MiB, at most 4096 rows) with shuffle + gzip at
+ * that level; 0: contiguous. Empty datasets are contiguous. */
 nv_status nv_h5_write_dataset(hid_t loc, const char *name, hid_t file_type, hid_t mem_type,
                               int rank, const int64_t *dims, const void *data, int compress,
                               const char *file, nv_error *err);

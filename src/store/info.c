@@ -30,6 +30,8 @@ static const struct {
 } KNOWN[] = {
     {NV_SNAPSHOT_FORMAT, NV_SNAPSHOT_VERSION},
     {NV_CHECKPOINT_FORMAT, NV_CHECKPOINT_VERSION},
+    {"nerve-dynamics", 1},        /* docs/dynamics.md (src/dynamics/ reads it) */
+    {"nerve-dynamics-chunk", 1},
 };
 
 /* ============================================================================ */
@@ -353,6 +355,13 @@ static int is_file(const char *dir, const char *name) {
     free(p);
     return r;
 }
+/* dir/sub/name is a regular file */
+static int is_file_in(const char *dir, const char *sub, const char *name) {
+    char *p = join(dir, sub);
+    int r = p && is_file(p, name);
+    free(p);
+    return r;
+}
 static int is_dir(const char *dir, const char *name) {
     char *p = join(dir, name);
     struct stat sb;
@@ -548,6 +557,70 @@ static nv_status snapshots_json(const char *sdir, json_t *snaps, nv_error *err) 
     return st;
 }
 
+/* The dynamics record of each model (RUN/dynamics/<model>/manifest.json, format
+ * nerve-dynamics-manifest; docs/dynamics.md): chunks, the last step, and per tier
+ * the steps, rows and bytes its chunks hold. Only the manifests are read. */
+static nv_status dynamics_json(const char *dir, json_t *out, nv_error *err) {
+    char *ddir = join(dir, "dynamics");
+    DIR *d = ddir ? opendir(ddir) : NULL;
+    if (!d) {
+        free(ddir);
+        return NV_OK;
+    }
+    char *names[256];
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && n < 256)
+        if (e->d_name[0] != '.' && is_file_in(ddir, e->d_name, "manifest.json") && (names[n] = strdup(e->d_name))) n++;
+    closedir(d);
+    qsort(names, (size_t)n, sizeof *names, cmp_str);
+    static const char *const tiers[] = {"steps", "neurons", "samples", "factors", "weights"};
+    nv_status st = NV_OK;
+    for (int i = 0; i < n; i++) {
+        char path[4096 + 600];
+        snprintf(path, sizeof path, "%s/%s/manifest.json", ddir, names[i]);
+        json_error_t je;
+        json_t *man = json_load_file(path, 0, &je);
+        const char *fmt = man ? json_string_value(json_object_get(man, "format")) : NULL;
+        if (!fmt || strcmp(fmt, "nerve-dynamics-manifest")) {
+            if (st == NV_OK)
+                st = nv_fail(err, NV_EINPUT, "%s: %s", path, man ? "not a nerve-dynamics-manifest file" : je.text);
+            json_decref(man);
+            continue;
+        }
+        json_t *m = json_object(), *tj = json_object();
+        json_t *chunks = json_object_get(man, "chunks");
+        long long last = 0, total = 0;
+        for (int t = 0; t < 5; t++) {
+            long long steps = 0, rows = 0, bytes = 0;
+            size_t k;
+            json_t *c;
+            json_array_foreach(chunks, k, c) {
+                json_t *o = json_object_get(json_object_get(c, "tiers"), tiers[t]);
+                steps += json_integer_value(json_object_get(o, "steps"));
+                rows += json_integer_value(json_object_get(o, "rows"));
+                bytes += json_integer_value(json_object_get(o, "bytes"));
+                if (t == 0) last = json_integer_value(json_object_get(c, "last_step"));
+            }
+            if (!rows) continue;
+            json_object_set_new(tj, tiers[t], json_pack("{s:I,s:I,s:I}", "steps", (json_int_t)steps, "rows",
+                                                        (json_int_t)rows, "bytes", (json_int_t)bytes));
+            total += bytes;
+        }
+        json_object_set_new(m, "chunks", json_integer((json_int_t)json_array_size(chunks)));
+        json_object_set_new(m, "last_step", json_integer(last));
+        json_object_set_new(m, "tiers", tj);
+        json_object_set_new(m, "bytes", json_integer(total));
+        snprintf(path, sizeof path, "%s/%s.h5", ddir, names[i]);
+        json_object_set_new(m, "index", json_string(path));
+        json_object_set_new(out, names[i], m);
+        json_decref(man);
+    }
+    for (int i = 0; i < n; i++) free(names[i]);
+    free(ddir);
+    return st;
+}
+
 static json_t *describe_dir(const char *dir, nv_error *err) {
     int run = is_file(dir, "config.cfg") || is_dir(dir, "checkpoints") || is_file(dir, "summary.json") ||
               is_file(dir, "snapshots/manifest.json");
@@ -594,8 +667,12 @@ static json_t *describe_dir(const char *dir, nv_error *err) {
             st = snapshots_json(sdir, snaps, err);
             free(sdir);
         }
+        json_t *dyn = json_object();
+        if (st == NV_OK) st = dynamics_json(dir, dyn, err);
+        if (json_object_size(dyn)) json_object_set_new(j, "dynamics", dyn);
+        else json_decref(dyn);
         json_t *sizes = json_object();
-        const char *parts[] = {"snapshots", "checkpoints", "metrics", "data.h5", "metrics.h5"};
+        const char *parts[] = {"snapshots", "checkpoints", "metrics", "dynamics", "data.h5", "metrics.h5"};
         for (size_t i = 0; i < NV_ARRAY_LEN(parts); i++) {
             char *p = join(dir, parts[i]);
             long long b = p ? tree_bytes(p) : -1;

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nerve/dyn_kernels.h"
 #include "nerve/kernels.h"
 #include "nerve/device.h"
 #include "nerve/mlp.h"
@@ -43,6 +44,8 @@ struct nv_trainer {
     nv_real *row_loss;  /* (rows_cap) */
     int32_t *row_ok;    /* (rows_cap) 1 where the prediction is right */
     int32_t *ybatch;    /* (rows_cap) labels of the gathered rows */
+    nv_real *before;    /* (nparams) the parameters before a recorded step's update
+                           (step_record only; allocated on its first call) */
 
     /* bound data sets, owned copies */
     nv_real *x[NV_SLOTS]; /* (n[s], widths[0]) */
@@ -58,6 +61,7 @@ static void cpu_destroy(nv_trainer *t) {
     }
     free(t->ws);
     free(t->mem);
+    free(t->before);
     free(t);
 }
 
@@ -202,9 +206,51 @@ static void forward(nv_trainer *t, const nv_real *x, int64_t rows, int upto) {
     forward_to(t, x, rows, upto, NULL, NULL);
 }
 
+void nv_cpu_layer_grad(const nv_real *dz, const nv_real *a, int64_t rows, int64_t in, int64_t out,
+                       nv_real *dW, nv_real *db) {
+    /* dW = dz^T a: (out, rows) x (rows, in) */
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)out, (int)in, (int)rows, 1.0f, dz,
+                (int)out, a, (int)in, 0.0f, dW, (int)in);
+    nv_cpu_bias_grad(db, dz, rows, out);
+}
+
+/* What a recorded step takes from layer l's (1-based) dz while the backward pass
+ * holds it: factors, per-sample norms, and the unit statistics of the layer's
+ * outputs (the influence of the logits too; that of a hidden layer is taken from
+ * the next layer's da, before the activation backward overwrites it). */
+static void record_delta(nv_trainer *t, int l, const nv_real *a, const nv_real *dz, int64_t rows,
+                         const nv_dyn_request *req, nv_dyn_step *o) {
+    const nv_mlp_spec *s = &t->spec;
+    const int L = s->nlayers, k = l - 1;
+    const int64_t in = s->widths[l - 1], out = s->widths[l];
+    if (req->factors) {
+        if (o->a[k]) memcpy(o->a[k], a, sizeof(nv_real) * (size_t)(rows * in));
+        if (o->d[k]) nv_cpu_dyn_scale_copy(o->d[k], dz, rows * out, (float)rows);
+        if (req->pre && o->pre[k]) memcpy(o->pre[k], t->pre[l], sizeof(nv_real) * (size_t)(rows * out));
+    }
+    if (req->samples) {
+        if (o->a_sq[k]) nv_cpu_dyn_row_sumsq(a, rows, in, o->a_sq[k]);
+        if (o->d_sq[k]) nv_cpu_dyn_row_sumsq(dz, rows, out, o->d_sq[k]);
+    }
+    /* the logits: every unit statistic in one pass (no activation: the output is
+     * pre[L], and dLoss/doutput is dz); a hidden layer's |dz| here, the rest in
+     * backward(), from its output and da */
+    if (req->unit_stats && l == L)
+        nv_cpu_dyn_unit_stats(t->pre[L], t->pre[L], dz, dz, rows, out, o->unit[k][NV_DU_MEAN_ACT],
+                              o->unit[k][NV_DU_FRAC_ACTIVE], o->unit[k][NV_DU_INFLUENCE],
+                              o->unit[k][NV_DU_MEAN_ABS_DELTA]);
+    else if (l == L && req->layer_stats)
+        nv_cpu_dyn_unit_stats(NULL, t->pre[L], NULL, NULL, rows, out, NULL, o->unit[k][NV_DU_FRAC_ACTIVE], NULL, NULL);
+    else if (req->unit_stats)
+        nv_cpu_dyn_unit_stats(NULL, NULL, NULL, dz, rows, out, NULL, NULL, NULL, o->unit[k][NV_DU_MEAN_ABS_DELTA]);
+}
+
+static void record_grad(nv_trainer *t, int k, const nv_dyn_request *req, nv_dyn_step *o);
+
 /* Given dz = dLoss/dlogits (rows, widths[L]), fills t->grads for every layer;
- * x is the input forward() saw. */
-static void backward(nv_trainer *t, const nv_real *x, int64_t rows) {
+ * x is the input forward() saw. With req (a recorded step) it also takes what
+ * req asks for into o on the way; the arithmetic of the gradients is the same. */
+static void backward(nv_trainer *t, const nv_real *x, int64_t rows, const nv_dyn_request *req, nv_dyn_step *o) {
     const nv_mlp_spec *s = &t->spec;
     const int L = s->nlayers;
     nv_real *dz = t->dz, *da = t->da;
@@ -214,14 +260,21 @@ static void backward(nv_trainer *t, const nv_real *x, int64_t rows) {
         const nv_real *W = t->params + nv_mlp_weight_offset(s, l - 1); /* (out, in) */
         nv_real *dW = t->grads + nv_mlp_weight_offset(s, l - 1);       /* (out, in) */
         nv_real *db = t->grads + nv_mlp_bias_offset(s, l - 1);         /* (out) */
-        /* dW = dz^T a: (out, rows) x (rows, in) */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)out, (int)in, (int)rows, 1.0f, dz,
-                    (int)out, a, (int)in, 0.0f, dW, (int)in);
-        nv_cpu_bias_grad(db, dz, rows, out);
+        if (req) record_delta(t, l, a, dz, rows, req, o);
+        nv_cpu_layer_grad(dz, a, rows, in, out, dW, db);
+        if (req && (req->layer_stats || req->unit_stats)) record_grad(t, l - 1, req, o);
         if (l > 1) {
             /* da = dz W: (rows, out) x (out, in); then through the activation */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)in, (int)out, 1.0f,
                         dz, (int)out, W, (int)in, 0.0f, da, (int)in);
+            /* the previous layer's units, while da = dLossmean/d(its output) is whole
+             * (the activation backward overwrites it) */
+            if (req && req->unit_stats)
+                nv_cpu_dyn_unit_stats(t->post[l - 1], t->pre[l - 1], da, NULL, rows, in, o->unit[l - 2][NV_DU_MEAN_ACT],
+                                      o->unit[l - 2][NV_DU_FRAC_ACTIVE], o->unit[l - 2][NV_DU_INFLUENCE], NULL);
+            else if (req && req->layer_stats)
+                nv_cpu_dyn_unit_stats(NULL, t->pre[l - 1], NULL, NULL, rows, in, NULL, o->unit[l - 2][NV_DU_FRAC_ACTIVE],
+                                      NULL, NULL);
             nv_cpu_act_backward(s->act, s->leaky_slope, t->pre[l - 1], t->post[l - 1], da, da,
                                 rows * in);
             nv_real *tmp = dz; dz = da; da = tmp;
@@ -229,9 +282,11 @@ static void backward(nv_trainer *t, const nv_real *x, int64_t rows) {
     }
 }
 
-/* Gathers the batch, runs forward, loss and backward; *loss the batch mean. */
+/* Gathers the batch, runs forward, loss and backward; *loss the batch mean. With
+ * req, records on the way (backward) and keeps the per-sample losses and
+ * predictions. */
 static nv_status loss_and_grad(nv_trainer *t, const uint32_t *idx, int64_t b, float *loss,
-                               nv_error *err) {
+                               const nv_dyn_request *req, nv_dyn_step *o, nv_error *err) {
     if (b < 1 || b > t->max_batch)
         return nv_fail(err, NV_EINPUT, "trainer: batch of %lld rows: expected 1..%lld",
                        (long long)b, (long long)t->max_batch);
@@ -246,18 +301,86 @@ static nv_status loss_and_grad(nv_trainer *t, const uint32_t *idx, int64_t b, fl
     const int64_t classes = t->spec.widths[L];
     nv_cpu_gather_rows(t->x[NV_SLOT_TRAIN], t->y[NV_SLOT_TRAIN], d, idx, b, t->in, t->ybatch);
     forward(t, t->in, b, L);
-    nv_cpu_softmax_xent(t->pre[L], t->ybatch, b, classes, 1.0f / (float)b, t->row_loss, NULL, t->dz);
+    nv_cpu_softmax_xent(t->pre[L], t->ybatch, b, classes, 1.0f / (float)b, t->row_loss, req ? t->row_ok : NULL,
+                        t->dz);
     *loss = (float)(nv_cpu_sum_f64(t->row_loss, b) / (double)b);
     if (!isfinite(*loss)) return NV_ENUMERIC; /* the caller writes the message */
-    backward(t, t->in, b);
+    backward(t, t->in, b, req, o);
     return NV_OK;
 }
 
-static nv_status cpu_step(nv_trainer *t, const uint32_t *idx, int64_t b, float *loss_out,
-                          nv_error *err) {
+void nv_cpu_apply_update(const nv_optim_spec *o, nv_real *params, nv_real *state1, nv_real *state2,
+                         nv_real *grads, int64_t np, int64_t step) {
+    if (o->weight_decay != 0.0f) nv_cpu_weight_decay(grads, params, o->weight_decay, np);
+    if (o->kind == NV_OPT_SGD) {
+        nv_cpu_sgd_update(params, state1, grads, np, o->lr, o->momentum, step == 1);
+    } else {
+        float step_size, bc2_sqrt;
+        nv_adam_factors(o->lr, o->beta1, o->beta2, step, &step_size, &bc2_sqrt);
+        nv_cpu_adam_update(params, state1, state2, grads, np, o->beta1, o->beta2, o->eps, step_size,
+                           bc2_sqrt);
+    }
+}
+
+/* The statistics of layer k's gradient (before weight decay), taken in backward()
+ * right after the layer's gradient is computed, while it is in cache. */
+static void record_grad(nv_trainer *t, int k, const nv_dyn_request *req, nv_dyn_step *o) {
+    const nv_mlp_spec *s = &t->spec;
+    const int64_t in = s->widths[k], out = s->widths[k + 1];
+    nv_real *row = req->unit_stats ? o->unit[k][NV_DU_GRAD_NORM] : NULL;
+    double total;
+    int64_t c[3];
+    nv_cpu_dyn_grad_stats(t->grads + nv_mlp_weight_offset(s, k), out, in, req->alarm_abs, req->alarm_rel[k], row,
+                          &total, c);
+    if (row)
+        for (int64_t j = 0; j < out; j++) row[j] = sqrtf(row[j]);
+    o->layer[k][NV_DL_GRAD_SQ] = total;
+    o->layer[k][NV_DL_ALARM_ABS] = (double)c[0];
+    o->layer[k][NV_DL_ALARM_REL] = (double)c[1];
+    o->layer[k][NV_DL_NONFINITE_GRAD] = (double)c[2];
+}
+
+/* Layer k's update, with its statistics: the block is copied (t->before), updated
+ * by the same elementwise kernels as the whole array (so the same bits), and
+ * compared with the copy while both are in cache; then the per-unit means from
+ * the sums the backward pass took. */
+static void update_layer_recorded(nv_trainer *t, int k, int64_t b, const nv_dyn_request *req, nv_dyn_step *o) {
+    const nv_mlp_spec *s = &t->spec;
+    const int64_t in = s->widths[k], out = s->widths[k + 1], off = nv_mlp_weight_offset(s, k), n = out * in + out;
+    memcpy(t->before + off, t->params + off, sizeof(nv_real) * (size_t)n);
+    nv_cpu_apply_update(&t->opt, t->params + off, t->state1 + off, t->state2 + off, t->grads + off, n, t->step);
+    nv_real *row = req->unit_stats ? o->unit[k][NV_DU_UPDATE_NORM] : NULL;
+    double sums[4];
+    int64_t nf;
+    nv_cpu_dyn_update_stats(t->before + off, t->params + off, req->w0 ? req->w0 + off : NULL, out, in, row, sums,
+                            &nf);
+    if (row)
+        for (int64_t j = 0; j < out; j++) row[j] = sqrtf(row[j]);
+    o->layer[k][NV_DL_WEIGHT_SQ] = sums[0];
+    o->layer[k][NV_DL_BEFORE_SQ] = sums[1];
+    o->layer[k][NV_DL_UPDATE_SQ] = sums[2];
+    o->layer[k][NV_DL_INIT_SQ] = sums[3];
+    o->layer[k][NV_DL_NONFINITE_WEIGHT] = (double)nf;
+    const nv_real *act = o->unit[k][NV_DU_FRAC_ACTIVE];
+    int64_t dead = 0;
+    for (int64_t j = 0; j < out; j++) dead += act[j] == 0.0f;
+    o->layer[k][NV_DL_DEAD] = (double)dead;
+    if (req->unit_stats) {
+        nv_real *m = o->unit[k][NV_DU_MEAN_ACT], *f = o->unit[k][NV_DU_FRAC_ACTIVE];
+        for (int64_t j = 0; j < out; j++) {
+            m[j] = m[j] / (float)b;
+            f[j] = f[j] / (float)b;
+        }
+    }
+}
+
+/* One optimiser step; with req (step_record) it also records. The parameters and
+ * state afterwards are the same bytes either way: the recording only reads. */
+static nv_status step_impl(nv_trainer *t, const uint32_t *idx, int64_t b, float *loss_out,
+                           const nv_dyn_request *req, nv_dyn_step *o, nv_error *err) {
     if (t->bad) return diverged(t, err);
     float loss;
-    nv_status st = loss_and_grad(t, idx, b, &loss, err);
+    nv_status st = loss_and_grad(t, idx, b, &loss, req, o, err);
     if (loss_out && (st == NV_OK || st == NV_ENUMERIC)) *loss_out = loss;
     if (st == NV_ENUMERIC) {
         t->bad = 1;
@@ -268,25 +391,48 @@ static nv_status cpu_step(nv_trainer *t, const uint32_t *idx, int64_t b, float *
                        isnan(loss) ? "NaN" : "infinite", (long long)t->bad_step);
     }
     if (st != NV_OK) return st;
-    const nv_optim_spec *o = &t->opt;
     const int64_t np = t->nparams;
-    if (o->weight_decay != 0.0f) nv_cpu_weight_decay(t->grads, t->params, o->weight_decay, np);
+    const int stats = req && (req->layer_stats || req->unit_stats);
+    if (req) {
+        if (req->samples) {
+            if (o->sample_loss) memcpy(o->sample_loss, t->row_loss, sizeof(nv_real) * (size_t)b);
+            if (o->sample_correct) memcpy(o->sample_correct, t->row_ok, sizeof(int32_t) * (size_t)b);
+        }
+        o->correct = nv_cpu_count_nonzero(t->row_ok, b);
+    }
     t->step++;
-    if (o->kind == NV_OPT_SGD) {
-        nv_cpu_sgd_update(t->params, t->state1, t->grads, np, o->lr, o->momentum, t->step == 1);
+    if (!stats) {
+        nv_cpu_apply_update(&t->opt, t->params, t->state1, t->state2, t->grads, np, t->step);
     } else {
-        float step_size, bc2_sqrt;
-        nv_adam_factors(o->lr, o->beta1, o->beta2, t->step, &step_size, &bc2_sqrt);
-        nv_cpu_adam_update(t->params, t->state1, t->state2, t->grads, np, o->beta1, o->beta2,
-                           o->eps, step_size, bc2_sqrt);
+        /* layer by layer (the layers' blocks tile the flat array, and every update
+         * kernel is elementwise: the same bits as one call over everything) */
+        for (int k = 0; k < t->spec.nlayers; k++) update_layer_recorded(t, k, b, req, o);
     }
     return NV_OK;
+}
+
+static nv_status cpu_step(nv_trainer *t, const uint32_t *idx, int64_t b, float *loss_out,
+                          nv_error *err) {
+    return step_impl(t, idx, b, loss_out, NULL, NULL, err);
+}
+
+static nv_status cpu_step_record(nv_trainer *t, const uint32_t *idx, int64_t b, float *loss_out,
+                                 const nv_dyn_request *req, nv_dyn_step *o, nv_error *err) {
+    if ((req->layer_stats || req->unit_stats) && !t->before &&
+        !(t->before = nv_malloc(sizeof(nv_real) * (size_t)t->nparams, err)))
+        return NV_ENOMEM;
+    for (int k = 0; k < t->spec.nlayers && (req->layer_stats || req->unit_stats); k++)
+        if (!o->unit[k][NV_DU_FRAC_ACTIVE] || (req->unit_stats && (!o->unit[k][NV_DU_MEAN_ACT] ||
+            !o->unit[k][NV_DU_MEAN_ABS_DELTA] || !o->unit[k][NV_DU_GRAD_NORM] || !o->unit[k][NV_DU_UPDATE_NORM] ||
+            !o->unit[k][NV_DU_INFLUENCE])))
+            return nv_fail(err, NV_EINTERNAL, "step_record: unit buffers of layer %d missing", k);
+    return step_impl(t, idx, b, loss_out, req, o, err);
 }
 
 static nv_status cpu_gradient(nv_trainer *t, const uint32_t *idx, int64_t b, float *loss_out,
                               nv_real *grad, nv_error *err) {
     float loss;
-    nv_status st = loss_and_grad(t, idx, b, &loss, err);
+    nv_status st = loss_and_grad(t, idx, b, &loss, NULL, NULL, err);
     if (loss_out && (st == NV_OK || st == NV_ENUMERIC)) *loss_out = loss;
     if (st == NV_ENUMERIC)
         return nv_fail(err, NV_ENUMERIC, "gradient: the batch loss is %s",
@@ -386,6 +532,7 @@ static const nv_backend cpu_backend = {
     .activations = cpu_activations,
     .gradient = cpu_gradient,
     .evaluate_capture = cpu_evaluate_capture,
+    .step_record = cpu_step_record,
 };
 
 const nv_backend *nv_backend_cpu(void) { return &cpu_backend; }

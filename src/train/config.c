@@ -47,10 +47,25 @@ static const key_def KEYS[] = {
     {"train", K_GROUP}, {"train.epochs", K_INT}, {"train.batch_size", K_INT},
     {"train.optimizer", K_STR}, {"train.lr", K_NUM}, {"train.momentum", K_NUM},
     {"train.weight_decay", K_NUM}, {"train.beta1", K_NUM}, {"train.beta2", K_NUM},
-    {"train.eps", K_NUM}, {"train.threads", K_INT},
+    {"train.eps", K_NUM}, {"train.threads", K_INT}, {"train.order_seed", K_INT},
     {"snapshots", K_GROUP}, {"snapshots.epochs", K_INTLIST_OR_STR}, {"snapshots.count", K_INT},
     {"snapshots.layers", K_STRLIST_OR_STR}, {"snapshots.preactivations", K_BOOL},
     {"snapshots.compression", K_INT},
+    {"dynamics", K_GROUP}, {"dynamics.enabled", K_BOOL}, {"dynamics.models", K_STRLIST_OR_STR},
+    {"dynamics.chunk_steps", K_INT}, {"dynamics.compression", K_INT},
+    {"dynamics.steps", K_GROUP}, {"dynamics.steps.enabled", K_BOOL}, {"dynamics.steps.every", K_INT},
+    {"dynamics.steps.log", K_INT}, {"dynamics.steps.epochs", K_NUMLIST},
+    {"dynamics.neurons", K_GROUP}, {"dynamics.neurons.enabled", K_BOOL}, {"dynamics.neurons.every", K_INT},
+    {"dynamics.neurons.log", K_INT}, {"dynamics.neurons.epochs", K_NUMLIST}, {"dynamics.neurons.top_k", K_INT},
+    {"dynamics.samples", K_GROUP}, {"dynamics.samples.enabled", K_BOOL}, {"dynamics.samples.every", K_INT},
+    {"dynamics.samples.log", K_INT}, {"dynamics.samples.epochs", K_NUMLIST},
+    {"dynamics.factors", K_GROUP}, {"dynamics.factors.enabled", K_BOOL}, {"dynamics.factors.every", K_INT},
+    {"dynamics.factors.log", K_INT}, {"dynamics.factors.epochs", K_NUMLIST},
+    {"dynamics.factors.precision", K_STR}, {"dynamics.factors.preactivations", K_BOOL},
+    {"dynamics.weights", K_GROUP}, {"dynamics.weights.enabled", K_BOOL}, {"dynamics.weights.every", K_INT},
+    {"dynamics.weights.log", K_INT}, {"dynamics.weights.epochs", K_NUMLIST},
+    {"dynamics.alarm", K_GROUP}, {"dynamics.alarm.absolute", K_NUM}, {"dynamics.alarm.relative", K_NUM},
+    {"dynamics.alarm.window", K_INT},
 };
 
 typedef struct {
@@ -489,6 +504,10 @@ static nv_status read_training(const reader *r, nv_experiment *ex) {
     ex->optim.eps = (float)dv;
     if ((st = get_int(r, "train.threads", 1, 0, 4096, &iv))) return st;
     ex->threads = (int)iv;
+    /* the minibatch order's own seed (docs/training.md): two runs that differ only
+     * in it see the same data and initial weights in different orders */
+    if ((st = get_int(r, "train.order_seed", (long long)ex->seed, 0, INT64_MAX, &iv))) return st;
+    ex->order_seed = (uint64_t)iv;
     return NV_OK;
 }
 
@@ -580,6 +599,167 @@ static nv_status read_snapshots(const reader *r, nv_experiment *ex) {
     return NV_OK;
 }
 
+/* --- dynamics ---------------------------------------------------------------------- */
+int nv_dyn_records_model(const nv_dyn_config *cfg, const char *name) {
+    if (!cfg->enabled) return 0;
+    if (cfg->all_models) return 1;
+    for (int i = 0; i < cfg->nmodels; i++)
+        if (!strcmp(cfg->models[i], name)) return 1;
+    return 0;
+}
+
+static const char *const TIER_KEYS[NV_DYN_TIERS] = {"steps", "neurons", "samples", "factors", "weights"};
+
+/* The layer (an override, last first, or the file) that holds any of a tier's
+ * schedule keys, so that an override's schedule replaces the file's whole: -1 none,
+ * r->nover the file, otherwise the override's index. */
+static int schedule_layer(const reader *r, const char *tier) {
+    static const char *const keys[] = {"every", "log", "epochs"};
+    for (int i = r->nover - 1; i >= -1; i--) {
+        const config_t *c = i >= 0 ? &r->over[i] : &r->file;
+        for (int k = 0; k < 3; k++) {
+            char path[96];
+            snprintf(path, sizeof path, "dynamics.%s.%s", tier, keys[k]);
+            if (config_lookup((config_t *)c, path)) return i >= 0 ? i : r->nover;
+        }
+    }
+    return -1;
+}
+
+/* dynamics.<tier>: its schedule (one of every, log, epochs; from one layer) and
+ * whether it records. */
+static nv_status read_dyn_tier(const reader *r, nv_experiment *ex, int t, int64_t def_every, int def_on) {
+    nv_dyn_config *c = &ex->dynamics;
+    nv_dyn_schedule *sc = &c->sched[t];
+    const char *tier = TIER_KEYS[t];
+    char path[96];
+    nv_status st;
+    memset(sc, 0, sizeof *sc);
+    sc->kind = NV_SCHED_EVERY;
+    sc->every = def_every;
+    int layer = schedule_layer(r, tier);
+    if (layer >= 0) {
+        const config_t *cf = layer == r->nover ? &r->file : &r->over[layer];
+        config_setting_t *s[3];
+        static const char *const keys[] = {"every", "log", "epochs"};
+        int nset = 0, which = -1;
+        for (int k = 0; k < 3; k++) {
+            snprintf(path, sizeof path, "dynamics.%s.%s", tier, keys[k]);
+            s[k] = config_lookup((config_t *)cf, path);
+            if (s[k]) nset++, which = k;
+        }
+        if (nset > 1) {
+            snprintf(path, sizeof path, "dynamics.%s", tier);
+            return bad(r, s[which], path, "give one schedule: every = n, log = count or epochs = [...], not %d of them",
+                       nset);
+        }
+        snprintf(path, sizeof path, "dynamics.%s.%s", tier, keys[which]);
+        config_setting_t *e = s[which];
+        if (which < 2 && (st = not_sweep(r, e, path))) return st;
+        if (which < 2) {
+            int ty = config_setting_type(e);
+            long long v;
+            if (ty == CONFIG_TYPE_INT) v = config_setting_get_int(e);
+            else if (ty == CONFIG_TYPE_INT64) v = config_setting_get_int64(e);
+            else return bad(r, e, path, "expected an integer");
+            if (which == 0) {
+                if (v < 1) return bad(r, e, path, "a stride of %lld steps: expected every >= 1 (every = 1 records each step)", v);
+                sc->kind = NV_SCHED_EVERY;
+                sc->every = v;
+            } else {
+                if (v < 1 || v > 100000000) return bad(r, e, path, "%lld log-spaced steps: expected 1 to 10^8", v);
+                sc->kind = NV_SCHED_LOG;
+                sc->count = v;
+            }
+        } else {
+            double ev[NV_DYN_MAX_EPOCHS];
+            int ne = 0;
+            /* this layer's own list (get_numlist would read through the overrides) */
+            if (!config_setting_is_array(e) && !config_setting_is_list(e))
+                return bad(r, e, path, "expected a list of epochs like [1, 10]");
+            ne = config_setting_length(e);
+            if (ne < 1 || ne > NV_DYN_MAX_EPOCHS) return bad(r, e, path, "expected 1 to %d epochs, found %d", NV_DYN_MAX_EPOCHS, ne);
+            for (int i = 0; i < ne; i++) {
+                config_setting_t *x = config_setting_get_elem(e, (unsigned)i);
+                int ty = config_setting_type(x);
+                if (ty == CONFIG_TYPE_INT) ev[i] = config_setting_get_int(x);
+                else if (ty == CONFIG_TYPE_INT64) ev[i] = (double)config_setting_get_int64(x);
+                else if (ty == CONFIG_TYPE_FLOAT) ev[i] = config_setting_get_float(x);
+                else return bad(r, e, path, "entry %d: expected an epoch number", i);
+                if (ev[i] != floor(ev[i]) || ev[i] < 1 || ev[i] > (double)ex->epochs)
+                    return bad(r, e, path, "entry %d (%g) is not an epoch with steps: expected 1 to train.epochs = %lld",
+                               i, ev[i], (long long)ex->epochs);
+                sc->epochs[i] = (int64_t)ev[i];
+            }
+            qsort(sc->epochs, (size_t)ne, sizeof(int64_t), cmp_i64);
+            int64_t u = 0;
+            for (int i = 0; i < ne; i++)
+                if (u == 0 || sc->epochs[i] != sc->epochs[u - 1]) sc->epochs[u++] = sc->epochs[i];
+            for (int64_t i = u; i < ne; i++) sc->epochs[i] = 0; /* the config's bytes: no stale tail */
+            sc->kind = NV_SCHED_EPOCHS;
+            sc->nepochs = u;
+        }
+    }
+    snprintf(path, sizeof path, "dynamics.%s.enabled", tier);
+    if ((st = get_bool(r, path, def_on || layer >= 0, &c->on[t]))) return st;
+    return NV_OK;
+}
+
+/* dynamics: the recorder's group (docs/dynamics.md). Read after the training and
+ * models groups: epoch lists need train.epochs, model names the baseline flag. */
+static nv_status read_dynamics(const reader *r, nv_experiment *ex) {
+    nv_dyn_config *c = &ex->dynamics;
+    nv_status st;
+    long long iv;
+    double dv;
+    char sv[64];
+    memset(c, 0, sizeof *c);
+    if ((st = get_bool(r, "dynamics.enabled", 0, &c->enabled))) return st;
+    c->all_models = 1;
+    config_setting_t *s = lookup(r, "dynamics.models");
+    if (s && config_setting_type(s) == CONFIG_TYPE_STRING) {
+        if (strcmp(config_setting_get_string(s), "all"))
+            return bad(r, s, "dynamics.models", "expected \"all\" or a list of model names like [\"expressive\"]");
+    } else if (s) {
+        int n = config_setting_is_aggregate(s) ? config_setting_length(s) : -1;
+        if (n < 1 || n > 4) return bad(r, s, "dynamics.models", "expected \"all\" or a list of 1 to 4 model names");
+        for (int i = 0; i < n; i++) {
+            config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+            const char *name = config_setting_type(e) == CONFIG_TYPE_STRING ? config_setting_get_string(e) : NULL;
+            if (!name || !(!strcmp(name, "expressive") || !strcmp(name, "bottleneck") ||
+                           (!strcmp(name, "linear") && ex->linear_baseline)))
+                return bad(r, s, "dynamics.models", "entry %d: expected a model of this experiment: expressive, bottleneck%s",
+                           i, ex->linear_baseline ? ", linear" : "");
+            snprintf(c->models[i], sizeof c->models[i], "%s", name);
+        }
+        c->nmodels = n;
+        c->all_models = 0;
+    }
+    if ((st = get_int(r, "dynamics.chunk_steps", 0, 0, 1 << 20, &iv))) return st;
+    c->chunk_steps = iv;
+    if ((st = get_int(r, "dynamics.compression", 0, 0, 9, &iv))) return st;
+    c->compression = (int)iv;
+    if ((st = read_dyn_tier(r, ex, NV_DYN_STEPS, 1, 1)) || (st = read_dyn_tier(r, ex, NV_DYN_NEURONS, 1, 1)) ||
+        (st = read_dyn_tier(r, ex, NV_DYN_SAMPLES, 1, 0)) || (st = read_dyn_tier(r, ex, NV_DYN_FACTORS, 1, 0)) ||
+        (st = read_dyn_tier(r, ex, NV_DYN_WEIGHTS, 1000, 1)))
+        return st;
+    if ((st = get_int(r, "dynamics.neurons.top_k", 8, 1, 1 << 20, &iv))) return st;
+    c->top_k = (int)iv;
+    if ((st = get_str(r, "dynamics.factors.precision", "f32", sv, sizeof sv))) return st;
+    if (!strcmp(sv, "f16")) c->f16 = 1;
+    else if (strcmp(sv, "f32"))
+        return bad(r, lookup(r, "dynamics.factors.precision"), "dynamics.factors.precision",
+                   "expected \"f32\" or \"f16\", found \"%s\"", sv);
+    if ((st = get_bool(r, "dynamics.factors.preactivations", 0, &c->preactivations))) return st;
+    if ((st = get_num(r, "dynamics.alarm.absolute", 1.0, 0.0, 3.0e38, &dv))) return st;
+    c->alarm_abs = dv;
+    if ((st = get_num(r, "dynamics.alarm.relative", 10.0, 0.0, 3.0e38, &dv))) return st;
+    c->alarm_rel = dv;
+    if ((st = get_int(r, "dynamics.alarm.window", 100, 1, 1000000, &iv))) return st;
+    c->alarm_window = iv;
+    return NV_OK;
+}
+
 /* The whole experiment, one group at a time. The order matters: later groups use
  * what earlier ones set (the seed and test fraction for the generators,
  * train.epochs for the snapshot epochs, the hidden layers for snapshots.layers),
@@ -591,7 +771,8 @@ static nv_status read_all(const reader *r, nv_experiment *ex) {
     if ((st = read_data(r, ex))) return st;
     if ((st = read_models(r, ex))) return st;
     if ((st = read_training(r, ex))) return st;
-    return read_snapshots(r, ex);
+    if ((st = read_snapshots(r, ex))) return st;
+    return read_dynamics(r, ex);
 }
 
 nv_status nv_config_load(const char *path, const char *const *overrides, int noverrides,
@@ -708,10 +889,15 @@ char *nv_config_resolved_text(const nv_experiment *ex) {
     nv_sb_printf(&b,
                  "train: {\n  epochs = %lld;\n  batch_size = %lld;\n  optimizer = \"%s\";\n  lr = %.9g;\n"
                  "  momentum = %.9g;\n  weight_decay = %.9g;\n  beta1 = %.9g;\n  beta2 = %.9g;\n  eps = %.9g;\n"
-                 "  threads = %d;\n};\n",
+                 "  threads = %d;\n",
                  (long long)ex->epochs, (long long)ex->batch_size, ex->optim.kind == NV_OPT_ADAM ? "adam" : "sgd",
                  (double)ex->optim.lr, (double)ex->optim.momentum, (double)ex->optim.weight_decay,
                  (double)ex->optim.beta1, (double)ex->optim.beta2, (double)ex->optim.eps, ex->threads);
+    /* Only when it is not the seed: runs that leave it alone keep the config text
+     * (and the bytes of every file that stores it) they had before the key existed;
+     * absent means order_seed = seed. */
+    if (ex->order_seed != ex->seed) nv_sb_printf(&b, "  order_seed = %llu;\n", (unsigned long long)ex->order_seed);
+    nv_sb_puts(&b, "};\n");
     nv_sb_printf(&b, "snapshots: {\n  epochs = [");
     for (int64_t i = 0; i < ex->nsnap; i++) nv_sb_printf(&b, "%s%lld", i ? ", " : "", (long long)ex->snap_epochs[i]);
     nv_sb_printf(&b, "];\n  layers = ");
@@ -723,5 +909,35 @@ char *nv_config_resolved_text(const nv_experiment *ex) {
     }
     nv_sb_printf(&b, ";\n  preactivations = %s;\n  compression = %d;\n};\n", ex->preactivations ? "true" : "false",
                  ex->compression);
+    /* Only when on: a run without the recorder keeps the text (and the bytes of
+     * every file that stores it) it had before the recorder existed. */
+    const nv_dyn_config *c = &ex->dynamics;
+    if (c->enabled) {
+        nv_sb_printf(&b, "dynamics: {\n  enabled = true;\n  models = ");
+        if (c->all_models) nv_sb_printf(&b, "\"all\"");
+        else {
+            nv_sb_printf(&b, "[");
+            for (int i = 0; i < c->nmodels; i++) nv_sb_printf(&b, "%s\"%s\"", i ? ", " : "", c->models[i]);
+            nv_sb_printf(&b, "]");
+        }
+        nv_sb_printf(&b, ";\n  chunk_steps = %lld;\n  compression = %d;\n", (long long)c->chunk_steps, c->compression);
+        for (int t = 0; t < NV_DYN_TIERS; t++) {
+            const nv_dyn_schedule *sc = &c->sched[t];
+            nv_sb_printf(&b, "  %s: {\n    enabled = %s;\n", TIER_KEYS[t], c->on[t] ? "true" : "false");
+            if (sc->kind == NV_SCHED_LOG) nv_sb_printf(&b, "    log = %lld;\n", (long long)sc->count);
+            else if (sc->kind == NV_SCHED_EPOCHS) {
+                nv_sb_printf(&b, "    epochs = [");
+                for (int64_t i = 0; i < sc->nepochs; i++) nv_sb_printf(&b, "%s%lld", i ? ", " : "", (long long)sc->epochs[i]);
+                nv_sb_printf(&b, "];\n");
+            } else nv_sb_printf(&b, "    every = %lld;\n", (long long)sc->every);
+            if (t == NV_DYN_NEURONS) nv_sb_printf(&b, "    top_k = %d;\n", c->top_k);
+            if (t == NV_DYN_FACTORS)
+                nv_sb_printf(&b, "    precision = \"%s\";\n    preactivations = %s;\n", c->f16 ? "f16" : "f32",
+                             c->preactivations ? "true" : "false");
+            nv_sb_printf(&b, "  };\n");
+        }
+        nv_sb_printf(&b, "  alarm: {\n    absolute = %.17g;\n    relative = %.17g;\n    window = %lld;\n  };\n};\n",
+                     c->alarm_abs, c->alarm_rel, (long long)c->alarm_window);
+    }
     return nv_sb_take(&b);
 }

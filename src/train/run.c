@@ -160,11 +160,91 @@ static int first_diff_line(const char *a, const char *b) {
     return line;
 }
 
+/* A resolved config text as (key path, value) pairs in order: "name: {" opens a
+ * group, "};" closes one, "key = value;" is a key (config.c writes every key on
+ * its own line). */
+typedef struct {
+    char key[160];
+    const char *val;
+    int vlen;
+} cfg_line;
+
+static int config_lines(const char *text, cfg_line *out, int cap) {
+    char stack[8][64];
+    int depth = 0, n = 0;
+    for (const char *p = text; *p && n < cap;) {
+        const char *e = strchr(p, '\n');
+        if (!e) e = p + strlen(p);
+        const char *q = p;
+        while (q < e && (*q == ' ' || *q == '\t')) q++;
+        const char *eq = memchr(q, '=', (size_t)(e - q)), *br = memchr(q, '{', (size_t)(e - q));
+        if (*q != '#' && q < e) {
+            if (br && (!eq || br < eq)) {
+                const char *c = memchr(q, ':', (size_t)(br - q));
+                int len = (int)((c ? c : br) - q);
+                while (len > 0 && q[len - 1] == ' ') len--;
+                if (depth < 8) snprintf(stack[depth], sizeof stack[depth], "%.*s", len, q);
+                depth++;
+            } else if (*q == '}') {
+                if (depth > 0) depth--;
+            } else if (eq) {
+                int klen = (int)(eq - q);
+                while (klen > 0 && q[klen - 1] == ' ') klen--;
+                cfg_line *l = &out[n++];
+                l->key[0] = '\0';
+                for (int i = 0; i < depth && i < 8; i++)
+                    snprintf(l->key + strlen(l->key), sizeof l->key - strlen(l->key), "%s.", stack[i]);
+                snprintf(l->key + strlen(l->key), sizeof l->key - strlen(l->key), "%.*s", klen, q);
+                const char *v = eq + 1;
+                while (v < e && *v == ' ') v++;
+                const char *ve = e;
+                while (ve > v && (ve[-1] == ';' || ve[-1] == ' ' || ve[-1] == '\r')) ve--;
+                l->val = v;
+                l->vlen = (int)(ve - v);
+            }
+        }
+        p = *e ? e + 1 : e;
+    }
+    return n;
+}
+
+/* The first key whose value differs between the run's config and this one, as
+ * "key 'a.b': X in the run, Y now" (or not set on one side). */
+static void config_difference(const char *old, const char *now, char *buf, size_t len) {
+    enum { CAP = 512 };
+    cfg_line *a = malloc(sizeof *a * CAP), *b = malloc(sizeof *b * CAP);
+    snprintf(buf, len, "line %d of its config.cfg", first_diff_line(old, now));
+    if (!a || !b) goto done;
+    int na = config_lines(old, a, CAP), nb = config_lines(now, b, CAP);
+    for (int pass = 0; pass < 2; pass++) {
+        const cfg_line *x = pass ? a : b, *y = pass ? b : a;
+        int nx = pass ? na : nb, ny = pass ? nb : na;
+        for (int i = 0; i < nx; i++) {
+            int j = 0;
+            while (j < ny && strcmp(x[i].key, y[j].key)) j++;
+            if (j == ny) {
+                snprintf(buf, len, "key '%s': %.*s %s, not set %s", x[i].key, x[i].vlen, x[i].val,
+                         pass ? "in the run" : "now", pass ? "now" : "in the run");
+                goto done;
+            }
+            if (x[i].vlen != y[j].vlen || memcmp(x[i].val, y[j].val, (size_t)x[i].vlen)) {
+                const cfg_line *was = pass ? &x[i] : &y[j], *is = pass ? &y[j] : &x[i];
+                snprintf(buf, len, "key '%s': %.*s in the run, %.*s now", x[i].key, was->vlen, was->val, is->vlen,
+                         is->val);
+                goto done;
+            }
+        }
+    }
+done:
+    free(a);
+    free(b);
+}
+
 /* Removes what a previous run left (only the files and folders a run writes). */
 static nv_status clear_run_dir(const char *dir, nv_error *err) {
     static const char *items[] = {"snapshots", "checkpoints", "metrics", "metrics.h5", "summary.json",
                                   "config.cfg", "data.h5", "run.json", "log.txt",
-                                  "hashes.json"};
+                                  "hashes.json", "dynamics"};
     for (size_t i = 0; i < NV_ARRAY_LEN(items); i++) {
         char p[NV_PATH_LEN + 64];
         snprintf(p, sizeof p, "%s/%s", dir, items[i]);
@@ -553,21 +633,35 @@ static nv_status queue_checkpoint(const run_ctx *rc, int m, nv_trainer *t, int64
  * small spheres nets costs more than the epoch itself; a resumed run redoes at most
  * this much work, and ends with the same bytes whichever checkpoint it starts from. */
 #define NV_CHECKPOINT_SECONDS 10.0
+/* How often the metrics files are rewritten between checkpoints, so a viewer
+ * (nerve serve) shows new epochs within a second or two. They are small, written
+ * by the background writer, and a resumed run rewrites them from its checkpoint,
+ * so rows past the checkpoint never outlive a --resume. */
+#define NV_METRICS_SECONDS 0.5
 
 /* Everything an epoch leaves on disk, queued in the order that keeps a crash safe:
  * the snapshot, then the checkpoint (so a checkpoint never names an epoch whose
  * snapshot is missing), then the metrics tables. Checkpoints and metrics are
  * written at snapshot epochs, at the last epoch, and otherwise every
- * NV_CHECKPOINT_SECONDS. */
+ * NV_CHECKPOINT_SECONDS; with the dynamics recorder on, only at epochs that end
+ * one of its chunks (can_checkpoint; run.h), the first such epoch at or after
+ * those. The metrics alone are also written every NV_METRICS_SECONDS. */
 static nv_status queue_epoch_files(const run_ctx *rc, int m, nv_trainer *t, int64_t epoch,
-                                   double *last_checkpoint, snapshot_job **snapshot, nv_error *err) {
+                                   double *last_checkpoint, double *last_metrics, snapshot_job **snapshot,
+                                   int can_checkpoint,
+                                   nv_error *err) {
     nv_status st = NV_OK;
     int snap = is_snapshot_epoch(rc->ex, epoch);
     if (snap) st = queue_snapshot(rc, m, t, epoch, snapshot, err);
-    if (!st && (snap || epoch == rc->ex->epochs || nv_now() - *last_checkpoint >= NV_CHECKPOINT_SECONDS)) {
+    /* can_checkpoint = 0: the dynamics recorder's chunk is still open (run.h) */
+    if (!st && can_checkpoint &&
+        (snap || epoch == rc->ex->epochs || nv_now() - *last_checkpoint >= NV_CHECKPOINT_SECONDS)) {
         st = queue_checkpoint(rc, m, t, epoch, err);
         if (!st) st = queue_metrics(rc, m, err);
-        *last_checkpoint = nv_now();
+        *last_checkpoint = *last_metrics = nv_now();
+    } else if (!st && nv_now() - *last_metrics >= NV_METRICS_SECONDS) {
+        st = queue_metrics(rc, m, err);
+        *last_metrics = nv_now();
     }
     return st;
 }
@@ -602,6 +696,11 @@ static nv_status train_model(run_ctx *rc, int m, uint32_t *perm, nv_error *err) 
     nv_checkpoint ck;
     memset(&ck, 0, sizeof ck);
     int64_t start = 0;
+    /* the dynamics recorder, when the config records this model (run.h's hooks) */
+    const nv_record_hooks *rec = ex->dynamics.enabled && nv_dyn_records_model(&ex->dynamics, md->name)
+                                     ? rc->opt->recorder : NULL;
+    void *rstate = NULL;
+    int resumed = 0;
     char ckpath[NV_PATH_LEN + 128];
     snprintf(ckpath, sizeof ckpath, "%s/checkpoints/%s.h5", rc->dir, md->name);
 
@@ -629,6 +728,7 @@ static nv_status train_model(run_ctx *rc, int m, uint32_t *perm, nv_error *err) 
         memcpy(rc->metrics[m], ck.metrics, sizeof(double) * (size_t)(ck.metric_rows * M_COLS));
         rc->metric_rows[m] = ck.metric_rows;
         start = ck.epochs_completed;
+        resumed = 1;
         /* Snapshots written after this checkpoint (a kill between snapshot and
          * checkpoint) are redone; drop them from the manifest first. */
         char sdir[NV_PATH_LEN + 32];
@@ -661,11 +761,30 @@ static nv_status train_model(run_ctx *rc, int m, uint32_t *perm, nv_error *err) 
     }
     const int64_t n = rc->train.n, B = ex->batch_size;
     const int64_t steps = (n + B - 1) / B;
-    double last_checkpoint = nv_now();
+    if (rec) {
+        int64_t taken = 0;
+        if ((st = rc->backend->get_state(t, NULL, NULL, NULL, &taken, err))) goto done;
+        if (taken != start * steps) {
+            st = nv_fail(err, NV_EINPUT, "%s: the checkpoint has %lld optimiser steps, %lld epochs of %lld steps "
+                         "would be %lld: it belongs to another data set; use --force to start over", ckpath,
+                         (long long)taken, (long long)start, (long long)steps, (long long)(start * steps));
+            goto done;
+        }
+        nv_record_model rm = {.ex = ex, .run_dir = rc->dir, .config_text = rc->config_text, .model = md,
+                              .backend = rc->backend, .trainer = t, .train = &rc->train, .bg = rc->bg,
+                              .memo = rc->memo, .steps_per_epoch = steps, .start_epoch = start,
+                              .start_step = taken, .resumed = resumed};
+        char line[1024];
+        if ((st = rec->begin(&rm, &rstate, line, sizeof line, err))) goto done;
+        if (line[0]) note(rc, "%s", line);
+    }
+    double last_checkpoint = nv_now(), last_metrics = last_checkpoint;
     for (int64_t e = start + 1; e <= ex->epochs; e++) {
-        /* The epoch's order depends only on (seed, epoch): every model, and a resumed
-         * run, sees the same sequence of minibatches. */
-        nv_rng_permutation(ex->seed, NV_STREAM_SHUFFLE, (uint64_t)e << 32, perm, (uint32_t)n);
+        /* The epoch's order depends only on (order seed, epoch): every model, and a
+         * resumed run, sees the same sequence of minibatches. train.order_seed is the
+         * seed unless set, so it alone can change the order (nerve query's
+         * compare-runs). */
+        nv_rng_permutation(ex->order_seed, NV_STREAM_SHUFFLE, (uint64_t)e << 32, perm, (uint32_t)n);
         for (int64_t s = 0; s < steps; s++) {
             if (rc->opt->stop && *rc->opt->stop) {
                 st = nv_fail(err, NV_EINTERRUPTED,
@@ -675,7 +794,8 @@ static nv_status train_model(run_ctx *rc, int m, uint32_t *perm, nv_error *err) 
             }
             int64_t b = NV_MIN(B, n - s * B);
             float loss = 0.0f;
-            st = rc->backend->step(t, perm + s * B, b, &loss, err);
+            st = rstate ? rec->step(rstate, perm + s * B, b, e, &loss, err)
+                        : rc->backend->step(t, perm + s * B, b, &loss, err);
             if (st == NV_ENUMERIC || (!st && !isfinite(loss))) {
                 st = diverged(rc, md, e, s + 1, err);
                 goto done;
@@ -685,6 +805,9 @@ static nv_status train_model(run_ctx *rc, int m, uint32_t *perm, nv_error *err) 
                                  .step = s + 1, .steps = steps, .train_loss = loss};
             emit(rc, ev);
         }
+        /* the epoch's records go to the writer before its checkpoint (queue_epoch_files) */
+        int boundary = 1;
+        if (rstate && (st = rec->epoch_end(rstate, e, &boundary, err))) goto done;
         double *row = rc->metrics[m] + e * M_COLS;
         if (is_snapshot_epoch(ex, e) && (st = snapshot_prepare(rc, m, t, e, &snap, err))) goto done;
         if ((st = evaluate_row(rc, t, e, row, snap, err))) goto done;
@@ -693,15 +816,23 @@ static nv_status train_model(run_ctx *rc, int m, uint32_t *perm, nv_error *err) 
             goto done;
         }
         rc->metric_rows[m] = e + 1;
-        if ((st = queue_epoch_files(rc, m, t, e, &last_checkpoint, &snap, err))) goto done;
+        if ((st = queue_epoch_files(rc, m, t, e, &last_checkpoint, &last_metrics, &snap, boundary, err))) goto done;
         nv_train_event ev = {.kind = NV_EV_EPOCH, .model = md->name, .epoch = e, .epochs = ex->epochs,
                              .train_loss = row[M_TRAIN_LOSS], .train_acc = row[M_TRAIN_ACC],
                              .test_loss = row[M_TEST_LOSS], .test_acc = row[M_TEST_ACC]};
         emit(rc, ev);
     }
+    if (rstate) {
+        char line[1024];
+        void *r = rstate;
+        rstate = NULL;
+        if ((st = rec->end(r, 1, line, sizeof line, err))) goto done;
+        if (line[0]) note(rc, "%s", line);
+    }
     nv_train_event ev = {.kind = NV_EV_MODEL_DONE, .model = md->name, .epoch = ex->epochs, .epochs = ex->epochs};
     emit(rc, ev);
 done:
+    if (rstate) rec->end(rstate, 0, NULL, 0, NULL); /* training stopped: the open chunk is dropped */
     if (snap) snapshot_job_free(snap); /* prepared, then training stopped (divergence, ...) */
     nv_checkpoint_free(&ck);
     free(params);
@@ -828,14 +959,15 @@ static nv_status prepare_dir(run_ctx *rc, nv_error *err) {
     char *old = nv_read_file(cfg, NULL);
     if (old) {
         int same = !strcmp(old, rc->config_text);
-        int line = same ? 0 : first_diff_line(old, rc->config_text);
+        char diff[512] = "";
+        if (!same) config_difference(old, rc->config_text, diff, sizeof diff);
         free(old);
         if (rc->opt->force) {
             if ((st = clear_run_dir(dir, err))) return st;
         } else if (!same) {
             return nv_fail(err, NV_EINPUT,
-                           "%s holds a run of a different config (first difference at line %d of its config.cfg); "
-                           "choose another --out, or --force to start over there", dir, line);
+                           "%s holds a run of a different config (first difference: %s); "
+                           "choose another --out, or --force to start over there", dir, diff);
         } else if (!rc->opt->resume) {
             return nv_fail(err, NV_EINPUT,
                            "%s already holds this experiment; --resume continues it, --force starts it over", dir);
@@ -869,11 +1001,27 @@ nv_status nv_train_run(const nv_experiment *ex, const nv_train_options *opt, nv_
     rc.config_text = nv_config_resolved_text(ex);
     if (!rc.config_text) return nv_fail(err, NV_ENOMEM, "out of memory");
 
+    if (ex->dynamics.enabled && !opt->recorder) {
+        st = nv_fail(err, NV_EINTERNAL, "dynamics.enabled is true but the caller passed no recorder "
+                     "(nv_train_options.recorder = nv_dyn_hooks())");
+        goto done;
+    }
     /* Choose the device before touching the directory, so a --device cuda without a
      * GPU fails with nothing written. */
     st = nv_backend_select(ex->device, &rc.backend, &why, err);
     if (st) goto done;
     if (why) note(&rc, "%s", why);
+    if (ex->dynamics.enabled && !rc.backend->step_record) {
+        if (ex->device == NV_DEVICE_CUDA) {
+            st = nv_fail(err, NV_EINPUT,
+                         "the dynamics recorder runs on the CPU backend only for now (the %s backend has no "
+                         "step_record): use --device cpu (or auto), or set dynamics.enabled = false",
+                         rc.backend->name);
+            goto done;
+        }
+        note(&rc, "dynamics: the recorder runs on the CPU backend only for now: training on the CPU");
+        rc.backend = nv_backend_cpu();
+    }
 
     char desc[1024];
     st = nv_data_build(&ex->data, ex->seed, &rc.train, &rc.test, desc, sizeof desc, err);
@@ -882,6 +1030,10 @@ nv_status nv_train_run(const nv_experiment *ex, const nv_train_options *opt, nv_
         st = nv_fail(err, NV_EINPUT, "training set of %lld rows is larger than this version handles (2^32)", (long long)rc.train.n);
         goto done;
     }
+    /* the recorder's schedules against the data's size, before anything is written */
+    if (ex->dynamics.enabled &&
+        (st = opt->recorder->check(ex, (rc.train.n + ex->batch_size - 1) / ex->batch_size, err)))
+        goto done;
     if ((st = prepare_dir(&rc, err))) goto done;
     {
         nv_train_event ev = {.kind = NV_EV_DIR_READY, .text = rc.dir};

@@ -6,8 +6,8 @@
 # every dense input without a threshold run on the GPU (inputs with a threshold,
 # sparse files and the graph metrics stay on the CPU, as AUTO decides). The oracles
 # then check the barcodes exactly as they do for the CPU engine.
-# STATUS: written without a GPU; not yet run on one. Skips (77) where no CUDA
-# device is usable.
+# STATUS: passes under the CUDA-on-CPU emulation (make test-cuda-cpu); not yet run
+# on a GPU. Skips (77) where no CUDA device is usable.
 set -u
 cd "$(dirname "$0")/../.."
 NERVE=${NERVE:-$PWD/build/nerve}
@@ -25,8 +25,10 @@ if [ "$rc" != 0 ]; then
   echo "FAIL: nerve ph --device cuda on a 4-point square: ${why#nerve ph: }"
   exit 1
 fi
+# The oracles run nerve with PATH=/nonexistent (it must not find ripser), so the
+# wrapper names its shell by absolute path.
 cat > "$tmp/nerve" <<WRAP
-#!/usr/bin/env bash
+#!$BASH
 if [ "\${1:-}" = ph ]; then shift; exec "$NERVE" ph --gpu-min-points 2 "\$@"; fi
 exec "$NERVE" "\$@"
 WRAP

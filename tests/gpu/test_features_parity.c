@@ -7,10 +7,16 @@
  *   a whole ascent without clipping, 200 steps (relu and tanh nets, blur, decay,
  *   jitter on an 8x8 image): inputs atol 2e-3 (box width 1), objective rtol 1e-3
  *   -- the iterates drift apart by rounding only, and the best-iterate choice may
- *   pick neighbouring steps.
+ *   pick neighbouring steps;
+ *   projections (cuda/projections.cu against analysis/features/projections.c), every
+ *   layer, with and without pre, 3 rules: exact (atol 0, rtol 0) on ReLU and leaky
+ *   ReLU nets (plain kernels summing in the CPU's order with explicitly rounded
+ *   intrinsics); tanh and sigmoid nets within atol 1e-6, rtol 1e-4 (the device's
+ *   tanhf/expf differ from glibc's by an ulp or two).
  * Exits 77 with "SKIP: no usable CUDA device (...)" without a GPU or CUDA build.
  */
 #include "nerve/features.h"
+#include "nerve/projections.h"
 #include "nerve/rng.h"
 #include "testutil.h"
 
@@ -148,6 +154,48 @@ static void test_ascent_parity(void **state) {
         }
 }
 
+static void test_projections_parity(void **state) {
+    (void)state;
+    nv_activation acts[4] = {NV_ACT_RELU, NV_ACT_LEAKY_RELU, NV_ACT_TANH, NV_ACT_SIGMOID};
+    const int64_t w[] = {64, 48, 32, 10};
+    for (int a = 0; a < 4; a++) {
+        nv_mlp_spec s;
+        nv_real *P = make_net(&s, w, 3, acts[a]);
+        s.leaky_slope = 0.01f;
+        double atol = a < 2 ? 0 : 1e-6, rtol = a < 2 ? 0 : 1e-4;
+        for (int pre = 0; pre <= 1; pre++)
+            for (int layer = 1; layer <= 3; layer++) {
+                int64_t n = 9 * w[layer], d = 64;
+                nv_real *x = malloc((size_t)(n * d) * sizeof *x);
+                nv_real *out[2], seed[2][9 * 48];
+                int64_t *units = malloc((size_t)n * sizeof *units);
+                for (int64_t r = 0; r < n; r++) {
+                    units[r] = r / 9;
+                    for (int64_t i = 0; i < d; i++) /* image-like: a third exactly zero */
+                        x[r * d + i] = i % 3 == 0 ? 0.0f : nv_rng_uniform(6, NV_STREAM_TEST, (uint64_t)(r * d + i));
+                }
+                nv_projection_problem pb = {&s, P, layer, pre};
+                for (int b = 0; b < 2; b++) {
+                    nv_error err = {0};
+                    out[b] = malloc((size_t)(n * NV_PROJ_RULES * d) * sizeof(nv_real));
+                    double t0 = nv_now();
+                    nv_status st = b ? nv_projections_cuda(&pb, x, n, units, out[b], seed[b], &err)
+                                     : nv_projections_cpu(&pb, x, n, units, out[b], seed[b], &err);
+                    if (st != NV_OK) fail_msg("%s: %s", b ? "cuda" : "cpu", err.msg);
+                    if (layer == 3 && !pre)
+                        print_message("projections %s layer %d %s: %.3f s\n", nv_activation_name(acts[a]),
+                                      layer, b ? "cuda" : "cpu", nv_now() - t0);
+                }
+                char what[96];
+                snprintf(what, sizeof what, "projections %s layer %d pre %d", nv_activation_name(acts[a]), layer, pre);
+                nv_assert_close_f(out[1], out[0], n * NV_PROJ_RULES * d, atol, rtol, what);
+                nv_assert_close_f(seed[1], seed[0], n, atol, rtol, what);
+                free(out[0]); free(out[1]); free(x); free(units);
+            }
+        free(P);
+    }
+}
+
 int main(void) {
     int rc = nv_test_gpu_skip("the feature-image parity");
     if (rc) return rc;
@@ -157,6 +205,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ops_parity),
         cmocka_unit_test(test_ascent_parity),
+        cmocka_unit_test(test_projections_parity),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

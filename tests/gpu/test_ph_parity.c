@@ -11,8 +11,9 @@
  * arrays; barcodes the same pairs, simplex for simplex, which implies docs/CONTRACTS.md's
  * matching rule. Also checked: device memory is all given back after each call.
  *
- * STATUS: written and compiled without a GPU; not yet run on one. Exits 77 with
- * "SKIP: ..." when there is no usable CUDA device or the build has no CUDA.
+ * STATUS: passes under the CUDA-on-CPU emulation (make test-cuda-cpu); not yet run
+ * on a GPU. Exits 77 with "SKIP: ..." when there is no usable CUDA device or the
+ * build has no CUDA.
  */
 #include "testutil.h"
 
@@ -21,6 +22,7 @@
 #include "ph_clouds.h"
 
 #include "nerve/device.h"
+#include "nerve/kernels.h"
 
 static float *cpu_lower(const float *x, int64_t n, int64_t d, nv_metric_kind kind) {
     float *l = malloc((size_t)(n * (n - 1) / 2 + 1) * sizeof *l);
@@ -29,13 +31,11 @@ static float *cpu_lower(const float *x, int64_t n, int64_t d, nv_metric_kind kin
     return l;
 }
 
-/* Free device memory, through the runtime the plug-in loaded (the test does not link
- * cudart itself). */
+/* Free device memory, through the plug-in (the test does not link cudart itself). */
 static size_t device_free(void) {
-    int (*meminfo)(size_t *, size_t *) = (int (*)(size_t *, size_t *))nv_cuda_sym("cudaMemGetInfo", NULL, 0);
     size_t fr = 0, total = 0;
-    assert_non_null(meminfo);
-    assert_int_equal(meminfo(&fr, &total), 0);
+    nv_error err = {0};
+    if (nv_cuda_mem_info(&fr, &total, &err) != NV_OK) fail_msg("%s", err.msg);
     return fr;
 }
 

@@ -4,7 +4,7 @@ and the sources, so that a change which breaks them fails `make test`:
 
   1. No two object files of the library depend on each other in a circle (from the
      symbols each defines and uses, `nm`), and every dependency points down the
-     stages: core <- store <- datasets <- train <- analysis <- sweep, cli; inside
+     stages: core <- store <- datasets <- train <- dynamics <- analysis <- query, sweep <- serve <- cli; inside
      analysis: metric, geometry, features <- ph <- plot <- runs.
   2. No function body tests NERVE_CUDA: the device layer (include/nerve/device.h)
      decides where code runs, at run time.
@@ -24,10 +24,10 @@ BUILD = os.environ.get("BUILD", "build")
 OBJ = os.path.join(ROOT, BUILD, "obj") if not os.path.isabs(BUILD) else os.path.join(BUILD, "obj")
 
 # (folder prefix, rank): lower ranks may not use higher ones.
-LAYERS = [("src/core", 0), ("src/store", 1), ("datasets", 2), ("src/train", 3),
-          ("analysis/metric", 4), ("analysis/geometry", 4), ("analysis/features", 4),
-          ("analysis/ph", 5), ("analysis/plot", 6), ("analysis/runs", 7),
-          ("src/sweep", 8), ("src/cli", 9)]
+LAYERS = [("src/core", 0), ("src/store", 1), ("datasets", 2), ("src/train", 3), ("src/dynamics", 4),
+          ("analysis/metric", 5), ("analysis/geometry", 5), ("analysis/features", 5),
+          ("analysis/ph", 6), ("analysis/plot", 7), ("analysis/runs", 8),
+          ("src/query", 9), ("src/sweep", 9), ("src/serve", 10), ("src/cli", 11)]
 
 problems = []
 

@@ -1,0 +1,270 @@
+/* test_query.c: the query engine's pieces that need no run (include/nerve/query.h):
+ * the batched top-k of summed contributions (src/query/contrib.c) against a plain
+ * sort of every group's sum (groups of one and of several rows, the bias column,
+ * ties, NaN, each ranking, k above the number of groups, blocks of weights, thread
+ * counts; the answers must be equal bit for bit), the device rule on the CPU, bad
+ * problems; values as text (the fewest digits that read back); the schema; and the
+ * order seed of configs (train.order_seed: default, validation, the resolved text).
+ * The tables and presets are tested against numpy and PyTorch on real runs
+ * (tests/integration/query_*.py). */
+#include "nerve/config.h"
+#include "nerve/query.h"
+#include "nerve/rng.h"
+#include "testutil.h"
+
+typedef struct {
+    nv_topk_problem p;
+    int64_t *start;
+    float *dt, *a;
+} problem;
+
+/* groups of 1..maxrep rows; values normal, some repeated to make ties, some NaN */
+static void make(problem *pb, int64_t ngroups, int maxrep, int64_t R, int64_t C, uint64_t seed, int ties, int nans) {
+    memset(pb, 0, sizeof *pb);
+    pb->start = malloc(sizeof(int64_t) * (size_t)(ngroups + 1));
+    int64_t n = 0;
+    for (int64_t g = 0; g < ngroups; g++) {
+        pb->start[g] = n;
+        n += 1 + (int64_t)(nv_rng_u32(seed, NV_STREAM_TEST, (uint64_t)g) % (uint32_t)maxrep);
+    }
+    pb->start[ngroups] = n;
+    pb->dt = malloc(sizeof(float) * (size_t)(R * n + 1));
+    pb->a = malloc(sizeof(float) * (size_t)(n * C + 1));
+    for (int64_t i = 0; i < R * n; i++) pb->dt[i] = nv_rng_normal(seed + 1, NV_STREAM_TEST, (uint64_t)i);
+    for (int64_t i = 0; i < n * C; i++) pb->a[i] = nv_rng_normal(seed + 2, NV_STREAM_TEST, (uint64_t)i);
+    if (ties) /* every fifth row repeats the one before: equal sums among groups of one row */
+        for (int64_t j = 1; j < n; j += 5) {
+            for (int64_t r = 0; r < R; r++) pb->dt[r * n + j] = pb->dt[r * n + j - 1];
+            for (int64_t c = 0; c < C; c++) pb->a[j * C + c] = pb->a[(j - 1) * C + c];
+        }
+    if (nans)
+        for (int64_t j = 3; j < n; j += 17) pb->a[j * C + (j % C)] = NAN;
+    pb->p = (nv_topk_problem){.ngroups = ngroups, .start = pb->start, .nrows = n, .R = R, .C = C, .dt = pb->dt,
+                              .a = pb->a, .r0 = 0, .r1 = R, .c0 = 0, .c1 = C + 1, .k = 5, .by = NV_RANK_ABS};
+}
+
+static void drop(problem *pb) {
+    free(pb->start);
+    free(pb->dt);
+    free(pb->a);
+}
+
+typedef struct {
+    double s, v;
+    int64_t g;
+} scored;
+static int cmp_scored(const void *x, const void *y) {
+    const scored *a = x, *b = y;
+    if (a->s != b->s) return a->s > b->s ? -1 : 1;
+    return a->g < b->g ? -1 : a->g > b->g;
+}
+
+/* The reference: every group's sum in the documented order, sorted. */
+static void naive(const nv_topk_problem *p, double *ov, int64_t *og) {
+    const int64_t nc = p->c1 - p->c0;
+    scored *sc = malloc(sizeof(scored) * (size_t)(p->ngroups + 1));
+    for (int64_t r = p->r0; r < p->r1; r++)
+        for (int64_t c = p->c0; c < p->c1; c++) {
+            int64_t m = 0;
+            for (int64_t g = 0; g < p->ngroups; g++) {
+                double v = 0;
+                for (int64_t j = p->start[g]; j < p->start[g + 1]; j++) {
+                    double t = (double)p->dt[r * p->nrows + j] * (c < p->C ? (double)p->a[j * p->C + c] : 1.0);
+                    v = j == p->start[g] ? t : v + t;
+                }
+                double s = p->by == NV_RANK_ABS ? fabs(v) : p->by == NV_RANK_POS ? v : -v;
+                if (!isnan(s)) sc[m++] = (scored){s, v, g};
+            }
+            qsort(sc, (size_t)m, sizeof *sc, cmp_scored);
+            const int64_t w = (r - p->r0) * nc + (c - p->c0);
+            for (int i = 0; i < p->k; i++) {
+                ov[w * p->k + i] = i < m ? sc[i].v : NAN;
+                og[w * p->k + i] = i < m ? sc[i].g : -1;
+            }
+        }
+    free(sc);
+}
+
+static void same(const nv_topk_problem *p, int threads, const char *what) {
+    const int64_t nw = (p->r1 - p->r0) * (p->c1 - p->c0);
+    double *v1 = malloc(sizeof(double) * (size_t)(nw * p->k)), *v2 = malloc(sizeof(double) * (size_t)(nw * p->k));
+    int64_t *g1 = malloc(sizeof(int64_t) * (size_t)(nw * p->k)), *g2 = malloc(sizeof(int64_t) * (size_t)(nw * p->k));
+    nv_error err = {0};
+    if (nv_query_topk_cpu(p, threads, v1, g1, &err) != NV_OK) fail_msg("%s: %s", what, err.msg);
+    naive(p, v2, g2);
+    for (int64_t i = 0; i < nw * p->k; i++) {
+        if (g1[i] != g2[i]) fail_msg("%s: entry %lld: group %lld, reference %lld", what, (long long)i, (long long)g1[i], (long long)g2[i]);
+        if (memcmp(&v1[i], &v2[i], sizeof(double)) && !(isnan(v1[i]) && isnan(v2[i])))
+            fail_msg("%s: entry %lld: value %.17g, reference %.17g", what, (long long)i, v1[i], v2[i]);
+    }
+    free(v1);
+    free(v2);
+    free(g1);
+    free(g2);
+}
+
+static void test_topk_single(void **state) {
+    (void)state;
+    problem pb;
+    make(&pb, 300, 1, 7, 9, 11, 0, 0);
+    same(&pb.p, 1, "groups of one row, |v|");
+    same(&pb.p, 3, "groups of one row, 3 threads");
+    pb.p.by = NV_RANK_POS;
+    same(&pb.p, 2, "by v");
+    pb.p.by = NV_RANK_NEG;
+    same(&pb.p, 2, "by -v");
+    drop(&pb);
+}
+
+static void test_topk_groups(void **state) {
+    (void)state;
+    problem pb;
+    make(&pb, 200, 4, 5, 6, 21, 0, 0);
+    same(&pb.p, 2, "groups of 1..4 rows");
+    pb.p.k = 1;
+    same(&pb.p, 2, "k = 1");
+    pb.p.k = 256;
+    same(&pb.p, 2, "k above the number of groups: every group, then empty slots");
+    drop(&pb);
+}
+
+static void test_topk_ties_nan(void **state) {
+    (void)state;
+    problem pb;
+    make(&pb, 400, 1, 4, 8, 31, 1, 0);
+    same(&pb.p, 2, "ties: the lower group first");
+    drop(&pb);
+    make(&pb, 300, 2, 4, 8, 41, 0, 1);
+    same(&pb.p, 2, "NaN never enters");
+    pb.p.by = NV_RANK_POS;
+    same(&pb.p, 1, "NaN never enters, by v");
+    drop(&pb);
+}
+
+static void test_topk_blocks(void **state) {
+    (void)state;
+    problem pb;
+    make(&pb, 150, 2, 9, 7, 51, 0, 0);
+    pb.p.r0 = 2;
+    pb.p.r1 = 5;
+    pb.p.c0 = 3;
+    pb.p.c1 = 8; /* includes the bias column C = 7 */
+    same(&pb.p, 2, "a block of weights with the bias");
+    pb.p.c0 = 7;
+    same(&pb.p, 1, "the bias column alone");
+    /* the device rule: the CPU when asked, and AUTO on a problem too small for a GPU */
+    const int64_t nw = (pb.p.r1 - pb.p.r0) * (pb.p.c1 - pb.p.c0);
+    double *v = malloc(sizeof(double) * (size_t)(nw * pb.p.k));
+    int64_t *g = malloc(sizeof(int64_t) * (size_t)(nw * pb.p.k));
+    nv_error err = {0};
+    nv_device_kind used = NV_DEVICE_AUTO;
+    assert_int_equal(nv_query_topk(&pb.p, NV_DEVICE_CPU, 1, v, g, &used, NULL, &err), NV_OK);
+    assert_int_equal(used, NV_DEVICE_CPU);
+    assert_int_equal(nv_query_topk(&pb.p, NV_DEVICE_AUTO, 1, v, g, &used, NULL, &err), NV_OK);
+    assert_int_equal(used, NV_DEVICE_CPU);
+    free(v);
+    free(g);
+    drop(&pb);
+}
+
+static void test_topk_bad(void **state) {
+    (void)state;
+    problem pb;
+    make(&pb, 10, 1, 3, 3, 61, 0, 0);
+    double v[64];
+    int64_t g[64];
+    nv_error err = {0};
+    pb.p.k = 0;
+    assert_int_equal(nv_query_topk_cpu(&pb.p, 1, v, g, &err), NV_EINPUT);
+    assert_non_null(strstr(err.msg, "k = 0"));
+    pb.p.k = 2;
+    pb.p.c1 = 5; /* beyond the bias column */
+    nv_error_clear(&err);
+    assert_int_equal(nv_query_topk_cpu(&pb.p, 1, v, g, &err), NV_EINTERNAL);
+    drop(&pb);
+}
+
+static void test_values(void **state) {
+    (void)state;
+    char buf[64];
+    nv_qvalue v = {NV_QREAL, 0, 0.1, NULL};
+    assert_string_equal(nv_qvalue_text(&v, 1, buf, sizeof buf), "0.1");
+    v.f = 1.0 / 3.0;
+    assert_true(strtod(nv_qvalue_text(&v, 1, buf, sizeof buf), NULL) == 1.0 / 3.0);
+    assert_string_equal(nv_qvalue_text(&v, 0, buf, sizeof buf), "0.333333");
+    v.f = (double)0.1f * (double)0.7f; /* a product of two floats: exact in double */
+    assert_true(strtod(nv_qvalue_text(&v, 1, buf, sizeof buf), NULL) == v.f);
+    v.f = NAN;
+    assert_string_equal(nv_qvalue_text(&v, 1, buf, sizeof buf), "nan");
+    v = (nv_qvalue){NV_QINT, -42, 0, NULL};
+    assert_string_equal(nv_qvalue_text(&v, 1, buf, sizeof buf), "-42");
+    v = (nv_qvalue){NV_QNULL, 0, 0, NULL};
+    assert_string_equal(nv_qvalue_text(&v, 1, buf, sizeof buf), "");
+}
+
+static void test_schema(void **state) {
+    (void)state;
+    nv_qresult r;
+    nv_error err = {0};
+    assert_int_equal(nv_query_schema(&r, &err), NV_OK);
+    assert_int_equal(r.ntables, 1);
+    const nv_qtable *t = &r.table[0];
+    int found = 0;
+    for (int64_t i = 0; i < t->nrows; i++) {
+        const nv_qvalue *row = t->cells + i * t->ncols;
+        if (!strcmp(row[0].s, "contributions") && !strcmp(row[1].s, "value")) {
+            found = 1;
+            assert_non_null(strstr(row[3].s, "d_i[row] a_i[col]"));
+        }
+        assert_true(strlen(row[3].s) > 5); /* every column says what it is */
+    }
+    assert_true(found);
+    nv_strbuf b = {0};
+    nv_qtable_csv(t, &b);
+    assert_non_null(strstr(nv_sb_str(&b), "table,column,type,meaning\n"));
+    nv_sb_free(&b);
+    nv_qresult_free(&r);
+    nv_qresult_free(NULL);
+}
+
+static void test_order_seed(void **state) {
+    (void)state;
+    char *dir = nv_test_tmpdir("qseed");
+    const char *base = "experiment = \"t\";\nseed = 4;\ntrain: { epochs = 1; };\n";
+    nv_experiment *ex = calloc(1, sizeof *ex);
+    nv_error err = {0};
+    assert_int_equal(nv_config_load(nv_test_write_file(dir, "a.cfg", base), NULL, 0, ex, &err), NV_OK);
+    assert_int_equal(ex->order_seed, 4); /* default: the seed */
+    char *text = nv_config_resolved_text(ex);
+    assert_null(strstr(text, "order_seed")); /* not written when it is the seed */
+    free(text);
+    const char *over[] = {"train: { order_seed = 9; };"};
+    assert_int_equal(nv_config_load(nv_test_write_file(dir, "a.cfg", base), over, 1, ex, &err), NV_OK);
+    assert_int_equal(ex->order_seed, 9);
+    assert_int_equal(ex->seed, 4);
+    text = nv_config_resolved_text(ex);
+    assert_non_null(strstr(text, "  order_seed = 9;\n};\n"));
+    /* the resolved text reads back to the same experiment */
+    nv_experiment *ex2 = calloc(1, sizeof *ex2);
+    assert_int_equal(nv_config_load(nv_test_write_file(dir, "b.cfg", text), NULL, 0, ex2, &err), NV_OK);
+    assert_int_equal(ex2->order_seed, 9);
+    free(text);
+    free(ex2);
+    const char *neg[] = {"train: { order_seed = -1; };"};
+    nv_error_clear(&err);
+    assert_int_equal(nv_config_load(nv_test_write_file(dir, "a.cfg", base), neg, 1, ex, &err), NV_EINPUT);
+    assert_non_null(strstr(err.msg, "train.order_seed"));
+    const char *txt[] = {"train: { order_seed = \"x\"; };"};
+    nv_error_clear(&err);
+    assert_int_equal(nv_config_load(nv_test_write_file(dir, "a.cfg", base), txt, 1, ex, &err), NV_EINPUT);
+    free(ex);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_topk_single), cmocka_unit_test(test_topk_groups), cmocka_unit_test(test_topk_ties_nan),
+        cmocka_unit_test(test_topk_blocks), cmocka_unit_test(test_topk_bad),    cmocka_unit_test(test_values),
+        cmocka_unit_test(test_schema),      cmocka_unit_test(test_order_seed),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
