@@ -623,9 +623,11 @@ nv_status nv_pca_run(const char *run_dir, const nv_pca_run_opts *opts_in, nv_pca
                 wrote |= mp->todo[e];
                 complete &= mp->todo[e] || mp->done[e];
             }
-            char png[4300];
+            /* both formats: a kill between the PNG and the SVG leaves only the first */
+            char png[4300], svg[4300];
             snprintf(png, sizeof png, "%s/pca_grid_%s.png", fig_dir, mp->rm->model);
-            if (complete && (wrote || access(png, F_OK) != 0))
+            snprintf(svg, sizeof svg, "%s/pca_grid_%s.svg", fig_dir, mp->rm->model);
+            if (complete && (wrote || access(png, F_OK) != 0 || access(svg, F_OK) != 0))
                 st = draw_grid(mp, fig_dir, opts.figure_points > 0 ? opts.figure_points : 250,
                                &r.figures, err);
         }
