@@ -31,8 +31,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static char nv_fuzz_dir_path[256];
 
+/* Removes path and, when it is a real directory, everything under it. A symbolic
+ * link is removed as a link and never followed: a target may plant links that point
+ * out of its scratch directory (fuzz_serve_request's, into /etc), and following one
+ * here would delete what it points at. */
 static void nv_fuzz_rm_tree(const char *path) {
-    DIR *d = opendir(path);
+    struct stat sb;
+    if (lstat(path, &sb) != 0) return;
+    DIR *d = S_ISDIR(sb.st_mode) ? opendir(path) : NULL;
     if (d) {
         struct dirent *e;
         while ((e = readdir(d))) {
