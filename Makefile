@@ -11,6 +11,8 @@
 #                        scripts/cuda-on-cpu.sh built, default /opt/cuda-on-cpu)
 #   make test-long       slower checks (3-seed contrast, larger oracle sweeps)
 #   make SANITIZE=1 test the suite under ASan + UBSan (build in build/san)
+#   make fuzz            every fuzz target (tests/fuzz/) for FUZZ_SECONDS each (default
+#                        20) with libFuzzer + ASan + UBSan (clang; build in build/fuzz)
 #   make bench           benchmarks against the reference tools (docs/benchmarks.md)
 #   make web             the viewer's front end (web/node_modules via npm ci; part of make)
 #   make install PREFIX=$$HOME/.local
@@ -39,6 +41,11 @@ ifeq ($(SANITIZE),1)
 BUILD ?= build/san
 # ASan and the CUDA runtime do not mix well; sanitizer runs cover the CPU path and
 # compute-sanitizer covers the GPU one (make test-gpu on a GPU machine).
+CUDA ?= 0
+else ifeq ($(SANITIZE),fuzz)
+# The fuzz targets' build (make fuzz): the library with clang's coverage
+# instrumentation for libFuzzer, ASan and UBSan; CPU only.
+BUILD ?= build/fuzz
 CUDA ?= 0
 else
 BUILD ?= build
@@ -88,6 +95,10 @@ CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Wshad
   -Wstrict-prototypes -Werror=implicit-function-declaration -fno-strict-aliasing -pthread
 ifeq ($(SANITIZE),1)
 CFLAGS_BASE += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g -O1
+LDSAN := -fsanitize=address,undefined
+else ifeq ($(SANITIZE),fuzz)
+CFLAGS_BASE += -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
+  -fno-omit-frame-pointer -g -O1
 LDSAN := -fsanitize=address,undefined
 else
 CFLAGS_BASE += $(OPT) -g
@@ -160,13 +171,22 @@ GPU_SRC := $(sort $(wildcard tests/gpu/test_*.c))
 GPU_BIN := $(if $(filter 1,$(CUDA)),$(GPU_SRC:tests/gpu/%.c=$(BUILD)/tests/gpu/%))
 TOOL_SRC := $(sort $(wildcard tests/tools/*.c))
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/tools/%)
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+# Each fuzz target also links with tests/fuzz/replay.c's main in every build, so
+# `make test` replays the committed corpus and regressions without clang.
+REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=$(BUILD)/tests/fuzz/replay_%)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/targets/%)
 BENCH_SRC := $(sort $(wildcard bench/*.c))
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 NERVE := $(BUILD)/nerve
+# The fault tests' LD_PRELOAD shim (tests/fault/failwrite.c): never sanitized, so it
+# preloads into any build (ASan's link-order check is switched off in the tests).
+FAULT_SO := $(BUILD)/tests/fault/failwrite.so
 LIBNERVE := $(BUILD)/libnerve.a
 
-.PHONY: all demo demo-fashion test test-gpu test-cuda-cpu test-long bench install clean distclean help info web
+.PHONY: all demo demo-fashion test test-gpu test-cuda-cpu test-long bench install clean distclean help info web \
+  fuzz fuzz-build
 all: info $(NERVE) $(NV_CUDA_SO) web
 
 # nerve serve's page: d3 and uPlot (and puppeteer-core for the tests) from the pinned
@@ -217,6 +237,23 @@ $(BUILD)/tests/tools/%: tests/tools/%.c $(LIBNERVE)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(CFLAGS_BASE) $(CFLAGS) $(CPPFLAGS_ALL) $< $(NV_LINK_LIB) $(LIBS_ALL) $(NV_TEST_RPATH) $(LDSAN) -o $@
 
+$(FAULT_SO): tests/fault/failwrite.c
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)
+	$(Q)$(CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -O2 -fPIC -shared $< -ldl -o $@
+
+# Fuzz targets, replayed: the corpus and regressions run by `make test`.
+$(BUILD)/tests/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(LIBNERVE) $(wildcard tests/fuzz/*.h)
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(CFLAGS_BASE) $(CFLAGS) $(CPPFLAGS_ALL) -Itests/fuzz $< tests/fuzz/replay.c $(NV_LINK_LIB) $(LIBS_ALL) $(NV_TEST_RPATH) $(LDSAN) -o $@
+
+# Fuzz targets with libFuzzer's main (SANITIZE=fuzz, clang only).
+$(BUILD)/targets/%: tests/fuzz/%.c $(LIBNERVE) $(wildcard tests/fuzz/*.h)
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(CFLAGS_BASE) $(CFLAGS) $(CPPFLAGS_ALL) -Itests/fuzz $< -fsanitize=fuzzer $(NV_LINK_LIB) $(LIBS_ALL) $(LDSAN) -o $@
+
 # The GPU tests call the kernels directly, so they link the plug-in itself.
 $(BUILD)/tests/gpu/%: tests/gpu/%.c $(LIBNERVE) $(NV_CUDA_SO)
 	@mkdir -p $(dir $@)
@@ -263,10 +300,10 @@ $(UNIT_BIN): | $(BUILD)/.test-deps
 $(GPU_BIN): | $(BUILD)/.gpu-deps
 
 # T=pattern runs only the tests whose name contains the pattern.
-test: all $(UNIT_BIN) $(TOOL_BIN) $(BUILD)/.test-deps
+test: all $(UNIT_BIN) $(TOOL_BIN) $(REPLAY_BIN) $(FAULT_SO) $(BUILD)/.test-deps
 	@BUILD=$(BUILD) NERVE=$(abspath $(NERVE)) bash tests/run.sh unit integration $(if $(T),--only $(T))
 
-test-long: all $(UNIT_BIN) $(TOOL_BIN) $(BUILD)/.test-deps
+test-long: all $(UNIT_BIN) $(TOOL_BIN) $(REPLAY_BIN) $(FAULT_SO) $(BUILD)/.test-deps
 	@BUILD=$(BUILD) NERVE=$(abspath $(NERVE)) NERVE_LONG=1 bash tests/run.sh unit integration long $(if $(T),--only $(T))
 
 test-gpu: all $(GPU_BIN) $(TOOL_BIN) $(BUILD)/.gpu-deps
@@ -286,6 +323,18 @@ test-cuda-cpu:
 	  exit 0; fi; \
 	source "$(CUDA_ON_CPU)/env.sh" && \
 	$(MAKE) --no-print-directory CUDA_EMU=1 CUDA_ON_CPU="$(CUDA_ON_CPU)" BUILD=build/cuda-cpu $(if $(T),T=$(T)) test-gpu
+
+# make fuzz [FUZZ_SECONDS=20] [FUZZ=pattern]: installs clang's fuzzer runtime where it
+# is missing (scripts/deps.sh --fuzz), builds every target into build/fuzz, runs each
+# for FUZZ_SECONDS (tests/fuzz/run.sh); a crash, hang, leak or out-of-memory fails it,
+# and the input is saved under build/fuzz/crashes/<target>/.
+FUZZ_SECONDS ?= 20
+fuzz:
+	@bash scripts/deps.sh --fuzz
+	@$(MAKE) --no-print-directory SANITIZE=fuzz CC="$$(bash scripts/fuzz-cc.sh)" fuzz-build
+	@bash tests/fuzz/run.sh build/fuzz $(FUZZ_SECONDS) $(if $(FUZZ),$(FUZZ))
+
+fuzz-build: $(FUZZ_BIN)
 
 bench: all $(BENCH_BIN) $(TOOL_BIN) $(BUILD)/.test-deps
 	@BUILD=$(BUILD) NERVE=$(abspath $(NERVE)) bash bench/run.sh $(if $(B),$(B))

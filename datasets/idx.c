@@ -9,9 +9,16 @@
  * beyond `limit`) so a truncated or overlong file is an error naming the byte
  * offset, never a silent short read. Offsets in messages are positions in the
  * decompressed IDX stream (for raw files, the file itself).
+ *
+ * Nothing is allocated on the header's word: a raw file's length is compared with
+ * what the header claims before any data is read, and a gzip file (whose length
+ * says nothing about its contents) is decompressed in bounded pieces into a
+ * buffer that grows only as data arrives, so a header claiming 166 GB costs a few
+ * kilobytes and ends as "data truncated", naming the header's sizes.
  */
 #include <errno.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -26,6 +33,7 @@ typedef struct {
     gzFile f;
     const char *path;
     int gz;          /* 1: gzip-compressed file */
+    uint64_t size;   /* the file's length in bytes (for a raw file, the stream's) */
     uint64_t off;    /* bytes of the IDX stream consumed so far */
     int cut;         /* 1: the gzip stream ended early ("unexpected end of file") */
 } idx_reader;
@@ -37,6 +45,8 @@ static nv_status reader_open(idx_reader *r, const char *path, nv_error *err) {
     if (!fp) return nv_fail(err, NV_EINPUT, "%s: cannot open: %s", path, strerror(errno));
     unsigned char sig[2] = {0, 0};
     size_t got = fread(sig, 1, 2, fp);
+    struct stat sb;
+    r->size = fstat(fileno(fp), &sb) == 0 ? (uint64_t)sb.st_size : 0;
     fclose(fp);
     r->gz = got == 2 && sig[0] == 0x1f && sig[1] == 0x8b;
     r->f = gzopen(path, "rb");
@@ -134,39 +144,84 @@ static nv_status read_header(idx_reader *r, uint32_t magic, const char *kind, ui
     return NV_OK;
 }
 
-/* Reads `total` data bytes: the first `keep` into `dst`, the rest only checked
- * for presence; then insists the file ends exactly there. `desc` says what the
- * header promised, for the message. */
-static nv_status read_body(idx_reader *r, unsigned char *dst, uint64_t keep, uint64_t total,
+/* The data bytes grow the destination buffer by at most this much at a time. */
+#define IDX_PIECE ((size_t)1 << 20)
+
+static nv_status truncated(const idx_reader *r, uint64_t at, uint64_t end, const char *desc,
+                           nv_error *err) {
+    return nv_fail(err, NV_EINPUT,
+                   "%s: offset %llu: data truncated: the header says %s, so the %s "
+                   "should end at byte %llu, but it ends at byte %llu%s",
+                   r->path, (unsigned long long)at, desc, r->gz ? "decompressed data" : "file",
+                   (unsigned long long)end, (unsigned long long)at,
+                   r->cut ? " (the gzip stream is cut short)" : "");
+}
+
+static nv_status overlong(const idx_reader *r, uint64_t end, const char *desc, nv_error *err) {
+    return nv_fail(err, NV_EINPUT,
+                   "%s: offset %llu: unexpected data after the end: the header says %s, which "
+                   "ends at byte %llu",
+                   r->path, (unsigned long long)end, desc, (unsigned long long)end);
+}
+
+/* A raw file's length must be exactly what the header claims: checked before any
+ * data is read or any memory is sized by the claim. */
+static nv_status check_raw_length(const idx_reader *r, uint64_t total, const char *desc, nv_error *err) {
+    if (r->gz) return NV_OK;
+    const uint64_t end = r->off + total;
+    if (r->size < end) return truncated(r, r->size, end, desc, err);
+    if (r->size > end) return overlong(r, end, desc, err);
+    return NV_OK;
+}
+
+/* Reads `total` data bytes: the first `keep` into *dst (malloc'd here, grown in
+ * pieces of at most IDX_PIECE as the bytes arrive, so its size follows the data,
+ * never the claim), the rest only checked for presence; then insists the file
+ * ends exactly there. `desc` says what the header promised, for the message. */
+static nv_status read_body(idx_reader *r, unsigned char **dst, uint64_t keep, uint64_t total,
                            const char *desc, nv_error *err) {
     const uint64_t start = r->off, end = start + total;
-    size_t got;
-    nv_status st;
-    if (keep > 0) {
-        if ((st = reader_read(r, dst, (size_t)keep, &got, err))) return st;
-        if (got < keep) goto truncated;
+    size_t got, cap = 0;
+    unsigned char *buf = NULL;
+    nv_status st = NV_OK;
+    *dst = NULL;
+    while (r->off - start < keep) {
+        const uint64_t have = r->off - start;
+        if (have == cap) {
+            uint64_t ncap = NV_MIN(keep, NV_MAX((uint64_t)cap * 2, (uint64_t)IDX_PIECE));
+            if (ncap > SIZE_MAX) ncap = SIZE_MAX;
+            unsigned char *nb = realloc(buf, (size_t)ncap);
+            if (!nb) {
+                st = nv_fail(err, NV_ENOMEM, "%s: out of memory after %llu bytes of data", r->path,
+                             (unsigned long long)have);
+                goto done;
+            }
+            buf = nb;
+            cap = (size_t)ncap;
+        }
+        size_t want = (size_t)NV_MIN((uint64_t)(cap - have), (uint64_t)IDX_PIECE);
+        if ((st = reader_read(r, buf + have, want, &got, err))) goto done;
+        if (got < want) {
+            st = truncated(r, r->off, end, desc, err);
+            goto done;
+        }
     }
     unsigned char scratch[1 << 16];
     while (r->off < end) {
         uint64_t want = end - r->off;
         if (want > sizeof scratch) want = sizeof scratch;
-        if ((st = reader_read(r, scratch, (size_t)want, &got, err))) return st;
-        if (got < want) goto truncated;
+        if ((st = reader_read(r, scratch, (size_t)want, &got, err))) goto done;
+        if (got < want) {
+            st = truncated(r, r->off, end, desc, err);
+            goto done;
+        }
     }
-    if ((st = reader_read(r, scratch, 1, &got, err))) return st;
-    if (got > 0)
-        return nv_fail(err, NV_EINPUT,
-                       "%s: offset %llu: unexpected data after the end: the header says %s, which "
-                       "ends at byte %llu",
-                       r->path, (unsigned long long)end, desc, (unsigned long long)end);
-    return NV_OK;
-truncated:
-    return nv_fail(err, NV_EINPUT,
-                   "%s: offset %llu: data truncated: the header says %s, so the %s should end at "
-                   "byte %llu, but it ends at byte %llu%s",
-                   r->path, (unsigned long long)r->off, desc,
-                   r->gz ? "decompressed data" : "file", (unsigned long long)end,
-                   (unsigned long long)r->off, r->cut ? " (the gzip stream is cut short)" : "");
+    if ((st = reader_read(r, scratch, 1, &got, err))) goto done;
+    if (got > 0) st = overlong(r, end, desc, err);
+done:
+    if (st) free(buf);
+    else *dst = buf;
+    return st;
 }
 
 /* nv_idx_load, also reporting the number of samples in the files (before limit). */
@@ -176,7 +231,7 @@ static nv_status idx_load(const char *images_path, const char *labels_path, int6
     nv_status st;
     unsigned char *pix = NULL, *lab = NULL;
     uint32_t idims[3], ldims[1];
-    char desc[160];
+    char desc[160], ldesc[80];
     memset(out, 0, sizeof *out);
     memset(&rl, 0, sizeof rl);
     if ((st = reader_open(&ri, images_path, err))) goto done;
@@ -196,14 +251,13 @@ static nv_status idx_load(const char *images_path, const char *labels_path, int6
         goto done;
     }
     const uint64_t keep = (limit > 0 && (uint64_t)limit < n) ? (uint64_t)limit : n;
-    pix = nv_malloc((size_t)(keep * pixels), err);
-    lab = nv_malloc((size_t)n, err);
-    if (!pix || !lab) { st = NV_ENOMEM; goto done; }
-    snprintf(desc, sizeof desc, "%llu images of %u x %u bytes", (unsigned long long)n, idims[1],
-             idims[2]);
-    if ((st = read_body(&ri, pix, keep * pixels, n * pixels, desc, err))) goto done;
-    snprintf(desc, sizeof desc, "%llu one-byte labels", (unsigned long long)n);
-    if ((st = read_body(&rl, lab, n, n, desc, err))) goto done;
+    snprintf(desc, sizeof desc, "%llu images of %u x %u bytes (sizes at offsets 4..15)",
+             (unsigned long long)n, idims[1], idims[2]);
+    if ((st = check_raw_length(&ri, n * pixels, desc, err))) goto done;
+    snprintf(ldesc, sizeof ldesc, "%llu one-byte labels (count at offset 4)", (unsigned long long)n);
+    if ((st = check_raw_length(&rl, n, ldesc, err))) goto done;
+    if ((st = read_body(&ri, &pix, keep * pixels, n * pixels, desc, err))) goto done;
+    if ((st = read_body(&rl, &lab, n, n, ldesc, err))) goto done;
 
     if ((st = nv_dataset_alloc(out, (int64_t)keep, (int64_t)pixels, err))) goto done;
     /* The label space is the whole file's, so a limited load keeps the same number of

@@ -7,6 +7,9 @@
 #   scripts/deps.sh --gpu    build + what the GPU tests' C programs need (cmocka): the
 #                            GPU machine has no package registry, and its Python
 #                            tests check their own imports
+#   scripts/deps.sh --fuzz   build + what `make fuzz` needs: clang with libFuzzer and
+#                            the sanitizer runtimes (Debian 12: clang-14 and
+#                            libclang-rt-14-dev)
 #   scripts/deps.sh --check  only report ("all found", or what is missing); never install
 #   scripts/deps.sh --list   only print the Debian packages checked (with --test, --gpu)
 #
@@ -16,14 +19,15 @@
 # called. When something is missing: as root, apt-get installs it; otherwise the
 # exact apt-get line is printed and the script fails.
 set -u
-want_test=0; want_gpu=0; check_only=0; list_only=0
+want_test=0; want_gpu=0; want_fuzz=0; check_only=0; list_only=0
 for a in "$@"; do
   case "$a" in
     --test) want_test=1 ;;
     --gpu) want_gpu=1 ;;
+    --fuzz) want_fuzz=1 ;;
     --check) check_only=1 ;;
     --list) list_only=1 ;;
-    *) echo "deps.sh: unknown option '$a' (expected --test, --gpu, --check or --list)" >&2; exit 2 ;;
+    *) echo "deps.sh: unknown option '$a' (expected --test, --gpu, --fuzz, --check or --list)" >&2; exit 2 ;;
   esac
 done
 
@@ -77,6 +81,20 @@ elif [ $want_test = 1 ] || [ $want_gpu = 1 ]; then
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>' | ${CC:-cc} ${NERVE_CPPFLAGS:-} -E -x c - >/dev/null 2>&1 || missing+=(libcmocka-dev)
+fi
+# make fuzz: a clang that links a libFuzzer target with ASan and UBSan. Probed by
+# building one (a clang without libclang-rt-14-dev compiles but cannot link it).
+if [ $want_fuzz = 1 ]; then
+  fuzz_ok=0
+  for c in clang-14 clang; do
+    command -v "$c" >/dev/null 2>&1 || continue
+    ftmp=$(mktemp -d)
+    printf '#include <stdint.h>\n#include <stddef.h>\nint LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) { (void)d; (void)n; return 0; }\n' >"$ftmp/f.c"
+    if "$c" -fsanitize=fuzzer,address,undefined "$ftmp/f.c" -o "$ftmp/f" >/dev/null 2>&1; then fuzz_ok=1; fi
+    rm -rf "$ftmp"
+    [ $fuzz_ok = 1 ] && break
+  done
+  [ $fuzz_ok = 1 ] || missing+=(clang-14 libclang-rt-14-dev)
 fi
 # Fashion-MNIST is data, not a build input: the tests need it, a build only offers it
 # (installed with the rest where apt can, else a note; `nerve data fashion-mnist`

@@ -358,26 +358,44 @@ static nv_status read_unit(const char *path, const char *layer, int64_t unit, nv
     if (fid < 0) return err ? err->status : NV_EINPUT;
     nv_status st = nv_h5_check_format(fid, path, NV_FEATURES_FORMAT, NV_FEATURES_VERSION, NULL, err);
     nv_real *all = NULL, *a = NULL, *m = NULL;
-    int64_t dims[2], dl, v;
+    int64_t dims[2], dl, dml = 0, v, nlo = 0, nhi = 0, nce = 0;
     char obj[256];
     if (st) goto done;
     if ((st = nv_h5_read_attr_i64(fid, "img_h", &v, path, "/", err))) goto done;
-    *ih = (int)v;
+    *ih = v < 0 || v > 4096 ? -1 : (int)v;
     if ((st = nv_h5_read_attr_i64(fid, "img_w", &v, path, "/", err))) goto done;
-    *iw = (int)v;
-    if ((st = nv_h5_read_dataset(fid, "box/lo", H5T_NATIVE_FLOAT, sizeof(nv_real), 1, (void **)lo, &dl, path, err)) ||
-        (st = nv_h5_read_dataset(fid, "box/hi", H5T_NATIVE_FLOAT, sizeof(nv_real), 1, (void **)hi, &dl, path, err)) ||
-        (st = nv_h5_read_dataset(fid, "box/centre", H5T_NATIVE_FLOAT, sizeof(nv_real), 1, (void **)centre, &dl, path, err)))
+    *iw = v < 0 || v > 4096 ? -1 : (int)v;
+    if ((st = nv_h5_read_dataset(fid, "box/lo", H5T_NATIVE_FLOAT, sizeof(nv_real), 1, (void **)lo, &nlo, path, err)) ||
+        (st = nv_h5_read_dataset(fid, "box/hi", H5T_NATIVE_FLOAT, sizeof(nv_real), 1, (void **)hi, &nhi, path, err)) ||
+        (st = nv_h5_read_dataset(fid, "box/centre", H5T_NATIVE_FLOAT, sizeof(nv_real), 1, (void **)centre, &nce, path, err)))
         goto done;
     snprintf(obj, sizeof obj, "layers/%s/inputs", layer);
     if ((st = nv_h5_read_dataset(fid, obj, H5T_NATIVE_FLOAT, sizeof(nv_real), 2, (void **)&all, dims, path, err))) goto done;
     snprintf(obj, sizeof obj, "layers/%s/activations", layer);
     if ((st = nv_h5_read_dataset(fid, obj, H5T_NATIVE_FLOAT, sizeof(nv_real), 1, (void **)&a, &dl, path, err))) goto done;
     snprintf(obj, sizeof obj, "layers/%s/data_max", layer);
-    if ((st = nv_h5_read_dataset(fid, obj, H5T_NATIVE_FLOAT, sizeof(nv_real), 1, (void **)&m, &dl, path, err))) goto done;
+    if ((st = nv_h5_read_dataset(fid, obj, H5T_NATIVE_FLOAT, sizeof(nv_real), 1, (void **)&m, &dml, path, err))) goto done;
     if (unit < 0 || unit >= dims[0]) {
         st = nv_fail(err, NV_EINPUT, "%s: layer %s has %lld units: unit %lld does not exist", path,
                      layer, (long long)dims[0], (long long)unit);
+        goto done;
+    }
+    /* Every array the figure indexes must be as long as the file says: a damaged or
+     * foreign file is refused here, never read past its end. */
+    if (dl != dims[0] || dml != dims[0]) {
+        st = nv_fail(err, NV_EINPUT, "%s: layers/%s/activations and data_max have %lld and %lld values for %lld units",
+                     path, layer, (long long)dl, (long long)dml, (long long)dims[0]);
+        goto done;
+    }
+    if (dims[1] < 1 || nlo != dims[1] || nhi != dims[1] || nce != dims[1]) {
+        st = nv_fail(err, NV_EINPUT, "%s: inputs of %lld values but box/lo, hi, centre of %lld, %lld, %lld: "
+                     "expected the same, at least 1", path, (long long)dims[1], (long long)nlo, (long long)nhi,
+                     (long long)nce);
+        goto done;
+    }
+    if (*ih < 0 || *iw < 0 || *ih > 4096 || *iw > 4096 || (int64_t)*ih * *iw != (*ih ? dims[1] : 0)) {
+        st = nv_fail(err, NV_EINPUT, "%s: attributes img_h %d, img_w %d with inputs of %lld values: expected "
+                     "img_h x img_w = inputs (or both 0: not an image)", path, *ih, *iw, (long long)dims[1]);
         goto done;
     }
     *d = dims[1];
@@ -399,6 +417,8 @@ nv_status nv_features_history(const char *const *h5_paths, const int64_t *epochs
                               nv_error *err) {
     nv_status st = NV_OK;
     const int pad = 8, head = 24;
+    int64_t d0 = 0;
+    int ih0 = 0, iw0 = 0;
     cairo_surface_t *surf = NULL;
     cairo_t *cr = NULL;
     char buf[256];
@@ -408,6 +428,11 @@ nv_status nv_features_history(const char *const *h5_paths, const int64_t *epochs
         int ih = 0, iw = 0;
         double act = 0, dmax = 0;
         st = read_unit(h5_paths[e], layer, unit, &x, &lo, &hi, &centre, &d, &ih, &iw, &act, &dmax, err);
+        if (st == NV_OK && e > 0 && (d != d0 || ih != ih0 || iw != iw0))
+            st = nv_fail(err, NV_EINPUT, "%s: inputs of %lld values (%d x %d) but %s has %lld (%d x %d): "
+                         "expected the same shape in every file", h5_paths[e], (long long)d, ih, iw,
+                         h5_paths[0], (long long)d0, ih0, iw0);
+        if (st == NV_OK && e == 0) d0 = d, ih0 = ih, iw0 = iw;
         if (st == NV_OK) {
             int image = ih > 0;
             int pw = image ? 3 * iw : (int)NV_MAX(6 * d, 72), ph = image ? 3 * ih : 54;

@@ -12,6 +12,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -224,6 +225,11 @@ static nv_status ph_read_point_cloud(ph_text *t, nv_ph_data *d, nv_error *err) {
     nv_status st = ph_read_rows(t, &v, &rows, &lines, &n, err);
     if (st) goto done;
     if ((st = ph_need_points(t->name, n, "points", err))) goto done;
+    if (rows[0] == 0) { /* a line of separators only, such as "," */
+        st = nv_fail(err, NV_EINPUT, "%s:%lld: found no coordinates: expected a point (numbers separated by "
+                     "blanks or commas)", t->name, (long long)lines[0]);
+        goto done;
+    }
     for (int64_t i = 1; i < n; i++)
         if (rows[i] != rows[0]) {
             st = nv_fail(err, NV_EINPUT,
@@ -352,9 +358,16 @@ static int ph_triplet_cmp(const void *a, const void *b) {
     return (x->j > y->j) - (x->j < y->j);
 }
 
+/* Vertices a sparse file may imply without naming them in an edge: the vertex
+ * count is the largest index + 1 (as in Ripser), so one line "1000000000 0 1"
+ * would otherwise make the reader allocate for a billion points before the
+ * engine's memory check. Isolated vertices beyond those the edges name, up to
+ * this many, are accepted. */
+#define PH_SPARSE_MAX_IMPLIED ((int64_t)1 << 20)
+
 static nv_status ph_read_sparse(ph_text *t, nv_ph_data *d, nv_error *err) {
     ph_triplet *tr = NULL;
-    int64_t len = 0, cap = 0, n = 0, entries = 0;
+    int64_t len = 0, cap = 0, n = 0, entries = 0, lines = 0, n_line = 0;
     nv_status st = NV_OK;
     while (ph_next_line(t)) {
         float f[4];
@@ -378,8 +391,11 @@ static nv_status ph_read_sparse(ph_text *t, nv_ph_data *d, nv_error *err) {
             goto done;
         }
         int64_t i = (int64_t)f[0], j = (int64_t)f[1];
-        if (i + 1 > n) n = i + 1;
-        if (j + 1 > n) n = j + 1;
+        lines++;
+        if (NV_MAX(i, j) + 1 > n) {
+            n = NV_MAX(i, j) + 1;
+            n_line = line;
+        }
         if (i == j) continue; /* Ripser ignores the diagonal */
         entries++;
         if (len + 2 > cap) {
@@ -392,7 +408,16 @@ static nv_status ph_read_sparse(ph_text *t, nv_ph_data *d, nv_error *err) {
         tr[len++] = (ph_triplet){j, i, f[2]};
     }
     if ((st = ph_need_points(t->name, n, "edges", err))) goto done;
-    qsort(tr, (size_t)len, sizeof *tr, ph_triplet_cmp);
+    if (n > 2 * lines + PH_SPARSE_MAX_IMPLIED) {
+        st = nv_fail(err, NV_EINPUT,
+                     "%s:%lld: vertex %lld: the file's %lld lines name at most %lld vertices, and an "
+                     "index this large would add %lld isolated ones: expected at most %lld beyond "
+                     "those named (is the index right?)",
+                     t->name, (long long)n_line, (long long)(n - 1), (long long)lines,
+                     (long long)(2 * lines), (long long)(n - 2 * lines), (long long)PH_SPARSE_MAX_IMPLIED);
+        goto done;
+    }
+    if (len > 0) qsort(tr, (size_t)len, sizeof *tr, ph_triplet_cmp);
     for (int64_t k = 1; k < len; k++)
         if (tr[k].i == tr[k - 1].i && tr[k].j == tr[k - 1].j) {
             st = nv_fail(err, NV_EINPUT, "%s: the edge (%lld, %lld) is given twice: expected each pair once",
@@ -467,9 +492,12 @@ static nv_status ph_read_dipha(const char *name, const char *buf, size_t len, nv
             int64_t u = ph_le64(buf + 24 + 8 * (i * n + j));
             double x;
             memcpy(&x, &u, 8);
-            if (isnan(x) || isinf(x) || x < 0)
-                return nv_fail(err, NV_EINPUT, "%s: offset %lld: entry (%lld, %lld) is %g: expected a finite number >= 0",
-                               name, (long long)(24 + 8 * (i * n + j)), (long long)i, (long long)j, x);
+            /* The engine works in float (as Ripser does): a double beyond float's
+             * range would reach it as inf. */
+            if (isnan(x) || isinf(x) || x < 0 || x > FLT_MAX)
+                return nv_fail(err, NV_EINPUT, "%s: offset %lld: entry (%lld, %lld) is %g: expected a finite number >= 0%s",
+                               name, (long long)(24 + 8 * (i * n + j)), (long long)i, (long long)j, x,
+                               x > FLT_MAX && isfinite(x) ? " within float's range" : "");
             if (j < i) d->lower[i * (i - 1) / 2 + j] = (float)x;
         }
     d->n = n;

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "store/h5util.h"
+#include "nerve/dataset.h" /* NV_MAX_CLASSES */
 #include "nerve/parallel.h"
 #include "nerve/pca.h"
 #include "nerve/plot.h"
@@ -343,6 +344,11 @@ static nv_status read_projection(const char *path, const char *layer, const char
     nv_status st = nv_h5_read_dataset(fid, ds, H5T_NATIVE_DOUBLE, sizeof(double), 2, &buf, dims,
                                       path, err);
     H5Fclose(fid);
+    if (st == NV_OK && dims[1] < 1) {
+        free(buf);
+        return nv_fail(err, NV_EINPUT, "file %s: %s has no columns: expected at least one component",
+                       path, ds);
+    }
     if (st == NV_OK) {
         *out = buf;
         *rows = dims[0];
@@ -382,7 +388,13 @@ static nv_status add_split(nv_plot_panel *p, const double *proj, int64_t rows, i
     double *y = nv_malloc((size_t)(m > 0 ? m : 1) * sizeof *y, err);
     nv_status st = (!idx || !x || !y) ? NV_ENOMEM : NV_OK;
     int64_t max_label = 0;
-    for (int64_t i = 0; i < rows; i++) max_label = NV_MAX(max_label, labels[i]);
+    for (int64_t i = 0; i < rows && st == NV_OK; i++) {
+        /* one series per class: a label from a damaged file must not make billions */
+        if (labels[i] < 0 || labels[i] >= NV_MAX_CLASSES)
+            st = nv_fail(err, NV_EINPUT, "label %lld of row %lld: expected 0 .. %d", (long long)labels[i],
+                         (long long)i, NV_MAX_CLASSES - 1);
+        else max_label = NV_MAX(max_label, labels[i]);
+    }
     if (st == NV_OK) nv_run_strided_rows(rows, m, idx);
     for (int64_t c = 0; c <= max_label && st == NV_OK; c++) {
         int64_t cnt = 0;
@@ -473,6 +485,39 @@ static nv_status draw_grid(const model_plan *mp, const char *fig_dir, int max_po
         }
     }
     nv_plot_figure_free(f);
+    return st;
+}
+
+nv_status nv_pca_run_read_output(const char *path, const char *layer, nv_error *err) {
+    nv_h5_quiet();
+    hid_t fid = nv_h5_open_read(path, err);
+    if (fid < 0) return err && err->status ? err->status : NV_EINPUT;
+    int64_t v = 0, k = 0, epoch = 0;
+    nv_status st = nv_h5_check_format(fid, path, NV_PCA_RUN_FORMAT, NV_PCA_RUN_VERSION, &v, err);
+    if (!st) st = nv_h5_read_attr_i64(fid, "k", &k, path, "/", err);
+    if (!st) st = nv_h5_read_attr_i64(fid, "epoch", &epoch, path, "/", err);
+    H5Fclose(fid);
+    double *comps = NULL, *proj = NULL, shown = 0;
+    int64_t kc = 0, d = 0, rows = 0, kp = 0, *labels = NULL;
+    if (!st) st = read_components(path, layer, &comps, &kc, &d, err);
+    nv_plot_figure *f = NULL;
+    if (!st) st = nv_plot_figure_new(1, 1, 200, 200, &f, err);
+    for (int s = 0; s < 2 && !st; s++) {
+        st = read_projection(path, layer, SPLITS[s], &proj, &rows, &kp, err);
+        if (!st) {
+            labels = nv_calloc((size_t)NV_MAX(rows, 1), sizeof *labels, err);
+            if (!labels) st = NV_ENOMEM;
+            for (int64_t i = 0; i < rows && !st; i++) labels[i] = i % 3;
+        }
+        if (!st) st = add_split(nv_plot_figure_panel(f, 0, 0), proj, rows, kp, labels, s, 250, 1, err);
+        free(proj);
+        free(labels);
+        proj = NULL;
+        labels = NULL;
+    }
+    if (!st) st = read_shown_variance(path, layer, &shown, err);
+    nv_plot_figure_free(f);
+    free(comps);
     return st;
 }
 
@@ -581,9 +626,11 @@ nv_status nv_pca_run(const char *run_dir, const nv_pca_run_opts *opts_in, nv_pca
                 wrote |= mp->todo[e];
                 complete &= mp->todo[e] || mp->done[e];
             }
-            char png[4300];
+            /* both formats: a kill between the PNG and the SVG leaves only the first */
+            char png[4300], svg[4300];
             snprintf(png, sizeof png, "%s/pca_grid_%s.png", fig_dir, mp->rm->model);
-            if (complete && (wrote || access(png, F_OK) != 0))
+            snprintf(svg, sizeof svg, "%s/pca_grid_%s.svg", fig_dir, mp->rm->model);
+            if (complete && (wrote || access(png, F_OK) != 0 || access(svg, F_OK) != 0))
                 st = draw_grid(mp, fig_dir, opts.figure_points > 0 ? opts.figure_points : 250,
                                &r.figures, err);
         }

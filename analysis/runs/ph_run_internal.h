@@ -48,6 +48,14 @@ void phr_plan_free(phr_plan *plan);
 nv_status phr_summarize(const phr_plan *plan, const nv_phrun_options *o, int force,
                         nv_phrun_report *rep, nv_error *err);
 
+/* Reads every diagram of one diagram file as the summary step does, and computes
+ * what it computes of them (total persistence, entropy, Betti numbers, and the
+ * bottleneck and Wasserstein distances of consecutive diagrams); *ndiagrams (may be
+ * NULL) gets how many groups it held. NV_EINPUT naming the file for anything
+ * malformed. For tests/fuzz/fuzz_h5_diagrams.c: the reading and numbers the
+ * summary step makes of a file, one file at a time. */
+nv_status phr_read_diagram_file(const char *file, int64_t *ndiagrams, nv_error *err);
+
 /* Group names of a diagram file: "class_<c>" or "all"; in CSVs "<c>" or "all". */
 #define PHR_ALL_CLASSES "all"
 

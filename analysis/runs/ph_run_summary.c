@@ -153,9 +153,8 @@ static int cmp_cls(const void *a, const void *b) {
     return (u > v) - (u < v);
 }
 
-/* Reads one diagram file (already known to exist) into entries. */
-static nv_status read_file(const phr_plan *plan, int item, phr_entries *es, nv_error *err) {
-    const char *file = plan->items[item].out_path;
+/* Reads one diagram file (already known to exist) into entries of plan item `item`. */
+static nv_status read_file(const char *file, int item, phr_entries *es, nv_error *err) {
     nv_h5_quiet();
     hid_t fid = nv_h5_open_read(file, err);
     if (fid < 0) return err && err->status ? err->status : NV_EINPUT;
@@ -202,6 +201,29 @@ static nv_status read_file(const phr_plan *plan, int item, phr_entries *es, nv_e
     nv_h5_free_strs(layers, nl);
     nv_h5_free_strs(splits, ns);
     H5Fclose(fid);
+    return st;
+}
+
+nv_status phr_read_diagram_file(const char *file, int64_t *ndiagrams, nv_error *err) {
+    phr_entries es = {0};
+    nv_status st = read_file(file, 0, &es, err);
+    /* What the summary computes of each diagram, and the distances between the
+     * diagrams of consecutive layers (here: consecutive entries). */
+    for (int64_t i = 0; i < es.n && !st; i++) {
+        const phr_entry *e = &es.e[i];
+        for (int d = 0; d < e->ndims && !st; d++) {
+            double tp, ent, bn, w1;
+            st = nv_diagram_total_persistence(&e->dc[d], 1.0, INFINITY, &tp, err);
+            if (!st) st = nv_diagram_entropy(&e->dc[d], INFINITY, 0, &ent, err);
+            (void)nv_diagram_betti_at(&e->dg[d], e->scale);
+            if (!st && i > 0 && d < es.e[i - 1].ndims) {
+                st = nv_diagram_bottleneck(&es.e[i - 1].dc[d], &e->dc[d], &bn, err);
+                if (!st) st = nv_diagram_wasserstein(&es.e[i - 1].dc[d], &e->dc[d], 1.0, &w1, err);
+            }
+        }
+    }
+    if (ndiagrams) *ndiagrams = es.n;
+    entries_free(&es);
     return st;
 }
 
@@ -543,7 +565,8 @@ nv_status phr_summarize(const phr_plan *plan, const nv_phrun_options *o, int for
     snprintf(distances, sizeof distances, "%s/distances.csv", plan->ph_dir);
     snprintf(chart, sizeof chart, "%s/betti_chart.png", plan->fig_dir);
     snprintf(calib, sizeof calib, "%s/calibration.json", plan->ph_dir);
-    /* Up to date when every output is newer than every diagram file. */
+    /* Up to date when every output is newer than every diagram file (summary.csv is
+     * written last, after the figures). */
     int64_t newest = 0, n_exist = 0;
     for (int64_t i = 0; i < plan->n; i++) {
         int64_t t = nv_file_mtime_ns(plan->items[i].out_path);
@@ -565,10 +588,9 @@ nv_status phr_summarize(const phr_plan *plan, const nv_phrun_options *o, int for
     nv_status st = NV_OK;
     for (int64_t i = 0; i < plan->n && !st; i++) {
         if (!nv_file_mtime_ns(plan->items[i].out_path)) continue; /* another task's, not done yet */
-        st = read_file(plan, (int)i, &es, err);
+        st = read_file(plan->items[i].out_path, (int)i, &es, err);
     }
     if (!st) st = nv_mkdirs(plan->ph_dir, err);
-    if (!st) st = write_summary(plan, &es, summary, err);
     if (!st && o->on_event) {
         nv_phrun_event ev = {.kind = NV_PHRUN_EV_SUMMARY, .text = "bottleneck and Wasserstein distances"};
         o->on_event(o->ctx, &ev);
@@ -588,6 +610,10 @@ nv_status phr_summarize(const phr_plan *plan, const nv_phrun_options *o, int for
                                         err);
         }
     }
+    /* summary.csv last: it marks the step done (the up-to-date test above reads its
+     * time), so a step stopped part-way through the figures (a full disk, a kill)
+     * is redone by the next call instead of leaving them missing. */
+    if (!st) st = write_summary(plan, &es, summary, err);
     if (!st) rep->summary_written = 1;
     entries_free(&es);
     return st;

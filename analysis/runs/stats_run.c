@@ -381,7 +381,9 @@ static nv_status write_nd(hid_t loc, const char *name, hid_t ftype, hid_t mtype,
     nv_status st = NV_OK;
     if (ds < 0 || H5Dwrite(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
         st = nv_h5_fail(err, NV_EIO, file, name, "cannot write the dataset");
-    if (ds >= 0) H5Dclose(ds);
+    /* the data may reach the file only on close (HDF5's sieve buffer) */
+    if (ds >= 0 && H5Dclose(ds) < 0 && st == NV_OK)
+        st = nv_h5_fail(err, NV_EIO, file, name, "cannot write the dataset (on close)");
     H5Sclose(sp);
     H5Pclose(dcpl);
     return st;

@@ -161,6 +161,13 @@ nv_status nv_pca_run(const char *run_dir, const nv_pca_run_opts *opts, nv_pca_ru
 nv_status nv_matrix_read(const char *spec, nv_real **out, int64_t *rows, int64_t *cols,
                          nv_error *err);
 
+/* Reads one output file of `nerve pca RUN` the way the stage reads its earlier
+ * outputs: the parameters a rerun compares, one layer's components (the next
+ * epoch's alignment), its projections of both splits and variance ratios (the
+ * figure, drawn into a figure that is not saved). NV_EINPUT naming the file for
+ * anything malformed. For tests and tests/fuzz/fuzz_h5_pca.c. */
+nv_status nv_pca_run_read_output(const char *path, const char *layer, nv_error *err);
+
 /* --- nerve stats RUN -------------------------------------------------------------- */
 typedef struct {
     int64_t twonn_points;    /* TwoNN on at most this many rows per split (strided); 0 means 2000 */

@@ -42,9 +42,14 @@ int nv_cli_report(const char *verb, const nv_error *err) {
         memmove(at + 2, at + strlen(pat), strlen(at + strlen(pat)) + 1);
     fprintf(stderr, "nerve %s: %s\n", verb, clean);
     if (!err) return 1;
+    /* Exit status (README "Exit status"): 2 when a file could not be used, whether
+     * read (bad input) or written (a full disk, an I/O error, no permission): the
+     * message names the file, nothing is left half-written, and rerunning once the
+     * file or the disk is fixed continues where the run stopped. */
     switch (err->status) {
     case NV_OK: return 0;
     case NV_EINPUT: return 2;
+    case NV_EIO: return 2;
     case NV_ENOMEM: return 1;
     case NV_EINTERRUPTED: return 130;
     case NV_ENODEVICE: return 69; /* sysexits' EX_UNAVAILABLE: scripts can tell "no GPU here" */

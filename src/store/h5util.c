@@ -19,9 +19,31 @@ void nv_h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
  * actual cause ("unable to open file", "can't read data"...), which says the most. */
 static herr_t first_desc(unsigned n, const H5E_error2_t *e, void *data) {
     char *buf = data;
-    if (n == 0 && e->desc) snprintf(buf, 256, "%s", e->desc);
+    if (n != 0 || !e->desc) return 0;
+    /* The file drivers' messages are long and multi-line ("file write failed: time
+     * = ..., filename = ..., errno = 28, error message = 'No space left on device',
+     * ..."): keep what they say and the system's reason, on one line. */
+    const char *why = strstr(e->desc, "error message = '");
+    const char *colon = strchr(e->desc, ':');
+    if (why && colon && colon < why) {
+        why += strlen("error message = '");
+        const char *end = strchr(why, '\'');
+        snprintf(buf, 256, "%.*s: %.*s", (int)(colon - e->desc), e->desc, (int)(end ? end - why : 80), why);
+    } else {
+        snprintf(buf, 256, "%s", e->desc);
+        for (char *c = buf; *c; c++)
+            if (*c == '\n') *c = ' ';
+    }
     return 0;
 }
+
+/* HDF5 closes every file still open when the process exits (H5_term_library). A
+ * file whose close failed (a full disk under its last write) stays half-closed,
+ * and closing it again there crashes inside libhdf5 1.10.8. nerve closes what it
+ * opens and removes a temporary whose close failed, so nothing is lost by letting
+ * the process end without HDF5's own clean-up; it must be asked before HDF5's
+ * first use, hence a constructor. */
+__attribute__((constructor)) static void nv_h5_no_atexit(void) { H5dont_atexit(); }
 
 nv_status nv_h5_fail(nv_error *err, nv_status status, const char *file, const char *object,
                      const char *fmt, ...) {
@@ -61,7 +83,10 @@ hid_t nv_h5_create_temp(const char *final_path, char **tmp_path, nv_error *err) 
      * smaller than the 1.8-compatible default. */
     H5Pset_libver_bounds(fapl, H5F_LIBVER_V110, H5F_LIBVER_V110);
     hid_t fid = H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, fapl);
-    if (fid < 0) nv_h5_fail(err, NV_EIO, tmp, NULL, "cannot create the temporary file for %s", final_path);
+    if (fid < 0) {
+        nv_h5_fail(err, NV_EIO, final_path, NULL, "cannot create its temporary file %s", tmp);
+        unlink(tmp); /* H5Fcreate may fail after creating it (its first write) */
+    }
     H5Pclose(fapl);
     H5Pclose(fcpl);
     if (fid < 0) {
@@ -74,6 +99,10 @@ hid_t nv_h5_create_temp(const char *final_path, char **tmp_path, nv_error *err) 
 
 void nv_h5_discard_temp(hid_t fid, const char *tmp_path) {
     if (fid >= 0) H5Fclose(fid);
+    /* Closing a file whose writes fail fails too, and leaves its messages on this
+     * thread's HDF5 error stack, which nothing else would clear (HDF5's clean-up
+     * at exit is off, nv_h5_no_atexit): the error has already been reported. */
+    H5Eclear2(H5E_DEFAULT);
     if (tmp_path) unlink(tmp_path);
 }
 
@@ -88,12 +117,12 @@ nv_status nv_h5_finish_temp(hid_t fid, char *tmp_path, const char *final_path, n
 nv_status nv_h5_commit_temp(hid_t fid, const char *tmp_path, const char *final_path,
                             nv_error *err) {
     if (H5Fflush(fid, H5F_SCOPE_GLOBAL) < 0) {
-        nv_h5_fail(err, NV_EIO, tmp_path, NULL, "flush failed");
+        nv_h5_fail(err, NV_EIO, final_path, NULL, "cannot write it (flush of %s failed)", tmp_path);
         nv_h5_discard_temp(fid, tmp_path);
         return err ? err->status : NV_EIO;
     }
     if (H5Fclose(fid) < 0) {
-        nv_h5_fail(err, NV_EIO, tmp_path, NULL, "close failed");
+        nv_h5_fail(err, NV_EIO, final_path, NULL, "cannot write it (close of %s failed)", tmp_path);
         unlink(tmp_path);
         return err ? err->status : NV_EIO;
     }
@@ -220,7 +249,8 @@ nv_status nv_h5_read_attr_str(hid_t loc, const char *name, char **out, const cha
         *out = strdup(v ? v : "");
         H5free_memory(v);
     } else {
-        size_t n = H5Tget_size(ft);
+        size_t n = H5Tget_size(ft), bytes = 0;
+        if ((st = nv_h5_check_extent(a, sp, n ? n : 1, 1, &bytes, file, object, err))) goto done;
         mt = H5Tcopy(H5T_C_S1);
         H5Tset_size(mt, n + 1);
         H5Tset_strpad(mt, H5T_STR_NULLTERM);
@@ -319,6 +349,9 @@ nv_status nv_h5_read_attr_strs(hid_t loc, const char *name, char ***out, int64_t
                      file, object ? object : "/", name);
         goto done;
     }
+    size_t bytes = 0;
+    /* each string takes at least a 16-byte heap reference in the file */
+    if ((st = nv_h5_check_extent(a, sp, 16, 1, &bytes, file, object, err))) goto done;
     mt = H5Tcopy(H5T_C_S1);
     H5Tset_size(mt, H5T_VARIABLE);
     H5Tset_cset(mt, H5Tget_cset(ft));
@@ -396,6 +429,44 @@ hid_t nv_h5_open_read(const char *path, nv_error *err) {
     return fid;
 }
 
+/* --- sizes claimed by a file ------------------------------------------------------ */
+nv_status nv_h5_check_extent(hid_t obj, hid_t space, size_t elem_size, int attribute, size_t *bytes,
+                             const char *file, const char *object, nv_error *err) {
+    *bytes = 0;
+    int rank = H5Sget_simple_extent_ndims(space);
+    if (rank < 0 || rank > H5S_MAX_RANK)
+        return nv_h5_fail(err, NV_EINPUT, file, object, "cannot read the shape");
+    hsize_t d[H5S_MAX_RANK];
+    if (rank > 0 && H5Sget_simple_extent_dims(space, d, NULL) < 0)
+        return nv_h5_fail(err, NV_EINPUT, file, object, "cannot read the shape");
+    size_t n = elem_size;
+    char shape[160] = "";
+    for (int i = 0; i < rank; i++) {
+        size_t len = strlen(shape);
+        snprintf(shape + len, sizeof shape - len, "%s%llu", i ? " x " : "", (unsigned long long)d[i]);
+        if (d[i] > SIZE_MAX || __builtin_mul_overflow(n, (size_t)d[i], &n))
+            return nv_fail(err, NV_EINPUT, "file %s: object %s: shape %s: more bytes than an address "
+                           "space holds", file, object ? object : "/", shape);
+    }
+    if (H5Sget_simple_extent_type(space) == H5S_NULL) n = 0;
+    /* The file's length: what it can hold, whatever its headers claim. */
+    hsize_t fsize = 0;
+    hid_t fid = H5Iget_file_id(obj);
+    if (fid >= 0) {
+        if (H5Fget_filesize(fid, &fsize) < 0) fsize = 0;
+        H5Fclose(fid);
+    }
+    H5Eclear2(H5E_DEFAULT);
+    const unsigned long long limit = attribute ? (unsigned long long)fsize + 64
+                                               : (unsigned long long)fsize * NV_H5_MAX_RATIO + (1u << 20);
+    if ((unsigned long long)n > limit)
+        return nv_fail(err, NV_EINPUT, "file %s: object %s: shape %s of %zu-byte values is %zu bytes, more "
+                       "than the %llu-byte file can hold%s", file, object ? object : "/", shape, elem_size, n,
+                       (unsigned long long)fsize, attribute ? "" : " even compressed");
+    *bytes = n;
+    return NV_OK;
+}
+
 /* --- datasets ------------------------------------------------------------------- */
 /* Rows per chunk: about 1 MiB per chunk (HDF5's default chunk cache holds one),
  * at most 4096 rows, at least one. */
@@ -434,7 +505,11 @@ nv_status nv_h5_write_dataset(hid_t loc, const char *name, hid_t file_type, hid_
         st = nv_h5_fail(err, NV_EIO, file, name, "cannot create dataset");
     else if (n > 0 && H5Dwrite(ds, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
         st = nv_h5_fail(err, NV_EIO, file, name, "cannot write %lld values", (long long)n);
-    if (ds >= 0) H5Dclose(ds);
+    /* HDF5 keeps a small contiguous dataset's data in its sieve buffer and writes
+     * it when the dataset is closed: a failed write shows only here (ignoring it
+     * published a checkpoint with missing data after a single EIO). */
+    if (ds >= 0 && H5Dclose(ds) < 0 && st == NV_OK)
+        st = nv_h5_fail(err, NV_EIO, file, name, "cannot write %lld values (on close)", (long long)n);
     H5Sclose(space);
     H5Pclose(dcpl);
     return st;
@@ -458,12 +533,24 @@ nv_status nv_h5_read_dataset(hid_t loc, const char *name, hid_t mem_type, size_t
         goto done;
     }
     H5Sget_simple_extent_dims(sp, d, NULL);
+    size_t bytes = 0;
+    hid_t ft = H5Dget_type(ds);
+    size_t fsz = ft >= 0 ? H5Tget_size(ft) : 0;
+    if (ft >= 0) H5Tclose(ft);
+    /* What the file claims is checked against what it can hold (in its own element
+     * size) before the allocation (in the memory type's, which cannot overflow once
+     * the file's has not: no type nerve reads into is over 8 times a 1-byte one). */
+    if ((st = nv_h5_check_extent(ds, sp, fsz ? fsz : 1, 0, &bytes, file, name, err))) goto done;
     size_t n = 1;
     for (int i = 0; i < r; i++) {
         n *= (size_t)d[i];
         dims[i] = (int64_t)d[i];
     }
-    void *buf = nv_malloc(n * elem_size, err);
+    if (n > SIZE_MAX / elem_size) {
+        st = nv_fail(err, NV_EINPUT, "file %s: object %s: %zu values: more than memory can address", file, name, n);
+        goto done;
+    }
+    void *buf = nv_malloc(n > 0 ? n * elem_size : 1, err);
     if (!buf) {
         st = NV_ENOMEM;
         goto done;

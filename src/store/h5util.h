@@ -102,6 +102,18 @@ nv_status nv_h5_check_format(hid_t fid, const char *file, const char *expected, 
  * exist or is not HDF5. */
 hid_t nv_h5_open_read(const char *path, nv_error *err);
 
+/* --- sizes claimed by a file ------------------------------------------------------ */
+/* Bytes the data of `space` take in elements of elem_size bytes, into *bytes, checked
+ * before anything is allocated for them: the product must not overflow, and must
+ * not exceed what the file that holds `obj` can store. For a dataset that is its
+ * length times NV_H5_MAX_RATIO (deflate's largest ratio is about 1032:1, so any
+ * honest dataset passes, while a header claiming terabytes in a small file does
+ * not); an attribute (`attribute` = 1) is stored uncompressed in the object header,
+ * so its own length bounds it. NV_EINPUT naming the file and the object otherwise. */
+#define NV_H5_MAX_RATIO 1100
+nv_status nv_h5_check_extent(hid_t obj, hid_t space, size_t elem_size, int attribute, size_t *bytes,
+                             const char *file, const char *object, nv_error *err);
+
 /* --- datasets ---------------------------------------------------------------- */
 /* Creates and writes a dataset of rank 1 to 4 (dims[0] rows) of `mem_type` data
  * stored as `file_type`. compress = 1..9: chunked by rows (a row is everything

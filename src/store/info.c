@@ -88,7 +88,9 @@ static json_t *attr_value(hid_t a) {
     int scalar = H5Sget_simple_extent_type(sp) == H5S_SCALAR;
     H5T_class_t c = H5Tget_class(t);
     json_t *out = NULL;
-    if (n < 0 || n > ATTR_CAP) {
+    size_t bytes = 0, esz = H5Tget_size(t);
+    /* a shape or string size beyond what the file can hold is shown, not allocated */
+    if (n < 0 || n > ATTR_CAP || nv_h5_check_extent(a, sp, esz ? esz : 1, 1, &bytes, "", NULL, NULL) != NV_OK) {
         char tb[64];
         char s[128];
         snprintf(s, sizeof s, "<%lld values of %s>", (long long)n, type_name(t, tb, sizeof tb));

@@ -74,7 +74,10 @@ static nv_status hash_dataset(hid_t ds, nv_hash_alg alg, const char *file, const
         st = nv_h5_fail(err, NV_EINPUT, file, name, "cannot read the shape");
         goto done;
     }
+    size_t bytes = 0;
     if (H5Tis_variable_str(type) > 0) {
+        /* a string takes at least a 16-byte heap reference in the file */
+        if ((st = nv_h5_check_extent(ds, space, 16, 0, &bytes, file, name, err))) goto done;
         st = hash_vlen_strings(ds, space, npoints, &s, file, name, err);
         goto done;
     }
@@ -83,6 +86,8 @@ static nv_status hash_dataset(hid_t ds, nv_hash_alg alg, const char *file, const
         goto done;
     }
     size_t tsize = H5Tget_size(type);
+    /* the buffers below are sized by the shape: checked against the file first */
+    if ((st = nv_h5_check_extent(ds, space, tsize ? tsize : 1, 0, &bytes, file, name, err))) goto done;
     if (npoints == 0) goto done;
     if (rank == 0) {
         buf = malloc(tsize);
@@ -348,6 +353,15 @@ static int is_virtual(const char *path, const char *name) {
     return v;
 }
 
+/* A path the record names is joined to the run directory: it must stay inside
+ * (relative, no ".." component), or verify would read any file of the system. */
+static int inside(const char *rel) {
+    if (!*rel || rel[0] == '/') return 0;
+    for (const char *s = rel; *s; s++)
+        if (s[0] == '.' && s[1] == '.' && (s == rel || s[-1] == '/') && (s[2] == '/' || !s[2])) return 0;
+    return 1;
+}
+
 nv_status nv_run_hashes_verify(const char *run_dir, int64_t *nfiles, int64_t *ndatasets, nv_error *err) {
     char path[4096];
     snprintf(path, sizeof path, "%s/hashes.json", run_dir);
@@ -380,6 +394,11 @@ nv_status nv_run_hashes_verify(const char *run_dir, int64_t *nfiles, int64_t *nd
     json_t *want;
     json_object_foreach(files, rel, want) {
         char full[8192];
+        if (!inside(rel) || !json_is_object(want)) {
+            st = nv_fail(err, NV_EINPUT, "%s: files: \"%s\": expected a path inside the run directory "
+                         "holding an object of dataset hashes", path, rel);
+            goto done;
+        }
         snprintf(full, sizeof full, "%s/%s", run_dir, rel);
         if (access(full, F_OK) != 0) {
             st = nv_fail(err, NV_EINPUT, "%s: the file is missing (recorded in hashes.json)", full);

@@ -484,6 +484,13 @@ nv_status nv_sweep_index_load(const char *dir, nv_sweep_index **out, nv_error *e
     }
     ix->ntasks = (int64_t)json_array_size(tasks);
     ix->nconfigs = json_integer_value(json_object_get(root, "nconfigs"));
+    /* collect sizes its tables by nconfigs: every configuration has a task, so
+     * there are at most as many as tasks (a claim of 10^15 is refused here) */
+    if (ix->nconfigs < 1 || ix->nconfigs > NV_MAX(ix->ntasks, 1)) {
+        st = nv_fail(err, NV_EINPUT, "%s: nconfigs %lld: expected 1 .. %lld (the number of tasks)", path,
+                     (long long)ix->nconfigs, (long long)NV_MAX(ix->ntasks, 1));
+        goto done;
+    }
     ix->tasks = calloc((size_t)NV_MAX(ix->ntasks, 1), sizeof *ix->tasks);
     if (!ix->tasks) {
         st = nv_fail(err, NV_ENOMEM, "out of memory");
@@ -493,9 +500,13 @@ nv_status nv_sweep_index_load(const char *dir, nv_sweep_index **out, nv_error *e
         json_t *o = json_array_get(tasks, (size_t)t), *labels = json_object_get(o, "labels");
         nv_sweep_task *k = &ix->tasks[t];
         const char *name = json_string_value(json_object_get(o, "name"));
-        if (!name || strlen(name) >= sizeof k->name || strchr(name, '/') || !json_is_array(labels) ||
+        /* Task names become directory names (DIR/tasks/<name>): digits only, as
+         * nv_sweep_task_name makes them, so none can be "..", "." or a path. */
+        int digits = name && *name && strspn(name, "0123456789") == strlen(name);
+        if (!digits || strlen(name) >= sizeof k->name || !json_is_array(labels) ||
             (int)json_array_size(labels) != ix->naxes) {
-            st = nv_fail(err, NV_EINPUT, "%s: task %lld is malformed", path, (long long)t);
+            st = nv_fail(err, NV_EINPUT, "%s: tasks[%lld]: expected a \"name\" of digits (like \"0007\") and "
+                         "\"labels\", a list of %d strings", path, (long long)t, ix->naxes);
             goto done;
         }
         snprintf(k->name, sizeof k->name, "%s", name);

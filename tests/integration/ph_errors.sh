@@ -65,6 +65,21 @@ printf 'abc' >"$tmp/bin.bin"
 expect_fail 2 "bin.bin: found 3 bytes: expected a multiple of 4" --format binary "$tmp/bin.bin"
 printf 'not a dipha file at all, no no no' >"$tmp/d.dipha"
 expect_fail 2 "d.dipha: offset 0: found magic .*expected 8067171840" --format dipha "$tmp/d.dipha"
+# Issue 21, found by fuzzing (tests/fuzz/regressions/): a sparse file whose one line
+# names vertex 10^9 (Ripser's vertex count is the largest index + 1: a billion
+# points allocated before any check), a DIPHA double beyond float's range (reached
+# the engine as inf), a point cloud of separators only (no coordinates), a sparse
+# file of diagonal entries only (was a qsort of NULL).
+printf '1000000000 0 1\n' >"$tmp/far.txt"
+expect_fail 2 "far.txt:1: vertex 1000000000: the file's 1 lines name at most 2 vertices" --format sparse "$tmp/far.txt"
+/usr/bin/python3 -c "
+import struct, sys
+sys.stdout.buffer.write(struct.pack('<qqq', 8067171840, 7, 2) + struct.pack('<4d', 0, 1e300, 1e300, 0))" >"$tmp/big.dipha"
+expect_fail 2 "big.dipha: offset 32: entry \(0, 1\) is 1e\+300: expected a finite number >= 0 within float's range" --format dipha "$tmp/big.dipha"
+printf ' ,\n,\n' >"$tmp/commas.txt"
+expect_fail 2 "commas.txt:1: found no coordinates" --format point-cloud "$tmp/commas.txt"
+printf '1 1 0\n0 0 0\n' >"$tmp/diag-only.txt"
+expect_ok --format sparse "$tmp/diag-only.txt"
 printf '0 0\n1 0\n0 1\n' >"$tmp/ok.txt"
 expect_fail 2 "option --modulus: found 4: expected a prime" --format point-cloud --modulus 4 "$tmp/ok.txt"
 expect_fail 2 "option --format: found 'csv'" --format csv "$tmp/ok.txt"

@@ -153,6 +153,52 @@ static void test_idx_bad(void **state) {
     write_idx(img, lab, 4, 4, 0, 16 + 24 + 5, 0);
     nv_error_clear(&err);
     expect_fail(nv_idx_load(img, lab, 0, &ds, &err), &err, "after the end");
+    /* Issue 21: a header claiming 20 x 4 x 2080374788 pixels (166 GB) in a small gzip
+     * file: refused as truncated data naming the header's sizes, without allocating
+     * what the header claims (that was "out of memory", exit 1). Raw too, and a
+     * smaller false claim (60000 x 28 x 28) the same way. */
+    for (int gz = 0; gz < 2; gz++) {
+        const uint32_t claims[2][3] = {{20, 4, 2080374788u}, {60000, 28, 28}};
+        for (int c = 0; c < 2; c++) {
+            unsigned char h[64] = {0};
+            put32(h, 0x803);
+            put32(h + 4, claims[c][0]);
+            put32(h + 8, claims[c][1]);
+            put32(h + 12, claims[c][2]);
+            write_bytes(img, h, sizeof h, gz);
+            unsigned char l[8 + 60000];
+            put32(l, 0x801);
+            put32(l + 4, claims[c][0]);
+            for (uint32_t i = 0; i < claims[c][0]; i++) l[8 + i] = (unsigned char)(i % 3);
+            write_bytes(lab, l, 8 + claims[c][0], gz);
+            nv_error_clear(&err);
+            expect_fail(nv_idx_load(img, lab, 0, &ds, &err), &err, "data truncated");
+            char want[128];
+            snprintf(want, sizeof want, "the header says %u images of %u x %u bytes", claims[c][0],
+                     claims[c][1], claims[c][2]);
+            if (!strstr(err.msg, want) || !strstr(err.msg, img) || !strstr(err.msg, "offset 64"))
+                fail_msg("gz %d claim %d: %s", gz, c, err.msg);
+        }
+    }
+    /* both files claiming 4 billion one-pixel samples, holding 4 */
+    {
+        unsigned char h[20], l[12];
+        put32(h, 0x803);
+        put32(h + 4, 0xfffffff0u);
+        put32(h + 8, 1);
+        put32(h + 12, 1);
+        memcpy(h + 16, "\0\1\2\3", 4);
+        put32(l, 0x801);
+        put32(l + 4, 0xfffffff0u);
+        memcpy(l + 8, "\0\1\2\3", 4);
+        for (int gz = 0; gz < 2; gz++) {
+            write_bytes(img, h, sizeof h, gz);
+            write_bytes(lab, l, sizeof l, gz);
+            nv_error_clear(&err);
+            expect_fail(nv_idx_load(img, lab, 0, &ds, &err), &err, "data truncated");
+            assert_non_null(strstr(err.msg, "4294967280 images of 1 x 1"));
+        }
+    }
     /* bad magic */
     write_bytes(img, "\x12\x34\x08\x03\0\0\0\1\0\0\0\1\0\0\0\1\0", 17, 0);
     nv_error_clear(&err);
@@ -302,6 +348,25 @@ static void test_h5_import(void **state) {
     nv_error_clear(&err);
     expect_fail(nv_h5_import(p, "x", "y", &ds, &err), &err, "element 2");
     y[2] = 1;
+    /* Issue 21: a dataset whose shape claims far more than the file holds (a chunked
+     * dataset of 10^9 x 1000 floats, never written: a few kilobytes on disk) is
+     * refused before anything is allocated for it, naming the file and the dataset. */
+    {
+        hid_t f = H5Fcreate(p, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+        hsize_t big[2] = {1000000000ull, 1000}, chunk[2] = {64, 1000}, n1 = 1000000000ull;
+        hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+        H5Pset_chunk(dcpl, 2, chunk);
+        hid_t sp = H5Screate_simple(2, big, NULL), sp1 = H5Screate_simple(1, &n1, NULL);
+        hid_t dx = H5Dcreate2(f, "x", H5T_IEEE_F32LE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+        H5Pset_chunk(dcpl, 1, chunk);
+        hid_t dy = H5Dcreate2(f, "y", H5T_STD_I64LE, sp1, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+        assert_true(f >= 0 && dx >= 0 && dy >= 0);
+        H5Dclose(dx), H5Dclose(dy), H5Sclose(sp), H5Sclose(sp1), H5Pclose(dcpl), H5Fclose(f);
+        nv_error_clear(&err);
+        expect_fail(nv_h5_import(p, "x", "y", &ds, &err), &err, "more than the");
+        assert_non_null(strstr(err.msg, "shape 1000000000 x 1000"));
+        assert_non_null(strstr(err.msg, p));
+    }
     /* not an HDF5 file at all */
     write_text(path_in("not.h5"), "hello");
     nv_error_clear(&err);

@@ -169,6 +169,54 @@ static void test_hash_memo(void **state) {
     nv_hash_memo_free(m);
 }
 
+static void write_text_file(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* Issue 21 (found by fuzzing, tests/fuzz/regressions/): readers that join a name
+ * from the file to a directory refuse names that leave it. */
+static void test_paths_stay_inside(void **state) {
+    (void)state;
+    char run[300], path[400];
+    snprintf(run, sizeof run, "%s/escape", g_dir);
+    mkdir(run, 0755);
+    snprintf(path, sizeof path, "%s/hashes.json", run);
+    const char *outside[] = {"../escape/x.h5", "/etc/hostname", "a/../../x.h5", ".."};
+    for (size_t i = 0; i < sizeof outside / sizeof *outside; i++) {
+        char text[600];
+        snprintf(text, sizeof text, "{\"algorithm\": \"xxh3-128 of each dataset's raw data as stored\", "
+                 "\"format\": \"nerve-hashes\", \"format_version\": 2, \"files\": {\"%s\": {}}}", outside[i]);
+        write_text_file(path, text);
+        nv_error err = {0};
+        assert_int_equal(nv_run_hashes_verify(run, NULL, NULL, &err), NV_EINPUT);
+        if (!strstr(err.msg, "expected a path inside the run directory")) fail_msg("%s: %s", outside[i], err.msg);
+    }
+    /* sweep.json: a task named ".." would make DIR/tasks/../run the task's run */
+    snprintf(path, sizeof path, "%s/sweep.json", run);
+    const char *names[] = {"..", ".", "", "0001/../..", "a b"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        char text[600];
+        snprintf(text, sizeof text, "{\"format\": \"nerve-sweep\", \"format_version\": 1, \"nconfigs\": 1, "
+                 "\"axes\": [], \"tasks\": [{\"name\": \"%s\", \"config\": 0, \"seed\": 1, \"labels\": []}]}",
+                 names[i]);
+        write_text_file(path, text);
+        nv_sweep_index *ix = NULL;
+        nv_error err = {0};
+        assert_int_equal(nv_sweep_index_load(run, &ix, &err), NV_EINPUT);
+        if (!strstr(err.msg, "tasks[0]: expected a \"name\" of digits")) fail_msg("%s: %s", names[i], err.msg);
+    }
+    /* a configuration count that sizes nerve collect's tables: at most the tasks */
+    write_text_file(path, "{\"format\": \"nerve-sweep\", \"format_version\": 1, \"nconfigs\": 1000000000000000, "
+                    "\"axes\": [], \"tasks\": [{\"name\": \"0000\", \"config\": 0, \"seed\": 1, \"labels\": []}]}");
+    nv_sweep_index *ix = NULL;
+    nv_error err = {0};
+    assert_int_equal(nv_sweep_index_load(run, &ix, &err), NV_EINPUT);
+    assert_non_null(strstr(err.msg, "nconfigs 1000000000000000: expected 1 .. 1"));
+}
+
 static void test_key_kinds(void **state) {
     (void)state;
     assert_int_equal(nv_config_key_kind("models"), 0);
@@ -273,6 +321,7 @@ int main(void) {
         cmocka_unit_test(test_hash_vectors),
         cmocka_unit_test(test_hash_copy),
         cmocka_unit_test(test_hash_memo),
+        cmocka_unit_test(test_paths_stay_inside),
         cmocka_unit_test(test_key_kinds),
         cmocka_unit_test(test_expansion),
         cmocka_unit_test(test_refusals),

@@ -1,0 +1,4 @@
+/* fuzz_ph_upper_distance.c: `nerve ph --format upper-distance` (nv_ph_read), then the engine on small
+ * inputs. The body is fuzz_ph.h. */
+#define NV_FUZZ_PH_FORMAT NV_PH_FMT_UPPER
+#include "fuzz_ph.h"

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# run.sh BUILD SECONDS [PATTERN]: runs every fuzz target BUILD/targets/fuzz_* (those
+# whose name contains PATTERN) for SECONDS each with libFuzzer, seeded with
+# tests/fuzz/corpus/<target>/ and tests/fuzz/regressions/<target>/, into a working
+# corpus BUILD/corpus/<target>/ (the committed corpus is never written). One line
+# per target with its executions; a crash, hang (-timeout), leak or out-of-memory
+# (-rss_limit_mb, -malloc_limit_mb) saves the input under BUILD/crashes/<target>/
+# and fails the run. `make fuzz FUZZ_SECONDS=N [FUZZ=pattern]` calls this.
+#
+# Longer runs (docs/reliability.md): FUZZ_JOBS=2 runs two targets at a time;
+# FUZZ_NICE=10 lowers their priority; FUZZ_EXTRA adds libFuzzer flags.
+set -u
+cd "$(dirname "$0")/../.."
+build=${1:?usage: run.sh BUILD SECONDS [PATTERN]}; secs=${2:?}; pat=${3:-}
+nice_n=${FUZZ_NICE:-0}; jobs=${FUZZ_JOBS:-1}
+mkdir -p "$build/crashes" "$build/corpus" "$build/logs"
+
+# The longest input worth trying per target: text formats are small, HDF5 files
+# start at a couple of kilobytes.
+max_len() {
+  case "$1" in
+    h5_*) echo 65536 ;;
+    idx) echo 16384 ;;
+    *) echo 8192 ;;
+  esac
+}
+
+run_one() {
+  local bin=$1 t name
+  name=$(basename "$bin"); t=${name#fuzz_}
+  local work="$build/corpus/$t" art="$build/crashes/$t" log="$build/logs/$t.log"
+  mkdir -p "$work" "$art"
+  local seeds=()
+  [ -d "tests/fuzz/corpus/$t" ] && seeds+=("tests/fuzz/corpus/$t")
+  [ -d "tests/fuzz/regressions/$t" ] && seeds+=("tests/fuzz/regressions/$t")
+  local dict=()
+  [ -f "tests/fuzz/$t.dict" ] && dict=(-dict="tests/fuzz/$t.dict")
+  local t0=$SECONDS
+  # ASan: a failed allocation is a finding (an allocation sized by the input),
+  # never a silent NULL. libhdf5 has no frame pointers: the HDF5 targets unwind
+  # malloc stacks the slow way, so that tests/fuzz/lsan.supp can name the libhdf5
+  # function of an upstream leak (the fast unwinder stops at libhdf5's first frame).
+  local asan=allocator_may_return_null=0:detect_leaks=1
+  case "$t" in h5_*|matrix|hashes) asan=$asan:fast_unwind_on_malloc=0 ;; esac
+  ASAN_OPTIONS=${ASAN_OPTIONS:-$asan} \
+  UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
+  LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/fuzz/lsan.supp:print_suppressions=0} \
+  nice -n "$nice_n" "$bin" -max_total_time="$secs" -max_len="$(max_len "$t")" -timeout=10 \
+    -rss_limit_mb=2048 -malloc_limit_mb=1024 -print_final_stats=1 -artifact_prefix="$art/" \
+    "${dict[@]}" ${FUZZ_EXTRA:-} "$work" "${seeds[@]}" >"$log" 2>&1
+  local rc=$?
+  local execs speed
+  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+  speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
+  local ncorp
+  ncorp=$(find "$work" -type f | wc -l)
+  if [ $rc = 0 ]; then
+    printf '  PASS  %-22s %10s execs %8s/s  %5s corpus files  %4ss\n' "$t" "${execs:-?}" "${speed:-?}" "$ncorp" $((SECONDS - t0))
+  else
+    printf '  FAIL  %-22s exit %s after %s execs (log %s; inputs in %s)\n' "$t" "$rc" "${execs:-?}" "$log" "$art"
+    grep -E 'ERROR: |SUMMARY: |nerve fuzz:|runtime error|==[0-9]+==' "$log" | head -8 | sed 's/^/        | /'
+  fi
+  return $rc
+}
+
+bins=()
+for b in "$build"/targets/fuzz_*; do
+  [ -x "$b" ] || continue
+  [ -n "$pat" ] && [[ "$(basename "$b")" != *"$pat"* ]] && continue
+  bins+=("$b")
+done
+if [ ${#bins[@]} = 0 ]; then echo "fuzz: no targets in $build/targets matching '$pat'"; exit 1; fi
+echo "fuzz: ${#bins[@]} targets, ${secs}s each (logs in $build/logs)"
+fail=0; failed=()
+if [ "$jobs" -le 1 ]; then
+  for b in "${bins[@]}"; do run_one "$b" || { fail=$((fail + 1)); failed+=("$(basename "$b")"); }; done
+else
+  # A simple pool: at most $jobs at a time, results printed as they end.
+  export -f run_one max_len; export build secs nice_n
+  printf '%s\n' "${bins[@]}" | xargs -P "$jobs" -I{} bash -c 'run_one "$@"' _ {} || fail=1
+fi
+[ ${#failed[@]} -gt 0 ] && echo "fuzz: failed: ${failed[*]}"
+echo "fuzz: ${#bins[@]} targets, $fail failed"
+[ $fail = 0 ]
