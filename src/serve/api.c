@@ -24,6 +24,7 @@
 #include <jansson.h>
 #include <math.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,7 @@
 #include "nerve/netspec.h"
 #include "nerve/snapshot.h"
 #include "nerve/strbuf.h"
+#include "nerve/query.h"
 #include "serve/serve_internal.h"
 #include "store/h5util.h"
 
@@ -519,8 +521,9 @@ static void api_run(req *q, sv_reply *r) {
     struct stat st;
     json_object_set_new(o, "ph_summary", json_boolean(stat(p, &st) == 0));
     json_object_set_new(o, "dynamics", json_pack("{s:b, s:s}", "built", sv_dyn_built(), "hint", SV_DYN_HINT));
-    json_object_set_new(o, "queries", json_pack("{s:b, s:s}", "available", 0, "hint",
-                                                "nerve query is not part of this build yet; its presets will appear here"));
+    json_object_set_new(o, "queries", json_pack("{s:b, s:s}", "available", 1, "hint",
+                                                "the presets of nerve query read the run's dynamics record "
+                                                "(docs/queries.md)"));
     reply_json(r, o);
     cache_put(q->a, key, r);
 }
@@ -1285,6 +1288,232 @@ void sv_api_free(sv_api *a) {
     free(a);
 }
 
+/* --- /api/queries, /api/query: nerve query's presets ---------------------------------- */
+/* The presets, their one-line summaries and the arguments each takes (the form). */
+static void api_queries(sv_reply *r) {
+    static const char *const takes[] = {
+        "model layer epoch weight k by",                 /* top-samples */
+        "model layer groups limit",                      /* weight-groups */
+        "model run2 step loss",                          /* compare-runs */
+        "model fraction alarm k",                        /* pre-explosion */
+        "model layer weight tolerance window k",         /* weight-to-zero */
+    };
+    json_t *ps = json_array();
+    for (int i = 0; nv_query_preset_names[i]; i++)
+        json_array_append_new(ps, json_pack("{s:s, s:s, s:s}", "name", nv_query_preset_names[i], "description",
+                                            nv_query_preset_summaries[i], "args",
+                                            i < (int)NV_ARRAY_LEN(takes) ? takes[i] : ""));
+    reply_json(r, json_pack("{s:b, s:o, s:s}", "available", 1, "presets", ps, "docs", "docs/queries.md"));
+}
+
+#define QUERY_MAX_ROWS 1000 /* rows per table in one answer; the command gives them all */
+
+/* A real number argument: NAN when absent; -1 when present but not a finite number. */
+static int real_arg(const char *s, double *out) {
+    if (!s) return 0;
+    char *end = NULL;
+    double v = strtod(s, &end);
+    if (!*s || *end || !isfinite(v) || strlen(s) > 40) return -1;
+    *out = v;
+    return 0;
+}
+
+/* Runs one preset over the run (and run2 for compare-runs), as `nerve query RUN
+ * --preset NAME ...` would, and answers {preset, command, note, tables: [{name,
+ * columns, rows, nrows, truncated}]}; bad arguments and presets the run cannot
+ * answer (a tier not recorded) are 400 with the engine's message. The session is
+ * opened per request: the store is read in place, so this costs little beyond the
+ * preset itself. */
+static void api_query(req *q, sv_reply *r) {
+    const char *preset = arg(q, "preset");
+    nv_preset_args a;
+    nv_preset_args_init(&a);
+    int known = 0;
+    for (int i = 0; preset && nv_query_preset_names[i]; i++) known |= !strcmp(preset, nv_query_preset_names[i]);
+    if (!known) {
+        sv_reply_error(r, 400, "preset: expected one of top-samples, weight-groups, compare-runs, pre-explosion, "
+                               "weight-to-zero", "GET /api/queries lists them");
+        return;
+    }
+    a.preset = preset;
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "nerve query %s --preset %s", q->run_id[0] ? q->run_id : ".", preset);
+#define ADD_CMD(...) snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), __VA_ARGS__)
+    const char *s;
+    if ((s = arg(q, "model")) && *s) {
+        if (!sv_name_ok(s)) {
+            sv_reply_error(r, 400, "model: expected a model name", NULL);
+            return;
+        }
+        a.model = s;
+        ADD_CMD(" --model %s", s);
+    }
+    if ((s = arg(q, "layer")) && *s) {
+        if (!sv_name_ok(s)) {
+            sv_reply_error(r, 400, "layer: expected a layer name", NULL);
+            return;
+        }
+        a.layer = s;
+        ADD_CMD(" --layer %s", s);
+    }
+    int64_t v;
+    if ((s = arg(q, "epoch")) && *s) {
+        if (!sv_int_ok(s, 1, INT32_MAX, &v)) {
+            sv_reply_error(r, 400, "epoch: expected an integer >= 1", NULL);
+            return;
+        }
+        a.epoch = v;
+        ADD_CMD(" --epoch %lld", (long long)v);
+    }
+    if ((s = arg(q, "weight")) && *s) {
+        char rs[24], cs[24];
+        const char *comma = strchr(s, ',');
+        int64_t rv, cv;
+        if (!comma || comma - s >= (long)sizeof rs || strlen(comma + 1) >= sizeof cs)
+            {
+            sv_reply_error(r, 400, "weight: expected ROW,COL", NULL);
+            return;
+        }
+        memcpy(rs, s, (size_t)(comma - s));
+        rs[comma - s] = '\0';
+        strcpy(cs, comma + 1);
+        if (!sv_int_ok(rs, 0, INT32_MAX, &rv) || !sv_int_ok(cs, 0, INT32_MAX, &cv))
+            {
+            sv_reply_error(r, 400, "weight: expected ROW,COL, two integers >= 0", NULL);
+            return;
+        }
+        a.row = rv;
+        a.col = cv;
+        ADD_CMD(" --weight %lld,%lld", (long long)rv, (long long)cv);
+    }
+    if ((s = arg(q, "k")) && *s) {
+        if (!sv_int_ok(s, 1, 100000, &v)) {
+            sv_reply_error(r, 400, "k: expected an integer 1..100000", NULL);
+            return;
+        }
+        a.k = (int)v;
+        ADD_CMD(" -k %lld", (long long)v);
+    }
+    if ((s = arg(q, "by")) && *s) {
+        if (!strcmp(s, "abs")) a.by = NV_RANK_ABS;
+        else if (!strcmp(s, "pos")) a.by = NV_RANK_POS;
+        else if (!strcmp(s, "neg")) a.by = NV_RANK_NEG;
+        else {
+            sv_reply_error(r, 400, "by: expected abs, pos or neg", NULL);
+            return;
+        }
+        ADD_CMD(" --by %s", s);
+    }
+    if ((s = arg(q, "alarm")) && *s) {
+        if (!strcmp(s, "any")) a.alarm = NV_ALARM_ANY;
+        else if (!strcmp(s, "abs")) a.alarm = NV_ALARM_ABS;
+        else if (!strcmp(s, "rel")) a.alarm = NV_ALARM_REL;
+        else {
+            sv_reply_error(r, 400, "alarm: expected any, abs or rel", NULL);
+            return;
+        }
+        ADD_CMD(" --alarm %s", s);
+    }
+    if ((s = arg(q, "step")) && *s) {
+        if (!sv_int_ok(s, 0, INT64_MAX / 2, &v)) {
+            sv_reply_error(r, 400, "step: expected an integer >= 0", NULL);
+            return;
+        }
+        a.step = v;
+        ADD_CMD(" --step %lld", (long long)v);
+    }
+    static const struct { const char *name; size_t off; } reals[] = {
+        {"loss", offsetof(nv_preset_args, loss)},
+        {"fraction", offsetof(nv_preset_args, fraction)},
+        {"tolerance", offsetof(nv_preset_args, tolerance)},
+    };
+    for (size_t i = 0; i < NV_ARRAY_LEN(reals); i++) {
+        double x = NAN;
+        if (real_arg(arg(q, reals[i].name), &x)) {
+            char m[64];
+            snprintf(m, sizeof m, "%s: expected a number", reals[i].name);
+            {
+            sv_reply_error(r, 400, m, NULL);
+            return;
+        }
+        }
+        if (!isnan(x)) {
+            *(double *)((char *)&a + reals[i].off) = x;
+            ADD_CMD(" --%s %s", reals[i].name, arg(q, reals[i].name));
+        }
+    }
+    static const struct { const char *name, *flag; int64_t lo, hi; } ints[] = {
+        {"window", "--window", 1, INT64_MAX / 2}, {"groups", "--groups", 1, 1000}, {"limit", "--limit", -1, 1000000}};
+    for (size_t i = 0; i < NV_ARRAY_LEN(ints); i++) {
+        if (!(s = arg(q, ints[i].name)) || !*s) continue;
+        if (!sv_int_ok(s, ints[i].lo, ints[i].hi, &v)) {
+            char m[80];
+            snprintf(m, sizeof m, "%s: expected an integer %lld..%lld", ints[i].name, (long long)ints[i].lo,
+                     (long long)ints[i].hi);
+            {
+            sv_reply_error(r, 400, m, NULL);
+            return;
+        }
+        }
+        if (i == 0) a.window = v;
+        else if (i == 1) a.groups = (int)v;
+        else a.limit = v;
+        ADD_CMD(" %s %lld", ints[i].flag, (long long)v);
+    }
+    const char *runs[2] = {q->run, NULL};
+    char run2[SV_PATH_LEN];
+    int nruns = 1;
+    if ((s = arg(q, "run2")) && *s) {
+        if (sv_api_run_dir(q->a, s, run2, r)) return;
+        runs[nruns++] = run2;
+        /* the command names the second run after the first */
+        char rest[sizeof cmd];
+        const char *tail = cmd + strlen("nerve query ") + strlen(q->run_id[0] ? q->run_id : ".");
+        snprintf(rest, sizeof rest, "%s", tail);
+        snprintf(cmd, sizeof cmd, "nerve query %.500s %.500s%.900s", q->run_id[0] ? q->run_id : ".", s, rest);
+    }
+#undef ADD_CMD
+    nv_error err = {0};
+    nv_query *qs = NULL;
+    nv_qresult res;
+    memset(&res, 0, sizeof res);
+    nv_query_options opt = {.threads = 1, .device = NV_DEVICE_CPU};
+    pthread_mutex_lock(&q->a->h5); /* the engine reads HDF5 */
+    nv_status st = nv_query_open(runs, nruns, &opt, &qs, &err);
+    if (!st) st = nv_query_preset(qs, &a, &res, &err);
+    nv_query_close(qs);
+    pthread_mutex_unlock(&q->a->h5);
+    if (st) {
+        nv_qresult_free(&res);
+        if (st == NV_EINPUT) sv_reply_error(r, 400, err.msg, cmd);
+        else sv_reply_error(r, 500, err.msg, NULL);
+        return;
+    }
+    json_t *tables = json_array();
+    for (int t = 0; t < res.ntables; t++) {
+        const nv_qtable *tb = &res.table[t];
+        json_t *cols = json_array(), *rows = json_array();
+        for (int c = 0; c < tb->ncols; c++) json_array_append_new(cols, json_string(tb->cols[c]));
+        for (int64_t i = 0; i < tb->nrows && i < QUERY_MAX_ROWS; i++) {
+            json_t *row = json_array();
+            for (int c = 0; c < tb->ncols; c++) {
+                const nv_qvalue *x = &tb->cells[i * tb->ncols + c];
+                if (x->type == NV_QINT) json_array_append_new(row, json_integer((json_int_t)x->i));
+                else if (x->type == NV_QREAL) json_array_append_new(row, num(x->f));
+                else if (x->type == NV_QTEXT) json_array_append_new(row, json_string(x->s ? x->s : ""));
+                else json_array_append_new(row, json_null());
+            }
+            json_array_append_new(rows, row);
+        }
+        json_array_append_new(tables, json_pack("{s:s, s:o, s:o, s:I, s:b}", "name", tb->name, "columns", cols,
+                                                "rows", rows, "nrows", (json_int_t)tb->nrows, "truncated",
+                                                tb->nrows > QUERY_MAX_ROWS));
+    }
+    reply_json(r, json_pack("{s:s, s:s, s:s, s:o}", "preset", preset, "command", cmd, "note", res.note, "tables",
+                            tables));
+    nv_qresult_free(&res);
+}
+
 void sv_api_handle(sv_api *a, const char *path, sv_arg_fn argf, void *ctx, sv_reply *r) {
     req q = {.a = a, .arg = argf, .ctx = ctx};
     memset(r, 0, sizeof *r);
@@ -1293,8 +1522,7 @@ void sv_api_handle(sv_api *a, const char *path, sv_arg_fn argf, void *ctx, sv_re
         return;
     }
     if (!strcmp(path, "/api/queries")) {
-        reply_json(r, json_pack("{s:b, s:s, s:[]}", "available", 0, "hint",
-                                "nerve query is not part of this build yet; its presets will appear here", "presets"));
+        api_queries(r);
         return;
     }
     q.run_id = argf(ctx, "run");
@@ -1314,5 +1542,6 @@ void sv_api_handle(sv_api *a, const char *path, sv_arg_fn argf, void *ctx, sv_re
     else if (!strcmp(path, "/api/dyn")) api_dyn(&q, r);
     else if (!strcmp(path, "/api/dyn/step")) api_dyn_step(&q, r, 0);
     else if (!strcmp(path, "/api/dyn/grad.bin")) api_dyn_step(&q, r, 1);
+    else if (!strcmp(path, "/api/query")) api_query(&q, r);
     else sv_reply_error(r, 404, "no such endpoint", "docs/serve.md lists the API");
 }

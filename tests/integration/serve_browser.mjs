@@ -38,6 +38,7 @@ data: { spheres: { dim = 8; points_per_class = 200; }; };
 models: { hidden = [16, 16]; bottleneck_width = 2; };
 train: { epochs = 4; batch_size = 32; lr = 0.01; };
 snapshots: { epochs = [0, 1, 2, 4]; };
+dynamics: { enabled = true; samples: { every = 1; }; factors: { every = 1; }; };
 `);
 const A = path.join(d, "a");
 nerve("train", path.join(d, "a.cfg"), "--out", A);
@@ -85,6 +86,40 @@ try {
     await sleep(200);
     await page.screenshot({ path: path.join(LOGS, `serve-${v}.png`), fullPage: true });
     check(errors.length === before, `view ${v} loads without console errors ${errors.slice(before).join(" | ")}`);
+    await page.close();
+  }
+  // 1b. the Queries tab: a preset run from its form shows nerve query's answer
+  {
+    const page = await open(sa.port, "?view=queries");
+    await ready(page, "queries");
+    await page.select("#query-preset", "top-samples");
+    const fill = async (name, v) => { await page.$eval(`#query-form input[name=${name}]`, (e) => { e.value = ""; }); await page.type(`#query-form input[name=${name}]`, v); };
+    await fill("epoch", "2");
+    await fill("layer", "hidden1");
+    await fill("k", "3");
+    await page.click("#query-run");
+    await page.waitForFunction(() => document.getElementById("query-result").dataset.done, { timeout: 60000 });
+    await page.screenshot({ path: path.join(LOGS, "serve-queries.png"), fullPage: true });
+    const shown = await page.evaluate(() => {
+      const t = document.querySelector("#query-result table[data-table]");
+      if (!t) return { rows: [], cmd: "", text: document.getElementById("query-result").textContent };
+      const rows = [...t.querySelectorAll("tr")].map((tr) => [...tr.children].map((c) => c.textContent));
+      return { rows, cmd: document.getElementById("query-command")?.textContent || "" };
+    });
+    const ref = JSON.parse(nerve("query", A, "--preset", "top-samples", "--epoch", "2", "--layer", "hidden1", "-k", "3", "--format", "json"));
+    const name = Object.keys(ref.tables)[0], want = ref.tables[name];
+    const head = shown.rows[0] || [], body = shown.rows.slice(1);
+    let bad = body.length !== want.length || want.length === 0 ? `${body.length} rows shown` : "";
+    for (let i = 0; !bad && i < want.length; i++) {
+      for (const [c, v] of Object.entries(want[i])) {
+        const j = head.indexOf(c), got = body[i][j];
+        if (j < 0) { bad = `no column ${c}`; break; }
+        const num = typeof v === "number" && !Number.isInteger(v);
+        if (num ? Math.abs(Number(got) - v) > 1e-5 * Math.abs(v) : String(v ?? "NULL") !== got) { bad = `row ${i} ${c}: ${got} vs ${v}`; break; }
+      }
+    }
+    check(!bad, `Queries tab: top-samples from the form shows nerve query's ${want.length} rows ${bad}`);
+    check(shown.cmd.includes("--preset top-samples") && shown.cmd.includes("--epoch 2"), `Queries tab names the command: ${shown.cmd}`);
     await page.close();
   }
   // 2. the feature slider shows the stored image of that epoch (Fashion-MNIST, 28 x 28)
