@@ -114,6 +114,20 @@ int nv_cmd_analyze(int argc, char **argv) {
         av[ac++] = (char *)run;
         ac = nv_run_opts_argv(&ro, nv_run_opts_honoured(s->name), av, ac, (int)NV_ARRAY_LEN(av) - 1);
         av[ac] = NULL;
+        /* The input layer has no feature images: the features stage gets the other
+         * layers asked for, and none at all when only the input was. */
+        char kept[1024] = "";
+        if (!strcmp(s->name, "features") && (ro.given & NV_RO_LAYERS)) {
+            for (int l = 0; l < ro.n_layers; l++)
+                if (strcmp(ro.layers[l], "input"))
+                    snprintf(kept + strlen(kept), sizeof kept - strlen(kept), "%s%s", kept[0] ? "," : "", ro.layers[l]);
+            if (!kept[0]) {
+                printf("== nerve features %s: skipped, the input layer has no feature images\n", run);
+                continue;
+            }
+            for (int k = 2; k + 1 < ac; k++)
+                if (!strcmp(av[k], "--layers") || !strcmp(av[k], "--layer")) av[k + 1] = kept;
+        }
         printf("== nerve %s %s\n", s->name, run);
         fflush(stdout);
         rc = s->run(ac, av);

@@ -127,5 +127,19 @@ else
   ok "no refused command wrote anything"
 fi
 
+# analyze hands --layer on to every stage; the input layer has no feature images, so
+# the features stage gets the other layers, or is skipped when only the input is asked
+expect 0 -- analyze "$run" --layer input --skip report --threads 1
+if grep -q "features $run: skipped, the input layer has no feature images" "$tmp/out" &&
+   [ -z "$(find "$run/analysis/features" -name '*.h5' 2>/dev/null)" ]; then
+  ok "analyze --layer input: ph, pca and stats of the input, features skipped with a line saying why"
+else
+  bad "analyze --layer input: $(tail -n 3 "$tmp/out")"
+fi
+expect 0 -- analyze "$run" --layers input,hidden1 --only features --epoch 1 --model bottleneck --threads 1
+n=$(find "$run/analysis/features" -name '*.h5' 2>/dev/null | wc -l)
+[ "$n" -gt 0 ] && ok "analyze --layers input,hidden1: features of hidden1 ($n files)" ||
+  bad "analyze --layers input,hidden1 made no feature files: $(tail -n 3 "$tmp/out")"
+
 [ $fails = 0 ] && echo "all checks passed" && exit 0
 echo "$fails check(s) failed"; exit 1
