@@ -123,8 +123,12 @@ static nv_status walk(walk_ctx *w, const config_setting_t *group, const char *pr
         const config_setting_t *s = config_setting_get_elem(group, (unsigned)i);
         const char *name = config_setting_name(s);
         char key[NV_SWEEP_KEY_LEN];
-        snprintf(key, sizeof key, "%s%s%s", prefix, *prefix ? "." : "", name);
         int line = config_setting_source_line(s);
+        /* No nerve key is this long; a cut one would name another setting (found by
+         * fuzzing: the expansion then failed to find it) */
+        if (snprintf(key, sizeof key, "%s%s%s", prefix, *prefix ? "." : "", name) >= (int)sizeof key)
+            return nv_fail(w->err, NV_EINPUT, "%s:%d: key '%.40s...' is longer than %d characters: not a key "
+                           "of nerve's configs", w->path, line, key, NV_SWEEP_KEY_LEN - 1);
         if (config_setting_is_group(s)) {
             nv_status st = walk(w, s, key);
             if (st) return st;
