@@ -1336,8 +1336,9 @@ static void api_query(req *q, sv_reply *r) {
         return;
     }
     a.preset = preset;
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "nerve query %s --preset %s", q->run_id[0] ? q->run_id : ".", preset);
+    char cmd[3 * SV_PATH_LEN + 256];
+    /* the run's real path: the command works from any directory */
+    snprintf(cmd, sizeof cmd, "nerve query %.4000s --preset %s", q->run, preset);
 #define ADD_CMD(...) snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), __VA_ARGS__)
     const char *s;
     if ((s = arg(q, "model")) && *s) {
@@ -1468,9 +1469,9 @@ static void api_query(req *q, sv_reply *r) {
         runs[nruns++] = run2;
         /* the command names the second run after the first */
         char rest[sizeof cmd];
-        const char *tail = cmd + strlen("nerve query ") + strlen(q->run_id[0] ? q->run_id : ".");
+        const char *tail = cmd + strlen("nerve query ") + strlen(q->run);
         snprintf(rest, sizeof rest, "%s", tail);
-        snprintf(cmd, sizeof cmd, "nerve query %.500s %.500s%.900s", q->run_id[0] ? q->run_id : ".", s, rest);
+        snprintf(cmd, sizeof cmd, "nerve query %.4000s %.4000s%.4000s", q->run, run2, rest);
     }
 #undef ADD_CMD
     nv_error err = {0};

@@ -124,7 +124,7 @@ def same(preset, args, cli):
                                             for m, r in zip(mine, ref_rows))
     check(ok, "/api/query %s (%s): %d rows equal to `nerve query --preset %s --format json`"
           % (preset, args, len(mine), preset))
-    check(a["command"].startswith("nerve query run --preset %s" % preset),
+    check(a["command"].startswith("nerve query %s --preset %s" % (os.path.realpath(R), preset)),
           "/api/query %s names the command that reproduces it: %s" % (preset, a["command"]))
 
 
