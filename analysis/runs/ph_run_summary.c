@@ -552,7 +552,13 @@ nv_status phr_summarize(const phr_plan *plan, const nv_phrun_options *o, int for
     }
     rep->summary_files = n_exist;
     if (!force && !o->force) {
-        int64_t oldest = NV_MIN(nv_file_mtime_ns(summary), nv_file_mtime_ns(distances));
+        int64_t oldest = nv_file_mtime_ns(summary);
+        if (o->distances) oldest = NV_MIN(oldest, nv_file_mtime_ns(distances));
+        if (o->label_k > 0) {
+            char lab[PHR_PATH + 32];
+            snprintf(lab, sizeof lab, "%s/labelled.csv", plan->ph_dir);
+            oldest = NV_MIN(oldest, nv_file_mtime_ns(lab));
+        }
         if (o->figures) oldest = NV_MIN(oldest, nv_file_mtime_ns(chart));
         if (oldest > newest) return NV_OK;
     }
@@ -569,12 +575,12 @@ nv_status phr_summarize(const phr_plan *plan, const nv_phrun_options *o, int for
     }
     if (!st) st = nv_mkdirs(plan->ph_dir, err);
     if (!st) st = write_summary(plan, &es, summary, err);
-    if (!st && o->on_event) {
+    if (!st && o->on_event && o->distances) {
         nv_phrun_event ev = {.kind = NV_PHRUN_EV_SUMMARY, .text = "bottleneck and Wasserstein distances"};
         o->on_event(o->ctx, &ev);
     }
     int threads = o->threads > 0 ? o->threads : nv_default_threads();
-    if (!st) st = write_distances(plan, &es, threads, distances, err);
+    if (!st && o->distances) st = write_distances(plan, &es, threads, distances, err);
     if (!st && o->figures) {
         if (o->on_event) {
             nv_phrun_event ev = {.kind = NV_PHRUN_EV_SUMMARY, .text = "figures"};
@@ -588,6 +594,7 @@ nv_status phr_summarize(const phr_plan *plan, const nv_phrun_options *o, int for
                                         err);
         }
     }
+    if (!st) st = phr_labelled_summarize(plan, o, &rep->figures_written, err);
     if (!st) rep->summary_written = 1;
     entries_free(&es);
     return st;

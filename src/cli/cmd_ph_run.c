@@ -27,12 +27,18 @@ static const char *const phrun_usage =
     "  --k K               neighbours of the kNN graph (default: calibrated)\n"
     "  --scale S           scale at which Betti numbers are read (default: calibrated)\n"
     "  --k-range A,B       calibration range of k (default 14,40)\n"
-    "  --target-betti B    each class's Betti numbers on the input layer, e.g. 1,0\n"
-    "                      (default: from the data, spheres; otherwise 1)\n"
+    "  --target-betti B    each class's Betti numbers on the input layer, e.g. 1,0,\n"
+    "                      or per class (ascending labels) 9,0/1,9 (default: from\n"
+    "                      the data: spheres, disks, tori; otherwise 1)\n"
     "  --max-dim D         homology dimensions 0..D (default 1)\n"
     "  --threshold T       Rips threshold, or inf (default: the scale for knn-hops,\n"
     "                      none otherwise; Betti numbers at the scale are exact)\n"
-    "  --landmarks N       max-min landmarks per snapshot and class (default 200)\n"
+    "  --landmarks N       max-min landmarks per snapshot and class (default 200),\n"
+    "                      or all (every point)\n"
+    "  --dedup             remove exact duplicate rows of each class set first\n"
+    "  --models LIST       only these models (e.g. expressive,bottleneck)\n"
+    "  --label-k K         the labelled kNN filtration, k = 1..K (default 20; 0: off)\n"
+    "  --label-split S     its split (default test)\n"
     "  --splits LIST       train,test,all (default all)\n"
     "  --layer NAME        only this layer (input, hidden1, ..., logits)\n"
     "  --threads N         worker threads (default NERVE_THREADS or all cores)\n"
@@ -42,6 +48,8 @@ static const char *const phrun_usage =
     "                      the summary of what exists\n"
     "  --summarize-only    only rewrite summary.csv, distances.csv and the figures\n"
     "  --no-figures        skip the figures\n"
+    "  --no-distances      skip distances.csv (bottleneck and Wasserstein distances;\n"
+    "                      slow for diagrams of thousands of points)\n"
     "  --force             recompute everything\n";
 
 typedef struct {
@@ -116,7 +124,8 @@ int nv_cmd_ph_run(int argc, char **argv) {
         } else {
             snprintf(name, sizeof name, "%s", a);
         }
-        int flag = !strcmp(name, "--summarize-only") || !strcmp(name, "--no-figures") || !strcmp(name, "--force");
+        int flag = !strcmp(name, "--summarize-only") || !strcmp(name, "--no-figures") || !strcmp(name, "--force") ||
+                   !strcmp(name, "--dedup") || !strcmp(name, "--no-distances");
         if (!flag && !val) {
             if (i + 1 >= argc) return nv_cli_usage(verb, "option %s needs a value", name);
             val = argv[++i];
@@ -141,11 +150,24 @@ int nv_cmd_ph_run(int argc, char **argv) {
             o.k_min = (int)list[0];
             o.k_max = (int)list[1];
         } else if (!strcmp(name, "--target-betti")) {
-            int n = parse_list(val, list, NV_PHRUN_MAX_DIMS, 0, 1000000);
-            if (n < 1)
+            /* "1,0" for every class, or "9,0/1,9": one list per class, same length */
+            char buf[512];
+            snprintf(buf, sizeof buf, "%s", val);
+            int nc = 0, n = 0;
+            for (char *save = NULL, *t = strtok_r(buf, "/", &save); t; t = strtok_r(NULL, "/", &save)) {
+                int m = parse_list(t, list, NV_PHRUN_MAX_DIMS, 0, 1000000);
+                if (m < 1 || (nc > 0 && m != n) || nc == NV_PHRUN_MAX_TCLASSES)
+                    return nv_cli_usage(verb, "option --target-betti: found '%s': expected counts like 1,0, "
+                                        "or one list per class of the same length like 9,0/1,9", val);
+                n = m;
+                for (int d = 0; d < m; d++) o.class_target[nc][d] = o.target[d] = list[d];
+                nc++;
+            }
+            if (nc == 0)
                 return nv_cli_usage(verb, "option --target-betti: found '%s': expected counts like 1,0", val);
             o.ntarget = n;
-            for (int d = 0; d < n; d++) o.target[d] = list[d];
+            o.ntarget_classes = nc > 1 ? nc : 0;
+            if (nc == 1) memcpy(o.target, o.class_target[0], sizeof o.target);
         } else if (!strcmp(name, "--threshold")) {
             if (!strcmp(val, "inf") || !strcmp(val, "none")) {
                 o.threshold = INFINITY;
@@ -157,8 +179,31 @@ int nv_cmd_ph_run(int argc, char **argv) {
             if (nv_cli_int(verb, name, val, 0, 3, &iv)) return 2;
             o.max_dim = (int)iv;
         } else if (!strcmp(name, "--landmarks")) {
-            if (nv_cli_int(verb, name, val, 2, 20000, &iv)) return 2;
-            o.landmarks = iv;
+            if (!strcmp(val, "all")) {
+                o.landmarks = 0;
+            } else {
+                if (nv_cli_int(verb, name, val, 2, 20000, &iv)) return 2;
+                o.landmarks = iv;
+            }
+        } else if (!strcmp(name, "--dedup")) {
+            o.dedup = 1;
+        } else if (!strcmp(name, "--models")) {
+            o.nmodels = 0;
+            char buf[512];
+            snprintf(buf, sizeof buf, "%s", val);
+            for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+                if (o.nmodels == NV_PHRUN_MAX_MODELS)
+                    return nv_cli_usage(verb, "option --models: at most %d models", NV_PHRUN_MAX_MODELS);
+                snprintf(o.models[o.nmodels++], sizeof o.models[0], "%s", t);
+            }
+            if (o.nmodels == 0) return nv_cli_usage(verb, "option --models: expected model names");
+        } else if (!strcmp(name, "--label-k")) {
+            if (nv_cli_int(verb, name, val, 0, 200, &iv)) return 2;
+            o.label_k = (int)iv;
+        } else if (!strcmp(name, "--label-split")) {
+            if (strcmp(val, "train") && strcmp(val, "test") && strcmp(val, "all"))
+                return nv_cli_usage(verb, "option --label-split: found '%s': expected train, test, all", val);
+            snprintf(o.label_split, sizeof o.label_split, "%s", val);
         } else if (!strcmp(name, "--splits")) {
             o.nsplits = 0;
             char buf[64];
@@ -194,6 +239,8 @@ int nv_cmd_ph_run(int argc, char **argv) {
             summarize_only = 1;
         } else if (!strcmp(name, "--no-figures")) {
             o.figures = 0;
+        } else if (!strcmp(name, "--no-distances")) {
+            o.distances = 0;
         } else if (!strcmp(name, "--force")) {
             o.force = 1;
         } else {
@@ -214,9 +261,10 @@ int nv_cmd_ph_run(int argc, char **argv) {
     if (summarize_only) {
         st = nv_phrun_summarize(run, &o, &rep, &err);
     } else {
-        char threads[32], lm[32], splits[32] = "", slice[48];
+        char threads[32], lm[64], splits[32] = "", slice[48];
         snprintf(threads, sizeof threads, "%d", o.threads > 0 ? o.threads : nv_default_threads());
-        snprintf(lm, sizeof lm, "%lld (max-min)", (long long)o.landmarks);
+        if (o.landmarks > 0) snprintf(lm, sizeof lm, "%lld (max-min)%s", (long long)o.landmarks, o.dedup ? ", dedup" : "");
+        else snprintf(lm, sizeof lm, "all points%s", o.dedup ? ", dedup" : "");
         for (int s = 0; s < o.nsplits; s++)
             snprintf(splits + strlen(splits), sizeof splits - strlen(splits), "%s%s", s ? "," : "", o.splits[s]);
         snprintf(slice, sizeof slice, "%d of %d", o.task, o.tasks);
@@ -245,8 +293,9 @@ int nv_cmd_ph_run(int argc, char **argv) {
         printf("computed %lld diagram files (%lld diagrams), skipped %lld up to date, in %.1fs\n",
                (long long)rep.files_computed, (long long)rep.diagrams, (long long)rep.files_skipped, dt);
     if (rep.summary_written)
-        printf("summary of %lld of %lld files: %s/analysis/ph/summary.csv, distances.csv%s\n",
+        printf("summary of %lld of %lld files: %s/analysis/ph/summary.csv%s%s%s\n",
                (long long)rep.summary_files, (long long)rep.files_total, run,
+               o.distances ? ", distances.csv" : "", o.label_k > 0 ? ", labelled.csv (how the classes sit)" : "",
                o.figures ? ", analysis/figures/" : "");
     else
         printf("summary up to date (%lld files)\n", (long long)rep.summary_files);
