@@ -331,11 +331,17 @@ static void labelled_section(nv_strbuf *b, page_state *ps, const char *run) {
     if (!fgets(line, sizeof line, f)) line[0] = 0;
     /* model,epoch,layer,split,n_points,classes,k_max,mixing,labelled_persistence,
      * unlabelled_persistence,cross_share,mst_cross (ph_run_labelled.c) */
-    while (n < cap && fgets(line, sizeof line, f)) {
+    while (fgets(line, sizeof line, f)) {
         char *save = NULL, *c[12];
         int k = 0;
         for (char *t = strtok_r(line, ",\n", &save); t && k < 12; t = strtok_r(NULL, ",\n", &save)) c[k++] = t;
         if (k < 12) continue;
+        if (n == cap) { /* one row per model, epoch and layer: grow for long runs */
+            lab_pt *more = realloc(pts, (size_t)cap * 2 * sizeof *pts);
+            if (!more) break;
+            pts = more;
+            cap *= 2;
+        }
         lab_pt *p = &pts[n++];
         snprintf(p->model, sizeof p->model, "%s", c[0]);
         p->epoch = atoll(c[1]);
@@ -384,7 +390,7 @@ static void labelled_section(nv_strbuf *b, page_state *ps, const char *run) {
                              "the bottlenecked net they stay interleaved"
                            : "the two nets arrange the classes alike");
         nv_sb_printf(b,
-                     "The geometry agrees: of the kNN edges, %.1f%% and %.1f%% join the two classes; of the "
+                     "Beside it, the geometry: of the kNN edges, %.1f%% and %.1f%% join the two classes; of the "
                      "minimum spanning tree's, %.1f%% and %.1f%% (Friedman&ndash;Rafsky). ",
                      100.0 * last[0]->cross, 100.0 * last[1]->cross, 100.0 * last[0]->mst, 100.0 * last[1]->mst);
     }

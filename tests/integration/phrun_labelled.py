@@ -13,7 +13,11 @@ per class and 20 epochs; about 10 s).
    and scipy (kNN by double squared distances, ties to the lower index; components
    by scipy.sparse.csgraph) equal labelled_betti.csv, and the summaries equal
    labelled.csv.
+   The two geometric baselines against their own oracles (the symmetrised kNN
+   graph's cross-class edges; scipy's minimum spanning tree, Friedman-Rafsky).
 4. The chart exists (PNG and SVG).
+5. The report opens with the reading (before its Summary), quotes both nets' mixing
+   and embeds the chart.
 
 Exit 0 pass, 77 skip (no numpy, scipy or h5py), 1 fail.
 """
@@ -29,7 +33,7 @@ try:
     import h5py
     import numpy as np
     from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
+    from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
 except ImportError as e:  # pragma: no cover
     print("SKIP phrun_labelled: %s" % e)
     sys.exit(77)
@@ -113,6 +117,37 @@ def main():
     same = np.sum([want[c] for c in sorted(set(y.tolist()))], axis=0)
     ref_mix = float(np.sum(same - np.maximum(np.array(want["all"]), 2))) / n
     check(abs(ref_mix - mix("bottleneck", 20, "hidden2")) < 1e-12, "mixing = sum_k (sum_c b0_c - max(b0, C)) / n")
+    # the geometric baselines, on the expressive net's hidden3 at epoch 20 (no two rows
+    # equal there, checked: with equal rows the spanning tree has ties of length 0 and
+    # its cross-class share depends on how they are broken): the cross-class share of
+    # the symmetrised kNN graph's edges at k = 20, and of scipy's minimum spanning tree
+    with h5py.File(os.path.join(rundir, "snapshots/expressive/epoch_0020.h5"), "r") as f:
+        xe, ye = f["layers/hidden3/test"][...].astype(np.float64), f["labels/test"][...]
+    ne = len(xe)
+    check(len(np.unique(xe, axis=0)) == ne, "expressive hidden3 at epoch 20 has no equal rows")
+    d2 = ((xe[:, None, :] - xe[None, :, :]) ** 2).sum(-1)
+    np.fill_diagonal(d2, np.inf)
+    nb = np.argsort(d2, axis=1, kind="stable")[:, :K]
+    pairs = {(min(i, j), max(i, j)) for i in range(ne) for j in nb[i]}
+    cross = sum(ye[i] != ye[j] for i, j in pairs) / len(pairs)
+    row = get[("expressive", 20, "hidden3")]
+    check(abs(cross - float(row["cross_share"])) < 1e-12,
+          "cross_share %s equals the oracle's %.6f" % (row["cross_share"], cross))
+    np.fill_diagonal(d2, 0.0)
+    t = minimum_spanning_tree(np.sqrt(d2)).tocoo()
+    fr = float(np.mean(ye[t.row] != ye[t.col]))
+    check(len(t.row) == ne - 1 and abs(fr - float(row["mst_cross"])) < 1e-12,
+          "mst_cross (Friedman-Rafsky) %s equals scipy's spanning tree's %.6f" % (row["mst_cross"], fr))
+
+    # 5. the report opens with the reading: its section comes before the summary,
+    # quotes labelled.csv's numbers and embeds the chart
+    run(["report", rundir])
+    html = open(os.path.join(rundir, "analysis/report.html"), encoding="utf-8").read()
+    sec, summ_at = html.find('id="classes"'), html.find('id="summary"')
+    check(0 <= sec < summ_at, "the report's first section is the labelled reading")
+    lead = html[html.find('data-kind="labelled-summary"'):][:3000]
+    check(("%.3f" % ex) in lead and ("%.3f" % bo) in lead, "the report quotes the mixing of both nets")
+    check("labelled-chart" in html[sec:summ_at], "the report embeds the labelled chart")
 
     # 2. rescaling: hidden3 of the expressive net at epoch 20 by 10, hidden2 of the
     # bottleneck at epoch 3 by a random factor
