@@ -5,7 +5,7 @@ docs/naitzat-di.md), from a finished sweep directory whose tasks each hold a run
 analysed with `nerve ph RUN`.
 
     naitzat_table.py di  SWEEP_DIR [--out FILE.md] [--check] [--tolerance T] [--known ROW,..]
-    naitzat_table.py dii SWEEP_DIR [--out FILE.md] [--check] [--min-acc A]
+    naitzat_table.py dii SWEEP_DIR [--out FILE.md] [--check] [--min-acc A] [--end LAYER]
 
 Only nets with 100% training accuracy are analysed (summary.json's train_acc; the
 paper's rule; --min-acc A lowers the bar to A, which the D-II tables use, see
@@ -24,9 +24,11 @@ mean over those layers). --tolerance T replaces the +-1.0; --known ROW[,ROW] (ta
 leaky_relu, relu for the expressive rows, bottleneck for the bottleneck row) lists
 rows whose distance to the paper's means is a known, documented difference
 (docs/naitzat-di.md): it is still printed, but does not fail --check.
-D-II: beta1 of each class at the output (logits) and by layer; --check exits 1
-unless tanh ends above 1 and ReLU and leaky ReLU below 1 (class a, the paper's
-M_a; class b is printed beside it).
+D-II: beta0 and beta1 of each class by layer, and each net's beta1(M_a) at the
+last hidden layer and the output; --check exits 1 unless every net's input reads
+(9, 9) for both classes and, at the end (--end LAYER, default logits), tanh's mean
+beta1(M_a) is above 1 and ReLU's and leaky ReLU's below 1 (the paper's M_a; class b
+is printed beside it).
 
 Standard library only (any python3)."""
 import csv
@@ -153,7 +155,7 @@ def table_di(data, known=(), tol=1.0):
     return lines, fails
 
 
-def table_dii(data, known=(), tol=1.0):
+def table_dii(data, known=(), tol=1.0, end_layer="logits"):
     lines = ["| net | qualified | " + " | ".join(["in"] + ["h%d" % i for i in range(1, 10)] + ["out"]) + " |",
              "|---" * 13 + "|"]
     fails = input_problems(data, ROWS_DII, {"0": (9, 9), "1": (9, 9)})
@@ -168,11 +170,20 @@ def table_dii(data, known=(), tol=1.0):
                 lines.append("| %s beta%d(M_%s) | %d of %d | %s |" % (NAME[key[0]], dim, name, len(slot["nets"]),
                                                                     slot["n"], " | ".join("%.2f ± %.2f" % mv for mv in vals)))
                 if cls == "0" and dim == 1:
-                    end = vals[-1][0]
+                    end = vals[LAYERS.index(end_layer)][0]
                     want_above = key[0] == "tanh"
                     if not ((end > 1) if want_above else (end < 1)):
-                        fails.append("%s: beta1(M_a) at the output %.2f, the paper's is %s 1" %
-                                     (NAME[key[0]], end, "above" if want_above else "below"))
+                        fails.append("%s: beta1(M_a) at %s %.2f, the paper's is %s 1" %
+                                     (NAME[key[0]], end_layer, end, "above" if want_above else "below"))
+    # the end of each net, net by net: where the paper's result is read
+    lines.append("")
+    for key in ROWS_DII:
+        slot = data.get(key, {"n": 0, "nets": [], "accs": []})
+        per = ["%s/%s" % (net.get("hidden9", {}).get(("0", 1), "?"), net.get("logits", {}).get(("0", 1), "?"))
+               for net in slot["nets"]]
+        lines.append("%s: beta1(M_a) at hidden9/logits per analysed net: %s; training accuracy of all %d nets: %s" %
+                     (NAME[key[0]], " ".join(per) or "none", slot["n"],
+                      " ".join("%.4f" % a for a in slot.get("accs", []))))
     return lines, fails
 
 
@@ -185,7 +196,13 @@ def main():
     min_acc = float(sys.argv[sys.argv.index("--min-acc") + 1]) if "--min-acc" in sys.argv else 1.0
     data = collect(sweep, min_acc)
     tol = float(sys.argv[sys.argv.index("--tolerance") + 1]) if "--tolerance" in sys.argv else 1.0
-    lines, fails = (table_di if which == "di" else table_dii)(data, known, tol)
+    end_layer = sys.argv[sys.argv.index("--end") + 1] if "--end" in sys.argv else "logits"
+    if end_layer not in LAYERS:
+        sys.exit("naitzat_table.py: --end %s: expected one of %s" % (end_layer, ", ".join(LAYERS)))
+    if which == "di":
+        lines, fails = table_di(data, known, tol)
+    else:
+        lines, fails = table_dii(data, known, tol, end_layer)
     text = "\n".join(lines) + "\n"
     if fails:
         text += "\nDiffers from the paper's targets:\n" + "".join("- %s\n" % f for f in fails)

@@ -1,0 +1,33 @@
+#!/bin/bash
+# naitzat_dii.sh (long test): experiment D-II of Naitzat, Zhitnikov and Lim (JMLR
+# 2020) on the linked tori, experiments/naitzat_dii.sh (training, H1 on every point
+# of each class at k = 34 and 2 hops, the table), and the paper's result
+# (docs/naitzat-di.md, section D-II), by experiments/naitzat_table.py dii --check:
+#   - every analysed net's input reads (9, 9) for both classes;
+#   - at the output, the mean beta1 of class a is above 1 for tanh and below 1 for
+#     ReLU and leaky ReLU.
+# SEEDS (default 10) limits the seeds. Slow (about an hour on 2 cores for 10 seeds):
+# runs only under make test-long (NERVE_LONG=1). Exit 0 pass, 77 skip, 1 fail.
+set -u
+if [ "${NERVE_LONG:-}" != "1" ]; then
+    echo "SKIP naitzat_dii: trains 60 networks; runs under make test-long (NERVE_LONG=1)"
+    exit 77
+fi
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+NERVE=${NERVE:-$root/build/nerve}
+out=$(mktemp -d /tmp/nerve-naitzat-dii.XXXXXX)
+trap 'rm -rf "$out"' EXIT
+
+if ! SEEDS=${SEEDS:-10} "$root/experiments/naitzat_dii.sh" "$NERVE" "$out/sweep" > "$out/log" 2>&1; then
+    tail -n 30 "$out/log"
+    echo "FAIL naitzat_dii: experiments/naitzat_dii.sh failed"
+    exit 1
+fi
+if python3 "$root/experiments/naitzat_table.py" dii "$out/sweep" --min-acc 0.99 --check > "$out/table.md"; then
+    echo "PASS naitzat_dii"
+    cat "$out/table.md"
+    exit 0
+fi
+cat "$out/table.md"
+echo "FAIL naitzat_dii: the D-II result differs from the paper's (above)"
+exit 1
