@@ -55,7 +55,10 @@ void nv_phrun_options_defaults(nv_phrun_options *o) {
     o->landmarks = 200;
     o->nsplits = 1;
     strcpy(o->splits[0], "all");
+    o->label_k = 20;
+    strcpy(o->label_split, "test");
     o->figures = 1;
+    o->distances = 1;
     o->tasks = 1;
 }
 
@@ -73,14 +76,18 @@ static void note(const nv_phrun_options *o, nv_phrun_event_kind kind, int64_t do
  * with what ph adds per file: its diagram file and whether it holds the input layer
  * the calibration needs. Models without the --layer stay in the plan (their files
  * have no layer to analyse), so the summary still reads every diagram file. */
-nv_status phr_plan_make(const char *run_dir, const char *only_layer, int task, int tasks,
-                        phr_plan *plan, nv_error *err) {
+nv_status phr_plan_make(const char *run_dir, const char *only_layer, const char *const *models,
+                        int nmodels, int task, int tasks, phr_plan *plan, nv_error *err) {
     memset(plan, 0, sizeof *plan);
     const char *layer_sel[1] = {only_layer};
     nv_run_index_opts io = {.task = task, .tasks = tasks, .keep_layerless = 1};
     if (only_layer && only_layer[0]) {
         io.select.layers = layer_sel;
         io.select.n_layers = 1;
+    }
+    if (models && nmodels > 0) {
+        io.select.models = models;
+        io.select.n_models = nmodels;
     }
     nv_run_index ix;
     nv_run_ref *refs = NULL;
@@ -151,6 +158,7 @@ static int classes_of(const int64_t *labels, int64_t n, int64_t *cls, int cap) {
 /* A barcode of the rows of x (n, d) whose label is `cls` (every row if cls < 0). */
 typedef struct {
     int64_t n_points;       /* rows of the class */
+    int64_t n_unique;       /* of those, distinct rows (n_points without --dedup) */
     int64_t count;          /* landmarks used */
     int64_t *rows;          /* (count) rows of the split's matrix, selection order */
     int64_t *ids;           /* (count) their sample ids */
@@ -165,6 +173,44 @@ static void phr_diag_free(phr_diag *g) {
     free(g->ids);
     nv_ph_result_free(&g->res);
     memset(g, 0, sizeof *g);
+}
+
+/* Rows ordered by their coordinates (value comparison, so -0 equals +0), then by
+ * index: equal rows end up next to each other, the lowest index first. */
+typedef struct {
+    const nv_real *x;
+    int64_t d;
+} row_order;
+
+static int cmp_rows(const void *a, const void *b, void *vctx) {
+    const row_order *c = vctx;
+    int64_t i = *(const int64_t *)a, j = *(const int64_t *)b;
+    const nv_real *xi = c->x + i * c->d, *xj = c->x + j * c->d;
+    for (int64_t k = 0; k < c->d; k++)
+        if (xi[k] != xj[k]) return xi[k] < xj[k] ? -1 : 1;
+    return (i > j) - (i < j);
+}
+
+static int cmp_i64_asc(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Keeps the first (lowest) row index of every set of equal rows among sel[0..n),
+ * in ascending index order; returns how many remain. */
+static int64_t dedup_rows(const nv_real *x, int64_t d, int64_t *sel, int64_t n) {
+    if (n < 2) return n;
+    row_order c = {x, d};
+    qsort_r(sel, (size_t)n, sizeof *sel, cmp_rows, &c);
+    int64_t m = 1;
+    for (int64_t a = 1; a < n; a++) {
+        const nv_real *p = x + sel[m - 1] * d, *q = x + sel[a] * d;
+        int same = 1;
+        for (int64_t k = 0; k < d && same; k++) same = p[k] == q[k];
+        if (!same) sel[m++] = sel[a];
+    }
+    qsort(sel, (size_t)m, sizeof *sel, cmp_i64_asc);
+    return m;
 }
 
 /* Landmarks of the class rows and the barcode of the distances among them. The
@@ -185,7 +231,9 @@ static nv_status class_barcode(const nv_real *x, int64_t n, int64_t d, const int
     for (int64_t i = 0; i < n; i++)
         if (cls < 0 || labels[i] == cls) sel[nc++] = i;
     g->n_points = nc;
-    int64_t count = NV_MIN(nc, o->landmarks);
+    if (o->dedup) nc = dedup_rows(x, d, sel, nc);
+    g->n_unique = nc;
+    int64_t count = o->landmarks > 0 ? NV_MIN(nc, o->landmarks) : nc;
     g->count = count;
     g->rows = nv_malloc((size_t)(count ? count : 1) * sizeof(int64_t), err);
     g->ids = nv_malloc((size_t)(count ? count : 1) * sizeof(int64_t), err);
@@ -261,10 +309,20 @@ typedef struct {
     int computed;     /* 1: made now; 0: read from calibration.json or given */
 } phr_calib;
 
+/* The target Betti numbers of the c-th class (ascending labels). */
+static const int64_t *class_target(const nv_phrun_options *o, int c) {
+    if (o->ntarget_classes <= 0) return o->target;
+    return o->class_target[c < o->ntarget_classes ? c : o->ntarget_classes - 1];
+}
+
+/* "1,0", or per class "9,0/1,9". */
 static const char *target_text(const nv_phrun_options *o, char *buf, size_t len) {
     buf[0] = 0;
-    for (int i = 0; i < o->ntarget; i++)
-        snprintf(buf + strlen(buf), len - strlen(buf), "%s%lld", i ? "," : "", (long long)o->target[i]);
+    int nt = o->ntarget_classes > 0 ? o->ntarget_classes : 1;
+    for (int c = 0; c < nt; c++)
+        for (int i = 0; i < o->ntarget; i++)
+            snprintf(buf + strlen(buf), len - strlen(buf), "%s%lld", i ? "," : c ? "/" : "",
+                     (long long)class_target(o, c)[i]);
     return buf;
 }
 
@@ -275,6 +333,11 @@ static void calib_key(const nv_phrun_options *o, const phr_item *ref, char *buf,
     snprintf(buf, len, "metric=%s target=%s k=%d scale=%.17g k_range=%d-%d landmarks=%lld ref=%s",
              nv_metric_name(o->metric), target_text(o, t, sizeof t), o->k, o->scale, o->k_min,
              o->k_max, (long long)o->landmarks, ref->snap_rel);
+    /* settings added later join the key only when they differ from the defaults, so
+     * calibration files written before them stay valid */
+    if (strcmp(o->splits[0], "all") != 0)
+        snprintf(buf + strlen(buf), len - strlen(buf), " split=%s", o->splits[0]);
+    if (o->dedup) snprintf(buf + strlen(buf), len - strlen(buf), " dedup=1");
 }
 
 /* The reference snapshot: the expressive model's first epoch, else the first file. */
@@ -287,9 +350,9 @@ static const phr_item *reference_item(const phr_plan *plan) {
 }
 
 /* Betti vector of r at scale s equals target? */
-static int betti_matches(const nv_ph_result *r, const nv_phrun_options *o, double s) {
+static int betti_matches(const nv_ph_result *r, const nv_phrun_options *o, int c, double s) {
     for (int dd = 0; dd < o->ntarget; dd++)
-        if (nv_ph_betti_at(r, dd, (float)s) != o->target[dd]) return 0;
+        if (nv_ph_betti_at(r, dd, (float)s) != class_target(o, c)[dd]) return 0;
     return 1;
 }
 
@@ -323,7 +386,7 @@ static int joint_interval(const phr_diag *g, int nclass, const nv_phrun_options 
     double best = -1.0;
     for (int64_t i = 0; i < u;) {
         int ok = 1;
-        for (int c = 0; c < nclass && ok; c++) ok = betti_matches(&g[c].res, o, bp[i]);
+        for (int c = 0; c < nclass && ok; c++) ok = betti_matches(&g[c].res, o, c, bp[i]);
         if (!ok) {
             i++;
             continue;
@@ -331,7 +394,7 @@ static int joint_interval(const phr_diag *g, int nclass, const nv_phrun_options 
         int64_t j = i + 1;
         for (; j < u; j++) {
             int ok2 = 1;
-            for (int c = 0; c < nclass && ok2; c++) ok2 = betti_matches(&g[c].res, o, bp[j]);
+            for (int c = 0; c < nclass && ok2; c++) ok2 = betti_matches(&g[c].res, o, c, bp[j]);
             if (!ok2) break;
         }
         double a = bp[i], b = j < u ? bp[j] : INFINITY;
@@ -396,9 +459,12 @@ static nv_status calibrate(const phr_plan *plan, const nv_phrun_options *o, cons
                        "%s: no 'input' layer to calibrate on (snapshots.layers left it out); give "
                        "--k and --scale",
                        ref->snap_path);
-    st = nv_snapshot_read(ref->snap_path, "input", "all", 0, &x, &n, &d, err);
-    if (st == NV_OK) st = nv_snapshot_read_index(ref->snap_path, "labels", "all", &labels, &nl, err);
-    if (st == NV_OK) st = nv_snapshot_read_index(ref->snap_path, "ids", "all", &ids, &ni, err);
+    /* the first split analysed: the calibrated scale must fit the density of the
+     * points it is read on */
+    const char *split = o->splits[0];
+    st = nv_snapshot_read(ref->snap_path, "input", split, 0, &x, &n, &d, err);
+    if (st == NV_OK) st = nv_snapshot_read_index(ref->snap_path, "labels", split, &labels, &nl, err);
+    if (st == NV_OK) st = nv_snapshot_read_index(ref->snap_path, "ids", split, &ids, &ni, err);
     if (st) goto done;
     nclass = classes_of(labels, n, cls, 64);
     int knn = o->metric == NV_METRIC_KNN_HOPS || o->metric == NV_METRIC_KNN_WEIGHTED;
@@ -439,9 +505,10 @@ static nv_status calibrate(const phr_plan *plan, const nv_phrun_options *o, cons
              * graph has the wrong number of components costs almost nothing */
             nv_calibration one;
             nv_error e2 = {0};
-            if (nv_calibrate(lx[c], g[c].count, d, o->metric, o->target, 1, k, k, &one, &e2) ||
+            const int64_t *tc = class_target(o, c);
+            if (nv_calibrate(lx[c], g[c].count, d, o->metric, tc, 1, k, k, &one, &e2) ||
                 (o->ntarget > 1 &&
-                 nv_calibrate(lx[c], g[c].count, d, o->metric, o->target, o->ntarget, k, k, &one, &e2))) {
+                 nv_calibrate(lx[c], g[c].count, d, o->metric, tc, o->ntarget, k, k, &one, &e2))) {
                 if (e2.status != NV_EINPUT) {
                     st = nv_fail(err, e2.status, "%s", e2.msg);
                     goto done;
@@ -511,6 +578,16 @@ static nv_status calibration_write(const char *path, const char *key, const nv_p
     json_object_set_new(j, "scale_hi", isfinite(cal->hi) ? json_real(cal->hi) : json_null());
     json_t *t = json_array();
     for (int i = 0; i < o->ntarget; i++) json_array_append_new(t, json_integer(o->target[i]));
+    if (o->ntarget_classes > 0) {
+        /* per class: [[9, 0], [1, 9]] */
+        json_decref(t);
+        t = json_array();
+        for (int c = 0; c < o->ntarget_classes; c++) {
+            json_t *tc = json_array();
+            for (int i = 0; i < o->ntarget; i++) json_array_append_new(tc, json_integer(o->class_target[c][i]));
+            json_array_append_new(t, tc);
+        }
+    }
     json_object_set_new(j, "target_betti", t);
     json_object_set_new(j, "k_given", json_boolean(o->k > 0));
     json_object_set_new(j, "scale_given", json_boolean(o->scale >= 0));
@@ -522,7 +599,7 @@ static nv_status calibration_write(const char *path, const char *key, const nv_p
     json_object_set_new(r, "model", json_string(ref->model));
     json_object_set_new(r, "epoch", json_integer(ref->epoch));
     json_object_set_new(r, "layer", json_string("input"));
-    json_object_set_new(r, "split", json_string("all"));
+    json_object_set_new(r, "split", json_string(o->splits[0]));
     json_object_set_new(j, "reference", r);
     json_t *a = json_array();
     for (int c = 0; c < ncc; c++) {
@@ -581,8 +658,11 @@ static int calibration_reuse(const char *path, const char *key, phr_calib *cal) 
 }
 
 /* The target Betti numbers from the run's data when not given: a class of the
- * spheres data is an m-sphere (beta0 = 1, beta_m = 1, others 0); other data have no
- * known topology, and each class is assumed connected (beta0 = 1). */
+ * spheres data is an m-sphere (beta0 = 1, beta_m = 1, others 0); the disks data
+ * (D-I) have class a = nine disks, (9, 0, 0, ..), and class b = the square with
+ * nine holes, (1, 9, 0, ..); the tori data (D-II) nine solid tori in each class,
+ * (9, 9, 0, ..); other data have no known topology, and each class is assumed
+ * connected (beta0 = 1). */
 static nv_status default_target(const phr_plan *plan, nv_phrun_options *o, nv_error *err) {
     if (o->ntarget > 0) {
         if (o->ntarget > o->max_dim + 1)
@@ -598,7 +678,7 @@ static nv_status default_target(const phr_plan *plan, nv_phrun_options *o, nv_er
      * reads as mixed types), and only these two keys matter here. */
     char cfg[PHR_PATH + 16];
     snprintf(cfg, sizeof cfg, "%s/config.cfg", plan->run);
-    int sphere_dim = -1;
+    int sphere_dim = -1, disks = 0, tori = 0;
     FILE *f = fopen(cfg, "r");
     if (f) {
         char line[512];
@@ -606,6 +686,8 @@ static nv_status default_target(const phr_plan *plan, nv_phrun_options *o, nv_er
         while (fgets(line, sizeof line, f)) {
             const char *p = line + strspn(line, " \t");
             if (strncmp(p, "source", 6) == 0 && strstr(p, "\"spheres\"")) spheres = 1;
+            if (strncmp(p, "source", 6) == 0 && strstr(p, "\"disks\"")) disks = 1;
+            if (strncmp(p, "source", 6) == 0 && strstr(p, "\"tori\"")) tori = 1;
             if (strncmp(p, "sphere_dim", 10) == 0) {
                 const char *eq = strchr(p, '=');
                 if (eq) m = atoi(eq + 1);
@@ -613,6 +695,15 @@ static nv_status default_target(const phr_plan *plan, nv_phrun_options *o, nv_er
         }
         fclose(f);
         if (spheres) sphere_dim = m;
+    }
+    if (disks || tori) {
+        o->ntarget = o->max_dim + 1;
+        o->ntarget_classes = 2;
+        for (int c = 0; c < 2; c++)
+            for (int i = 0; i < o->ntarget; i++)
+                o->class_target[c][i] = disks ? (i == 0 ? (c == 0 ? 9 : 1) : i == 1 && c == 1 ? 9 : 0)
+                                              : (i <= 1 ? 9 : 0);
+        return NV_OK;
     }
     if (sphere_dim < 1) {
         o->ntarget = 1;
@@ -666,6 +757,11 @@ static void params_key(const nv_phrun_options *o, const phr_calib *cal, double t
              nv_metric_name(o->metric), cal->k, cal->scale, threshold, o->max_dim, (long long)o->landmarks);
     for (int s = 0; s < o->nsplits; s++)
         snprintf(buf + strlen(buf), len - strlen(buf), "%s%s", s ? "," : "", o->splits[s]);
+    /* settings added later join the key only when they are not their defaults, so
+     * files written before them are not recomputed */
+    if (o->dedup) snprintf(buf + strlen(buf), len - strlen(buf), " dedup=1");
+    if (o->label_k > 0)
+        snprintf(buf + strlen(buf), len - strlen(buf), " labelled=%s:%d", o->label_split, o->label_k);
     snprintf(buf + strlen(buf), len - strlen(buf), " layers=");
     for (int l = 0; l < it->nlayers; l++)
         snprintf(buf + strlen(buf), len - strlen(buf), "%s%s", l ? "," : "", it->layers[l]);
@@ -732,11 +828,12 @@ static nv_status write_diagram(hid_t fid, const char *file, const char *layer, c
     if (!st) st = nv_h5_attr_i64(gc, "max_dim", o->max_dim, file, err);
     if (!st) st = nv_h5_attr_i64(gc, "landmarks", g->count, file, err);
     if (!st) st = nv_h5_attr_i64(gc, "landmarks_requested", o->landmarks, file, err);
-    if (!st) st = nv_h5_attr_str(gc, "landmark_method", "maxmin", file, err);
+    if (!st) st = nv_h5_attr_str(gc, "landmark_method", o->landmarks > 0 ? "maxmin" : "all", file, err);
     if (!st) st = nv_h5_attr_i64s(gc, "landmark_ids", g->ids, g->count, file, err);
     if (!st) st = nv_h5_attr_i64s(gc, "landmark_rows", g->rows, g->count, file, err);
     if (!st) st = nv_h5_attr_f64(gc, "cover_radius", g->cover_radius, file, err);
     if (!st) st = nv_h5_attr_i64(gc, "n_points", g->n_points, file, err);
+    if (!st) st = nv_h5_attr_i64(gc, "n_unique", g->n_unique, file, err);
 done:
     free(dim);
     free(b);
@@ -771,6 +868,9 @@ static nv_status compute_file(int64_t w, void *vctx, nv_error *err) {
     int ncls[NV_PHRUN_MAX_SPLITS];
     /* diagrams[l][s][c], c = nclass(split) for the combined set */
     phr_diag *g = NULL;
+    nv_labelled lab[PHR_MAX_LAYERS];
+    char lab_split[PHR_MAX_LAYERS][8];
+    memset(lab, 0, sizeof lab);
     int64_t *labels[NV_PHRUN_MAX_SPLITS] = {0}, *ids[NV_PHRUN_MAX_SPLITS] = {0};
     int64_t nrows[NV_PHRUN_MAX_SPLITS] = {0};
     int ncls_max = 0, slots = 0;
@@ -812,6 +912,10 @@ static nv_status compute_file(int64_t w, void *vctx, nv_error *err) {
             free(x);
             if (st) goto done;
         }
+    /* the labelled kNN filtration of every layer (labelled.h) */
+    for (int l = 0; l < nl && o->label_k > 0 && !st; l++)
+        st = phr_labelled_compute(it->snap_path, it->layers[l], o, &lab[l], lab_split[l], sizeof lab_split[l], err);
+    if (st) goto done;
     /* write */
     st = nv_mkdirs(ctx->plan->ph_dir, err);
     char dir[PHR_PATH + 80];
@@ -861,6 +965,8 @@ static nv_status compute_file(int64_t w, void *vctx, nv_error *err) {
                 written++;
             }
         }
+    for (int l = 0; l < nl && o->label_k > 0 && !st; l++)
+        st = phr_labelled_write(fid, f, it->layers[l], lab_split[l], &lab[l], err);
     if (st) goto done;
     st = nv_h5_commit_temp(fid, tmp, it->out_path, err);
     fid = -1;
@@ -877,6 +983,7 @@ done:
     free(tmp);
     for (int i = 0; g && i < slots; i++) phr_diag_free(&g[i]);
     free(g);
+    for (int l = 0; l < PHR_MAX_LAYERS; l++) nv_labelled_free(&lab[l]);
     for (int s = 0; s < ns; s++) {
         free(labels[s]);
         free(ids[s]);
@@ -935,8 +1042,16 @@ static nv_status apply_select(phr_plan *plan, const nv_run_select *sel, nv_error
 static nv_status check_options(const nv_phrun_options *o, nv_error *err) {
     if (o->max_dim < 0 || o->max_dim > 3)
         return nv_fail(err, NV_EINPUT, "--max-dim %d: expected 0..3", o->max_dim);
-    if (o->landmarks < 2 || o->landmarks > 20000)
-        return nv_fail(err, NV_EINPUT, "--landmarks %lld: expected 2..20000", (long long)o->landmarks);
+    if (o->landmarks != 0 && (o->landmarks < 2 || o->landmarks > 20000))
+        return nv_fail(err, NV_EINPUT, "--landmarks %lld: expected 2..20000, or all", (long long)o->landmarks);
+    if (o->label_k < 0 || o->label_k > 200)
+        return nv_fail(err, NV_EINPUT, "--label-k %d: expected 0 (off) .. 200", o->label_k);
+    if (o->label_k > 0 && strcmp(o->label_split, "train") && strcmp(o->label_split, "test") &&
+        strcmp(o->label_split, "all"))
+        return nv_fail(err, NV_EINPUT, "--label-split: unknown split '%s' (expected train, test, all)",
+                       o->label_split);
+    if (o->nmodels < 0 || o->nmodels > NV_PHRUN_MAX_MODELS)
+        return nv_fail(err, NV_EINPUT, "--models: at most %d models", NV_PHRUN_MAX_MODELS);
     if (o->nsplits < 1) return nv_fail(err, NV_EINPUT, "--splits: expected at least one split");
     for (int s = 0; s < o->nsplits; s++)
         if (strcmp(o->splits[s], "train") && strcmp(o->splits[s], "test") && strcmp(o->splits[s], "all"))
@@ -958,7 +1073,9 @@ nv_status nv_phrun_run(const char *run_dir, const nv_phrun_options *opts, nv_phr
     nv_status st = check_options(&o, err);
     if (st) return st;
     phr_plan plan;
-    st = phr_plan_make(run_dir, o.only_layer, o.task, o.tasks, &plan, err);
+    const char *msel[NV_PHRUN_MAX_MODELS];
+    for (int m = 0; m < o.nmodels; m++) msel[m] = o.models[m];
+    st = phr_plan_make(run_dir, o.only_layer, msel, o.nmodels, o.task, o.tasks, &plan, err);
     if (st) return st;
     if ((st = apply_select(&plan, &o.select, err))) {
         phr_plan_free(&plan);
@@ -1031,7 +1148,9 @@ nv_status nv_phrun_summarize(const char *run_dir, const nv_phrun_options *opts, 
     nv_status st = check_options(opts, err);
     if (st) return st;
     phr_plan plan;
-    st = phr_plan_make(run_dir, opts->only_layer, 0, 1, &plan, err);
+    const char *msel[NV_PHRUN_MAX_MODELS];
+    for (int m = 0; m < opts->nmodels; m++) msel[m] = opts->models[m];
+    st = phr_plan_make(run_dir, opts->only_layer, msel, opts->nmodels, 0, 1, &plan, err);
     if (st) return st;
     rep->files_total = plan.n;
     st = phr_summarize(&plan, opts, 1, rep, err);

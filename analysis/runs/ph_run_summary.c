@@ -575,7 +575,13 @@ nv_status phr_summarize(const phr_plan *plan, const nv_phrun_options *o, int for
     }
     rep->summary_files = n_exist;
     if (!force && !o->force) {
-        int64_t oldest = NV_MIN(nv_file_mtime_ns(summary), nv_file_mtime_ns(distances));
+        int64_t oldest = nv_file_mtime_ns(summary);
+        if (o->distances) oldest = NV_MIN(oldest, nv_file_mtime_ns(distances));
+        if (o->label_k > 0) {
+            char lab[PHR_PATH + 32];
+            snprintf(lab, sizeof lab, "%s/labelled.csv", plan->ph_dir);
+            oldest = NV_MIN(oldest, nv_file_mtime_ns(lab));
+        }
         if (o->figures) oldest = NV_MIN(oldest, nv_file_mtime_ns(chart));
         if (oldest > newest) return NV_OK;
     }
@@ -591,12 +597,12 @@ nv_status phr_summarize(const phr_plan *plan, const nv_phrun_options *o, int for
         st = read_file(plan->items[i].out_path, (int)i, &es, err);
     }
     if (!st) st = nv_mkdirs(plan->ph_dir, err);
-    if (!st && o->on_event) {
+    if (!st && o->on_event && o->distances) {
         nv_phrun_event ev = {.kind = NV_PHRUN_EV_SUMMARY, .text = "bottleneck and Wasserstein distances"};
         o->on_event(o->ctx, &ev);
     }
     int threads = o->threads > 0 ? o->threads : nv_default_threads();
-    if (!st) st = write_distances(plan, &es, threads, distances, err);
+    if (!st && o->distances) st = write_distances(plan, &es, threads, distances, err);
     if (!st && o->figures) {
         if (o->on_event) {
             nv_phrun_event ev = {.kind = NV_PHRUN_EV_SUMMARY, .text = "figures"};
@@ -610,6 +616,7 @@ nv_status phr_summarize(const phr_plan *plan, const nv_phrun_options *o, int for
                                         err);
         }
     }
+    if (!st) st = phr_labelled_summarize(plan, o, &rep->figures_written, err);
     /* summary.csv last: it marks the step done (the up-to-date test above reads its
      * time), so a step stopped part-way through the figures (a full disk, a kill)
      * is redone by the next call instead of leaving them missing. */

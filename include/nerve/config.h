@@ -33,13 +33,15 @@ typedef enum {
     NV_DATA_CSV,
     NV_DATA_HDF5,           /* user HDF5 arrays */
     NV_DATA_FILE,           /* a dataset file written by `nerve data` */
-    NV_DATA_DISKS           /* nine disks in a square (Naitzat et al.'s D-I) */
+    NV_DATA_DISKS,          /* nine disks in a square (Naitzat et al.'s D-I) */
+    NV_DATA_TORI            /* nine pairs of linked solid tori (D-II-like) */
 } nv_data_source;
 
 typedef struct {
     nv_data_source source;
     nv_spheres_params spheres;      /* source = spheres (its seed is the experiment's) */
     nv_disks_params disks;          /* source = disks (its seed is the experiment's) */
+    nv_tori_params tori;            /* source = tori */
     double test_fraction;           /* spheres, csv, hdf5, idx without test files */
     char images[NV_PATH_LEN], labels[NV_PATH_LEN];           /* idx */
     char test_images[NV_PATH_LEN], test_labels[NV_PATH_LEN]; /* idx, optional */

@@ -89,35 +89,106 @@ nv_status nv_spheres_generate(const nv_spheres_params *p, nv_dataset *train, nv_
 void nv_spheres_describe(const nv_spheres_params *p, char *buf, size_t len);
 
 /* --- the nine-disks generator (datasets/disks.c) -----------------------------
- * Data set D-I of Naitzat, Zhitnikov and Lim (JMLR 2020), in R^2. Nine disks of
- * radius `radius` centred on the grid {-2/3, 0, 2/3}^2 inside the square [-1, 1]^2.
- * Class 0 (a): uniform in the union of the disks (beta0 = 9). Class 1 (b): uniform
- * in the square minus the disks widened by `gap` (beta0 = 1, beta1 = 9), so the
- * classes are separated by a band of width `gap`. Needs radius + gap < 1/3 (disks
- * disjoint and inside the square). Points are drawn by rejection from the square
- * (datasets/disks.c gives the RNG indices); the split is nv_dataset_split
- * (stratified, shuffled by the seed). Same parameters, same bytes. */
+ * Data set D-I of Naitzat, Zhitnikov and Lim (JMLR 2020), in R^2: class 0 (a) is
+ * nine disjoint disks (beta0 = 9), class 1 (b) the rest of a square with a ring
+ * around each disk removed (beta0 = 1, beta1 = 9). Two layouts:
+ *
+ * NV_DISKS_NAITZAT (the default, the paper's own data): the grid
+ * x, y in {-10 + i * step : i = 0, 1, ...} below 10 (step 0.19: 106 x 106 points);
+ * nine disks of radius `radius` (1.3), eight centred on the circle of radius 7 at
+ * 0, 45, ..., 315 degrees and one at the origin. A grid point at distance < radius
+ * from a centre is class a; at distance in [radius, radius + gap) (gap 0.5) it is
+ * removed; every other point is class b. Then each coordinate is divided by its
+ * largest absolute value over the kept points (scikit-learn's MaxAbsScaler, as the
+ * paper's code does), so the data lie in [-1, 1]^2. Deterministic: the seed only
+ * shuffles the split. points_per_class is not used (the grid fixes the counts:
+ * 1,344 points of class a and 8,706 of class b at the defaults, as the paper's
+ * code gives).
+ *
+ * NV_DISKS_GRID (nerve's earlier reading, kept for comparison): nine disks of radius
+ * `radius` (0.2) centred on the grid {-2/3, 0, 2/3}^2 inside [-1, 1]^2; class 0
+ * uniform in the disks, class 1 uniform in the square minus the disks widened by
+ * `gap` (0.05), points_per_class each, drawn by rejection from the square
+ * (datasets/disks.c gives the RNG indices). Needs radius + gap < 1/3.
+ *
+ * The split is nv_dataset_split (stratified, shuffled by the seed). Same
+ * parameters, same bytes. */
+typedef enum { NV_DISKS_NAITZAT = 0, NV_DISKS_GRID } nv_disks_layout;
+
 typedef struct {
-    int64_t points_per_class; /* before the split */
+    nv_disks_layout layout;
+    int64_t points_per_class; /* grid layout only, before the split */
     double radius;            /* > 0 */
-    double gap;               /* >= 0, radius + gap < 1/3 */
+    double gap;               /* >= 0 */
+    double step;              /* naitzat layout: the grid's spacing, > 0 */
     double test_fraction;     /* in [0, 1) */
     uint64_t seed;
 } nv_disks_params;
 
-/* Defaults: 2000 points per class, radius 0.2, gap 0.05, test fraction 0.2, seed 1. */
+/* The layout's name ("naitzat", "grid") and its inverse (-1 if unknown). */
+const char *nv_disks_layout_name(nv_disks_layout l);
+int nv_disks_layout_parse(const char *s);
+/* Defaults of the naitzat layout: radius 1.3, gap 0.5, step 0.19, test fraction 0.2
+ * (the paper's split, 0.22, is set by experiments/naitzat_di.cfg), seed 1;
+ * points_per_class 2000 (unused by this layout). */
 void nv_disks_defaults(nv_disks_params *p);
-/* NV_EINPUT naming the field when a parameter is out of range. */
+/* Defaults of a layout: the grid layout's are 2000 points per class, radius 0.2,
+ * gap 0.05, test fraction 0.2. */
+void nv_disks_layout_defaults(nv_disks_params *p, nv_disks_layout layout);
+/* NV_EINPUT naming the field when a parameter is out of range (naitzat: the disks
+ * and their rings must be disjoint, 2 (radius + gap) < 5.35, and inside the square,
+ * 7 + radius + gap < 10; step in [0.01, 2]). */
 nv_status nv_disks_validate(const nv_disks_params *p, nv_error *err);
-/* Distance from (x, y) to the nearest of the nine centres. */
+/* Distance from (x, y) to the nearest of the grid layout's nine centres. */
 double nv_disks_distance(double x, double y);
-/* All points before the split: class 0 then class 1; ids are 0..n-1 in that order. */
+/* Distance from (x, y) (the naitzat layout's unscaled coordinates, [-10, 10]^2) to
+ * the nearest of its nine centres. */
+double nv_disks_naitzat_distance(double x, double y);
+/* All points before the split: class 0 then class 1 (grid order within a class for
+ * the naitzat layout); ids are 0..n-1 in that order. */
 nv_status nv_disks_sample(const nv_disks_params *p, nv_dataset *all, nv_error *err);
 /* nv_disks_sample followed by nv_dataset_split(test_fraction, seed). */
 nv_status nv_disks_generate(const nv_disks_params *p, nv_dataset *train, nv_dataset *test,
                             nv_error *err);
 /* A one-line description of the parameters (the dataset file's `source`). */
 void nv_disks_describe(const nv_disks_params *p, char *buf, size_t len);
+
+/* --- the linked-tori generator (datasets/tori.c) -----------------------------
+ * A data set in the spirit of D-II of Naitzat, Zhitnikov and Lim (JMLR 2020), in
+ * R^3: nine pairs of interlocked solid tori; one torus of each pair is class 0 (a),
+ * the other class 1 (b), so each class is nine disjoint solid tori:
+ * beta(M_a) = beta(M_b) = (9, 9, 0). A pair is two solid tori of major radius R
+ * (`major_radius`, 2.2) and tube radius r (`minor_radius`, 0.7): one in the xy-plane
+ * centred at (R/2, 0, 0), the other in the xz-plane centred at (-R/2, 0, 0), so each
+ * core circle passes through the other's centre and the two cores stay R apart
+ * everywhere (the tubes are 2r < R apart: disjoint). The pairs are centred at the
+ * origin and at the eight points (+-s, +-s, +-s) (`spacing` s, 7), the paper's
+ * centres and label flips with its spacing 3 widened so that pairs do not touch
+ * (s > 2 (R + r)); then each coordinate is divided by its largest absolute value
+ * (MaxAbs, as the paper's code). Each torus holds points_per_torus points (400),
+ * uniform in the solid torus, drawn by rejection from its bounding box: candidate
+ * j of torus t (t = 2 * pair + 0 for the xy torus, + 1 for the xz one) uses the
+ * uniforms 3 * idx + 0, 1, 2 of NV_STREAM_DATA, idx = (t << 40) | j. Rows: class 0
+ * then class 1, pair by pair; ids 0..n-1 in that order. The split is
+ * nv_dataset_split. Same parameters, same bytes. */
+typedef struct {
+    int64_t points_per_torus; /* >= 1 */
+    double major_radius;      /* R > 0 */
+    double minor_radius;      /* r, 0 < 2r < R */
+    double spacing;           /* s > 2 (R + r) */
+    double test_fraction;     /* in [0, 1) */
+    uint64_t seed;
+} nv_tori_params;
+
+/* Defaults: 400 points per torus, R 2.2, r 0.7, spacing 7, test fraction 0.2, seed 1. */
+void nv_tori_defaults(nv_tori_params *p);
+nv_status nv_tori_validate(const nv_tori_params *p, nv_error *err);
+/* All points before the split (see above). */
+nv_status nv_tori_sample(const nv_tori_params *p, nv_dataset *all, nv_error *err);
+/* nv_tori_sample followed by nv_dataset_split(test_fraction, seed). */
+nv_status nv_tori_generate(const nv_tori_params *p, nv_dataset *train, nv_dataset *test,
+                           nv_error *err);
+void nv_tori_describe(const nv_tori_params *p, char *buf, size_t len);
 
 /* --- loaders ------------------------------------------------------------------ */
 

@@ -126,6 +126,27 @@ nv_status nv_landmarks_select(const nv_real *x, int64_t n, int64_t d, int64_t co
                               nv_landmark_kind kind, uint64_t seed, int64_t first,
                               int64_t *idx, double *cover_radius, nv_error *err);
 
+/* --- neighbour ranks from coordinates (analysis/metric/neighbors.c) ------------
+ * For readings that use the order of distances only (the labelled kNN filtration,
+ * labelled.h; the minimum spanning tree): squared Euclidean distances accumulated
+ * in double from the float coordinates, never rooted, so rescaling every point by
+ * the same c > 0 leaves every rank unchanged (exactly for c a power of two; for
+ * other c up to the float rounding of the scaled coordinates themselves). */
+
+/* The k nearest other points of each row of x (n, d), nearest first, ties to the
+ * lower index: *nb (n, k) malloc'd. threads <= 0: nv_default_threads(); the result
+ * does not depend on it. O(n^2 d) time, O(n k) memory. Bad input: as
+ * nv_distance_matrix's points, k < 1 or k >= n. */
+nv_status nv_metric_knn_points(const nv_real *x, int64_t n, int64_t d, int k, int threads,
+                               int64_t **nb, nv_error *err);
+
+/* A Euclidean minimum spanning tree of the rows of x (n, d) (Prim's algorithm from
+ * row 0 on the complete graph, O(n^2 d)): *parent (n) malloc'd, parent[0] = -1 and
+ * every other row's neighbour towards row 0. Ties: the next vertex is the lowest
+ * index among the nearest; its parent the tree vertex that reached it first. */
+nv_status nv_metric_mst_points(const nv_real *x, int64_t n, int64_t d, int64_t **parent,
+                               nv_error *err);
+
 /* --- internals shared by analysis/metric/metric.c, landmarks.c and ph/calibrate.c ---
  * Not part of the stable API (no validation beyond what is stated); declared here
  * because those files share them and the project keeps one header per module. */

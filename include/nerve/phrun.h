@@ -38,6 +38,8 @@ extern "C" {
 #define NV_DIAGRAMS_VERSION 1
 #define NV_PHRUN_MAX_DIMS 8
 #define NV_PHRUN_MAX_SPLITS 3
+#define NV_PHRUN_MAX_MODELS 8
+#define NV_PHRUN_MAX_TCLASSES 16   /* classes that can have their own target Betti numbers */
 
 typedef enum {
     NV_PHRUN_EV_NOTE = 0,    /* a line of information (text) */
@@ -58,8 +60,13 @@ typedef struct {
     double scale;                /* >= 0: fixed scale; < 0 (default): calibrate */
     int k_min, k_max;            /* calibration range of k (default 14 .. 40: Naitzat et al.'s
                                     k = 14 first; docs/ph-runs.md says why) */
-    int ntarget;                 /* 0: from the data (spheres) or (1) */
+    int ntarget;                 /* 0: from the data (spheres, disks, tori) or (1) */
     int64_t target[NV_PHRUN_MAX_DIMS];  /* target Betti numbers of each class */
+    int ntarget_classes;         /* > 0: class i (i-th label ascending, i < ntarget_classes)
+                                    has its own target class_target[i][0..ntarget) (D-I:
+                                    (9, 0) for class a and (1, 9) for class b); classes past
+                                    the list take the last one; `target` is then unused */
+    int64_t class_target[NV_PHRUN_MAX_TCLASSES][NV_PHRUN_MAX_DIMS];
     int max_dim;                 /* homology dimensions 0 .. max_dim (default 1) */
     double threshold;            /* Rips threshold: NAN (default) = the calibrated scale
                                     for knn-hops (Betti numbers at the scale are exact,
@@ -67,7 +74,17 @@ typedef struct {
                                     none for the other metrics; INFINITY = none */
     int64_t landmarks;           /* max-min landmarks per snapshot and class (default 200:
                                     Rips H1 cost grows about cubically, and 500 under
-                                    knn-hops takes ~3 s a diagram, docs/ph-runs.md) */
+                                    knn-hops takes ~3 s a diagram, docs/ph-runs.md);
+                                    0: every point (no landmarks) */
+    int dedup;                   /* 1: exact duplicate rows of a class set are removed first
+                                    (a ReLU layer maps many points to one vector; Naitzat
+                                    et al. remove them); default 0 */
+    int nmodels;                 /* 0: every model; else only these */
+    char models[NV_PHRUN_MAX_MODELS][64];
+    int label_k;                 /* the labelled kNN filtration (labelled.h): neighbours
+                                    k = 1 .. label_k (default 20); 0: not computed */
+    char label_split[8];         /* its split (default "test": held-out points; "all"
+                                    where a snapshot has no test rows) */
     int nsplits;
     char splits[NV_PHRUN_MAX_SPLITS][8];  /* default: {"all"} */
     char only_layer[64];         /* "" all layers; else only this one (must exist) */
@@ -77,6 +94,9 @@ typedef struct {
                                     the diagrams are the same on either device */
     int task, tasks;             /* job-array slice; tasks <= 1: everything */
     int figures;                 /* draw figures in the summary step (default 1) */
+    int distances;               /* write distances.csv in the summary step (default 1; the
+                                    Wasserstein matching is cubic in the bars, minutes for
+                                    diagrams of thousands of points) */
     int force;                   /* recompute even where outputs exist */
     nv_run_select select;        /* models, layers and epochs to compute (all zero: every
                                     one); the summary still reads every diagram file */

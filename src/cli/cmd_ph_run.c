@@ -31,14 +31,22 @@ static void phrun_usage(FILE *f) {
     "  --k K               neighbours of the kNN graph (default: calibrated)\n"
     "  --scale S           scale at which Betti numbers are read (default: calibrated)\n"
     "  --k-range A,B       calibration range of k (default 14,40)\n"
-    "  --target-betti B    each class's Betti numbers on the input layer, e.g. 1,0\n"
-    "                      (default: from the data, spheres; otherwise 1)\n"
+    "  --target-betti B    each class's Betti numbers on the input layer, e.g. 1,0,\n"
+    "                      or per class (ascending labels) 9,0/1,9 (default: from\n"
+    "                      the data: spheres, disks, tori; otherwise 1)\n"
     "  --max-dim D         homology dimensions 0..D (default 1)\n"
     "  --threshold T       Rips threshold, or inf (default: the scale for knn-hops,\n"
     "                      none otherwise; Betti numbers at the scale are exact)\n"
-    "  --landmarks N       max-min landmarks per snapshot and class (default 200)\n"
+    "  --landmarks N       max-min landmarks per snapshot and class (default 200),\n"
+    "                      or all (every point)\n"
+    "  --dedup             remove exact duplicate rows of each class set first\n"
+    "  --label-k K         the labelled kNN filtration, k = 1..K (default 20; 0: off;\n"
+    "                      docs/topology.md)\n"
+    "  --label-split S     its split (default test)\n"
     "  --summarize-only    only rewrite summary.csv, distances.csv and the figures\n"
     "  --no-figures        skip the figures\n"
+    "  --no-distances      skip distances.csv (bottleneck and Wasserstein distances;\n"
+    "                      slow for diagrams of thousands of points)\n"
     "  (--split: default all; --model, --layer, --epoch choose what is computed, and\n"
     "  the summary reads every diagram file; with --task/--tasks every task writes the\n"
     "  summary of what exists; --device: where the column assembly runs, same diagrams)\n", f);
@@ -104,9 +112,10 @@ static int run_ph(const char *run, nv_phrun_options *o, int summarize_only) {
     if (summarize_only) {
         st = nv_phrun_summarize(run, o, &rep, &err);
     } else {
-        char threads[32], lm[32], splits[32] = "", slice[48];
+        char threads[32], lm[64], splits[32] = "", slice[48];
         snprintf(threads, sizeof threads, "%d", o->threads > 0 ? o->threads : nv_default_threads());
-        snprintf(lm, sizeof lm, "%lld (max-min)", (long long)o->landmarks);
+        if (o->landmarks > 0) snprintf(lm, sizeof lm, "%lld (max-min)%s", (long long)o->landmarks, o->dedup ? ", dedup" : "");
+        else snprintf(lm, sizeof lm, "all points%s", o->dedup ? ", dedup" : "");
         for (int s = 0; s < o->nsplits; s++)
             snprintf(splits + strlen(splits), sizeof splits - strlen(splits), "%s%s", s ? "," : "", o->splits[s]);
         snprintf(slice, sizeof slice, "%d of %d", o->task, o->tasks);
@@ -135,8 +144,9 @@ static int run_ph(const char *run, nv_phrun_options *o, int summarize_only) {
         printf("computed %lld diagram files (%lld diagrams), skipped %lld up to date, in %.1fs\n",
                (long long)rep.files_computed, (long long)rep.diagrams, (long long)rep.files_skipped, dt);
     if (rep.summary_written)
-        printf("summary of %lld of %lld files: %s/analysis/ph/summary.csv, distances.csv%s\n",
+        printf("summary of %lld of %lld files: %s/analysis/ph/summary.csv%s%s%s\n",
                (long long)rep.summary_files, (long long)rep.files_total, run,
+               o->distances ? ", distances.csv" : "", o->label_k > 0 ? ", labelled.csv (how the classes sit)" : "",
                o->figures ? ", analysis/figures/" : "");
     if (rep.summary_files < rep.files_total)
         fprintf(stderr, "nerve ph: note: %lld of the run's %lld snapshot files have no diagram file yet "
@@ -184,14 +194,16 @@ int nv_cmd_ph_run(int argc, char **argv) {
         }
         static const char *const known[] = {"--metric", "--k", "--scale", "--k-range", "--target-betti",
                                             "--threshold", "--max-dim", "--landmarks", "--summarize-only",
-                                            "--no-figures"};
+                                            "--no-figures", "--dedup", "--label-k", "--label-split",
+                                            "--no-distances"};
         int is_known = 0;
         for (size_t k = 0; k < NV_ARRAY_LEN(known); k++) is_known |= !strcmp(name, known[k]);
         if (!is_known) {
             rc = nv_cli_unknown(verb, name, PHRUN_USAGE);
             goto out;
         }
-        int flag = !strcmp(name, "--summarize-only") || !strcmp(name, "--no-figures");
+        int flag = !strcmp(name, "--summarize-only") || !strcmp(name, "--no-figures") || !strcmp(name, "--dedup") ||
+                   !strcmp(name, "--no-distances");
         if (!flag && !val) {
             if (i + 1 >= argc) {
                 rc = nv_cli_usage(verb, "option %s needs a value", name);
@@ -221,12 +233,27 @@ int nv_cmd_ph_run(int argc, char **argv) {
                 o.k_max = (int)list[1];
             }
         } else if (!strcmp(name, "--target-betti")) {
-            int n = parse_list(val, list, NV_PHRUN_MAX_DIMS, 0, 1000000);
-            if (n < 1) {
+            /* "1,0" for every class, or "9,0/1,9": one list per class, same length */
+            char buf[512];
+            snprintf(buf, sizeof buf, "%s", val);
+            int nc = 0, n = 0;
+            for (char *save = NULL, *t = strtok_r(buf, "/", &save); t && !rc; t = strtok_r(NULL, "/", &save)) {
+                int m = parse_list(t, list, NV_PHRUN_MAX_DIMS, 0, 1000000);
+                if (m < 1 || (nc > 0 && m != n) || nc == NV_PHRUN_MAX_TCLASSES) {
+                    rc = nv_cli_usage(verb, "option --target-betti: found '%s': expected counts like 1,0, "
+                                      "or one list per class of the same length like 9,0/1,9", val);
+                    break;
+                }
+                n = m;
+                for (int d = 0; d < m; d++) o.class_target[nc][d] = o.target[d] = list[d];
+                nc++;
+            }
+            if (!rc && nc == 0)
                 rc = nv_cli_usage(verb, "option --target-betti: found '%s': expected counts like 1,0", val);
-            } else {
+            if (!rc) {
                 o.ntarget = n;
-                for (int d = 0; d < n; d++) o.target[d] = list[d];
+                o.ntarget_classes = nc > 1 ? nc : 0;
+                if (nc == 1) memcpy(o.target, o.class_target[0], sizeof o.target);
             }
         } else if (!strcmp(name, "--threshold")) {
             if (!strcmp(val, "inf") || !strcmp(val, "none")) o.threshold = INFINITY;
@@ -234,7 +261,19 @@ int nv_cmd_ph_run(int argc, char **argv) {
         } else if (!strcmp(name, "--max-dim")) {
             if (!(rc = nv_cli_int(verb, name, val, 0, 3, &iv))) o.max_dim = (int)iv;
         } else if (!strcmp(name, "--landmarks")) {
-            if (!(rc = nv_cli_int(verb, name, val, 2, 20000, &iv))) o.landmarks = iv;
+            if (!strcmp(val, "all")) o.landmarks = 0; /* every point */
+            else if (!(rc = nv_cli_int(verb, name, val, 2, 20000, &iv))) o.landmarks = iv;
+        } else if (!strcmp(name, "--dedup")) {
+            o.dedup = 1;
+        } else if (!strcmp(name, "--label-k")) {
+            if (!(rc = nv_cli_int(verb, name, val, 0, 200, &iv))) o.label_k = (int)iv;
+        } else if (!strcmp(name, "--label-split")) {
+            if (strcmp(val, "train") && strcmp(val, "test") && strcmp(val, "all"))
+                rc = nv_cli_usage(verb, "option --label-split: found '%s': expected train, test or all", val);
+            else
+                snprintf(o.label_split, sizeof o.label_split, "%s", val);
+        } else if (!strcmp(name, "--no-distances")) {
+            o.distances = 0;
         } else if (!strcmp(name, "--summarize-only")) {
             summarize_only = 1;
         } else if (!strcmp(name, "--no-figures")) {

@@ -32,7 +32,9 @@ static const key_def KEYS[] = {
     {"data.spheres.offset", K_NUM}, {"data.spheres.noise", K_NUM},
     {"data.spheres.oversample", K_NUM}, {"data.spheres.oversample_width", K_NUM},
     {"data.disks", K_GROUP}, {"data.disks.points_per_class", K_INT}, {"data.disks.radius", K_NUM},
-    {"data.disks.gap", K_NUM},
+    {"data.disks.gap", K_NUM}, {"data.disks.layout", K_STR}, {"data.disks.step", K_NUM},
+    {"data.tori", K_GROUP}, {"data.tori.points_per_torus", K_INT}, {"data.tori.major_radius", K_NUM},
+    {"data.tori.minor_radius", K_NUM}, {"data.tori.spacing", K_NUM},
     {"data.idx", K_GROUP}, {"data.idx.images", K_STR}, {"data.idx.labels", K_STR},
     {"data.idx.test_images", K_STR}, {"data.idx.test_labels", K_STR},
     {"data.idx.limit", K_INT}, {"data.idx.test_limit", K_INT},
@@ -267,12 +269,12 @@ static const char *device_name(nv_device_kind k) {
 }
 
 const char *nv_data_source_name(nv_data_source s) {
-    static const char *names[] = {"spheres", "fashion-mnist", "idx", "csv", "hdf5", "file", "disks"};
+    static const char *names[] = {"spheres", "fashion-mnist", "idx", "csv", "hdf5", "file", "disks", "tori"};
     return (unsigned)s < NV_ARRAY_LEN(names) ? names[s] : "?";
 }
 
 static int parse_source(const char *s) {
-    for (int i = 0; i <= NV_DATA_DISKS; i++)
+    for (int i = 0; i <= NV_DATA_TORI; i++)
         if (!strcmp(s, nv_data_source_name((nv_data_source)i))) return i;
     return -1;
 }
@@ -372,22 +374,55 @@ static nv_status read_data_spheres(const reader *r, nv_experiment *ex) {
     return NV_OK;
 }
 
-/* data.disks: like data.spheres, read and checked whatever the source is. */
+/* data.disks: like data.spheres, read and checked whatever the source is. The
+ * layout comes first: the other keys' defaults are the layout's. */
 static nv_status read_data_disks(const reader *r, nv_experiment *ex) {
     nv_status st;
     long long iv;
+    char sv[NV_PATH_LEN];
     nv_disks_params *dp = &ex->data.disks;
-    nv_disks_defaults(dp);
+    if ((st = get_str(r, "data.disks.layout", "naitzat", sv, sizeof sv))) return st;
+    int layout = nv_disks_layout_parse(sv);
+    if (layout < 0)
+        return bad(r, lookup(r, "data.disks.layout"), "data.disks.layout",
+                   "expected \"naitzat\" (the paper's data) or \"grid\", found \"%s\"", sv);
+    nv_disks_layout_defaults(dp, (nv_disks_layout)layout);
     if ((st = get_int(r, "data.disks.points_per_class", dp->points_per_class, 2, 10000000, &iv))) return st;
     dp->points_per_class = iv;
-    if ((st = get_num(r, "data.disks.radius", dp->radius, 1e-6, 1.0 / 3.0, &dp->radius))) return st;
-    if ((st = get_num(r, "data.disks.gap", dp->gap, 0.0, 1.0 / 3.0, &dp->gap))) return st;
-    if (!(dp->radius + dp->gap < 1.0 / 3.0))
-        return bad(r, lookup(r, "data.disks.gap") ? lookup(r, "data.disks.gap") : lookup(r, "data.disks.radius"),
-                   "data.disks", "radius %g + gap %g must be < 1/3 (disjoint disks inside the square)",
-                   dp->radius, dp->gap);
+    if ((st = get_num(r, "data.disks.radius", dp->radius, 1e-6, 3.0, &dp->radius))) return st;
+    if ((st = get_num(r, "data.disks.gap", dp->gap, 0.0, 3.0, &dp->gap))) return st;
+    if ((st = get_num(r, "data.disks.step", dp->step, 0.01, 2.0, &dp->step))) return st;
     dp->test_fraction = ex->data.test_fraction;
     dp->seed = ex->seed;
+    nv_error e2 = {0};
+    if (nv_disks_validate(dp, &e2)) {
+        const char *key = lookup(r, "data.disks.gap") ? "data.disks.gap" : "data.disks.radius";
+        config_setting_t *s = lookup(r, key) ? lookup(r, key) : lookup(r, "data.disks");
+        return bad(r, s, "data.disks", "%s", e2.msg + (strncmp(e2.msg, "disks: ", 7) ? 0 : 7));
+    }
+    return NV_OK;
+}
+
+/* data.tori: likewise. */
+static nv_status read_data_tori(const reader *r, nv_experiment *ex) {
+    nv_status st;
+    long long iv;
+    nv_tori_params *tp = &ex->data.tori;
+    nv_tori_defaults(tp);
+    if ((st = get_int(r, "data.tori.points_per_torus", tp->points_per_torus, 1, 10000000, &iv))) return st;
+    tp->points_per_torus = iv;
+    if ((st = get_num(r, "data.tori.major_radius", tp->major_radius, 1e-6, 1e6, &tp->major_radius))) return st;
+    if ((st = get_num(r, "data.tori.minor_radius", tp->minor_radius, 1e-6, 1e6, &tp->minor_radius))) return st;
+    if ((st = get_num(r, "data.tori.spacing", tp->spacing, 1e-6, 1e6, &tp->spacing))) return st;
+    tp->test_fraction = ex->data.test_fraction;
+    tp->seed = ex->seed;
+    nv_error e2 = {0};
+    if (nv_tori_validate(tp, &e2)) {
+        config_setting_t *s = lookup(r, "data.tori.spacing") ? lookup(r, "data.tori.spacing")
+                              : lookup(r, "data.tori.minor_radius") ? lookup(r, "data.tori.minor_radius")
+                                                                     : lookup(r, "data.tori");
+        return bad(r, s, "data.tori", "%s", e2.msg + (strncmp(e2.msg, "tori: ", 6) ? 0 : 6));
+    }
     return NV_OK;
 }
 
@@ -438,11 +473,12 @@ static nv_status read_data(const reader *r, nv_experiment *ex) {
     int src = parse_source(sv);
     if (src < 0)
         return bad(r, lookup(r, "data.source"), "data.source",
-                   "expected one of spheres, fashion-mnist, idx, csv, hdf5, file, disks; found \"%s\"", sv);
+                   "expected one of spheres, fashion-mnist, idx, csv, hdf5, file, disks, tori; found \"%s\"", sv);
     d->source = (nv_data_source)src;
     if ((st = get_num(r, "data.test_fraction", src == NV_DATA_SPHERES ? 0.2 : 0.2, 0.0, 0.95, &d->test_fraction))) return st;
     if ((st = read_data_spheres(r, ex))) return st;
     if ((st = read_data_disks(r, ex))) return st;
+    if ((st = read_data_tori(r, ex))) return st;
     return read_data_files(r, d);
 }
 
@@ -904,8 +940,18 @@ char *nv_config_resolved_text(const nv_experiment *ex) {
         nv_sb_printf(&b, "  file: {\n    path = \"%s\";\n  };\n", d->path);
         break;
     case NV_DATA_DISKS:
-        nv_sb_printf(&b, "  disks: {\n    points_per_class = %lld;\n    radius = %s;\n    gap = %s;\n  };\n",
-                     (long long)d->disks.points_per_class, D(d->disks.radius), D(d->disks.gap));
+        nv_sb_printf(&b,
+                     "  disks: {\n    layout = \"%s\";\n    points_per_class = %lld;\n    radius = %s;\n"
+                     "    gap = %s;\n    step = %s;\n  };\n",
+                     nv_disks_layout_name(d->disks.layout), (long long)d->disks.points_per_class,
+                     D(d->disks.radius), D(d->disks.gap), D(d->disks.step));
+        break;
+    case NV_DATA_TORI:
+        nv_sb_printf(&b,
+                     "  tori: {\n    points_per_torus = %lld;\n    major_radius = %s;\n"
+                     "    minor_radius = %s;\n    spacing = %s;\n  };\n",
+                     (long long)d->tori.points_per_torus, D(d->tori.major_radius), D(d->tori.minor_radius),
+                     D(d->tori.spacing));
         break;
     }
     nv_sb_printf(&b, "};\nmodels: {\n  hidden = [");

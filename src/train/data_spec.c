@@ -29,6 +29,14 @@ nv_status nv_data_build(const nv_data_spec *spec, uint64_t seed, nv_dataset *tra
         nv_disks_describe(&p, desc, len);
         break;
     }
+    case NV_DATA_TORI: {
+        nv_tori_params p = spec->tori;
+        p.seed = seed;
+        p.test_fraction = spec->test_fraction;
+        st = nv_tori_generate(&p, train, test, err);
+        nv_tori_describe(&p, desc, len);
+        break;
+    }
     case NV_DATA_FASHION_MNIST:
     case NV_DATA_IDX: {
         nv_idx_params p = {.images = spec->images, .labels = spec->labels,
