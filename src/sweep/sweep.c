@@ -56,7 +56,13 @@ static json_t *json_of(const config_setting_t *s) {
     default: {
         json_t *a = json_array();
         int m = config_setting_length(s);
-        for (int i = 0; i < m; i++) json_array_append_new(a, json_of(config_setting_get_elem(s, (unsigned)i)));
+        for (int i = 0; a && i < m; i++) {
+            json_t *e = json_of(config_setting_get_elem(s, (unsigned)i));
+            if (!e || json_array_append_new(a, e)) { /* an element JSON cannot hold */
+                json_decref(a);
+                a = NULL;
+            }
+        }
         return a;
     }
     }
@@ -109,6 +115,11 @@ static nv_status add_axis(walk_ctx *w, const config_setting_t *s, const char *ke
         char buf[512] = "";
         label_of(e, buf, sizeof buf, 1);
         json_t *j = json_of(e);
+        /* jansson takes only valid UTF-8 text (and finite numbers): anything else in a
+         * config is bad input, not a failed allocation (found by fuzzing) */
+        if (!j)
+            return nv_fail(w->err, NV_EINPUT, "%s:%d: key '%s': value %d is not valid UTF-8 text", w->path,
+                           config_setting_source_line(s), key, i + 1);
         a->labels[i] = strdup(buf);
         a->json[i] = json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT);
         json_decref(j);
