@@ -889,6 +889,9 @@ static const char *num_text(double v, int is_float, int point) {
     static _Thread_local char bufs[16][40];
     static _Thread_local int next;
     char *out = bufs[next++ % 16];
+    /* -0.0 is 0 for every key; written "-0" it would read back as the integer 0 and
+     * the resolved text would change on reloading (found by fuzzing) */
+    if (v == 0) v = 0.0;
     for (int p = 1; p <= 17; p++) {
         snprintf(out, 40, "%.*g", p, v);
         double back = strtod(out, NULL);
