@@ -227,6 +227,19 @@ static nv_status o_end(nv_qsink *s_, nv_error *err) {
     return NV_OK;
 }
 
+/* What a table begun and never ended holds (a statement that failed part-way:
+ * the engine stops without calling end). */
+static void sink_release(out_sink *s) {
+    for (int64_t i = 0; s->cells && i < s->nrows * s->ncols; i++) free(s->cells[i]);
+    free(s->cells);
+    for (int i = 0; s->cols && i < s->ncols; i++) free(s->cols[i]);
+    free(s->cols);
+    free(s->right);
+    s->cells = NULL;
+    s->cols = NULL;
+    s->right = NULL;
+}
+
 static void sink_init(out_sink *s, out_fmt fmt, int multi) {
     memset(s, 0, sizeof *s);
     s->base.begin = o_begin;
@@ -436,6 +449,7 @@ int nv_cmd_query(int argc, char **argv) {
             out_sink s;
             sink_init(&s, fmt, 0);
             st = nv_query_sql(q, text, &s.base, &err);
+            sink_release(&s);
         }
         free(text);
     } else if (preset) {
@@ -460,6 +474,7 @@ int nv_cmd_query(int argc, char **argv) {
             s.multi = 1;
         }
         st = nv_query_sql(q, sql_text, &s.base, &err);
+        sink_release(&s);
         if (fmt == FMT_JSON && s.multi) printf("\n}\n");
         if (fmt == FMT_JSON && !s.multi && s.ntables == 0 && !st) printf("[]\n");
     }
