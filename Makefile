@@ -255,7 +255,7 @@ $(BUILD)/targets/%: tests/fuzz/%.c $(LIBNERVE) $(wildcard tests/fuzz/*.h)
 	$(Q)$(CC) $(CFLAGS_BASE) $(CFLAGS) $(CPPFLAGS_ALL) -Itests/fuzz $< -fsanitize=fuzzer $(NV_LINK_LIB) $(LIBS_ALL) $(LDSAN) -o $@
 
 # The GPU tests call the kernels directly, so they link the plug-in itself.
-$(BUILD)/tests/gpu/%: tests/gpu/%.c $(LIBNERVE) $(NV_CUDA_SO) $(wildcard tests/unit/*.h)
+$(BUILD)/tests/gpu/%: tests/gpu/%.c $(LIBNERVE) $(NV_CUDA_SO) $(wildcard tests/unit/*.h tests/gpu/*.h)
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(CFLAGS_BASE) $(CFLAGS) $(CPPFLAGS_ALL) -Itests/unit $< $(NV_LINK_LIB) $(NV_CUDA_SO) -lcmocka $(LIBS_ALL) $(NV_TEST_RPATH) $(LDSAN) -o $@

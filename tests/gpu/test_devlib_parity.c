@@ -21,36 +21,18 @@
 #include <float.h>
 #include <lapacke.h>
 
-#include "testutil.h"
+#include "gpu_testutil.h"
 
 #include "nerve/devlib.h"
 #include "nerve/kernels.h"
 #include "nerve/rng.h"
 
-static void *dev_from(const void *host, size_t bytes) {
-    nv_error err = {0};
-    void *d = NULL;
-    if (nv_cuda_malloc(&d, bytes, &err) != NV_OK) fail_msg("%s", err.msg);
-    if (host && bytes && nv_cuda_upload(d, host, bytes, &err) != NV_OK) fail_msg("%s", err.msg);
-    return d;
-}
-static void to_host(void *host, const void *dev, size_t bytes) {
-    nv_error err = {0};
-    if (nv_cuda_sync(&err) != NV_OK) fail_msg("%s", err.msg);
-    if (bytes && nv_cuda_download(host, dev, bytes, &err) != NV_OK) fail_msg("%s", err.msg);
-}
 static nv_devlib *open_lib(void) {
     nv_devlib *h = NULL;
     nv_error err = {0};
     if (nv_devlib_create(NULL, &h, &err) != NV_OK) fail_msg("%s", err.msg);
     return h;
 }
-#define CHECK(call)                                             \
-    do {                                                        \
-        nv_error err_ = {0};                                    \
-        nv_error *err = &err_;                                  \
-        if ((call) != NV_OK) fail_msg("%s", err_.msg);          \
-    } while (0)
 
 static double normal(uint64_t seed, uint64_t i) { return nv_rng_normal(seed, NV_STREAM_TEST, i); }
 

@@ -7,7 +7,7 @@
  * multiple of the four lanes, and widths above one block of threads.
  * Exits 77 with a SKIP line where no CUDA device is usable.
  */
-#include "testutil.h"
+#include "gpu_testutil.h"
 
 #include "nerve/dyn_kernels.h"
 #include "nerve/kernels.h"
@@ -17,24 +17,6 @@ static void fill_normal(float *v, int64_t n, uint64_t seed, float scale) {
     for (int64_t i = 0; i < n; i++) v[i] = scale * nv_rng_normal(seed, NV_STREAM_TEST, (uint64_t)i);
 }
 
-static void *dev_from(const void *host, size_t bytes) {
-    nv_error err = {0};
-    void *d = NULL;
-    if (nv_cuda_malloc(&d, bytes ? bytes : 1, &err) != NV_OK) fail_msg("%s", err.msg);
-    if (host && nv_cuda_upload(d, host, bytes, &err) != NV_OK) fail_msg("%s", err.msg);
-    return d;
-}
-static void to_host(void *host, const void *dev, size_t bytes) {
-    nv_error err = {0};
-    if (nv_cuda_sync(&err) != NV_OK) fail_msg("%s", err.msg);
-    if (nv_cuda_download(host, dev, bytes, &err) != NV_OK) fail_msg("%s", err.msg);
-}
-#define CHECK(call)                                             \
-    do {                                                        \
-        nv_error err_ = {0};                                    \
-        nv_error *err = &err_;                                  \
-        if ((call) != NV_OK) fail_msg("%s", err_.msg);          \
-    } while (0)
 
 /* Equal bits, NaN equal to NaN. */
 static void same_f(const float *a, const float *b, int64_t n, const char *what) {

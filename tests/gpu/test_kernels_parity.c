@@ -6,7 +6,7 @@
  *   a*b+c: nvcc contracts it into one fma (one rounding instead of two).
  * Exits 77 with a SKIP line where no CUDA device is usable.
  */
-#include "testutil.h"
+#include "gpu_testutil.h"
 
 #include "nerve/kernels.h"
 #include "nerve/rng.h"
@@ -16,24 +16,6 @@ static void fill_normal(float *v, int64_t n, uint64_t seed, float scale) {
 }
 
 /* Device buffer helpers that fail the test with the library's message. */
-static void *dev_from(const void *host, size_t bytes) {
-    nv_error err = {0};
-    void *d = NULL;
-    if (nv_cuda_malloc(&d, bytes, &err) != NV_OK) fail_msg("%s", err.msg);
-    if (host && nv_cuda_upload(d, host, bytes, &err) != NV_OK) fail_msg("%s", err.msg);
-    return d;
-}
-static void to_host(void *host, const void *dev, size_t bytes) {
-    nv_error err = {0};
-    if (nv_cuda_sync(&err) != NV_OK) fail_msg("%s", err.msg);
-    if (nv_cuda_download(host, dev, bytes, &err) != NV_OK) fail_msg("%s", err.msg);
-}
-#define CHECK(call)                                             \
-    do {                                                        \
-        nv_error err_ = {0};                                    \
-        nv_error *err = &err_;                                  \
-        if ((call) != NV_OK) fail_msg("%s", err_.msg);          \
-    } while (0)
 
 static void test_bias(void **state) {
     (void)state;
