@@ -254,6 +254,16 @@ $(BUILD)/targets/%: tests/fuzz/%.c $(LIBNERVE) $(wildcard tests/fuzz/*.h)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(CFLAGS_BASE) $(CFLAGS) $(CPPFLAGS_ALL) -Itests/fuzz $< -fsanitize=fuzzer $(NV_LINK_LIB) $(LIBS_ALL) $(LDSAN) -o $@
 
+# libhdf5 alone (no nerve code), with the targets' sanitizers: tests/fuzz/run.sh
+# replays each input that failed an HDF5 target on it to tell libhdf5's defects
+# from ours (tests/fuzz/upstream/h5walk.c).
+H5WALK := $(BUILD)/tools/h5walk
+$(H5WALK): tests/fuzz/upstream/h5walk.c $(BUILD)/config.mk
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)
+	$(Q)$(CC) -std=c11 -Wall -Wextra -fsanitize=address,undefined -fno-sanitize-recover=all \
+	  -fno-omit-frame-pointer -g -O1 $(NV_HDF5_CFLAGS) $< $(NV_HDF5_LIBS) -o $@
+
 # The GPU tests call the kernels directly, so they link the plug-in itself.
 $(BUILD)/tests/gpu/%: tests/gpu/%.c $(LIBNERVE) $(NV_CUDA_SO) $(wildcard tests/unit/*.h tests/gpu/*.h)
 	@mkdir -p $(dir $@)
@@ -334,7 +344,7 @@ fuzz:
 	@$(MAKE) --no-print-directory SANITIZE=fuzz CC="$$(bash scripts/fuzz-cc.sh)" fuzz-build
 	@bash tests/fuzz/run.sh build/fuzz $(FUZZ_SECONDS) $(if $(FUZZ),$(FUZZ))
 
-fuzz-build: $(FUZZ_BIN)
+fuzz-build: $(FUZZ_BIN) $(H5WALK)
 
 bench: all $(BENCH_BIN) $(TOOL_BIN) $(BUILD)/.test-deps
 	@BUILD=$(BUILD) NERVE=$(abspath $(NERVE)) bash bench/run.sh $(if $(B),$(B))

@@ -6,8 +6,9 @@
  *
  * HDF5 itself (libhdf5 1.10.8, Debian's, not instrumented) parses the file's
  * structure; our code must survive whatever it hands back. A crash inside libhdf5
- * is an upstream defect: docs/reliability.md lists those found, with inputs under
- * tests/fuzz/upstream/ (not replayed). */
+ * is an upstream defect when libhdf5 alone shows it too: tests/fuzz/run.sh replays
+ * each failing input on tests/fuzz/upstream/h5walk.c to tell; docs/reliability.md
+ * lists those found, with inputs under tests/fuzz/upstream/ (not replayed). */
 #include <hdf5.h>
 
 #include "fuzz_util.h"

@@ -1,29 +1,104 @@
-/* h5walk.c: libhdf5 alone, without nerve's code, on the fuzz inputs that showed a
- * defect inside libhdf5 (docs/reliability.md, "Upstream defects"). It opens each
- * file and visits every object the way any reader would (H5Lexists on a few
- * paths, H5Ovisit, H5Oopen, H5Aexists and H5Dread of every dataset), closing
- * everything it opened. Built by hand:
+/* h5walk.c: libhdf5 alone, without nerve's code, on a fuzz input that crashed, hung
+ * or leaked inside libhdf5 (docs/reliability.md, "Upstream defects"). It opens the
+ * file and does what any reader of it would: H5Lexists on the paths nerve's readers
+ * look up and a read of the dataset at each, then H5Ovisit over every object, and
+ * for each object a read of every attribute and of every dataset in its own type
+ * (strings as strings, variable-length ones through the global heap; numbers as
+ * doubles, whole and by the first and last row), closing everything it opened. It never looks at what it read.
+ *
+ * tests/fuzz/run.sh replays every input that failed an HDF5 target here: when this
+ * program alone also crashes, hangs or leaks on it, the defect is libhdf5's, and the
+ * input is kept under BUILD/upstream/ instead of failing the run. make fuzz builds
+ * it (BUILD/tools/h5walk) with the targets' sanitizers. By hand:
  *   clang-14 -fsanitize=address,undefined -g tests/fuzz/upstream/h5walk.c \
  *     -I/usr/include/hdf5/serial -L/usr/lib/x86_64-linux-gnu/hdf5/serial -lhdf5 -o h5walk
  *   ASAN_OPTIONS=fast_unwind_on_malloc=0 ./h5walk tests/fuzz/upstream/hdf5/leak-...
- * A leak or crash reported here is libhdf5's own. */
+ * Exit 0 unless a sanitizer or signal stops it. */
 #include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
+
+/* Reads n values of type ft through `read` (H5Aread or H5Dread): strings in their
+ * own form, numbers as doubles, anything else not at all. */
+static void read_values(hid_t obj, hid_t ft, hssize_t n, int is_attr) {
+    if (n <= 0 || n >= (1 << 20)) return;
+    H5T_class_t c = H5Tget_class(ft);
+    if (c == H5T_STRING && H5Tis_variable_str(ft) > 0) {
+        hid_t mt = H5Tcopy(H5T_C_S1);
+        H5Tset_size(mt, H5T_VARIABLE);
+        H5Tset_cset(mt, H5Tget_cset(ft)); /* the file's character set, as h5py writes UTF-8 */
+        char **v = calloc((size_t)n, sizeof *v);
+        herr_t r = is_attr ? H5Aread(obj, mt, v) : H5Dread(obj, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
+        if (r >= 0)
+            for (hssize_t i = 0; i < n; i++) H5free_memory(v[i]);
+        free(v);
+        H5Tclose(mt);
+    } else if (c == H5T_STRING) {
+        size_t len = H5Tget_size(ft);
+        if (len == 0 || len > 65536) return;
+        hid_t mt = H5Tcopy(H5T_C_S1);
+        H5Tset_size(mt, len + 1);
+        char *v = calloc((size_t)n, len + 1);
+        if (is_attr) H5Aread(obj, mt, v);
+        else H5Dread(obj, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
+        free(v);
+        H5Tclose(mt);
+    } else if (c == H5T_INTEGER || c == H5T_FLOAT) {
+        double *v = malloc((size_t)n * sizeof *v);
+        if (is_attr) H5Aread(obj, H5T_NATIVE_DOUBLE, v);
+        else H5Dread(obj, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
+        free(v);
+    }
+}
+
+/* Partial reads, as nerve's readers of snapshots and stores do: the first and the
+ * last row (index along the first dimension) of a numeric dataset. */
+static void read_rows(hid_t d, hid_t ft, hid_t sp) {
+    H5T_class_t c = H5Tget_class(ft);
+    int rank = H5Sget_simple_extent_ndims(sp);
+    if ((c != H5T_INTEGER && c != H5T_FLOAT) || rank < 1 || rank > 8) return;
+    hsize_t dims[8], start[8] = {0}, count[8];
+    H5Sget_simple_extent_dims(sp, dims, NULL);
+    hsize_t row = 1;
+    for (int k = 1; k < rank; k++) row *= dims[k] ? dims[k] : 1;
+    if (dims[0] < 2 || row >= (1 << 20)) return;
+    double *v = malloc(row * sizeof *v);
+    for (int which = 0; which < 2; which++) {
+        hid_t fs = H5Scopy(sp), ms = H5Screate_simple(1, &row, NULL);
+        start[0] = which ? dims[0] - 1 : 0;
+        count[0] = 1;
+        for (int k = 1; k < rank; k++) count[k] = dims[k];
+        if (H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) >= 0)
+            H5Dread(d, H5T_NATIVE_DOUBLE, ms, fs, H5P_DEFAULT, v);
+        H5Sclose(ms);
+        H5Sclose(fs);
+    }
+    free(v);
+}
+
+static herr_t read_attr(hid_t loc, const char *name, const H5A_info_t *info, void *data) {
+    (void)info, (void)data;
+    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+    if (a < 0) return 0;
+    hid_t ft = H5Aget_type(a), sp = H5Aget_space(a);
+    if (ft >= 0 && sp >= 0) read_values(a, ft, H5Sget_simple_extent_npoints(sp), 1);
+    if (sp >= 0) H5Sclose(sp);
+    if (ft >= 0) H5Tclose(ft);
+    H5Aclose(a);
+    return 0;
+}
 
 static herr_t visit(hid_t loc, const char *name, const H5O_info_t *info, void *data) {
     (void)data;
     H5Aexists_by_name(loc, name, "format", H5P_DEFAULT);
     hid_t o = H5Oopen(loc, name, H5P_DEFAULT);
     if (o < 0) return 0;
+    H5Aiterate2(o, H5_INDEX_NAME, H5_ITER_INC, NULL, read_attr, NULL);
     if (info->type == H5O_TYPE_DATASET) {
-        hid_t sp = H5Dget_space(o);
-        hssize_t n = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
-        if (n > 0 && n < (1 << 20)) {
-            double *buf = malloc((size_t)n * sizeof *buf);
-            H5Dread(o, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
-            free(buf);
-        }
+        hid_t sp = H5Dget_space(o), ft = H5Dget_type(o);
+        if (sp >= 0 && ft >= 0) read_values(o, ft, H5Sget_simple_extent_npoints(sp), 0);
+        if (sp >= 0 && ft >= 0) read_rows(o, ft, sp);
+        if (ft >= 0) H5Tclose(ft);
         if (sp >= 0) H5Sclose(sp);
     }
     H5Oclose(o);
