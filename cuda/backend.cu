@@ -35,6 +35,7 @@
 
 #include "check.cuh"
 #include "nerve/devlib.h"
+#include "nerve/dyn_kernels.h"
 #include "nerve/kernels.h"
 #include "nerve/mlp.h"
 
@@ -71,6 +72,23 @@ struct nv_trainer {
     long long *correct;   /* (1) */
     int *flag;            /* (1) the sticky NaN flag: 0, or the first bad step */
 
+    /* The dynamics recorder's device buffers (step_record only; one allocation,
+     * made on its first call, carved in rec_alloc). */
+    char *drec;
+    float *before;        /* (nparams) a layer's block before its update */
+    float *unit[NV_MAX_LAYERS][NV_DU_COUNT]; /* (widths[k+1] + 1) each: the sums
+                             behind nv_dyn_step.unit (row sums of squares for the
+                             norms, sums over the batch for the means) */
+    float *a_sq, *d_sq;   /* (L, max_batch) per-sample norms */
+    float *dscaled;       /* (max_batch, maxw) d = b * dz on its way to the host */
+    long long *gscratch;  /* 3 (maxw + 1) */
+    float *uscratch;      /* 4 (maxw + 1) */
+    long long *uscratch_i;/* (maxw + 1) */
+    float *w0;            /* (nparams) a device copy of the request's w0 ... */
+    const nv_real *w0_src;/* ... of this host array (constant for a trainer: dynamics_types.h) */
+    double *ldouble;      /* (L, 5): the gradient's sum of squares, then the update's four */
+    long long *lcount;    /* (L, 4): the gradient's three counts, then non-finite weights */
+
     float *x[NV_SLOTS];   /* (n[s], widths[0]) device copies */
     int32_t *y[NV_SLOTS]; /* (n[s]) */
     int64_t n[NV_SLOTS];
@@ -84,6 +102,7 @@ static void cuda_destroy(nv_trainer *t) {
         cudaFree(t->x[s]);
         cudaFree(t->y[s]);
     }
+    cudaFree(t->drec);
     cudaFree(t->dws);
     cudaFree(t->dmem);
     if (t->h_flag) cudaFreeHost(t->h_flag);
@@ -286,10 +305,104 @@ static nv_status forward(nv_trainer *t, const float *x, int64_t rows, int upto, 
     return NV_OK;
 }
 
-/* Given dz = dLoss/dlogits on the device, fills t->grads. */
-static nv_status backward(nv_trainer *t, const float *x, int64_t rows, nv_error *err) {
+/* The recorder's device buffers, carved from one allocation on the first recorded
+ * step (training without the recorder never pays for them). */
+static nv_status rec_alloc(nv_trainer *t, nv_error *err) {
+    if (t->drec) return NV_OK;
     const nv_mlp_spec *s = &t->spec;
     const int L = s->nlayers;
+    const int64_t maxw = nv_mlp_max_width(s), B = t->max_batch;
+    size_t sizes[NV_MAX_LAYERS * NV_DU_COUNT + 16], total = 0;
+    int n = 0;
+    sizes[n++] = (size_t)t->nparams * sizeof(float); /* before */
+    sizes[n++] = (size_t)t->nparams * sizeof(float); /* w0 */
+    for (int k = 0; k < L; k++)
+        for (int q = 0; q < NV_DU_COUNT; q++) sizes[n++] = (size_t)(s->widths[k + 1] + 1) * sizeof(float);
+    sizes[n++] = (size_t)(L * B) * sizeof(float);
+    sizes[n++] = (size_t)(L * B) * sizeof(float);
+    sizes[n++] = (size_t)(B * maxw) * sizeof(float);
+    sizes[n++] = (size_t)(3 * (maxw + 1)) * sizeof(long long);
+    sizes[n++] = (size_t)(4 * (maxw + 1)) * sizeof(float);
+    sizes[n++] = (size_t)(maxw + 1) * sizeof(long long);
+    sizes[n++] = (size_t)(5 * L) * sizeof(double);
+    sizes[n++] = (size_t)(4 * L) * sizeof(long long);
+    for (int i = 0; i < n; i++) total += (sizes[i] + 255) & ~(size_t)255;
+    NV_CU(cudaMalloc((void **)&t->drec, total));
+    char *cur = t->drec;
+    n = 0;
+    t->before = (float *)carve(&cur, sizes[n++]);
+    t->w0 = (float *)carve(&cur, sizes[n++]);
+    for (int k = 0; k < L; k++)
+        for (int q = 0; q < NV_DU_COUNT; q++) t->unit[k][q] = (float *)carve(&cur, sizes[n++]);
+    t->a_sq = (float *)carve(&cur, sizes[n++]);
+    t->d_sq = (float *)carve(&cur, sizes[n++]);
+    t->dscaled = (float *)carve(&cur, sizes[n++]);
+    t->gscratch = (long long *)carve(&cur, sizes[n++]);
+    t->uscratch = (float *)carve(&cur, sizes[n++]);
+    t->uscratch_i = (long long *)carve(&cur, sizes[n++]);
+    t->ldouble = (double *)carve(&cur, sizes[n++]);
+    t->lcount = (long long *)carve(&cur, sizes[n++]);
+    if ((size_t)(cur - t->drec) > total)
+        return nv_fail(err, NV_EINTERNAL, "%s:%d: recorder layout overran its allocation", __FILE__, __LINE__);
+    return NV_OK;
+}
+
+/* Queues a copy of n floats from the device to the recorder's host buffer. */
+static nv_status to_host(nv_trainer *t, void *dst, const void *src, size_t bytes, nv_error *err) {
+    if (dst && bytes) NV_CU(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, t->stream));
+    return NV_OK;
+}
+
+/* What a recorded step takes from layer l's (1-based) dz while the backward pass
+ * holds it, as record_delta in src/train/backend.c: the factors and per-sample norms
+ * go to the host in stream order (the buffers are reused by the next layer only
+ * after the copies), the unit sums stay on the device until the step ends. */
+static nv_status record_delta(nv_trainer *t, int l, const float *a, const float *dz, int64_t rows,
+                              const nv_dyn_request *req, nv_dyn_step *o, nv_error *err) {
+    const nv_mlp_spec *s = &t->spec;
+    const int L = s->nlayers, k = l - 1;
+    const int64_t in = s->widths[l - 1], out = s->widths[l];
+    const size_t f = sizeof(float);
+    if (req->factors) {
+        NV_TRY(to_host(t, o->a[k], a, (size_t)(rows * in) * f, err));
+        if (o->d[k]) {
+            NV_TRY(nv_cuda_dyn_scale_copy(t->dscaled, dz, rows * out, (float)rows, t->stream, err));
+            NV_TRY(to_host(t, o->d[k], t->dscaled, (size_t)(rows * out) * f, err));
+        }
+        if (req->pre) NV_TRY(to_host(t, o->pre[k], t->pre[l], (size_t)(rows * out) * f, err));
+    }
+    if (req->samples) {
+        float *asq = t->a_sq + k * t->max_batch, *dsq = t->d_sq + k * t->max_batch;
+        if (o->a_sq[k]) {
+            NV_TRY(nv_cuda_dyn_row_sumsq(a, rows, in, asq, t->stream, err));
+            NV_TRY(to_host(t, o->a_sq[k], asq, (size_t)rows * f, err));
+        }
+        if (o->d_sq[k]) {
+            NV_TRY(nv_cuda_dyn_row_sumsq(dz, rows, out, dsq, t->stream, err));
+            NV_TRY(to_host(t, o->d_sq[k], dsq, (size_t)rows * f, err));
+        }
+    }
+    float *const *u = t->unit[k];
+    if (req->unit_stats && l == L)
+        return nv_cuda_dyn_unit_stats(t->pre[L], t->pre[L], dz, dz, rows, out, u[NV_DU_MEAN_ACT], u[NV_DU_FRAC_ACTIVE],
+                                      u[NV_DU_INFLUENCE], u[NV_DU_MEAN_ABS_DELTA], t->stream, err);
+    if (l == L && req->layer_stats)
+        return nv_cuda_dyn_unit_stats(NULL, t->pre[L], NULL, NULL, rows, out, NULL, u[NV_DU_FRAC_ACTIVE], NULL,
+                                      NULL, t->stream, err);
+    if (req->unit_stats)
+        return nv_cuda_dyn_unit_stats(NULL, NULL, NULL, dz, rows, out, NULL, NULL, NULL, u[NV_DU_MEAN_ABS_DELTA],
+                                      t->stream, err);
+    return NV_OK;
+}
+
+/* Given dz = dLoss/dlogits on the device, fills t->grads. With req (a recorded
+ * step) it also takes what req asks for on the way, as the CPU backend's
+ * backward(); the arithmetic of the gradients is the same. */
+static nv_status backward(nv_trainer *t, const float *x, int64_t rows, const nv_dyn_request *req,
+                          nv_dyn_step *o, nv_error *err) {
+    const nv_mlp_spec *s = &t->spec;
+    const int L = s->nlayers;
+    const int stats = req && (req->layer_stats || req->unit_stats);
     float *dz = t->dz, *da = t->da;
     for (int l = L; l >= 1; l--) {
         const int64_t in = s->widths[l - 1], out = s->widths[l];
@@ -297,14 +410,28 @@ static nv_status backward(nv_trainer *t, const float *x, int64_t rows, nv_error 
         const float *W = t->params + nv_mlp_weight_offset(s, l - 1);
         float *dW = t->grads + nv_mlp_weight_offset(s, l - 1);
         float *db = t->grads + nv_mlp_bias_offset(s, l - 1);
+        if (req) NV_TRY(record_delta(t, l, a, dz, rows, req, o, err));
         /* dW^T (in, out) = A^T (in, rows) dZ (rows, out), column-major views */
         NV_TRY(nv_devlib_sgemm(t->blas, NV_DEVLIB_N, NV_DEVLIB_T, in, out, rows, 1.0f, a, in, dz, out,
                                0.0f, dW, in, err));
         NV_TRY(nv_cuda_bias_grad(db, dz, rows, out, t->stream, err));
+        /* the gradient's statistics (before weight decay), into the layer's slots */
+        if (stats)
+            NV_TRY(nv_cuda_dyn_grad_stats(dW, out, in, req->alarm_abs, req->alarm_rel[l - 1],
+                                          t->unit[l - 1][NV_DU_GRAD_NORM], t->gscratch,
+                                          t->ldouble + 5 * (l - 1), t->lcount + 4 * (l - 1), t->stream, err));
         if (l > 1) {
             /* dA^T (in, rows) = W^T (in, out) dZ^T (out, rows) */
             NV_TRY(nv_devlib_sgemm(t->blas, NV_DEVLIB_N, NV_DEVLIB_N, in, rows, out, 1.0f, W, in, dz,
                                    out, 0.0f, da, in, err));
+            /* the previous layer's units while da = dLossmean/d(its output) is whole */
+            float *const *u = stats ? t->unit[l - 2] : NULL;
+            if (req && req->unit_stats)
+                NV_TRY(nv_cuda_dyn_unit_stats(t->post[l - 1], t->pre[l - 1], da, NULL, rows, in, u[NV_DU_MEAN_ACT],
+                                              u[NV_DU_FRAC_ACTIVE], u[NV_DU_INFLUENCE], NULL, t->stream, err));
+            else if (req && req->layer_stats)
+                NV_TRY(nv_cuda_dyn_unit_stats(NULL, t->pre[l - 1], NULL, NULL, rows, in, NULL, u[NV_DU_FRAC_ACTIVE],
+                                              NULL, NULL, t->stream, err));
             NV_TRY(nv_cuda_act_backward(s->act, s->leaky_slope, t->pre[l - 1], t->post[l - 1], da,
                                         da, rows * in, t->stream, err));
             float *tmp = dz; dz = da; da = tmp;
@@ -314,9 +441,10 @@ static nv_status backward(nv_trainer *t, const float *x, int64_t rows, nv_error 
 }
 
 /* Uploads the indices, gathers, runs forward, loss (marking the flag with
- * `mark` when not finite) and backward, all queued on the stream. */
+ * `mark` when not finite) and backward, all queued on the stream. With req, the
+ * per-row predictions and the count of correct ones too, and the recording. */
 static nv_status loss_and_grad(nv_trainer *t, const uint32_t *idx, int64_t b, int mark,
-                               nv_error *err) {
+                               const nv_dyn_request *req, nv_dyn_step *o, nv_error *err) {
     if (b < 1 || b > t->max_batch)
         return nv_fail(err, NV_EINPUT, "trainer: batch of %lld rows: expected 1..%lld",
                        (long long)b, (long long)t->max_batch);
@@ -335,12 +463,29 @@ static nv_status loss_and_grad(nv_trainer *t, const uint32_t *idx, int64_t b, in
     NV_TRY(nv_cuda_gather_rows(t->x[NV_SLOT_TRAIN], t->y[NV_SLOT_TRAIN], d, t->idx, b, t->in,
                                t->ybatch, t->stream, err));
     NV_TRY(forward(t, t->in, b, L, err));
+    /* the per-row predictions change nothing else: the same loss sum either way */
     NV_TRY(nv_cuda_softmax_xent(t->pre[L], t->ybatch, b, classes, 1.0f / (float)b, t->row_loss,
-                                NULL, t->dz, t->stream, err));
-    NV_TRY(nv_cuda_reduce_loss(t->row_loss, NULL, b, t->loss_sum, NULL, mark ? t->flag : NULL,
-                               mark, t->stream, err));
-    NV_TRY(backward(t, t->in, b, err));
+                                req ? t->row_ok : NULL, t->dz, t->stream, err));
+    NV_TRY(nv_cuda_reduce_loss(t->row_loss, req ? t->row_ok : NULL, b, t->loss_sum, req ? t->correct : NULL,
+                               mark ? t->flag : NULL, mark, t->stream, err));
+    NV_TRY(backward(t, t->in, b, req, o, err));
     return NV_OK;
+}
+
+/* The optimiser over params[off, off + n) at step `next`: weight decay, then SGD or
+ * Adam. Every kernel is elementwise, so a layer's block updated alone gets the same
+ * bits as the whole array at once. */
+static nv_status apply_update(nv_trainer *t, int64_t off, int64_t n, int64_t next, nv_error *err) {
+    const nv_optim_spec *o = &t->opt;
+    if (o->weight_decay != 0.0f)
+        NV_TRY(nv_cuda_weight_decay(t->grads + off, t->params + off, o->weight_decay, n, t->flag, t->stream, err));
+    if (o->kind == NV_OPT_SGD)
+        return nv_cuda_sgd_update(t->params + off, t->state1 + off, t->grads + off, n, o->lr, o->momentum,
+                                  next == 1, t->flag, t->stream, err);
+    float step_size, bc2_sqrt;
+    nv_adam_factors(o->lr, o->beta1, o->beta2, next, &step_size, &bc2_sqrt);
+    return nv_cuda_adam_update(t->params + off, t->state1 + off, t->state2 + off, t->grads + off, n, o->beta1,
+                               o->beta2, o->eps, step_size, bc2_sqrt, t->flag, t->stream, err);
 }
 
 static nv_status cuda_step(nv_trainer *t, const uint32_t *idx, int64_t b, float *loss_out,
@@ -361,21 +506,9 @@ static nv_status cuda_step(nv_trainer *t, const uint32_t *idx, int64_t b, float 
         }
     }
     if (t->bad_step) return diverged(t, err);
-    const nv_optim_spec *o = &t->opt;
-    const int64_t np = t->nparams;
     int64_t next = t->step + 1;
-    NV_TRY(loss_and_grad(t, idx, b, (int)next, err));
-    if (o->weight_decay != 0.0f)
-        NV_TRY(nv_cuda_weight_decay(t->grads, t->params, o->weight_decay, np, t->flag, t->stream, err));
-    if (o->kind == NV_OPT_SGD) {
-        NV_TRY(nv_cuda_sgd_update(t->params, t->state1, t->grads, np, o->lr, o->momentum, next == 1,
-                                  t->flag, t->stream, err));
-    } else {
-        float step_size, bc2_sqrt;
-        nv_adam_factors(o->lr, o->beta1, o->beta2, next, &step_size, &bc2_sqrt);
-        NV_TRY(nv_cuda_adam_update(t->params, t->state1, t->state2, t->grads, np, o->beta1,
-                                   o->beta2, o->eps, step_size, bc2_sqrt, t->flag, t->stream, err));
-    }
+    NV_TRY(loss_and_grad(t, idx, b, (int)next, NULL, NULL, err));
+    NV_TRY(apply_update(t, 0, t->nparams, next, err));
     t->step = next;
     NV_CU(cudaMemcpyAsync(t->h_flag, t->flag, sizeof(int), cudaMemcpyDeviceToHost, t->stream));
     NV_CU(cudaEventRecord(t->flag_ready, t->stream));
@@ -389,9 +522,107 @@ static nv_status cuda_step(nv_trainer *t, const uint32_t *idx, int64_t b, float 
     return NV_OK;
 }
 
+/* A recorded step (nv_backend.step_record): the same step as cuda_step, the same
+ * kernels on the same buffers, with the statistics kernels of cuda/dyn_kernels.cu
+ * (each the twin of a CPU reference) reading along the way. Every update kernel is
+ * elementwise, so updating layer by layer (to compare each block with its copy)
+ * leaves the same bits as one update over everything. It synchronises once, at the
+ * end: the recorder needs the loss and the statistics on the host. */
+static nv_status cuda_step_record(nv_trainer *t, const uint32_t *idx, int64_t b, float *loss_out,
+                                  const nv_dyn_request *req, nv_dyn_step *o, nv_error *err) {
+    const nv_mlp_spec *s = &t->spec;
+    const int L = s->nlayers;
+    const int stats = req->layer_stats || req->unit_stats;
+    for (int k = 0; k < L && stats; k++)
+        if (!o->unit[k][NV_DU_FRAC_ACTIVE] || (req->unit_stats && (!o->unit[k][NV_DU_MEAN_ACT] ||
+            !o->unit[k][NV_DU_MEAN_ABS_DELTA] || !o->unit[k][NV_DU_GRAD_NORM] || !o->unit[k][NV_DU_UPDATE_NORM] ||
+            !o->unit[k][NV_DU_INFLUENCE])))
+            return nv_fail(err, NV_EINTERNAL, "step_record: unit buffers of layer %d missing", k);
+    NV_TRY(sync_flag(t, err));
+    if (t->bad_step) return diverged(t, err);
+    NV_TRY(rec_alloc(t, err));
+    if (stats && req->w0 && req->w0 != t->w0_src) {
+        NV_CU(cudaMemcpyAsync(t->w0, req->w0, (size_t)t->nparams * sizeof(float), cudaMemcpyHostToDevice,
+                              t->stream));
+        t->w0_src = req->w0;
+    }
+    const int64_t next = t->step + 1;
+    NV_TRY(loss_and_grad(t, idx, b, (int)next, req, o, err));
+    if (!stats) {
+        NV_TRY(apply_update(t, 0, t->nparams, next, err));
+    } else {
+        for (int k = 0; k < L; k++) {
+            const int64_t in = s->widths[k], out = s->widths[k + 1], off = nv_mlp_weight_offset(s, k);
+            const int64_t n = out * in + out;
+            NV_CU(cudaMemcpyAsync(t->before + off, t->params + off, (size_t)n * sizeof(float),
+                                  cudaMemcpyDeviceToDevice, t->stream));
+            NV_TRY(apply_update(t, off, n, next, err));
+            NV_TRY(nv_cuda_dyn_update_stats(t->before + off, t->params + off,
+                                            req->w0 ? t->w0 + off : NULL, out, in,
+                                            t->unit[k][NV_DU_UPDATE_NORM], t->uscratch, t->uscratch_i,
+                                            t->ldouble + 5 * k + 1, t->lcount + 4 * k + 3, t->stream, err));
+        }
+    }
+    t->step = next;
+    NV_CU(cudaMemcpyAsync(t->h_flag, t->flag, sizeof(int), cudaMemcpyDeviceToHost, t->stream));
+    NV_CU(cudaEventRecord(t->flag_ready, t->stream));
+
+    /* everything the host needs, then one wait */
+    double sum = 0.0, ld[5 * NV_MAX_LAYERS];
+    long long correct = 0, lc[4 * NV_MAX_LAYERS];
+    NV_TRY(to_host(t, &sum, t->loss_sum, sizeof sum, err));
+    NV_TRY(to_host(t, &correct, t->correct, sizeof correct, err));
+    if (req->samples) {
+        NV_TRY(to_host(t, o->sample_loss, t->row_loss, (size_t)b * sizeof(float), err));
+        NV_TRY(to_host(t, o->sample_correct, t->row_ok, (size_t)b * sizeof(int32_t), err));
+    }
+    if (stats) {
+        NV_TRY(to_host(t, ld, t->ldouble, (size_t)(5 * L) * sizeof(double), err));
+        NV_TRY(to_host(t, lc, t->lcount, (size_t)(4 * L) * sizeof(long long), err));
+        for (int k = 0; k < L; k++)
+            for (int q = 0; q < NV_DU_COUNT; q++)
+                if (q == NV_DU_FRAC_ACTIVE || req->unit_stats)
+                    NV_TRY(to_host(t, o->unit[k][q], t->unit[k][q], (size_t)s->widths[k + 1] * sizeof(float), err));
+    }
+    NV_TRY(sync_flag(t, err));
+    float loss = (float)(sum / (double)b);
+    if (loss_out) *loss_out = loss;
+    if (t->bad_step) return diverged(t, err);
+    o->correct = (int64_t)correct;
+    if (!stats) return NV_OK;
+    /* what the CPU backend computes on the host side of the same sums, the same way */
+    for (int k = 0; k < L; k++) {
+        const int64_t out = s->widths[k + 1];
+        o->layer[k][NV_DL_GRAD_SQ] = ld[5 * k];
+        o->layer[k][NV_DL_WEIGHT_SQ] = ld[5 * k + 1];
+        o->layer[k][NV_DL_BEFORE_SQ] = ld[5 * k + 2];
+        o->layer[k][NV_DL_UPDATE_SQ] = ld[5 * k + 3];
+        o->layer[k][NV_DL_INIT_SQ] = ld[5 * k + 4];
+        o->layer[k][NV_DL_ALARM_ABS] = (double)lc[4 * k];
+        o->layer[k][NV_DL_ALARM_REL] = (double)lc[4 * k + 1];
+        o->layer[k][NV_DL_NONFINITE_GRAD] = (double)lc[4 * k + 2];
+        o->layer[k][NV_DL_NONFINITE_WEIGHT] = (double)lc[4 * k + 3];
+        const float *act = o->unit[k][NV_DU_FRAC_ACTIVE];
+        int64_t dead = 0;
+        for (int64_t j = 0; j < out; j++) dead += act[j] == 0.0f;
+        o->layer[k][NV_DL_DEAD] = (double)dead;
+        if (req->unit_stats) {
+            float *m = o->unit[k][NV_DU_MEAN_ACT], *f = o->unit[k][NV_DU_FRAC_ACTIVE],
+                  *gn = o->unit[k][NV_DU_GRAD_NORM], *un = o->unit[k][NV_DU_UPDATE_NORM];
+            for (int64_t j = 0; j < out; j++) {
+                gn[j] = sqrtf(gn[j]);
+                un[j] = sqrtf(un[j]);
+                m[j] = m[j] / (float)b;
+                f[j] = f[j] / (float)b;
+            }
+        }
+    }
+    return NV_OK;
+}
+
 static nv_status cuda_gradient(nv_trainer *t, const uint32_t *idx, int64_t b, float *loss_out,
                                nv_real *grad, nv_error *err) {
-    NV_TRY(loss_and_grad(t, idx, b, 0, err));
+    NV_TRY(loss_and_grad(t, idx, b, 0, NULL, NULL, err));
     double sum = 0.0;
     NV_CU(cudaMemcpyAsync(&sum, t->loss_sum, sizeof sum, cudaMemcpyDeviceToHost, t->stream));
     NV_CU(cudaMemcpyAsync(grad, t->grads, (size_t)t->nparams * sizeof(float), cudaMemcpyDeviceToHost,
@@ -487,9 +718,7 @@ static const nv_backend cuda_backend = {
     cuda_activations,
     cuda_gradient,
     /* evaluate_capture */ NULL, /* not yet: snapshots use evaluate + activations */
-    /* step_record */ NULL,      /* not yet: the dynamics recorder trains on the CPU backend
-                                    (run.c says so); its statistics kernels are in
-                                    cuda/dyn_kernels.cu, tested against their references */
+    cuda_step_record,
 };
 
 extern "C" const nv_backend *nv_backend_cuda_table(void) { return &cuda_backend; }

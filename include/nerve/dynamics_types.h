@@ -116,7 +116,9 @@ typedef struct {
     int samples;           /* sample_loss, sample_correct, a_sq, d_sq */
     int factors;           /* a, d */
     int pre;               /* pre (with factors) */
-    const nv_real *w0;     /* (nparams) the initial parameters (layer_stats) */
+    const nv_real *w0;     /* (nparams) the initial parameters (layer_stats); the same array,
+                              unchanged, for a trainer's life (the CUDA backend keeps a
+                              device copy of it) */
     float alarm_abs;       /* threshold for NV_DL_ALARM_ABS */
     float alarm_rel[NV_MAX_LAYERS]; /* per layer; +inf (or NaN) counts nothing */
 } nv_dyn_request;

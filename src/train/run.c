@@ -963,12 +963,12 @@ nv_status nv_train_run(const nv_experiment *ex, const nv_train_options *opt, nv_
     if (ex->dynamics.enabled && !rc.backend->step_record) {
         if (ex->device == NV_DEVICE_CUDA) {
             st = nv_fail(err, NV_EINPUT,
-                         "the dynamics recorder runs on the CPU backend only for now (the %s backend has no "
-                         "step_record): use --device cpu (or auto), or set dynamics.enabled = false",
+                         "the %s backend cannot record training dynamics (it has no step_record): use "
+                         "--device cpu (or auto), or set dynamics.enabled = false",
                          rc.backend->name);
             goto done;
         }
-        note(&rc, "dynamics: the recorder runs on the CPU backend only for now: training on the CPU");
+        note(&rc, "dynamics: the %s backend cannot record: training on the CPU", rc.backend->name);
         rc.backend = nv_backend_cpu();
     }
 

@@ -4,7 +4,8 @@
  * over the first 200 steps; plus the step-0 gradient (atol 1e-5), the final
  * parameters, evaluation (loss, accuracy within 0.5 points) and activations, for
  * each optimiser and activation and for the spheres nets (12-64-64-64-2 and the
- * bottleneck 12-3-64-64-2). Also the CUDA NaN guard. Exits 77 with a SKIP line
+ * bottleneck 12-3-64-64-2). Also the CUDA NaN guard, and step_record (the dynamics
+ * recorder's step) against the CPU backend's and against plain steps. Exits 77 with a SKIP line
  * where no CUDA device is usable.
  */
 #include "testutil.h"
@@ -197,6 +198,181 @@ static void test_nan_guard(void **state) {
     }
 }
 
+/* |got - want| within rtol of the largest |want| of the array: sums that cancel
+ * (an influence near 0) are compared at the array's scale, not their own. */
+static void close_scaled(const float *got, const float *want, int64_t n, double rtol, const char *what) {
+    double m = 0;
+    for (int64_t i = 0; i < n; i++) m = fmax(m, fabs((double)want[i]));
+    nv_assert_close_f(got, want, n, rtol * m + 1e-30, 0, what);
+}
+
+/* The recorder's buffers for one step of a network (what src/dynamics/recorder.c
+ * hands a backend). */
+typedef struct {
+    nv_dyn_step o;
+    float *mem;
+    int32_t *sc;
+} rec_bufs;
+
+static void rec_bufs_init(rec_bufs *r, const nv_mlp_spec *s, int64_t b) {
+    memset(r, 0, sizeof *r);
+    int64_t total = b; /* sample_loss */
+    for (int k = 0; k < s->nlayers; k++)
+        total += NV_DU_COUNT * s->widths[k + 1] + 2 * b + b * s->widths[k] + 2 * b * s->widths[k + 1];
+    r->mem = calloc((size_t)total, sizeof(float));
+    r->sc = calloc((size_t)b, sizeof(int32_t));
+    float *p = r->mem;
+    r->o.sample_loss = p, p += b;
+    r->o.sample_correct = r->sc;
+    for (int k = 0; k < s->nlayers; k++) {
+        for (int q = 0; q < NV_DU_COUNT; q++) r->o.unit[k][q] = p, p += s->widths[k + 1];
+        r->o.a_sq[k] = p, p += b;
+        r->o.d_sq[k] = p, p += b;
+        r->o.a[k] = p, p += b * s->widths[k];
+        r->o.d[k] = p, p += b * s->widths[k + 1];
+        r->o.pre[k] = p, p += b * s->widths[k + 1];
+    }
+}
+
+/* step_record (nv_backend.step_record) on the CUDA backend: each recorded number
+ * against the CPU backend's on the same steps (the training-parity tolerances of
+ * docs/CONTRACTS.md, at the scale of each array), three kinds of request in turn
+ * (everything; the steps tier and samples; factors alone, which updates all the
+ * parameters at once); and a recorded step is the same step: the parameters after
+ * 40 recorded steps are the same bits as after 40 plain ones on the device. */
+static void test_step_record(void **state) {
+    (void)state;
+    enum { RSTEPS = 40 };
+    static const parity_case rcases[] = {
+        {"spheres-expressive relu adam", 4, {12, 64, 64, 64, 2}, NV_ACT_RELU, NV_OPT_ADAM, 1e-3f, 0, 0},
+        {"tanh sgd momentum wd", 3, {12, 48, 48, 3}, NV_ACT_TANH, NV_OPT_SGD, 0.05f, 0.9f, 1e-3f},
+    };
+    for (size_t c = 0; c < NV_ARRAY_LEN(rcases); c++) {
+        const parity_case *pc = &rcases[c];
+        nv_mlp_spec spec;
+        memset(&spec, 0, sizeof spec);
+        spec.nlayers = pc->L;
+        for (int l = 0; l <= pc->L; l++) spec.widths[l] = pc->widths[l];
+        spec.act = pc->act;
+        spec.leaky_slope = 0.01f;
+        spec.init = NV_INIT_HE;
+        nv_optim_spec o = {.kind = pc->opt, .lr = pc->lr, .momentum = pc->momentum, .weight_decay = pc->wd,
+                           .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f};
+        const int L = pc->L;
+        const int64_t d = spec.widths[0], K = spec.widths[L], P = nv_mlp_param_count(&spec);
+        float *x = malloc((size_t)(N * d) * 4), *p0 = malloc((size_t)P * 4);
+        int32_t *y = malloc((size_t)N * 4);
+        make_data(d, K, x, y);
+        nv_mlp_init_params(&spec, 9, p0);
+        side cpu, gpu, plain;
+        open_side(&cpu, nv_backend_cpu(), &spec, &o, p0, x, y);
+        open_side(&gpu, nv_backend_cuda(), &spec, &o, p0, x, y);
+        open_side(&plain, nv_backend_cuda(), &spec, &o, p0, x, y);
+        rec_bufs rc, rg;
+        rec_bufs_init(&rc, &spec, BATCH);
+        rec_bufs_init(&rg, &spec, BATCH);
+        uint32_t *perm = malloc((size_t)N * 4);
+        nv_rng_permutation(11, NV_STREAM_SHUFFLE, 0, perm, N);
+        nv_error err = {0};
+        char what[200];
+        for (int s = 0; s < RSTEPS; s++) {
+            const uint32_t *idx = perm + (size_t)s * BATCH;
+            nv_dyn_request req = {0};
+            int kind = s % 3;
+            req.layer_stats = kind != 2;
+            req.unit_stats = kind == 0;
+            req.samples = kind != 2;
+            req.factors = kind != 1;
+            req.pre = kind == 0;
+            req.w0 = p0;
+            req.alarm_abs = 0.02f;
+            for (int k = 0; k < L; k++) req.alarm_rel[k] = k == 1 ? NAN : 0.01f * (float)(k + 1);
+            float lc, lg, lp;
+            if (cpu.be->step_record(cpu.t, idx, BATCH, &lc, &req, &rc.o, &err) != NV_OK ||
+                gpu.be->step_record(gpu.t, idx, BATCH, &lg, &req, &rg.o, &err) != NV_OK ||
+                plain.be->step(plain.t, idx, BATCH, &lp, &err) != NV_OK)
+                fail_msg("%s: step %d: %s", pc->name, s + 1, err.msg);
+            if (memcmp(&lg, &lp, sizeof lg))
+                fail_msg("%s: step %d: recorded loss %.9g, plain step's %.9g (the same bits expected)", pc->name,
+                         s + 1, (double)lg, (double)lp);
+            if (!(fabs((double)lg - lc) <= 1e-4 * fabs((double)lc)))
+                fail_msg("%s: step %d: CUDA loss %.9g, CPU %.9g (rtol 1e-4)", pc->name, s + 1, (double)lg, (double)lc);
+            if (llabs((long long)(rg.o.correct - rc.o.correct)) > 1)
+                fail_msg("%s: step %d: correct %lld on CUDA, %lld on the CPU", pc->name, s + 1,
+                         (long long)rg.o.correct, (long long)rc.o.correct);
+            for (int k = 0; k < L && req.layer_stats; k++) {
+                const int64_t w = spec.widths[k + 1], np = spec.widths[k] * w + w;
+                static const int sums[] = {NV_DL_WEIGHT_SQ, NV_DL_GRAD_SQ, NV_DL_BEFORE_SQ, NV_DL_UPDATE_SQ,
+                                           NV_DL_INIT_SQ};
+                for (size_t q = 0; q < NV_ARRAY_LEN(sums); q++) {
+                    double a = rg.o.layer[k][sums[q]], b = rc.o.layer[k][sums[q]];
+                    /* the update of Adam normalises tiny gradients: looser */
+                    double tol = sums[q] == NV_DL_UPDATE_SQ || sums[q] == NV_DL_INIT_SQ ? 2e-2 : 1e-3;
+                    if (!(fabs(a - b) <= tol * fabs(b) + 1e-12))
+                        fail_msg("%s: step %d layer %d: sum %d: CUDA %.9g, CPU %.9g", pc->name, s + 1, k,
+                                 sums[q], a, b);
+                }
+                for (int q = NV_DL_ALARM_ABS; q <= NV_DL_DEAD; q++) {
+                    double a = rg.o.layer[k][q], b = rc.o.layer[k][q];
+                    /* counts of entries beside a threshold may differ by a few */
+                    if (!(fabs(a - b) <= 2 + 0.01 * (double)np))
+                        fail_msg("%s: step %d layer %d: count %d: CUDA %g, CPU %g", pc->name, s + 1, k, q, a, b);
+                }
+                assert_true(rg.o.layer[k][NV_DL_NONFINITE_GRAD] == 0 && rg.o.layer[k][NV_DL_NONFINITE_WEIGHT] == 0);
+                if (k == 1) assert_true(rg.o.layer[k][NV_DL_ALARM_REL] == 0); /* a NaN threshold counts nothing */
+            }
+            for (int k = 0; k < L; k++) {
+                const int64_t w = spec.widths[k + 1];
+                if (req.unit_stats)
+                    for (int q = 0; q < NV_DU_COUNT; q++) {
+                        snprintf(what, sizeof what, "%s: step %d layer %d unit statistic %d", pc->name, s + 1, k, q);
+                        close_scaled(rg.o.unit[k][q], rc.o.unit[k][q], w, q == NV_DU_UPDATE_NORM ? 2e-2 : 1e-3, what);
+                    }
+                if (req.samples) {
+                    snprintf(what, sizeof what, "%s: step %d layer %d |a_i|^2", pc->name, s + 1, k);
+                    close_scaled(rg.o.a_sq[k], rc.o.a_sq[k], BATCH, 1e-4, what);
+                    snprintf(what, sizeof what, "%s: step %d layer %d |d_i|^2", pc->name, s + 1, k);
+                    close_scaled(rg.o.d_sq[k], rc.o.d_sq[k], BATCH, 1e-3, what);
+                }
+                if (req.factors) {
+                    snprintf(what, sizeof what, "%s: step %d layer %d a_i", pc->name, s + 1, k);
+                    close_scaled(rg.o.a[k], rc.o.a[k], BATCH * spec.widths[k], 1e-4, what);
+                    snprintf(what, sizeof what, "%s: step %d layer %d d_i", pc->name, s + 1, k);
+                    close_scaled(rg.o.d[k], rc.o.d[k], BATCH * w, 1e-3, what);
+                    if (req.pre) {
+                        snprintf(what, sizeof what, "%s: step %d layer %d pre-activations", pc->name, s + 1, k);
+                        close_scaled(rg.o.pre[k], rc.o.pre[k], BATCH * w, 1e-4, what);
+                    }
+                }
+            }
+            if (req.samples) {
+                snprintf(what, sizeof what, "%s: step %d per-sample loss", pc->name, s + 1);
+                nv_assert_close_f(rg.o.sample_loss, rc.o.sample_loss, BATCH, 1e-5, 1e-4, what);
+                int diff = 0;
+                for (int i = 0; i < BATCH; i++) diff += rg.o.sample_correct[i] != rc.o.sample_correct[i];
+                assert_true(diff <= 1);
+            }
+        }
+        float *pg = malloc((size_t)P * 4), *pp = malloc((size_t)P * 4), *s1g = malloc((size_t)P * 4),
+              *s1p = malloc((size_t)P * 4);
+        int64_t sg, sp;
+        if (gpu.be->get_state(gpu.t, pg, s1g, NULL, &sg, &err) != NV_OK ||
+            plain.be->get_state(plain.t, pp, s1p, NULL, &sp, &err) != NV_OK)
+            fail_msg("%s: get_state: %s", pc->name, err.msg);
+        assert_int_equal(sg, RSTEPS);
+        assert_int_equal(sp, RSTEPS);
+        if (memcmp(pg, pp, (size_t)P * 4) || memcmp(s1g, s1p, (size_t)P * 4))
+            fail_msg("%s: the parameters after %d recorded steps differ from those after %d plain ones", pc->name,
+                     RSTEPS, RSTEPS);
+        print_message("%-32s step_record: %d steps, parity with the CPU and with plain steps\n", pc->name, RSTEPS);
+        cpu.be->destroy(cpu.t);
+        gpu.be->destroy(gpu.t);
+        plain.be->destroy(plain.t);
+        free(rc.mem); free(rc.sc); free(rg.mem); free(rg.sc);
+        free(x); free(p0); free(y); free(perm); free(pg); free(pp); free(s1g); free(s1p);
+    }
+}
+
 static void test_select(void **state) {
     (void)state;
     const nv_backend *be;
@@ -223,6 +399,7 @@ int main(void) {
         cmocka_unit_test(test_select),
         cmocka_unit_test(test_training_parity),
         cmocka_unit_test(test_nan_guard),
+        cmocka_unit_test(test_step_record),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
