@@ -1,8 +1,8 @@
 /* h5walk.c: libhdf5 alone, without nerve's code, on a fuzz input that crashed, hung
  * or leaked inside libhdf5 (docs/reliability.md, "Upstream defects"). It opens the
  * file and does what any reader of it would: H5Lexists on the paths nerve's readers
- * look up and a read of the dataset at each, then H5Ovisit over every object, and
- * for each object a read of every attribute and of every dataset in its own type
+ * look up and a read of the dataset at each, each of those objects opened by name,
+ * then H5Ovisit over every object, and for each object a read of every attribute and of every dataset in its own type
  * (strings as strings, variable-length ones through the global heap; numbers as
  * doubles, whole and by the first and last row), closing everything it opened. It never looks at what it read.
  *
@@ -17,6 +17,7 @@
 #include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* Reads n values of type ft through `read` (H5Aread or H5Dread): strings in their
  * own form, numbers as doubles, anything else not at all. */
@@ -139,6 +140,52 @@ static void read_path(const char *file, const char *path) {
     H5Fclose(f);
 }
 
+/* One object by its path, as nerve's readers reach them (each link checked, then
+ * opened by name): every attribute read, and a dataset's values. This reaches
+ * objects H5Ovisit cannot when the damage is in what iteration reads (a group's
+ * link index) but not in the lookup of one name. */
+static void walk_named(hid_t f, const char *path) {
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        int e = H5Lexists(f, buf, H5P_DEFAULT);
+        *p = '/';
+        if (e <= 0) return;
+    }
+    if (strcmp(path, "/") && H5Lexists(f, path, H5P_DEFAULT) <= 0) return;
+    hid_t o = H5Oopen(f, path, H5P_DEFAULT);
+    if (o < 0) return;
+    H5Aiterate2(o, H5_INDEX_NAME, H5_ITER_INC, NULL, read_attr, NULL);
+    if (H5Iget_type(o) == H5I_DATASET) {
+        hid_t sp = H5Dget_space(o), ft = H5Dget_type(o);
+        if (sp >= 0 && ft >= 0) read_values(o, ft, H5Sget_simple_extent_npoints(sp), 0);
+        if (sp >= 0 && ft >= 0) read_rows(o, ft, sp);
+        if (ft >= 0) H5Tclose(ft);
+        if (sp >= 0) H5Sclose(sp);
+    }
+    H5Oclose(o);
+}
+
+/* The paths nerve's readers open by name: fixed ones, and per layer and split. */
+static void walk_nerve_paths(hid_t f) {
+    static const char *fixed[] = {"/", "/model", "/model/params", "/metrics", "/spec", "/params", "/state1",
+                                  "/state2", "/x", "/y", "/ids", "/labels", "/cross", "/models", "/path",
+                                  "/layers", "/snapshots", "/train/x", "/box/lo"};
+    static const char *layers[] = {"input", "hidden1", "hidden2", "hidden3", "hidden4", "hidden5",
+                                   "hidden6", "hidden7", "logits"};
+    static const char *subs[] = {"", "/train", "/test", "/combined", "/components", "/ratios",
+                                 "/projections/train", "/projections/test", "/projections/combined"};
+    for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++) walk_named(f, fixed[i]);
+    char path[256];
+    for (size_t i = 0; i < sizeof layers / sizeof *layers; i++)
+        for (size_t j = 0; j < sizeof subs / sizeof *subs; j++) {
+            snprintf(path, sizeof path, "/layers/%s%s", layers[i], subs[j]);
+            walk_named(f, path);
+        }
+}
+
 int main(int argc, char **argv) {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     static const char *paths[] = {"/format", "/layers", "/layers/input", "/layers/input/train", "/train/x",
@@ -161,6 +208,7 @@ int main(int argc, char **argv) {
             if (a >= 0) H5Aclose(a);
         }
         for (size_t k = 0; k < sizeof paths / sizeof *paths; k++) H5Lexists(f, paths[k], H5P_DEFAULT);
+        walk_nerve_paths(f);
         H5Ovisit(f, H5_INDEX_NAME, H5_ITER_INC, visit, NULL);
         printf("  objects left open: %zd (the file itself: 1)\n", H5Fget_obj_count(f, H5F_OBJ_ALL));
         H5Fclose(f);
