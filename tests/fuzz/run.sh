@@ -5,7 +5,7 @@
 # corpus BUILD/corpus/<target>/ (the committed corpus is never written). One line
 # per target with its executions; a crash, hang (-timeout), leak or out-of-memory
 # (-rss_limit_mb, -malloc_limit_mb) saves the input under BUILD/crashes/<target>/
-# and fails the run, except an HDF5 target's finding that libhdf5 alone shows too
+# and fails the run, except a finding on an HDF5 input that libhdf5 alone shows too
 # (BUILD/tools/h5walk, tests/fuzz/upstream/h5walk.c): that input goes to
 # BUILD/upstream/<target>/ and the target fuzzes on for the time left.
 # `make fuzz FUZZ_SECONDS=N [FUZZ=pattern]` calls this.
@@ -25,6 +25,17 @@ max_len() {
     h5_*) echo 65536 ;;
     idx) echo 16384 ;;
     *) echo 8192 ;;
+  esac
+}
+
+# The HDF5 file in a target's input, copied to OUT: the whole input of an h5_*
+# target, the input after its first byte for matrix when that byte selects HDF5
+# (tests/fuzz/fuzz_matrix.c); 1 for every other target and input.
+h5_input() {
+  case "$1" in
+    h5_*) cp "$2" "$3" ;;
+    matrix) [ -s "$2" ] && [ $(( $(od -An -tu1 -N1 "$2") & 1 )) = 1 ] && tail -c +2 "$2" >"$3" ;;
+    *) return 1 ;;
   esac
 }
 
@@ -58,7 +69,7 @@ run_one() {
   # function of an upstream leak (the fast unwinder stops at libhdf5's first frame).
   local asan=allocator_may_return_null=0:detect_leaks=1
   case "$t" in h5_*|matrix|hashes) asan=$asan:fast_unwind_on_malloc=0 ;; esac
-  # An HDF5 target's finding that libhdf5 alone reproduces (upstream_h5) does not
+  # An HDF5 input's finding that libhdf5 alone reproduces (upstream_h5) does not
   # fail the run: its input is kept under BUILD/upstream/<target>/ and libFuzzer
   # starts again for the time left. Every other finding fails it.
   local t0=$SECONDS rc=0 execs=0 nup=0 left=$secs speed="" e
@@ -82,9 +93,10 @@ run_one() {
     local found
     found=$(find "$art" -maxdepth 1 -type f -newer "$mark" | head -1)
     rm -f "$mark"
-    [[ "$t" == h5_* ]] && [ -n "$found" ] || break
+    [ -n "$found" ] && h5_input "$t" "$found" "$build/.h5-$t" || break
     mkdir -p "$up"
-    upstream_h5 "$found" "$up/$(basename "$found").h5walk.log" || break
+    upstream_h5 "$build/.h5-$t" "$up/$(basename "$found").h5walk.log" || { rm -f "$build/.h5-$t"; break; }
+    rm -f "$build/.h5-$t"
     mv "$found" "$up/"
     # never again from the working corpus (a seed that crashes while loading)
     local base; base=$(basename "$found"); rm -f "$work/${base#*-}"
@@ -121,7 +133,7 @@ if [ "$jobs" -le 1 ]; then
   for b in "${bins[@]}"; do run_one "$b" || { fail=$((fail + 1)); failed+=("$(basename "$b")"); }; done
 else
   # A simple pool: at most $jobs at a time, results printed as they end.
-  export -f run_one max_len upstream_h5; export build secs nice_n
+  export -f run_one max_len upstream_h5 h5_input; export build secs nice_n
   printf '%s\n' "${bins[@]}" | xargs -P "$jobs" -I{} bash -c 'run_one "$@"' _ {} || fail=1
 fi
 [ ${#failed[@]} -gt 0 ] && echo "fuzz: failed: ${failed[*]}"
