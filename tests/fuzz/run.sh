@@ -44,10 +44,11 @@ h5_input() {
 upstream_h5() {
   local walk="$build/tools/h5walk" rc
   [ -x "$walk" ] || return 1
-  ASAN_OPTIONS=allocator_may_return_null=0:detect_leaks=1:fast_unwind_on_malloc=0 \
-  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  LSAN_OPTIONS=suppressions=$PWD/tests/fuzz/lsan.supp:print_suppressions=0 \
-    timeout 20 "$walk" "$1" >"$2" 2>&1
+  # (the braces' stderr takes bash's own "Aborted" line for the killed program)
+  { ASAN_OPTIONS=allocator_may_return_null=0:detect_leaks=1:fast_unwind_on_malloc=0 \
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    LSAN_OPTIONS=suppressions=$PWD/tests/fuzz/lsan.supp:print_suppressions=0 \
+      timeout 20 "$walk" "$1" >"$2" 2>&1; } 2>/dev/null
   rc=$?
   [ $rc != 0 ]
 }
