@@ -117,14 +117,17 @@ done
 [ "$state" = idle ] || fail "the node did not become idle (state '$state'): $(tail -5 "$tmp/slurmctld.log")"
 echo "private Slurm up on port $port: $(sinfo -h -o '%P %D %t %c')"
 
-# 2 activations x 2 seeds = 4 tasks; long enough (a few seconds) to requeue one
-# in the middle of its training.
+# 2 activations x 2 seeds = 4 tasks, each long enough to requeue one in the middle
+# of its training: 600 epochs, so that the expressive net (trained last) takes
+# about a second after its first checkpoint on an idle machine. (At 150 epochs it
+# took 0.3 s, and a requeue delivered by a loaded slurmd arrived after the run had
+# finished: nothing left to resume, a failure of this test and not of nerve.)
 cd "$tmp"
 cat > sweep.cfg <<'EOF'
 experiment = "slurmtest";
 data: { source = "spheres"; spheres: { dim = 6; points_per_class = 3000; }; };
 models: { activation = ["relu", "tanh"]; hidden = [16, 16]; };
-train: { epochs = 150; batch_size = 8; };
+train: { epochs = 600; batch_size = 8; };
 snapshots: { count = 4; };
 seeds = [1, 2];
 EOF
