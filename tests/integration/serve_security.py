@@ -9,11 +9,13 @@ must, with the right status, and nothing outside the run is ever readable:
 - the Host header: missing (400), another name or port (403);
 - the access token (401 without it; the query, the cookie and a bearer header);
 - a non-loopback --bind prints a warning;
+- a closed event stream gives its connection back within a second;
 - a seeded fuzz loop over 600 URLs made of traversal pieces: no 5xx, never the
   secret's bytes, the server alive afterwards."""
 import json
 import os
 import random
+import socket
 import subprocess
 import sys
 import time
@@ -160,6 +162,30 @@ try:
     check(st == 200, "the cookie -> %s" % st)
     st, _, _ = sv.get(port, "/api/runs", extra=b"Authorization: Bearer s3cret-T0ken\r\n")
     check(st == 200, "a bearer header -> %s" % st)
+finally:
+    sv.stop(p)
+
+# A page that goes away frees its event stream's connection at once, not at the
+# next heartbeat (10 s): with --max-connections 8, six streams opened and closed,
+# then six new ones and a request, all answered within a second and a half.
+p, port = sv.start(out, "--max-connections", "8")
+try:
+    def open_stream():
+        s_ = socket.create_connection(("127.0.0.1", port), timeout=5)
+        s_.sendall(b"GET /api/events HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n" % port)
+        return s_, s_.recv(64)
+    first = [open_stream() for _ in range(6)]
+    check(all(h.startswith(b"HTTP/1.1 200") for _, h in first), "six event streams open")
+    for s_, _ in first:
+        s_.close()
+    time.sleep(1.5)
+    second = [open_stream() for _ in range(6)]
+    st, _, _ = sv.get(port, "/api/runs")
+    check(all(h.startswith(b"HTTP/1.1 200") for _, h in second) and st == 200,
+          "closed streams freed their connections: six new streams and a request answered (%s, %s)"
+          % ([h[:12] for _, h in second], st))
+    for s_, _ in second:
+        s_.close()
 finally:
     sv.stop(p)
 
