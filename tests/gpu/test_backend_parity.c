@@ -57,16 +57,22 @@ static void open_side(side *s, const nv_backend *be, const nv_mlp_spec *spec, co
         fail_msg("%s backend: %s", be->name, err.msg);
 }
 
+/* The network and optimiser of a case. */
+static void case_spec(const parity_case *pc, nv_mlp_spec *spec, nv_optim_spec *o) {
+    memset(spec, 0, sizeof *spec);
+    spec->nlayers = pc->L;
+    for (int l = 0; l <= pc->L; l++) spec->widths[l] = pc->widths[l];
+    spec->act = pc->act;
+    spec->leaky_slope = 0.01f;
+    spec->init = NV_INIT_HE;
+    *o = (nv_optim_spec){.kind = pc->opt, .lr = pc->lr, .momentum = pc->momentum, .weight_decay = pc->wd,
+                         .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f};
+}
+
 static void run_case(const parity_case *pc) {
     nv_mlp_spec spec;
-    memset(&spec, 0, sizeof spec);
-    spec.nlayers = pc->L;
-    for (int l = 0; l <= pc->L; l++) spec.widths[l] = pc->widths[l];
-    spec.act = pc->act;
-    spec.leaky_slope = 0.01f;
-    spec.init = NV_INIT_HE;
-    nv_optim_spec o = {.kind = pc->opt, .lr = pc->lr, .momentum = pc->momentum, .weight_decay = pc->wd,
-                       .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f};
+    nv_optim_spec o;
+    case_spec(pc, &spec, &o);
     const int64_t d = spec.widths[0], K = spec.widths[pc->L], P = nv_mlp_param_count(&spec);
     float *x = malloc((size_t)(N * d) * 4), *p0 = malloc((size_t)P * 4);
     int32_t *y = malloc((size_t)N * 4);
@@ -250,14 +256,8 @@ static void test_step_record(void **state) {
     for (size_t c = 0; c < NV_ARRAY_LEN(rcases); c++) {
         const parity_case *pc = &rcases[c];
         nv_mlp_spec spec;
-        memset(&spec, 0, sizeof spec);
-        spec.nlayers = pc->L;
-        for (int l = 0; l <= pc->L; l++) spec.widths[l] = pc->widths[l];
-        spec.act = pc->act;
-        spec.leaky_slope = 0.01f;
-        spec.init = NV_INIT_HE;
-        nv_optim_spec o = {.kind = pc->opt, .lr = pc->lr, .momentum = pc->momentum, .weight_decay = pc->wd,
-                           .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f};
+        nv_optim_spec o;
+        case_spec(pc, &spec, &o);
         const int L = pc->L;
         const int64_t d = spec.widths[0], K = spec.widths[L], P = nv_mlp_param_count(&spec);
         float *x = malloc((size_t)(N * d) * 4), *p0 = malloc((size_t)P * 4);

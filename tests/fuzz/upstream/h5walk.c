@@ -89,13 +89,11 @@ static herr_t read_attr(hid_t loc, const char *name, const H5A_info_t *info, voi
     return 0;
 }
 
-static herr_t visit(hid_t loc, const char *name, const H5O_info_t *info, void *data) {
-    (void)data;
-    H5Aexists_by_name(loc, name, "format", H5P_DEFAULT);
-    hid_t o = H5Oopen(loc, name, H5P_DEFAULT);
-    if (o < 0) return 0;
+/* Everything a reader may read of one open object: each attribute, and a dataset's
+ * values whole and by rows. Closes o. */
+static void read_object(hid_t o) {
     H5Aiterate2(o, H5_INDEX_NAME, H5_ITER_INC, NULL, read_attr, NULL);
-    if (info->type == H5O_TYPE_DATASET) {
+    if (H5Iget_type(o) == H5I_DATASET) {
         hid_t sp = H5Dget_space(o), ft = H5Dget_type(o);
         if (sp >= 0 && ft >= 0) read_values(o, ft, H5Sget_simple_extent_npoints(sp), 0);
         if (sp >= 0 && ft >= 0) read_rows(o, ft, sp);
@@ -103,6 +101,13 @@ static herr_t visit(hid_t loc, const char *name, const H5O_info_t *info, void *d
         if (sp >= 0) H5Sclose(sp);
     }
     H5Oclose(o);
+}
+
+static herr_t visit(hid_t loc, const char *name, const H5O_info_t *info, void *data) {
+    (void)info, (void)data;
+    H5Aexists_by_name(loc, name, "format", H5P_DEFAULT);
+    hid_t o = H5Oopen(loc, name, H5P_DEFAULT);
+    if (o >= 0) read_object(o);
     return 0;
 }
 
@@ -156,16 +161,7 @@ static void walk_named(hid_t f, const char *path) {
     }
     if (strcmp(path, "/") && H5Lexists(f, path, H5P_DEFAULT) <= 0) return;
     hid_t o = H5Oopen(f, path, H5P_DEFAULT);
-    if (o < 0) return;
-    H5Aiterate2(o, H5_INDEX_NAME, H5_ITER_INC, NULL, read_attr, NULL);
-    if (H5Iget_type(o) == H5I_DATASET) {
-        hid_t sp = H5Dget_space(o), ft = H5Dget_type(o);
-        if (sp >= 0 && ft >= 0) read_values(o, ft, H5Sget_simple_extent_npoints(sp), 0);
-        if (sp >= 0 && ft >= 0) read_rows(o, ft, sp);
-        if (ft >= 0) H5Tclose(ft);
-        if (sp >= 0) H5Sclose(sp);
-    }
-    H5Oclose(o);
+    if (o >= 0) read_object(o);
 }
 
 /* The paths nerve's readers open by name: fixed ones, and per layer and split. */
