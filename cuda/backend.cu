@@ -347,7 +347,8 @@ static nv_status rec_alloc(nv_trainer *t, nv_error *err) {
     return NV_OK;
 }
 
-/* Queues a copy of n floats from the device to the recorder's host buffer. */
+/* Queues a copy of `bytes` from the device to a host buffer (nothing when dst is
+ * NULL: a buffer the recorder did not ask for). */
 static nv_status to_host(nv_trainer *t, void *dst, const void *src, size_t bytes, nv_error *err) {
     if (dst && bytes) NV_CU(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, t->stream));
     return NV_OK;
@@ -533,11 +534,7 @@ static nv_status cuda_step_record(nv_trainer *t, const uint32_t *idx, int64_t b,
     const nv_mlp_spec *s = &t->spec;
     const int L = s->nlayers;
     const int stats = req->layer_stats || req->unit_stats;
-    for (int k = 0; k < L && stats; k++)
-        if (!o->unit[k][NV_DU_FRAC_ACTIVE] || (req->unit_stats && (!o->unit[k][NV_DU_MEAN_ACT] ||
-            !o->unit[k][NV_DU_MEAN_ABS_DELTA] || !o->unit[k][NV_DU_GRAD_NORM] || !o->unit[k][NV_DU_UPDATE_NORM] ||
-            !o->unit[k][NV_DU_INFLUENCE])))
-            return nv_fail(err, NV_EINTERNAL, "step_record: unit buffers of layer %d missing", k);
+    NV_TRY(nv_dyn_step_check(req, o, L, err));
     NV_TRY(sync_flag(t, err));
     if (t->bad_step) return diverged(t, err);
     NV_TRY(rec_alloc(t, err));
@@ -602,20 +599,14 @@ static nv_status cuda_step_record(nv_trainer *t, const uint32_t *idx, int64_t b,
         o->layer[k][NV_DL_ALARM_REL] = (double)lc[4 * k + 1];
         o->layer[k][NV_DL_NONFINITE_GRAD] = (double)lc[4 * k + 2];
         o->layer[k][NV_DL_NONFINITE_WEIGHT] = (double)lc[4 * k + 3];
-        const float *act = o->unit[k][NV_DU_FRAC_ACTIVE];
-        int64_t dead = 0;
-        for (int64_t j = 0; j < out; j++) dead += act[j] == 0.0f;
-        o->layer[k][NV_DL_DEAD] = (double)dead;
         if (req->unit_stats) {
-            float *m = o->unit[k][NV_DU_MEAN_ACT], *f = o->unit[k][NV_DU_FRAC_ACTIVE],
-                  *gn = o->unit[k][NV_DU_GRAD_NORM], *un = o->unit[k][NV_DU_UPDATE_NORM];
+            float *gn = o->unit[k][NV_DU_GRAD_NORM], *un = o->unit[k][NV_DU_UPDATE_NORM];
             for (int64_t j = 0; j < out; j++) {
                 gn[j] = sqrtf(gn[j]);
                 un[j] = sqrtf(un[j]);
-                m[j] = m[j] / (float)b;
-                f[j] = f[j] / (float)b;
             }
         }
+        nv_dyn_step_finish_units(o, k, out, b, req->unit_stats);
     }
     return NV_OK;
 }

@@ -112,11 +112,21 @@ typedef struct {
     /* step, recording on the way what req asks for into out's host buffers (the
      * dynamics recorder, include/nerve/dynamics_types.h): the same step, to the
      * same bytes of parameters and state afterwards, as `step` (the recording only
-     * reads). Optional: NULL where a backend lacks it (CUDA for now; the recorder
-     * then runs on the CPU backend). */
+     * reads). Both backends have it; optional for others (the recorder then trains
+     * on the CPU backend, with a note). */
     nv_status (*step_record)(nv_trainer *t, const uint32_t *idx, int64_t b, float *loss,
                              const nv_dyn_request *req, nv_dyn_step *out, nv_error *err);
 } nv_backend;
+
+/* What every backend's step_record shares (src/train/backend.c):
+ * nv_dyn_step_check: NV_EINTERNAL naming the layer when req asks for layer or unit
+ * statistics and o lacks a unit buffer they fill (L layers);
+ * nv_dyn_step_finish_units: given layer k's per-unit batch sums in o (the count of
+ * samples active in NV_DU_FRAC_ACTIVE, with unit_stats the sum of outputs in
+ * NV_DU_MEAN_ACT), its dead-unit count into o->layer[k], then with unit_stats both
+ * turned into means over the batch of b. */
+nv_status nv_dyn_step_check(const nv_dyn_request *req, const nv_dyn_step *o, int L, nv_error *err);
+void nv_dyn_step_finish_units(nv_dyn_step *o, int k, int64_t out, int64_t b, int unit_stats);
 
 /* The CPU backend's pieces that the dynamics reconstruction reuses, so that a
  * rebuilt step runs the very calls training ran:

@@ -361,17 +361,31 @@ static void update_layer_recorded(nv_trainer *t, int k, int64_t b, const nv_dyn_
     o->layer[k][NV_DL_UPDATE_SQ] = sums[2];
     o->layer[k][NV_DL_INIT_SQ] = sums[3];
     o->layer[k][NV_DL_NONFINITE_WEIGHT] = (double)nf;
+    nv_dyn_step_finish_units(o, k, out, b, req->unit_stats);
+}
+
+void nv_dyn_step_finish_units(nv_dyn_step *o, int k, int64_t out, int64_t b, int unit_stats) {
     const nv_real *act = o->unit[k][NV_DU_FRAC_ACTIVE];
     int64_t dead = 0;
     for (int64_t j = 0; j < out; j++) dead += act[j] == 0.0f;
     o->layer[k][NV_DL_DEAD] = (double)dead;
-    if (req->unit_stats) {
+    if (unit_stats) {
         nv_real *m = o->unit[k][NV_DU_MEAN_ACT], *f = o->unit[k][NV_DU_FRAC_ACTIVE];
         for (int64_t j = 0; j < out; j++) {
             m[j] = m[j] / (float)b;
             f[j] = f[j] / (float)b;
         }
     }
+}
+
+nv_status nv_dyn_step_check(const nv_dyn_request *req, const nv_dyn_step *o, int L, nv_error *err) {
+    if (!req->layer_stats && !req->unit_stats) return NV_OK;
+    for (int k = 0; k < L; k++)
+        if (!o->unit[k][NV_DU_FRAC_ACTIVE] || (req->unit_stats && (!o->unit[k][NV_DU_MEAN_ACT] ||
+            !o->unit[k][NV_DU_MEAN_ABS_DELTA] || !o->unit[k][NV_DU_GRAD_NORM] || !o->unit[k][NV_DU_UPDATE_NORM] ||
+            !o->unit[k][NV_DU_INFLUENCE])))
+            return nv_fail(err, NV_EINTERNAL, "step_record: unit buffers of layer %d missing", k);
+    return NV_OK;
 }
 
 /* One optimiser step; with req (step_record) it also records. The parameters and
@@ -418,14 +432,11 @@ static nv_status cpu_step(nv_trainer *t, const uint32_t *idx, int64_t b, float *
 
 static nv_status cpu_step_record(nv_trainer *t, const uint32_t *idx, int64_t b, float *loss_out,
                                  const nv_dyn_request *req, nv_dyn_step *o, nv_error *err) {
+    nv_status st = nv_dyn_step_check(req, o, t->spec.nlayers, err);
+    if (st) return st;
     if ((req->layer_stats || req->unit_stats) && !t->before &&
         !(t->before = nv_malloc(sizeof(nv_real) * (size_t)t->nparams, err)))
         return NV_ENOMEM;
-    for (int k = 0; k < t->spec.nlayers && (req->layer_stats || req->unit_stats); k++)
-        if (!o->unit[k][NV_DU_FRAC_ACTIVE] || (req->unit_stats && (!o->unit[k][NV_DU_MEAN_ACT] ||
-            !o->unit[k][NV_DU_MEAN_ABS_DELTA] || !o->unit[k][NV_DU_GRAD_NORM] || !o->unit[k][NV_DU_UPDATE_NORM] ||
-            !o->unit[k][NV_DU_INFLUENCE])))
-            return nv_fail(err, NV_EINTERNAL, "step_record: unit buffers of layer %d missing", k);
     return step_impl(t, idx, b, loss_out, req, o, err);
 }
 
