@@ -481,10 +481,10 @@ static nv_status apply_update(nv_trainer *t, int64_t off, int64_t n, int64_t nex
     if (o->weight_decay != 0.0f)
         NV_TRY(nv_cuda_weight_decay(t->grads + off, t->params + off, o->weight_decay, n, t->flag, t->stream, err));
     if (o->kind == NV_OPT_SGD)
-        return nv_cuda_sgd_update(t->params + off, t->state1 + off, t->grads + off, n, o->lr, o->momentum,
-                                  next == 1, t->flag, t->stream, err);
+        return nv_cuda_sgd_update(t->params + off, t->state1 + off, t->grads + off, n, (float)nv_optim_lr(o, next),
+                                  o->momentum, next == 1, t->flag, t->stream, err);
     float step_size, bc2_sqrt;
-    nv_adam_factors(o->lr, o->beta1, o->beta2, next, &step_size, &bc2_sqrt);
+    nv_adam_factors(nv_optim_lr(o, next), o->beta1, o->beta2, next, &step_size, &bc2_sqrt);
     return nv_cuda_adam_update(t->params + off, t->state1 + off, t->state2 + off, t->grads + off, n, o->beta1,
                                o->beta2, o->eps, step_size, bc2_sqrt, t->flag, t->stream, err);
 }

@@ -79,6 +79,8 @@ typedef struct {
     int64_t batch_size;
     nv_optim_spec optim;
     int threads;                    /* BLAS threads for training (0 = 1 per run) */
+    double stop_train_acc;          /* train.stop_at_train_accuracy: a model stops at the end of
+                                       the first epoch whose training accuracy reaches it (0 = off) */
     uint64_t order_seed;            /* train.order_seed: the minibatch order's seed (default:
                                        seed); the data split and the initial weights keep seed */
 

@@ -72,13 +72,14 @@ void nv_cpu_adam_update(nv_real *w, nv_real *m, nv_real *v, const nv_real *g, in
                         float beta1, float beta2, float eps, float step_size, float bc2_sqrt);
 
 /* Adam's bias-correction factors for step t >= 1, computed in double and rounded
- * once, as PyTorch computes them in Python floats: step_size = lr / (1 - beta1^t),
+ * once, as PyTorch computes them in Python floats: step_size = lr / (1 - beta1^t)
+ * (lr: the step's rate, nv_optim_lr),
  * bc2_sqrt = sqrt(1 - beta2^t). */
-static inline void nv_adam_factors(float lr, float beta1, float beta2, int64_t t, float *step_size,
+static inline void nv_adam_factors(double lr, float beta1, float beta2, int64_t t, float *step_size,
                                    float *bc2_sqrt) {
     double bc1 = 1.0 - pow((double)beta1, (double)t);
     double bc2 = 1.0 - pow((double)beta2, (double)t);
-    *step_size = (float)((double)lr / bc1);
+    *step_size = (float)(lr / bc1);
     *bc2_sqrt = (float)sqrt(bc2);
 }
 

@@ -13,6 +13,8 @@
 #ifndef NERVE_MLP_H
 #define NERVE_MLP_H
 
+#include <math.h>
+
 #include "nerve/common.h"
 #include "nerve/device.h"
 #include "nerve/dynamics_types.h"
@@ -30,7 +32,18 @@ typedef struct {
     float momentum;      /* SGD: PyTorch semantics, buf = momentum*buf + grad (+ wd*w) */
     float weight_decay;  /* L2 added to the gradient (PyTorch's weight_decay, both optimisers) */
     float beta1, beta2, eps; /* Adam, PyTorch semantics and bias correction */
+    int64_t lr_half_life; /* train.lr_half_life: the learning rate halves every this many
+                             optimiser steps, continuously (0 = constant; nv_optim_lr) */
 } nv_optim_spec;
+
+/* The learning rate of optimiser step t >= 1: lr * 0.5^((t - 1) / lr_half_life), in
+ * double, as PyTorch's LambdaLR hands it to the optimiser (and as TensorFlow's
+ * exponential_decay(staircase=False) computes it from the 0-based step); exactly lr
+ * when the rate is constant. Computed on the host by both backends, so they agree. */
+static inline double nv_optim_lr(const nv_optim_spec *o, int64_t t) {
+    if (o->lr_half_life <= 0) return (double)o->lr;
+    return (double)o->lr * exp2(-(double)(t - 1) / (double)o->lr_half_life);
+}
 
 /* Fills params (nv_mlp_param_count floats) from the counter-based RNG:
  * W_l[i] = std_l * nv_rng_normal(seed, NV_STREAM_INIT, (l << 40) | i), biases 0.

@@ -118,7 +118,7 @@ static void on_event(void *ctx, const nv_train_event *ev) {
     case NV_EV_MODEL_DONE:
         if (p->bar.tty) fprintf(p->bar.f, "\r\033[K");
         p->bar_live = 0;
-        say(p, stdout, "%s: finished %lld epochs in %.2fs\n", ev->model, (long long)ev->epochs, nv_now() - p->bar.t0);
+        say(p, stdout, "%s: finished %lld epochs in %.2fs\n", ev->model, (long long)ev->epoch, nv_now() - p->bar.t0);
         break;
     }
 }
@@ -268,8 +268,8 @@ int nv_cmd_train(int argc, char **argv) {
         out = outbuf;
     }
     /* the resolved configuration, once, as a table */
-    char vals[17][256];
-    const char *keys[17], *pv[17];
+    char vals[19][256];
+    const char *keys[19], *pv[19];
     int n = 0;
     char hidden[128] = "";
     for (int i = 0; i < ex.nhidden; i++)
@@ -290,6 +290,8 @@ int nv_cmd_train(int argc, char **argv) {
     ROW("optimiser", "%s lr %s momentum %s weight decay %s", ex.optim.kind == NV_OPT_ADAM ? "adam" : "sgd",
         nv_cli_float(lr, ex.optim.lr), nv_cli_float(mom, ex.optim.momentum), nv_cli_float(wd, ex.optim.weight_decay));
     ROW("epochs / batch", "%lld / %lld", (long long)ex.epochs, (long long)ex.batch_size);
+    if (ex.optim.lr_half_life > 0) ROW("lr half-life", "%lld steps", (long long)ex.optim.lr_half_life);
+    if (ex.stop_train_acc > 0.0) ROW("stop", "at the first epoch with train accuracy >= %g", ex.stop_train_acc);
     ROW("snapshot epochs", "%s", snaps);
     ROW("snapshot layers", "%s%s", ex.snap_all_layers ? "all" : "selected",
         ex.preactivations ? " (+ pre-activations)" : "");

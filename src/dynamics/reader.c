@@ -143,6 +143,15 @@ nv_status nv_dyn_open(const char *run_dir, const char *model, nv_dyn_run **out, 
     F32("beta2", in->opt.beta2);
     F32("eps", in->opt.eps);
 #undef F32
+    in->opt.lr_half_life = 0; /* absent: a constant rate */
+    if (H5Aexists(r->fid, "lr_half_life") > 0 &&
+        (st = nv_h5_read_attr_i64(r->fid, "lr_half_life", &in->opt.lr_half_life, r->path, "/", err)))
+        goto fail;
+    if (in->opt.lr_half_life < 0) {
+        st = nv_fail(err, NV_EINPUT, "file %s: attribute lr_half_life is %lld (expected >= 0)", r->path,
+                     (long long)in->opt.lr_half_life);
+        goto fail;
+    }
     if (in->nparams != nv_mlp_param_count(&in->spec)) {
         st = nv_fail(err, NV_EINPUT, "file %s: nparams %lld does not match /model (%lld)", r->path,
                      (long long)in->nparams, (long long)nv_mlp_param_count(&in->spec));

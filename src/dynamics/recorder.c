@@ -324,7 +324,7 @@ static nv_status rec_step(void *state, const uint32_t *idx, int64_t b, int64_t e
         *(int32_t *)at(r, NV_DYN_STEPS, Q_BATCH, -1, rs) = (int32_t)b;
         *(float *)at(r, NV_DYN_STEPS, Q_LOSS, -1, rs) = *loss;
         *(float *)at(r, NV_DYN_STEPS, Q_ACC, -1, rs) = (float)o->correct / (float)b;
-        *(float *)at(r, NV_DYN_STEPS, Q_LR, -1, rs) = l->opt.lr;
+        *(float *)at(r, NV_DYN_STEPS, Q_LR, -1, rs) = (float)nv_optim_lr(&l->opt, s);
         float *wn = at(r, NV_DYN_STEPS, Q_WNORM, -1, rs), *gn = at(r, NV_DYN_STEPS, Q_GNORM, -1, rs),
               *un = at(r, NV_DYN_STEPS, Q_UNORM, -1, rs), *ur = at(r, NV_DYN_STEPS, Q_URATIO, -1, rs),
               *id = at(r, NV_DYN_STEPS, Q_INITD, -1, rs), *aa = at(r, NV_DYN_STEPS, Q_ALARM_ABS, -1, rs),

@@ -510,6 +510,10 @@ static nv_status index_attrs(const dyn_writer *w, hid_t f, const char *file, nv_
         (st = nv_h5_attr_str(f, "factors_precision", l->cfg.f16 ? "f16" : "f32", file, err)) ||
         (st = nv_h5_attr_i64(f, "preactivations", l->cfg.preactivations, file, err)))
         return st;
+    /* only when the rate decays: a store of a constant rate keeps the bytes it had
+     * before the key existed (the reader takes a missing one as constant) */
+    if (l->opt.lr_half_life > 0 && (st = nv_h5_attr_i64(f, "lr_half_life", l->opt.lr_half_life, file, err)))
+        return st;
     return nv_h5_write_spec(f, "model", &l->spec, file, err);
 }
 

@@ -51,7 +51,7 @@ static const qcol STEPS_COLS[] = {
     {"batch_size", "INTEGER", 0, "b, the step's batch (the last of an epoch may be smaller)"},
     {"loss", "REAL", 0, "the batch-mean cross-entropy before the update"},
     {"accuracy", "REAL", 0, "the fraction of the batch classified correctly before the update"},
-    {"lr", "REAL", 0, "train.lr (Adam's effective step is lr / (1 - beta1^step))"},
+    {"lr", "REAL", 0, "the step's learning rate: train.lr, halved every train.lr_half_life steps when set (Adam's effective step is lr / (1 - beta1^step))"},
 };
 static const qcol LAYERS_COLS[] = {
     RUN_COL, MODEL_COL, STEP_COL, EPOCH_COL, LAYER_COL, LAYER_INDEX_COL,

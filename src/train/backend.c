@@ -313,10 +313,10 @@ void nv_cpu_apply_update(const nv_optim_spec *o, nv_real *params, nv_real *state
                          nv_real *grads, int64_t np, int64_t step) {
     if (o->weight_decay != 0.0f) nv_cpu_weight_decay(grads, params, o->weight_decay, np);
     if (o->kind == NV_OPT_SGD) {
-        nv_cpu_sgd_update(params, state1, grads, np, o->lr, o->momentum, step == 1);
+        nv_cpu_sgd_update(params, state1, grads, np, (float)nv_optim_lr(o, step), o->momentum, step == 1);
     } else {
         float step_size, bc2_sqrt;
-        nv_adam_factors(o->lr, o->beta1, o->beta2, step, &step_size, &bc2_sqrt);
+        nv_adam_factors(nv_optim_lr(o, step), o->beta1, o->beta2, step, &step_size, &bc2_sqrt);
         nv_cpu_adam_update(params, state1, state2, grads, np, o->beta1, o->beta2, o->eps, step_size,
                            bc2_sqrt);
     }

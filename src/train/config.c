@@ -50,6 +50,7 @@ static const key_def KEYS[] = {
     {"train.optimizer", K_STR}, {"train.lr", K_NUM}, {"train.momentum", K_NUM},
     {"train.weight_decay", K_NUM}, {"train.beta1", K_NUM}, {"train.beta2", K_NUM},
     {"train.eps", K_NUM}, {"train.threads", K_INT}, {"train.order_seed", K_INT},
+    {"train.lr_half_life", K_INT}, {"train.stop_at_train_accuracy", K_NUM},
     {"snapshots", K_GROUP}, {"snapshots.epochs", K_INTLIST_OR_STR}, {"snapshots.count", K_INT},
     {"snapshots.layers", K_STRLIST_OR_STR}, {"snapshots.preactivations", K_BOOL},
     {"snapshots.compression", K_INT},
@@ -549,6 +550,13 @@ static nv_status read_training(const reader *r, nv_experiment *ex) {
     ex->optim.beta2 = (float)dv;
     if ((st = get_num(r, "train.eps", 1e-8, 1e-30, 1.0, &dv))) return st;
     ex->optim.eps = (float)dv;
+    /* the rate halves every lr_half_life optimiser steps, continuously (nv_optim_lr) */
+    if ((st = get_int(r, "train.lr_half_life", 0, 0, 1LL << 40, &iv))) return st;
+    ex->optim.lr_half_life = iv;
+    /* a model stops at the end of the first epoch whose training accuracy reaches
+     * this fraction (Naitzat et al.'s rule, docs/training.md); 0: trains every epoch */
+    if ((st = get_num(r, "train.stop_at_train_accuracy", 0.0, 0.0, 1.0, &dv))) return st;
+    ex->stop_train_acc = dv;
     if ((st = get_int(r, "train.threads", 1, 0, 4096, &iv))) return st;
     ex->threads = (int)iv;
     /* the minibatch order's own seed (docs/training.md): two runs that differ only
@@ -798,6 +806,13 @@ static nv_status read_dynamics(const reader *r, nv_experiment *ex) {
         return bad(r, lookup(r, "dynamics.factors.precision"), "dynamics.factors.precision",
                    "expected \"f32\" or \"f16\", found \"%s\"", sv);
     if ((st = get_bool(r, "dynamics.factors.preactivations", 0, &c->preactivations))) return st;
+    /* The store's layout (its chunks, its index, the steps it expects) is fixed
+     * from train.epochs when the run starts; a model that stops early would leave it
+     * describing steps that never ran. */
+    if (c->enabled && ex->stop_train_acc > 0.0)
+        return bad(r, lookup(r, "train.stop_at_train_accuracy"), "train.stop_at_train_accuracy",
+                   "cannot be combined with the dynamics recorder (dynamics.enabled = true): the "
+                   "dynamics store is laid out for all train.epochs epochs");
     if ((st = get_num(r, "dynamics.alarm.absolute", 1.0, 0.0, 3.0e38, &dv))) return st;
     c->alarm_abs = dv;
     if ((st = get_num(r, "dynamics.alarm.relative", 10.0, 0.0, 3.0e38, &dv))) return st;
@@ -975,6 +990,9 @@ char *nv_config_resolved_text(const nv_experiment *ex) {
      * (and the bytes of every file that stores it) they had before the key existed;
      * absent means order_seed = seed. */
     if (ex->order_seed != ex->seed) nv_sb_printf(&b, "  order_seed = %llu;\n", (unsigned long long)ex->order_seed);
+    /* the same for the two keys that came later: printed only when set */
+    if (ex->optim.lr_half_life > 0) nv_sb_printf(&b, "  lr_half_life = %lld;\n", (long long)ex->optim.lr_half_life);
+    if (ex->stop_train_acc > 0.0) nv_sb_printf(&b, "  stop_at_train_accuracy = %s;\n", D(ex->stop_train_acc));
     nv_sb_puts(&b, "};\n");
     nv_sb_printf(&b, "snapshots: {\n  epochs = [");
     for (int64_t i = 0; i < ex->nsnap; i++) nv_sb_printf(&b, "%s%lld", i ? ", " : "", (long long)ex->snap_epochs[i]);

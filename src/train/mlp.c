@@ -35,6 +35,9 @@ nv_status nv_optim_spec_validate(const nv_optim_spec *o, nv_error *err) {
     if (!(o->weight_decay >= 0.0f) || !isfinite(o->weight_decay))
         return nv_fail(err, NV_EINPUT, "optimiser: weight_decay: expected >= 0, found %g",
                        (double)o->weight_decay);
+    if (o->lr_half_life < 0)
+        return nv_fail(err, NV_EINPUT, "optimiser: lr_half_life: expected >= 0 steps (0 = constant), found %lld",
+                       (long long)o->lr_half_life);
     if (o->kind == NV_OPT_SGD && !(o->momentum >= 0.0f && o->momentum < 1.0f))
         return nv_fail(err, NV_EINPUT, "optimiser: momentum: expected 0 <= momentum < 1, found %g",
                        (double)o->momentum);

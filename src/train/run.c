@@ -565,13 +565,16 @@ static nv_status queue_checkpoint(const run_ctx *rc, int m, nv_trainer *t, int64
  * written at snapshot epochs, at the last epoch, and otherwise every
  * NV_CHECKPOINT_SECONDS; with the dynamics recorder on, only at epochs that end
  * one of its chunks (can_checkpoint; run.h), the first such epoch at or after
- * those. The metrics alone are also written every NV_METRICS_SECONDS. */
+ * those. The metrics alone are also written every NV_METRICS_SECONDS. `stopping`:
+ * the model stops after this epoch (stop_reached). */
 static nv_status queue_epoch_files(const run_ctx *rc, int m, nv_trainer *t, int64_t epoch,
                                    double *last_checkpoint, double *last_metrics, snapshot_job **snapshot,
-                                   int can_checkpoint,
+                                   int can_checkpoint, int stopping,
                                    nv_error *err) {
     nv_status st = NV_OK;
-    int snap = is_snapshot_epoch(rc->ex, epoch);
+    /* the epoch a model stops at (train.stop_at_train_accuracy) is always
+     * snapshotted: it is the model's last */
+    int snap = is_snapshot_epoch(rc->ex, epoch) || stopping;
     if (snap) st = queue_snapshot(rc, m, t, epoch, snapshot, err);
     /* can_checkpoint = 0: the dynamics recorder's chunk is still open (run.h) */
     if (!st && can_checkpoint &&
@@ -605,7 +608,15 @@ static nv_status diverged(const run_ctx *rc, const nv_model_def *md, int64_t e, 
                    (double)ex->optim.lr);
 }
 
-/* Trains model m from its checkpoint (or from scratch) to the last epoch. */
+/* Whether a model whose latest metrics row is `row` has met train.stop_at_train_accuracy
+ * (never when the key is unset). Decided from the stored row alone, so a resumed run
+ * finds a stopped model stopped. */
+static int stop_reached(const nv_experiment *ex, const double *row) {
+    return ex->stop_train_acc > 0.0 && row[M_TRAIN_ACC] >= ex->stop_train_acc;
+}
+
+/* Trains model m from its checkpoint (or from scratch) to the last epoch, or to the
+ * first epoch that meets train.stop_at_train_accuracy. */
 static nv_status train_model(run_ctx *rc, int m, uint32_t *perm, nv_error *err) {
     const nv_experiment *ex = rc->ex;
     const nv_model_def *md = &rc->models[m];
@@ -669,7 +680,9 @@ static nv_status train_model(run_ctx *rc, int m, uint32_t *perm, nv_error *err) 
         if (st) goto done;
         rc->metric_rows[m] = 1;
         /* epoch 0 is always checkpointed: a resumed run needs a start */
-        if (is_snapshot_epoch(ex, 0) && (st = queue_snapshot(rc, m, t, 0, &snap, err))) goto done;
+        if ((is_snapshot_epoch(ex, 0) || stop_reached(ex, rc->metrics[m])) &&
+            (st = queue_snapshot(rc, m, t, 0, &snap, err)))
+            goto done;
         if ((st = queue_checkpoint(rc, m, t, 0, err))) goto done;
         if ((st = queue_metrics(rc, m, err))) goto done;
     }
@@ -702,7 +715,12 @@ static nv_status train_model(run_ctx *rc, int m, uint32_t *perm, nv_error *err) 
     }
     double last_checkpoint = nv_now(), last_metrics = last_checkpoint;
     int64_t checkpoint_epoch = start; /* the epoch --resume would start this model from */
-    for (int64_t e = start + 1; e <= ex->epochs; e++) {
+    /* a model that had stopped (at `start`, its checkpoint) trains no further */
+    int64_t last_epoch = stop_reached(ex, rc->metrics[m] + start * M_COLS) ? start : ex->epochs;
+    if (last_epoch < ex->epochs)
+        note(rc, "model '%s' stopped at epoch %lld (train accuracy %.6g >= train.stop_at_train_accuracy = %g)",
+             md->name, (long long)start, rc->metrics[m][start * M_COLS + M_TRAIN_ACC], ex->stop_train_acc);
+    for (int64_t e = start + 1; e <= last_epoch; e++) {
         /* The epoch's order depends only on (order seed, epoch): every model, and a
          * resumed run, sees the same sequence of minibatches. train.order_seed is the
          * seed unless set, so it alone can change the order (nerve query's
@@ -744,13 +762,21 @@ static nv_status train_model(run_ctx *rc, int m, uint32_t *perm, nv_error *err) 
             goto done;
         }
         rc->metric_rows[m] = e + 1;
+        const int stopping = stop_reached(ex, row);
         double checkpoint_before = last_checkpoint;
-        if ((st = queue_epoch_files(rc, m, t, e, &last_checkpoint, &last_metrics, &snap, boundary, err))) goto done;
+        if ((st = queue_epoch_files(rc, m, t, e, &last_checkpoint, &last_metrics, &snap, boundary, stopping, err)))
+            goto done;
         if (last_checkpoint != checkpoint_before) checkpoint_epoch = e;
         nv_train_event ev = {.kind = NV_EV_EPOCH, .model = md->name, .epoch = e, .epochs = ex->epochs,
                              .train_loss = row[M_TRAIN_LOSS], .train_acc = row[M_TRAIN_ACC],
                              .test_loss = row[M_TEST_LOSS], .test_acc = row[M_TEST_ACC]};
         emit(rc, ev);
+        if (stopping) {
+            note(rc, "model '%s' stopped at epoch %lld: train accuracy %.6g >= train.stop_at_train_accuracy = %g",
+                 md->name, (long long)e, row[M_TRAIN_ACC], ex->stop_train_acc);
+            last_epoch = e;
+            break;
+        }
     }
     if (rstate) {
         char line[1024];
@@ -759,7 +785,7 @@ static nv_status train_model(run_ctx *rc, int m, uint32_t *perm, nv_error *err) 
         if ((st = rec->end(r, 1, line, sizeof line, err))) goto done;
         if (line[0]) note(rc, "%s", line);
     }
-    nv_train_event ev = {.kind = NV_EV_MODEL_DONE, .model = md->name, .epoch = ex->epochs, .epochs = ex->epochs};
+    nv_train_event ev = {.kind = NV_EV_MODEL_DONE, .model = md->name, .epoch = last_epoch, .epochs = ex->epochs};
     emit(rc, ev);
 done:
     if (rstate) rec->end(rstate, 0, NULL, 0, NULL); /* training stopped: the open chunk is dropped */
@@ -860,6 +886,11 @@ static nv_status write_summary(const run_ctx *rc, nv_error *err) {
         json_object_set_new(o, "test_acc", json_real(row[M_TEST_ACC]));
         json_object_set_new(o, "train_loss", json_real(row[M_TRAIN_LOSS]));
         json_object_set_new(o, "test_loss", json_real(row[M_TEST_LOSS]));
+        /* only with the stop rule, so that other runs' summaries keep their bytes */
+        if (rc->ex->stop_train_acc > 0.0) {
+            json_object_set_new(o, "epochs_trained", json_integer(rc->metric_rows[m] - 1));
+            json_object_set_new(o, "stopped_at_train_accuracy", json_boolean(stop_reached(rc->ex, row)));
+        }
         json_object_set_new(models, rc->models[m].name, o);
     }
     json_object_set_new(j, "models", models);

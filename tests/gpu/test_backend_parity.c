@@ -22,6 +22,7 @@ typedef struct {
     nv_activation act;
     nv_opt_kind opt;
     float lr, momentum, wd;
+    int64_t half_life; /* train.lr_half_life (0: constant) */
 } parity_case;
 
 static const parity_case cases[] = {
@@ -31,6 +32,8 @@ static const parity_case cases[] = {
     {"sigmoid sgd", 2, {12, 32, 2}, NV_ACT_SIGMOID, NV_OPT_SGD, 0.2f, 0.0f, 0.0f},
     {"leaky adam wd", 3, {12, 40, 40, 4}, NV_ACT_LEAKY_RELU, NV_OPT_ADAM, 2e-3f, 0, 1e-2f},
     {"logistic sgd", 1, {12, 2}, NV_ACT_RELU, NV_OPT_SGD, 0.1f, 0.5f, 0.0f},
+    {"leaky adam, lr halving every 50 steps", 3, {12, 40, 40, 2}, NV_ACT_LEAKY_RELU, NV_OPT_ADAM, 1e-2f, 0, 0, 50},
+    {"tanh sgd momentum, lr halving every 40 steps", 2, {12, 32, 3}, NV_ACT_TANH, NV_OPT_SGD, 0.1f, 0.9f, 0, 40},
 };
 
 static void make_data(int64_t d, int64_t K, float *x, int32_t *y) {
@@ -66,7 +69,7 @@ static void case_spec(const parity_case *pc, nv_mlp_spec *spec, nv_optim_spec *o
     spec->leaky_slope = 0.01f;
     spec->init = NV_INIT_HE;
     *o = (nv_optim_spec){.kind = pc->opt, .lr = pc->lr, .momentum = pc->momentum, .weight_decay = pc->wd,
-                         .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f};
+                         .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .lr_half_life = pc->half_life};
 }
 
 static void run_case(const parity_case *pc) {

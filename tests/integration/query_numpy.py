@@ -387,4 +387,23 @@ for k, name in enumerate(L):
     close(f"compare-runs {name}: weight distance", [lt[name]["distance"]], [dd], 0, 1e-6)
     close(f"compare-runs {name}: CKA of the activations (test split)", [lt[name]["cka"]], [cka(A1[k], A2[k])], 1e-4, 0)
 close("compare-runs all: weight distance", [lt["all"]["distance"]], [np.sqrt(tot)], 0, 1e-6)
+
+# --- a decaying rate (train.lr_half_life): the store keeps each step's rate and the
+# half-life, and the replay takes the same updates as the training ---------------------
+H = 7
+HOPT = f'optimizer = "adam"; lr = 0.01; lr_half_life = {H};'
+hs = train(tmp, "sparse_h", wevery=1000, opt=HOPT)
+hd = train(tmp, "dense_h", wevery=1, opt=HOPT)
+with h5py.File(os.path.join(hs, "dynamics", "expressive.h5"), "r") as fh, \
+        h5py.File(os.path.join(hd, "dynamics", "expressive.h5"), "r") as fhd:
+    check("lr_half_life stored", int(fh.attrs["lr_half_life"]) == H)
+    lr0 = np.float64(np.float32(fh.attrs["lr"]))
+    steps = np.arange(1, int(fh.attrs["last_step"]) + 1)
+    close("steps.lr = lr * 0.5^((step - 1) / half-life), as float32", fh["steps/lr"][:],
+          (lr0 * 0.5 ** ((steps - 1) / H)).astype(np.float32), 0, 0)
+    rows = query([hs, f"SELECT step, value FROM weights WHERE {M} AND layer = 'hidden2' AND row = 3 AND col = 4 ORDER BY step"])
+    i = flat_index(widths, 1, 3, 4)
+    close("a decaying rate: one weight replayed = the saved weights, bit for bit", columns(rows, "value")[0],
+          fhd["weights/params"][:, i], 0, 0)
+    check("a decaying rate changes the training", not np.array_equal(fhd["weights/params"][-1], fd["weights/params"][-1]))
 finish()

@@ -2,7 +2,9 @@
 """train_torch_parity.py: nerve's training against PyTorch (the oracle) from the
 same initial weights and the same sample order (docs/CONTRACTS.md: per-step loss within
 rtol 1e-4 over the first 200 steps), plus the step-0 gradient (atol 1e-5), for SGD
-with momentum and weight decay and for Adam, over every activation.
+with momentum and weight decay and for Adam, over every activation, and for a
+learning rate that halves every `half` steps (train.lr_half_life; PyTorch's
+LambdaLR with 0.5 ** (k / half)).
 
 nerve's side is $BUILD/tests/tools/train_trace (tests/tools/train_trace.c), which
 writes the data, initial parameters, order, gradient and losses; this script
@@ -41,6 +43,8 @@ CASES = [
     ("leaky-adam", [12, 48, 48, 2], "leaky_relu", "adam", dict(lr=1e-3, slope=0.05, wd=1e-3)),
     ("leaky-sgd-momentum", [12, 48, 5], "leaky_relu", "sgd", dict(lr=0.05, momentum=0.9, slope=0.01)),
     ("logistic-sgd", [12, 2], "relu", "sgd", dict(lr=0.1)),
+    ("relu-adam-halflife", [12, 64, 64, 2], "relu", "adam", dict(lr=1e-2, half=50)),
+    ("tanh-sgd-momentum-halflife", [10, 32, 32, 3], "tanh", "sgd", dict(lr=0.1, momentum=0.9, half=40)),
 ]
 
 
@@ -54,6 +58,8 @@ def run_case(name, widths, act, opt, kw, tmp):
     for k in ("momentum", "wd", "slope", "init"):
         if k in kw:
             cmd += ["--" + k, str(kw[k])]
+    if "half" in kw:
+        cmd += ["--half-life", str(kw["half"])]
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode == 77:
         print(f"SKIP: no usable CUDA device ({r.stderr.strip()})")
@@ -109,12 +115,17 @@ def run_case(name, widths, act, opt, kw, tmp):
         o = torch.optim.SGD(params, lr=lr, momentum=kw.get("momentum", 0.0), weight_decay=kw.get("wd", 0.0))
     else:
         o = torch.optim.Adam(params, lr=lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=kw.get("wd", 0.0))
+    sched = None
+    if "half" in kw:  # step k (0-based) runs at lr * 0.5^(k / half)
+        sched = torch.optim.lr_scheduler.LambdaLR(o, lambda k: 0.5 ** (k / kw["half"]))
     torch_loss = np.zeros(STEPS)
     for k in range(STEPS):
         o.zero_grad()
         loss = F.cross_entropy(net(x[order[k]]), y[order[k]])
         loss.backward()
         o.step()
+        if sched:
+            sched.step()
         torch_loss[k] = loss.item()
     rel = np.abs(nerve_loss - torch_loss) / np.abs(torch_loss)
     worst = int(np.argmax(rel))

@@ -7,6 +7,7 @@
  *   train_trace --widths 12,64,64,2 --act relu|leaky_relu|tanh|sigmoid|identity
  *               [--slope 0.01] [--init he|xavier] --opt sgd|adam --lr LR
  *               [--momentum M] [--wd WD] [--beta1 B1] [--beta2 B2] [--eps E]
+ *               [--half-life STEPS] (train.lr_half_life)
  *               [--seed S] [--n ROWS] [--batch B] [--steps T] [--device cpu|cuda|auto]
  *               --out DIR
  *
@@ -32,7 +33,7 @@
 static void usage(const char *msg) {
     fprintf(stderr, "train_trace: %s\n", msg);
     fprintf(stderr, "usage: train_trace --widths W0,W1,..,WL --act A --opt sgd|adam --lr LR --out DIR "
-                    "[--slope S] [--init he|xavier] [--momentum M] [--wd WD] [--beta1 B] [--beta2 B] "
+                    "[--slope S] [--init he|xavier] [--momentum M] [--wd WD] [--beta1 B] [--beta2 B] [--half-life T] "
                     "[--eps E] [--seed S] [--n N] [--batch B] [--steps T] [--device cpu|cuda|auto]\n");
     exit(2);
 }
@@ -94,6 +95,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--beta1")) opt.beta1 = strtof(v, NULL);
         else if (!strcmp(a, "--beta2")) opt.beta2 = strtof(v, NULL);
         else if (!strcmp(a, "--eps")) opt.eps = strtof(v, NULL);
+        else if (!strcmp(a, "--half-life")) opt.lr_half_life = strtoll(v, NULL, 10);
         else if (!strcmp(a, "--seed")) seed = strtoull(v, NULL, 10);
         else if (!strcmp(a, "--n")) n = strtoll(v, NULL, 10);
         else if (!strcmp(a, "--batch")) batch = strtoll(v, NULL, 10);
