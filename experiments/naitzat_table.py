@@ -4,12 +4,18 @@ reproductions (experiments/naitzat_di.sh, experiments/naitzat_dii.sh;
 docs/naitzat-di.md), from a finished sweep directory whose tasks each hold a run
 analysed with `nerve ph RUN`.
 
-    naitzat_table.py di  SWEEP_DIR [--out FILE.md] [--check] [--tolerance T] [--known ROW,..]
+    naitzat_table.py di  SWEEP_DIR [--out FILE.md] [--check] [--tolerance T] [--known ROW,..] [--paper-rule N]
     naitzat_table.py dii SWEEP_DIR [--out FILE.md] [--check] [--min-acc A] [--end LAYER]
 
 Only nets with 100% training accuracy are analysed (summary.json's train_acc; the
 paper's rule; --min-acc A lowers the bar to A, which the D-II tables use, see
-docs/naitzat-di.md); the table says how many qualified per row. Rows, from each task's
+docs/naitzat-di.md); the table says how many qualified per row. --paper-rule N also
+applies the rest of the selection of the paper's code (topnn_framework, whose
+training checks the full-batch training accuracy at step 1 and every N steps):
+a net qualifies only if its best training accuracy so far rose at every check up
+to the one that found 100% (that code quits a net at the first check without
+progress); read from each model's metrics/<model>.csv (one epoch = one full-batch
+step in experiments/naitzat_di_paper.cfg). Rows, from each task's
 config (models.activation) and model (the expressive net; for D-I also the leaky
 ReLU sweep's bottlenecked twin, the paper's 2-15-15-15-15-3-15-15-15-15-2 net).
 Values: the Betti numbers at the file's scale of analysis/ph/summary.csv, for the
@@ -67,7 +73,30 @@ def mean_sd(v):
     return m, sd
 
 
-def collect(sweep, min_acc=1.0):
+def paper_qualifies(metrics_csv, every):
+    """The paper code's selection on a model's per-epoch training accuracy: checks at
+    epoch 1 and every `every` epochs; quit (False) at the first check where the best
+    accuracy so far did not rise since the previous check; True at the first check
+    whose best accuracy is 1."""
+    acc = {}
+    with open(metrics_csv) as f:
+        for r in csv.DictReader(f):
+            acc[int(r["epoch"])] = float(r["train_acc"])
+    best = prev = 0.0
+    checks = [1] + list(range(every, max(acc) + 1, every))
+    for e in checks:
+        if e not in acc:
+            return False
+        best = max(best, acc[e])
+        if best == prev:
+            return False
+        if best >= 1.0:
+            return True
+        prev = best
+    return False
+
+
+def collect(sweep, min_acc=1.0, paper_rule=0):
     """{(activation, model): {"n": trained, "nets": [ {layer: {(cls, dim): betti}} ]}}"""
     out = {}
     tasks = os.path.join(sweep, "tasks")
@@ -86,6 +115,8 @@ def collect(sweep, min_acc=1.0):
             slot["n"] += 1
             slot["accs"].append(acc[model]["train_acc"])
             if acc[model]["train_acc"] < min_acc:
+                continue
+            if paper_rule and not paper_qualifies(os.path.join(run, "metrics", model + ".csv"), paper_rule):
                 continue
             mine = [r for r in rows if r["model"] == model]
             if not mine:
@@ -194,7 +225,8 @@ def main():
     out = sys.argv[sys.argv.index("--out") + 1] if "--out" in sys.argv else None
     known = sys.argv[sys.argv.index("--known") + 1].split(",") if "--known" in sys.argv else []
     min_acc = float(sys.argv[sys.argv.index("--min-acc") + 1]) if "--min-acc" in sys.argv else 1.0
-    data = collect(sweep, min_acc)
+    paper_rule = int(sys.argv[sys.argv.index("--paper-rule") + 1]) if "--paper-rule" in sys.argv else 0
+    data = collect(sweep, min_acc, paper_rule)
     tol = float(sys.argv[sys.argv.index("--tolerance") + 1]) if "--tolerance" in sys.argv else 1.0
     end_layer = sys.argv[sys.argv.index("--end") + 1] if "--end" in sys.argv else "logits"
     if end_layer not in LAYERS:

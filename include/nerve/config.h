@@ -81,6 +81,8 @@ typedef struct {
     int threads;                    /* BLAS threads for training (0 = 1 per run) */
     double stop_train_acc;          /* train.stop_at_train_accuracy: a model stops at the end of
                                        the first epoch whose training accuracy reaches it (0 = off) */
+    int64_t stop_check_every;       /* train.stop_check_every: ... of the epochs that are multiples
+                                       of this (default 1) */
     uint64_t order_seed;            /* train.order_seed: the minibatch order's seed (default:
                                        seed); the data split and the initial weights keep seed */
 

@@ -50,7 +50,7 @@ static const key_def KEYS[] = {
     {"train.optimizer", K_STR}, {"train.lr", K_NUM}, {"train.momentum", K_NUM},
     {"train.weight_decay", K_NUM}, {"train.beta1", K_NUM}, {"train.beta2", K_NUM},
     {"train.eps", K_NUM}, {"train.threads", K_INT}, {"train.order_seed", K_INT},
-    {"train.lr_half_life", K_INT}, {"train.stop_at_train_accuracy", K_NUM},
+    {"train.lr_half_life", K_INT}, {"train.stop_at_train_accuracy", K_NUM}, {"train.stop_check_every", K_INT},
     {"snapshots", K_GROUP}, {"snapshots.epochs", K_INTLIST_OR_STR}, {"snapshots.count", K_INT},
     {"snapshots.layers", K_STRLIST_OR_STR}, {"snapshots.preactivations", K_BOOL},
     {"snapshots.compression", K_INT},
@@ -557,6 +557,10 @@ static nv_status read_training(const reader *r, nv_experiment *ex) {
      * this fraction (Naitzat et al.'s rule, docs/training.md); 0: trains every epoch */
     if ((st = get_num(r, "train.stop_at_train_accuracy", 0.0, 0.0, 1.0, &dv))) return st;
     ex->stop_train_acc = dv;
+    /* ... checked only at epochs that are multiples of this (Naitzat et al.'s code
+     * checks every summary_freq steps) */
+    if ((st = get_int(r, "train.stop_check_every", 1, 1, 1 << 30, &iv))) return st;
+    ex->stop_check_every = iv;
     if ((st = get_int(r, "train.threads", 1, 0, 4096, &iv))) return st;
     ex->threads = (int)iv;
     /* the minibatch order's own seed (docs/training.md): two runs that differ only
@@ -993,6 +997,7 @@ char *nv_config_resolved_text(const nv_experiment *ex) {
     /* the same for the two keys that came later: printed only when set */
     if (ex->optim.lr_half_life > 0) nv_sb_printf(&b, "  lr_half_life = %lld;\n", (long long)ex->optim.lr_half_life);
     if (ex->stop_train_acc > 0.0) nv_sb_printf(&b, "  stop_at_train_accuracy = %s;\n", D(ex->stop_train_acc));
+    if (ex->stop_check_every > 1) nv_sb_printf(&b, "  stop_check_every = %lld;\n", (long long)ex->stop_check_every);
     nv_sb_puts(&b, "};\n");
     nv_sb_printf(&b, "snapshots: {\n  epochs = [");
     for (int64_t i = 0; i < ex->nsnap; i++) nv_sb_printf(&b, "%s%lld", i ? ", " : "", (long long)ex->snap_epochs[i]);

@@ -609,10 +609,12 @@ static nv_status diverged(const run_ctx *rc, const nv_model_def *md, int64_t e, 
 }
 
 /* Whether a model whose latest metrics row is `row` has met train.stop_at_train_accuracy
- * (never when the key is unset). Decided from the stored row alone, so a resumed run
- * finds a stopped model stopped. */
+ * (never when the key is unset; only at epochs that are multiples of
+ * train.stop_check_every). Decided from the stored row alone, so a resumed run finds
+ * a stopped model stopped. */
 static int stop_reached(const nv_experiment *ex, const double *row) {
-    return ex->stop_train_acc > 0.0 && row[M_TRAIN_ACC] >= ex->stop_train_acc;
+    const int64_t e = (int64_t)row[M_EPOCH], every = ex->stop_check_every > 1 ? ex->stop_check_every : 1;
+    return ex->stop_train_acc > 0.0 && e % every == 0 && row[M_TRAIN_ACC] >= ex->stop_train_acc;
 }
 
 /* Trains model m from its checkpoint (or from scratch) to the last epoch, or to the

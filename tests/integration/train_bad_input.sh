@@ -33,6 +33,7 @@ expect_fail unknown-nested 2 "key 'train.learning_rate'" -- "$(cfg nested 'train
 expect_fail wrong-type 2 "key 'train.epochs': expected an integer" -- "$(cfg wrongtype 'train: { epochs = "ten"; };')"
 expect_fail out-of-range 2 "train.lr" -- "$(cfg range 'train: { lr = -1.0; };')"
 expect_fail stop-range 2 "train.stop_at_train_accuracy" -- "$(cfg stoprange 'train: { stop_at_train_accuracy = 1.5; };')"
+expect_fail stop-every-range 2 "train.stop_check_every" -- "$(cfg stopevery 'train: { stop_check_every = 0; };')"
 expect_fail half-life-range 2 "train.lr_half_life" -- "$(cfg halflife 'train: { lr_half_life = -5; };')"
 expect_fail stop-with-dynamics 2 "cannot be combined with the dynamics recorder" -- "$(cfg stopdyn 'train: { stop_at_train_accuracy = 0.9; };
 dynamics: { enabled = true; };')"

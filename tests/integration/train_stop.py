@@ -116,6 +116,16 @@ for rel in after:
         diff.append(rel)
 check(not diff, "killed + resumed = uninterrupted (h5diff -d 0 and byte equality): %s" % (diff or "all equal"))
 
+# train.stop_check_every: the bar is checked only at multiples of it
+ev = os.path.join(d, "every")
+run(["train", cfg, "--out", ev, "--set", "train: { stop_check_every = 4; };"])
+accs = [x["train_acc"] for x in rows(ev, "expressive")]
+first4 = next((e for e in range(0, 41, 4) if e < len(accs) and accs[e] >= BAR), None)
+check(first4 is not None and len(accs) == first4 + 1,
+      "stop_check_every = 4: the expressive net stops at epoch %s, the first multiple of 4 at the bar "
+      "(metrics end at %d)" % (first4, len(accs) - 1))
+check(accs[:6] == [x["train_acc"] for x in rows(ref, "expressive")][:6], "... after the same training")
+
 # the rate's decay changes the training: the same run at a constant rate differs
 const = os.path.join(d, "const")
 run(["train", cfg, "--out", const, "--set", "train: { lr_half_life = 0; };"])
