@@ -16,7 +16,9 @@
 #    threshold is the scale); the bottlenecked net is analysed only in the leaky ReLU
 #    tasks (the paper's bottleneck row);
 # 3. experiments/naitzat_table.py: OUT/naitzat_di.md, mean beta0(M_a) by layer over
-#    the nets with 100% train accuracy, next to the paper's (exit 1 of the table with
+#    the nets with 100% train accuracy (and, when the config checks its stopping rule
+#    every N epochs, --paper-rule N: the selection of the paper's code), next to the
+#    paper's (exit 1 of the table with
 #    --check is left to the caller: tests/long/naitzat_di.sh).
 # Idempotent: finished trainings and PH files are reused, so an interrupted call can
 # simply be run again. Exit status: the first failing step's.
@@ -57,4 +59,6 @@ echo "$tasks" | xargs -P "$JOBS" -I{} sh -c '
     echo "$t: done"' sh {} "$NERVE"
 
 echo "== the table: $OUT/naitzat_di.md"
-python3 "$here/naitzat_table.py" di "$OUT" --out "$OUT/naitzat_di.md"
+# the selection of the paper's code, at the config's check interval (docs/naitzat-di.md)
+rule=$(sed -n 's/.*stop_check_every = \([0-9]*\);.*/\1/p' "$CONFIG" | head -n 1)
+python3 "$here/naitzat_table.py" di "$OUT" ${rule:+--paper-rule "$rule"} --out "$OUT/naitzat_di.md"
