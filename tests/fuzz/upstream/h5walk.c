@@ -2,7 +2,8 @@
  * or leaked inside libhdf5 (docs/reliability.md, "Upstream defects"). It opens the
  * file and does what any reader of it would: H5Lexists on the paths nerve's readers
  * look up and a read of the dataset at each, each of those objects opened by name,
- * then H5Ovisit over every object, and for each object a read of every attribute and of every dataset in its own type
+ * then `nerve info`'s walk (every group's links by name, recursively), then
+ * H5Ovisit over every object, and for each object a read of every attribute and of every dataset in its own type
  * (strings as strings, variable-length ones through the global heap; numbers as
  * doubles, whole and by the first and last row), closing everything it opened. It never looks at what it read.
  *
@@ -111,6 +112,43 @@ static herr_t visit(hid_t loc, const char *name, const H5O_info_t *info, void *d
     return 0;
 }
 
+/* The walk `nerve info` makes (src/store/info.c): from the root, each group's
+ * links by name (H5Literate), each hard link's object opened by name, its
+ * attributes read, a group's members in turn (at most 32 deep). It reaches objects
+ * H5Ovisit does not when visiting stops at a damaged object header that a
+ * by-name walk steps past. */
+static herr_t walk_link(hid_t g, const char *name, const H5L_info_t *info, void *data) {
+    const int depth = *(const int *)data;
+    if (info->type == H5L_TYPE_SOFT || info->type == H5L_TYPE_EXTERNAL) {
+        char target[1024];
+        H5Lget_val(g, name, target, sizeof target, H5P_DEFAULT);
+        return 0;
+    }
+    hid_t o = H5Oopen(g, name, H5P_DEFAULT);
+    if (o < 0) return 0;
+    int is_group = H5Iget_type(o) == H5I_GROUP;
+    read_object(o); /* closes o */
+    if (is_group && depth < 32) {
+        hid_t sub = H5Gopen2(g, name, H5P_DEFAULT);
+        if (sub >= 0) {
+            int d = depth + 1;
+            hsize_t idx = 0;
+            H5Literate(sub, H5_INDEX_NAME, H5_ITER_INC, &idx, walk_link, &d);
+            H5Gclose(sub);
+        }
+    }
+    return 0;
+}
+
+static void walk_links(hid_t f) {
+    hid_t root = H5Oopen(f, "/", H5P_DEFAULT);
+    if (root < 0) return;
+    read_object(root); /* closes it */
+    int d = 1;
+    hsize_t idx = 0;
+    H5Literate(f, H5_INDEX_NAME, H5_ITER_INC, &idx, walk_link, &d);
+}
+
 /* What a reader does for one dataset path: reopen the file, check each link of the
  * path, open and read the dataset (the order nerve's nv_h5_read_dataset uses). */
 static void read_path(const char *file, const char *path) {
@@ -205,6 +243,7 @@ int main(int argc, char **argv) {
         }
         for (size_t k = 0; k < sizeof paths / sizeof *paths; k++) H5Lexists(f, paths[k], H5P_DEFAULT);
         walk_nerve_paths(f);
+        walk_links(f);
         H5Ovisit(f, H5_INDEX_NAME, H5_ITER_INC, visit, NULL);
         printf("  objects left open: %zd (the file itself: 1)\n", H5Fget_obj_count(f, H5F_OBJ_ALL));
         H5Fclose(f);
