@@ -291,11 +291,9 @@ int nv_cmd_train(int argc, char **argv) {
         nv_cli_float(lr, ex.optim.lr), nv_cli_float(mom, ex.optim.momentum), nv_cli_float(wd, ex.optim.weight_decay));
     ROW("epochs / batch", "%lld / %lld", (long long)ex.epochs, (long long)ex.batch_size);
     if (ex.optim.lr_half_life > 0) ROW("lr half-life", "%lld steps", (long long)ex.optim.lr_half_life);
-    if (ex.stop_train_acc > 0.0 && ex.stop_check_every > 1)
-        ROW("stop", "at the first epoch with train accuracy >= %g, checked every %lld epochs", ex.stop_train_acc,
-            (long long)ex.stop_check_every);
-    else if (ex.stop_train_acc > 0.0)
-        ROW("stop", "at the first epoch with train accuracy >= %g", ex.stop_train_acc);
+    if (ex.stop_train_acc > 0.0)
+        ROW("stop", "at the first epoch with train accuracy >= %g, checked every %lld epoch%s", ex.stop_train_acc,
+            (long long)ex.stop_check_every, ex.stop_check_every > 1 ? "s" : "");
     ROW("snapshot epochs", "%s", snaps);
     ROW("snapshot layers", "%s%s", ex.snap_all_layers ? "all" : "selected",
         ex.preactivations ? " (+ pre-activations)" : "");
