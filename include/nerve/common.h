@@ -52,6 +52,12 @@ void nv_error_clear(nv_error *err);
 /* Allocation that reports through nv_error; returns NULL with NV_ENOMEM set. */
 void *nv_malloc(size_t bytes, nv_error *err);
 void *nv_calloc(size_t count, size_t size, nv_error *err);
+/* A large block written soon after (a recorder chunk, a result table): from 2 MiB
+ * up, on 2 MiB boundaries and in transparent huge pages where the kernel has them
+ * on request, so that its first touch faults once per 2 MiB instead of once per
+ * 4 KiB (on these virtual machines a fault costs microseconds). Blocks under 1 MiB
+ * come from malloc. Either way free() releases it; realloc() may move it to small pages. */
+void *nv_malloc_huge(size_t bytes, nv_error *err);
 
 /* Wall clock in seconds (monotonic), for progress lines and benchmarks only:
  * never stored in a dataset that must be the same bytes. */

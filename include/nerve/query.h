@@ -41,10 +41,12 @@ extern "C" {
 /* --- values and result tables ------------------------------------------------------ */
 typedef enum { NV_QNULL = 0, NV_QINT, NV_QREAL, NV_QTEXT } nv_qtype;
 typedef struct {
-    nv_qtype type;
-    int64_t i;
-    double f;
-    const char *s; /* NV_QTEXT; owned by whoever made the value */
+    nv_qtype type; /* which member holds the value: 16 bytes a cell (big answers are held whole) */
+    union {
+        int64_t i;     /* NV_QINT */
+        double f;      /* NV_QREAL */
+        const char *s; /* NV_QTEXT; owned by whoever made the value */
+    };
 } nv_qvalue;
 
 /* Where rows go: a table begins (its name and columns), rows follow, it ends. A

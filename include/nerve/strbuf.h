@@ -41,6 +41,8 @@ const char *nv_sb_str(const nv_strbuf *b);
  * empty; returns NULL (and frees) if an append failed, so a caller cannot write a
  * silently truncated file. */
 char *nv_sb_take(nv_strbuf *b);
+/* Empties b but keeps its allocation (a buffer reused line after line). */
+void nv_sb_clear(nv_strbuf *b);
 /* Frees the text and leaves b empty; accepts NULL. */
 void nv_sb_free(nv_strbuf *b);
 

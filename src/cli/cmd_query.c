@@ -79,6 +79,7 @@ typedef struct {
     char **cells;
     int *right;         /* numeric column */
     int json_first_row;
+    nv_strbuf line; /* csv: the row being assembled */
 } out_sink;
 
 static void json_str(FILE *f, const char *s) {
@@ -149,21 +150,26 @@ static nv_status o_row(nv_qsink *s_, const nv_qvalue *v, nv_error *err) {
         s->nrows++;
         break;
     case FMT_CSV:
+        /* the row is assembled, then written at once: one stdio call per row rather
+         * than two per field (a whole-layer answer has tens of thousands of rows) */
+        nv_sb_clear(&s->line);
         for (int i = 0; i < s->ncols; i++) {
-            if (i) putchar(',');
+            if (i) nv_sb_put(&s->line, ",", 1);
             const char *t = nv_qvalue_text(&v[i], 1, buf, sizeof buf);
             if (v[i].type == NV_QTEXT && strpbrk(t, ",\"\n\r")) {
-                putchar('"');
+                nv_sb_put(&s->line, "\"", 1);
                 for (const char *p = t; *p; p++) {
-                    if (*p == '"') putchar('"');
-                    putchar(*p);
+                    if (*p == '"') nv_sb_put(&s->line, "\"", 1);
+                    nv_sb_put(&s->line, p, 1);
                 }
-                putchar('"');
+                nv_sb_put(&s->line, "\"", 1);
             } else {
-                fputs(t, stdout);
+                nv_sb_puts(&s->line, t);
             }
         }
-        putchar('\n');
+        nv_sb_put(&s->line, "\n", 1);
+        if (s->line.oom) return nv_fail(err, NV_ENOMEM, "out of memory (a row of the result)");
+        fwrite(nv_sb_str(&s->line), 1, s->line.len, stdout);
         break;
     case FMT_JSON:
         printf("%s\n%s{", s->json_first_row ? "" : ",", s->multi ? "      " : "  ");
@@ -235,6 +241,7 @@ static void sink_release(out_sink *s) {
     for (int i = 0; s->cols && i < s->ncols; i++) free(s->cols[i]);
     free(s->cols);
     free(s->right);
+    nv_sb_free(&s->line);
     s->cells = NULL;
     s->cols = NULL;
     s->right = NULL;
@@ -264,6 +271,7 @@ static nv_status print_result(const nv_qresult *r, const char *preset, out_fmt f
     }
     nv_status st = nv_qresult_emit(r, &s.base, err);
     if (fmt == FMT_JSON) printf("\n  }\n}\n");
+    sink_release(&s);
     return st;
 }
 

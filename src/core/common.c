@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -50,6 +51,16 @@ void *nv_malloc(size_t bytes, nv_error *err) {
 void *nv_calloc(size_t count, size_t size, nv_error *err) {
     void *p = calloc(count ? count : 1, size ? size : 1);
     if (!p) nv_fail(err, NV_ENOMEM, "out of memory allocating %zu x %zu bytes", count, size);
+    return p;
+}
+
+void *nv_malloc_huge(size_t bytes, nv_error *err) {
+    const size_t huge = (size_t)2 << 20;
+    if (bytes < huge / 2) return nv_malloc(bytes, err);
+    const size_t whole = (bytes + huge - 1) / huge * huge;
+    void *p = NULL;
+    if (posix_memalign(&p, huge, whole)) return nv_malloc(bytes, err);
+    (void)madvise(p, whole, MADV_HUGEPAGE); /* advice only: EINVAL where there is no THP */
     return p;
 }
 

@@ -101,3 +101,9 @@ char *nv_read_file(const char *path, size_t *len) {
     if (len) *len = (size_t)n;
     return data;
 }
+
+void nv_sb_clear(nv_strbuf *b) {
+    b->len = 0;
+    b->oom = 0;
+    if (b->s) b->s[0] = '\0';
+}

@@ -24,7 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -305,12 +304,8 @@ nv_status dyn_chunk_alloc(dyn_writer *w, dyn_chunk *c, nv_error *err) {
         }
     pthread_mutex_unlock(&w->pool_mu);
     if (!b) {
-        /* on 2 MiB boundaries, in transparent huge pages where the kernel has them:
-         * the training thread's first touch then faults once per 2 MiB (run.c) */
-        const size_t huge = (size_t)2 << 20;
-        if (total >= huge && posix_memalign(&b, huge, (total + huge - 1) / huge * huge) == 0)
-            (void)madvise(b, (total + huge - 1) / huge * huge, MADV_HUGEPAGE);
-        else if (!(b = malloc(total)))
+        /* in huge pages where the kernel has them: the training thread writes it first */
+        if (!(b = nv_malloc_huge(total, NULL)))
             return nv_fail(err, NV_ENOMEM, "dynamics: out of memory for a chunk of %zu bytes", total);
     }
     c->block = b;

@@ -31,11 +31,13 @@
 
 #include "nerve/parallel.h"
 
-/* Two doubles at a time (SSE2, the baseline of x86-64; GCC's vector extensions, as
- * src/train/kernels.c): IEEE operations lane by lane, the same results as scalar. */
-typedef double v2d __attribute__((vector_size(16)));
-typedef float v2f __attribute__((vector_size(8)));
-typedef int64_t v2l __attribute__((vector_size(16)));
+/* Four doubles at a time (GCC's vector extensions, as src/train/kernels.c): IEEE
+ * operations lane by lane, the same results as scalar, on two SSE2 registers (the
+ * baseline of x86-64) or one AVX2 register where the CPU has it (topk_rows is
+ * compiled for both and the loader picks). */
+typedef double v4d __attribute__((vector_size(32)));
+typedef float v4f __attribute__((vector_size(16)));
+typedef int64_t v4l __attribute__((vector_size(32)));
 
 static inline double score_of(nv_rank_by by, double v) { return by == NV_RANK_ABS ? fabs(v) : by == NV_RANK_POS ? v : -v; }
 
@@ -60,14 +62,17 @@ typedef struct {
     double *scratch; /* per thread: thresholds (nc) and sums (nc) */
 } topk_ctx;
 
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("avx2", "default")))
+#endif
 static void topk_rows(void *vctx, int tid, int64_t start, int64_t end) {
     topk_ctx *ctx = vctx;
     const nv_topk_problem *p = ctx->p;
     const int64_t nc = p->c1 - p->c0, C = p->C, k = p->k;
     double *thr = ctx->scratch + (size_t)tid * 2 * (size_t)nc, *sum = thr + nc;
     const int64_t sign = INT64_MIN;
-    const v2l keep = p->by == NV_RANK_ABS ? (v2l){~sign, ~sign} : (v2l){-1, -1};
-    const v2l flip = p->by == NV_RANK_NEG ? (v2l){sign, sign} : (v2l){0, 0};
+    const v4l keep = p->by == NV_RANK_ABS ? (v4l){~sign, ~sign, ~sign, ~sign} : (v4l){-1, -1, -1, -1};
+    const v4l flip = p->by == NV_RANK_NEG ? (v4l){sign, sign, sign, sign} : (v4l){0, 0, 0, 0};
     for (int64_t ri = start; ri < end; ri++) {
         const int64_t r = p->r0 + ri;
         double *ov = ctx->out_v + ri * nc * k;
@@ -86,28 +91,26 @@ static void topk_rows(void *vctx, int tid, int64_t start, int64_t end) {
              * are rare after the first k groups */
             const int64_t nin = NV_MAX(0, NV_MIN(nc, C - p->c0)); /* columns before the bias */
             if (j1 - j0 == 1) {
+                /* one product per weight: scores compared four at a time, the sums
+                 * formed again only for the rare group that beats a threshold */
                 const double d = (double)dr[j0];
                 const float *arow = p->a + j0 * C + p->c0;
-                const v2d vd = {d, d};
-                v2l hit = {0, 0};
+                const v4d vd = {d, d, d, d};
+                v4l hit = {0, 0, 0, 0};
                 int64_t c = 0;
-                for (; c + 2 <= nin; c += 2) {
-                    v2f af;
+                for (; c + 4 <= nin; c += 4) {
+                    v4f af;
                     memcpy(&af, arow + c, sizeof af);
-                    v2d v = __builtin_convertvector(af, v2d) * vd, th;
-                    memcpy(sum + c, &v, sizeof v);
+                    v4d v = __builtin_convertvector(af, v4d) * vd, th;
                     memcpy(&th, thr + c, sizeof th);
-                    hit |= (v2l)((v2d)(((v2l)v & keep) ^ flip) > th);
+                    hit |= (v4l)((v4d)(((v4l)v & keep) ^ flip) > th);
                 }
-                int any = hit[0] != 0 || hit[1] != 0;
-                for (; c < nc; c++) {
-                    sum[c] = c < nin ? d * (double)arow[c] : d;
-                    any |= score_of(p->by, sum[c]) > thr[c];
-                }
+                int any = (hit[0] | hit[1] | hit[2] | hit[3]) != 0;
+                for (; c < nc; c++) any |= score_of(p->by, c < nin ? d * (double)arow[c] : d) > thr[c];
                 if (!any) continue;
                 for (c = 0; c < nc; c++) {
-                    const double sc = score_of(p->by, sum[c]);
-                    if (sc > thr[c]) thr[c] = insert(ov + c * k, og + c * k, (int)k, p->by, sum[c], sc, g);
+                    const double v = c < nin ? d * (double)arow[c] : d, sc = score_of(p->by, v);
+                    if (sc > thr[c]) thr[c] = insert(ov + c * k, og + c * k, (int)k, p->by, v, sc, g);
                 }
                 continue;
             }

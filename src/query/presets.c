@@ -131,8 +131,8 @@ static nv_status top_samples(nv_query *q, const nv_preset_args *a, nv_qresult *r
     const int64_t Rp = one ? 1 : R, Cp = one ? 1 : C;
     qrowref *ref = nv_malloc(sizeof(qrowref) * (size_t)N, err);
     int64_t *start = nv_malloc(sizeof(int64_t) * (size_t)(N + 1), err);
-    float *dt = nv_malloc(sizeof(float) * (size_t)(Rp * N), err);
-    float *am = nv_malloc(sizeof(float) * (size_t)(Cp * N), err);
+    float *dt = nv_malloc_huge(sizeof(float) * (size_t)(Rp * N), err);
+    float *am = nv_malloc_huge(sizeof(float) * (size_t)(Cp * N), err);
     double *ov = NULL;
     int64_t *og = NULL;
     if (!ref || !start || !dt || !am) {
@@ -179,7 +179,7 @@ static nv_status top_samples(nv_query *q, const nv_preset_args *a, nv_qresult *r
     if ((st = nv_query_topk(&p, q->opt.device, q->opt.threads, ov, og, &used, &note, err))) goto done;
     static const char *const cols[] = {"row", "col", "rank", "sample_id", "label", "step", "contribution"};
     nv_qtable *t = NULL;
-    if ((st = add_table(res, "top_samples", 7, cols, &t, err))) goto done;
+    if ((st = add_table(res, "top_samples", 7, cols, &t, err)) || (st = qtable_reserve(t, nw * K, err))) goto done;
     {
         nv_error ignore = {0};
         qrun_data(s->run, &ignore); /* labels from data.h5 (NULL where it is missing) */

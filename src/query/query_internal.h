@@ -179,10 +179,11 @@ int qvtab_schema(const qschema_row **rows);
 /* table.c */
 nv_status qtable_init(nv_qtable *t, const char *name, int ncols, const char *const *cols, nv_error *err);
 nv_status qtable_add(nv_qtable *t, const nv_qvalue *row, nv_error *err); /* copies text */
-static inline nv_qvalue qv_int(int64_t i) { nv_qvalue v = {NV_QINT, i, 0, NULL}; return v; }
-static inline nv_qvalue qv_real(double f) { nv_qvalue v = {NV_QREAL, 0, f, NULL}; return v; }
-static inline nv_qvalue qv_text(const char *s) { nv_qvalue v = {s ? NV_QTEXT : NV_QNULL, 0, 0, s}; return v; }
-static inline nv_qvalue qv_null(void) { nv_qvalue v = {NV_QNULL, 0, 0, NULL}; return v; }
+nv_status qtable_reserve(nv_qtable *t, int64_t rows, nv_error *err);      /* room for rows in all */
+static inline nv_qvalue qv_int(int64_t i) { nv_qvalue v = {.type = NV_QINT, .i = i}; return v; }
+static inline nv_qvalue qv_real(double f) { nv_qvalue v = {.type = NV_QREAL, .f = f}; return v; }
+static inline nv_qvalue qv_text(const char *s) { nv_qvalue v = {.type = s ? NV_QTEXT : NV_QNULL, .s = s}; return v; }
+static inline nv_qvalue qv_null(void) { nv_qvalue v = {.type = NV_QNULL}; return v; }
 
 /* presets.c: the session's source of (run index, model); NV_EINPUT listing the models. */
 nv_status qsession_source(nv_query *q, int run, const char *model, qsrc **out, nv_error *err);

@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -82,17 +81,9 @@ static void *pool_take(block_pool *p, size_t size, nv_error *err) {
         return b;
     }
     pthread_mutex_unlock(&p->mu);
-    /* A new block: on 2 MiB boundaries and, where the kernel has transparent huge
-     * pages on request, in huge pages, so that its first touch (the training
-     * thread's forward pass writing the activations) takes one page fault per
-     * 2 MiB instead of one per 4 KiB. */
-    const size_t huge = (size_t)2 << 20;
-    void *b = NULL;
-    if (size < huge) return nv_malloc(size, err);
-    const size_t whole = (size + huge - 1) / huge * huge;
-    if (posix_memalign(&b, huge, whole)) return nv_malloc(size, err);
-    (void)madvise(b, whole, MADV_HUGEPAGE); /* advice only: EINVAL where there is no THP */
-    return b;
+    /* A new block, in huge pages where the kernel has them: its first touch is the
+     * training thread's forward pass writing the activations. */
+    return nv_malloc_huge(size, err);
 }
 
 static void pool_give(block_pool *p, void *b, size_t size) {

@@ -3,10 +3,13 @@
  * sort of every group's sum (groups of one and of several rows, the bias column,
  * ties, NaN, each ranking, k above the number of groups, blocks of weights, thread
  * counts; the answers must be equal bit for bit), the device rule on the CPU, bad
- * problems; values as text (the fewest digits that read back); the schema; and the
+ * problems; values as text (the fewest digits that read back, against the defining
+ * loop over %.15g, %.16g and %.17g for every kind of double); the schema; and the
  * order seed of configs (train.order_seed: default, validation, the resolved text).
  * The tables and presets are tested against numpy and PyTorch on real runs
  * (tests/integration/query_*.py). */
+#include <float.h>
+
 #include "nerve/config.h"
 #include "nerve/query.h"
 #include "nerve/rng.h"
@@ -153,7 +156,7 @@ static void test_topk_bad(void **state) {
 static void test_values(void **state) {
     (void)state;
     char buf[64];
-    nv_qvalue v = {NV_QREAL, 0, 0.1, NULL};
+    nv_qvalue v = {.type = NV_QREAL, .f = 0.1};
     assert_string_equal(nv_qvalue_text(&v, 1, buf, sizeof buf), "0.1");
     v.f = 1.0 / 3.0;
     assert_true(strtod(nv_qvalue_text(&v, 1, buf, sizeof buf), NULL) == 1.0 / 3.0);
@@ -162,10 +165,64 @@ static void test_values(void **state) {
     assert_true(strtod(nv_qvalue_text(&v, 1, buf, sizeof buf), NULL) == v.f);
     v.f = NAN;
     assert_string_equal(nv_qvalue_text(&v, 1, buf, sizeof buf), "nan");
-    v = (nv_qvalue){NV_QINT, -42, 0, NULL};
+    v = (nv_qvalue){.type = NV_QINT, .i = -42};
     assert_string_equal(nv_qvalue_text(&v, 1, buf, sizeof buf), "-42");
-    v = (nv_qvalue){NV_QNULL, 0, 0, NULL};
+    v = (nv_qvalue){.type = NV_QNULL};
     assert_string_equal(nv_qvalue_text(&v, 1, buf, sizeof buf), "");
+    /* integers: printf's digits, the extremes included */
+    const int64_t ints[] = {0, 1, -1, 9, 10, -10, 123456789, INT64_MAX, INT64_MIN, -9223372036854775807LL};
+    for (size_t i = 0; i < sizeof ints / sizeof *ints; i++) {
+        char want[32];
+        snprintf(want, sizeof want, "%lld", (long long)ints[i]);
+        v = (nv_qvalue){.type = NV_QINT, .i = ints[i]};
+        assert_string_equal(nv_qvalue_text(&v, 1, buf, sizeof buf), want);
+    }
+}
+
+/* The definition of the exact text of a double: the first of %.15g, %.16g, %.17g
+ * that reads back as the value. nv_qvalue_text takes a shorter road to it. */
+static void exact_ref(double x, char *buf, size_t len) {
+    for (int p = 15; p <= 17; p++) {
+        snprintf(buf, len, "%.*g", p, x);
+        if (strtod(buf, NULL) == x) break;
+    }
+}
+
+static void test_real_text_oracle(void **state) {
+    (void)state;
+    char got[64], want[64];
+    /* the %g layout at its edges (fixed against exponent form, carries, signs) */
+    const double edge[] = {1e16, 1.234e16, 12345678901234567.0, 1e17, 1e-4, 1.5e-5, 0.1, 0.3, 2.0 / 3.0,
+                           9.9999999999999995e-5, 999999999999999.9, 9999999999999998.0, 0.5, -0.0, 0.0,
+                           DBL_MIN, DBL_MAX, 4.9e-324, 1e300, 1e-290, 123.456, -7e22, 5e-324 * 3};
+    for (size_t i = 0; i < sizeof edge / sizeof *edge; i++) {
+        nv_qvalue v = {.type = NV_QREAL, .f = edge[i]};
+        exact_ref(edge[i], want, sizeof want);
+        assert_string_equal(nv_qvalue_text(&v, 1, got, sizeof got), want);
+    }
+    /* random doubles of the kinds queries print: any bits, products of two floats
+     * (a contribution), sums of such products, short decimals, floats, powers of two */
+    uint64_t r = 0x9e3779b97f4a7c15ULL;
+    for (int i = 0; i < 200000; i++) {
+        r ^= r << 13;
+        r ^= r >> 7;
+        r ^= r << 17;
+        double x;
+        const float f = (float)((double)(r >> 40) / 16777216.0 - 0.5), g = (float)((double)(r & 0xffffff) / 1048576.0);
+        switch (i % 6) {
+        case 0: memcpy(&x, &r, sizeof x); break;
+        case 1: x = (double)f * (double)g; break;
+        case 2: x = (double)f * (double)g + (double)g * (double)g * 1e-3; break;
+        case 3: x = (double)(r % 1000000) / pow(10, (double)(r >> 60)); break;
+        case 4: x = (double)f; break;
+        default: x = ldexp(1.0, (int)(r % 2000) - 1000); break;
+        }
+        if (!isfinite(x)) continue;
+        nv_qvalue v = {.type = NV_QREAL, .f = x};
+        exact_ref(x, want, sizeof want);
+        nv_qvalue_text(&v, 1, got, sizeof got);
+        if (strcmp(got, want)) fail_msg("%a: %s, expected %s", x, got, want);
+    }
 }
 
 static void test_schema(void **state) {
@@ -229,7 +286,7 @@ static void test_order_seed(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_topk_single), cmocka_unit_test(test_topk_groups), cmocka_unit_test(test_topk_ties_nan),
-        cmocka_unit_test(test_topk_blocks), cmocka_unit_test(test_topk_bad),    cmocka_unit_test(test_values),
+        cmocka_unit_test(test_topk_blocks), cmocka_unit_test(test_topk_bad),    cmocka_unit_test(test_values), cmocka_unit_test(test_real_text_oracle),
         cmocka_unit_test(test_schema),      cmocka_unit_test(test_order_seed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

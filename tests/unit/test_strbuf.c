@@ -36,6 +36,26 @@ static void test_appends(void **state) {
     free(s);
 }
 
+/* A cleared buffer is empty, keeps its allocation, and takes appends again (also
+ * after a failure: what failed was cleared with it). */
+static void test_clear(void **state) {
+    (void)state;
+    nv_strbuf b = {0};
+    nv_sb_puts(&b, "first line");
+    const char *mem = b.s;
+    nv_sb_clear(&b);
+    assert_int_equal(b.len, 0);
+    assert_string_equal(nv_sb_str(&b), "");
+    assert_ptr_equal(b.s, mem);
+    b.oom = 1;
+    nv_sb_clear(&b);
+    nv_sb_puts(&b, "second");
+    assert_string_equal(nv_sb_str(&b), "second");
+    nv_sb_free(&b);
+    nv_sb_clear(&b); /* on an empty buffer too */
+    assert_string_equal(nv_sb_str(&b), "");
+}
+
 /* Many small appends and one format longer than any initial capacity. */
 static void test_growth(void **state) {
     (void)state;
@@ -91,7 +111,7 @@ static void test_read_file(void **state) {
 }
 
 int main(void) {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_empty), cmocka_unit_test(test_appends),
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_empty), cmocka_unit_test(test_appends), cmocka_unit_test(test_clear),
                                        cmocka_unit_test(test_growth), cmocka_unit_test(test_oom_sticks),
                                        cmocka_unit_test(test_read_file)};
     return cmocka_run_group_tests(tests, NULL, NULL);
