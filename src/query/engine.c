@@ -157,10 +157,7 @@ done:
     return st;
 }
 
-static int cmp_src(const void *a, const void *b) {
-    const qsrc *x = *(const qsrc *const *)a, *y = *(const qsrc *const *)b;
-    return strcmp(x->model, y->model);
-}
+static int cmp_name(const void *a, const void *b) { return strcmp(a, b); }
 
 nv_status nv_query_open(const char *const *runs, int nruns, const nv_query_options *opt, nv_query **out,
                         nv_error *err) {
@@ -208,22 +205,53 @@ nv_status nv_query_open(const char *const *runs, int nruns, const nv_query_optio
             snprintf(r->experiment, sizeof r->experiment, "%s", ex->experiment);
         }
         free(ex);
-        char names[8][64];
-        int nm = 0;
-        if ((st = nv_dyn_models(r->path, names, 8, &nm, err))) goto fail;
-        int first = q->nsrc;
-        for (int m = 0; m < nm; m++) {
-            qsrc *s;
-            if ((st = qsrc_open(r, names[m], &s, err))) goto fail;
-            q->src[q->nsrc++] = s;
-            for (int k = 0; k < s->L; k++) {
-                int have = 0;
-                for (int j = 0; j < q->nlayer_names; j++) have |= !strcmp(q->layer_names[j], s->info->layer_names[k]);
-                if (!have && q->nlayer_names < NV_MAX_LAYERS)
-                    snprintf(q->layer_names[q->nlayer_names++], 16, "%s", s->info->layer_names[k]);
-            }
+        if ((st = nv_dyn_models(r->path, r->models, 8, &r->nmodels, err))) goto fail;
+        qsort(r->models, (size_t)r->nmodels, sizeof r->models[0], cmp_name);
+    }
+    *out = q;
+    return NV_OK;
+fail:
+    nv_query_close(q);
+    return st;
+}
+
+/* The source of (run r, model), opened now if it was not yet. */
+static nv_status source_of(nv_query *q, qrun *r, const char *model, qsrc **out, nv_error *err) {
+    for (int i = 0; i < q->nsrc; i++)
+        if (q->src[i]->run == r && !strcmp(q->src[i]->model, model)) {
+            *out = q->src[i];
+            return NV_OK;
         }
-        qsort(q->src + first, (size_t)(q->nsrc - first), sizeof(qsrc *), cmp_src);
+    nv_status st = qsrc_open(r, model, out, err);
+    if (!st) q->src[q->nsrc++] = *out;
+    return st;
+}
+
+nv_status qsession_sql(nv_query *q, nv_error *err) {
+    if (q->db) return NV_OK;
+    /* every source, in the order the tables list them: runs as given, models by name */
+    qsrc **all = nv_calloc((size_t)(8 * (q->nruns ? q->nruns : 1)), sizeof(qsrc *), err);
+    if (!all) return NV_ENOMEM;
+    nv_status st = NV_OK;
+    int n = 0;
+    for (int i = 0; i < q->nruns && !st; i++)
+        for (int m = 0; m < q->runs[i]->nmodels && !st; m++) st = source_of(q, q->runs[i], q->runs[i]->models[m], &all[n++], err);
+    if (st) {
+        free(all);
+        return st;
+    }
+    memcpy(q->src, all, sizeof(qsrc *) * (size_t)n); /* the same sources, reordered */
+    q->nsrc = n;
+    free(all);
+    q->nlayer_names = 0;
+    for (int i = 0; i < q->nsrc; i++) {
+        const qsrc *s = q->src[i];
+        for (int k = 0; k < s->L; k++) {
+            int have = 0;
+            for (int j = 0; j < q->nlayer_names; j++) have |= !strcmp(q->layer_names[j], s->info->layer_names[k]);
+            if (!have && q->nlayer_names < NV_MAX_LAYERS)
+                snprintf(q->layer_names[q->nlayer_names++], 16, "%s", s->info->layer_names[k]);
+        }
     }
     if (sqlite3_open_v2(":memory:", &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_MEMORY, NULL) !=
         SQLITE_OK) {
@@ -235,10 +263,10 @@ nv_status nv_query_open(const char *const *runs, int nruns, const nv_query_optio
     sqlite3_db_config(q->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
     sqlite3_db_config(q->db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, NULL);
     sqlite3_set_authorizer(q->db, authorize, q);
-    *out = q;
     return NV_OK;
 fail:
-    nv_query_close(q);
+    sqlite3_close(q->db); /* accepts NULL */
+    q->db = NULL;
     return st;
 }
 
@@ -258,7 +286,7 @@ void nv_query_close(nv_query *q) {
 nv_status nv_query_sql(nv_query *q, const char *sql, nv_qsink *sink, nv_error *err) {
     const char *tail = sql;
     int n = 0;
-    nv_status st = NV_OK;
+    nv_status st = qsession_sql(q, err);
     while (tail && *tail && !st) {
         sqlite3_stmt *stmt = NULL;
         q->attach_seen = 0;
@@ -336,23 +364,16 @@ nv_status qsession_source(nv_query *q, int run, const char *model, qsrc **out, n
     *out = NULL;
     if (run >= q->nruns) return nv_fail(err, NV_EINPUT, "this preset needs %d run(s); %d given", run + 1, q->nruns);
     qrun *r = q->runs[run];
-    qsrc *first = NULL, *expr = NULL;
-    char list[600] = "";
-    for (int i = 0; i < q->nsrc; i++) {
-        qsrc *s = q->src[i];
-        if (s->run != r) continue;
-        if (!first) first = s;
-        if (!strcmp(s->model, "expressive")) expr = s;
-        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", list[0] ? ", " : "", s->model);
-        if (model && !strcmp(s->model, model)) {
-            *out = s;
-            return NV_OK;
-        }
-    }
-    if (!first)
+    if (r->nmodels == 0)
         return nv_fail(err, NV_EINPUT, "%s: no dynamics record (no %s/dynamics/<model>.h5): train with dynamics.enabled "
                        "= true (experiments/spheres_dynamics.cfg, docs/dynamics.md)", r->name, r->name);
-    if (model) return nv_fail(err, NV_EINPUT, "--model %s: not recorded in %s (recorded: %s)", model, r->name, list);
-    *out = expr ? expr : first;
-    return NV_OK;
+    const char *want = r->models[0]; /* without --model: the expressive net, else the first by name */
+    char list[600] = "";
+    int found = 0;
+    for (int m = 0; m < r->nmodels; m++) {
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", list[0] ? ", " : "", r->models[m]);
+        if (model ? !strcmp(r->models[m], model) : !strcmp(r->models[m], "expressive")) want = r->models[m], found = 1;
+    }
+    if (model && !found) return nv_fail(err, NV_EINPUT, "--model %s: not recorded in %s (recorded: %s)", model, r->name, list);
+    return source_of(q, r, want, out, err);
 }

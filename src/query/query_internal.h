@@ -31,6 +31,9 @@ typedef struct qrun {
     int64_t nsamples;
     qsample *samples;
     int32_t nclasses;
+    /* its recorded models, by name (RUN/dynamics/<model>.h5), opened on first use */
+    int nmodels;
+    char models[8][64];
 } qrun;
 
 /* The sample's label (-1 when data.h5 does not list it). */
@@ -157,16 +160,21 @@ void qreplay1_free(qreplay1 *r);
 
 /* --- the session -------------------------------------------------------------------------- */
 struct nv_query {
-    sqlite3 *db;
+    sqlite3 *db;                /* NULL until the first SQL statement (qsession_sql) */
     int nruns;
     qrun **runs;
     int nsrc;
-    qsrc **src;                 /* every (run, model), runs in order, models by name */
+    qsrc **src;                 /* the (run, model)s opened so far; once db is set, every one of
+                                   them, runs in order, models by name */
     int nlayer_names;           /* the union of layer names (samples.grad_norm_<layer>) */
     char layer_names[NV_MAX_LAYERS][16];
     nv_query_options opt;
     int attach_seen;            /* the authorizer saw an ATTACH */
 };
+
+/* Opens every recorded model of every run and the SQLite session over them (once):
+ * what SQL needs; a preset opens only the models it asks qsession_source for. */
+nv_status qsession_sql(nv_query *q, nv_error *err);
 
 /* vtab.c: registers the modules (eponymous tables) on q->db. */
 nv_status qvtab_register(nv_query *q, nv_error *err);
