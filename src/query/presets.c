@@ -1030,7 +1030,15 @@ nv_status nv_query_preset_sql(nv_query *q, const nv_preset_args *a, char **sql, 
     int k = -1;
     if (a->layer || which == 0) {
         if ((st = layer_of(s, a->layer ? a->layer : s->info->layer_names[s->L - 1], &k, err))) goto done;
+        /* the preset's own checks, so that --sql refuses what the preset refuses
+         * instead of answering with no rows */
+        if ((st = weight_of(s, k, a, err))) goto done;
         layer = sqlite3_mprintf("%Q", s->info->layer_names[k]);
+    }
+    if (which == 0 && (a->epoch < 1 || a->epoch > s->info->epochs)) {
+        st = nv_fail(err, NV_EINPUT, "--epoch %lld: model '%s' of %s trained epochs 1..%lld (top-samples needs --epoch X)",
+                     (long long)a->epoch, s->model, s->run->name, (long long)s->info->epochs);
+        goto done;
     }
     switch (which) {
     case 0: { /* top-samples */

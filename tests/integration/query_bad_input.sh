@@ -73,6 +73,10 @@ expect 2 "the weights after step 1 cannot be rebuilt.*dynamics.factors.every = 1
 expect 2 "cannot be rebuilt" "$tmp/gaps" "$tmp/full" --preset compare-runs --step 3
 # indices, layers, models, epochs, steps out of range
 expect 2 "--weight 99,0: layer hidden2 of model 'expressive' has rows 0..11 and columns 0..16" "$R" --preset top-samples --epoch 1 --layer hidden2 --weight 99,0
+# the preset's SQL refuses what the preset refuses (rather than answering with no rows)
+expect 2 "--weight 99,0: layer hidden2 of model 'expressive' has rows 0..11" "$R" --preset top-samples --epoch 1 --layer hidden2 --weight 99,0 --sql
+expect 2 "--weight 0,99: layer hidden2" "$R" --preset weight-to-zero --layer hidden2 --weight 0,99 --show-sql
+expect 2 "--epoch 3: model 'expressive' of .* trained epochs 1..2" "$R" --preset top-samples --epoch 3 --sql
 expect 2 "--weight 0,17" "$R" --preset weight-to-zero --layer hidden2 --weight 0,17
 expect 2 "--layer hidden9: not a layer of model 'expressive' \(layers: hidden1, hidden2, logits\)" "$R" --preset top-samples --epoch 1 --layer hidden9
 expect 2 "--epoch 3: model 'expressive' of .* trained epochs 1..2" "$R" --preset top-samples --epoch 3
