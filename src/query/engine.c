@@ -1,6 +1,7 @@
 /* engine.c: a query session (include/nerve/query.h): the runs, their recorded
- * models, and SQLite in memory with the virtual tables (vtab.c) and two ordinary
- * tables filled at start, `runs` and `metrics`.
+ * models (each opened on first use: a preset reads one model, SQL every one), and
+ * SQLite in memory with the virtual tables (vtab.c) and two ordinary tables,
+ * `runs` and `metrics`, set up before the first statement.
  *
  * Nothing here writes to a run. The database is ":memory:"; once the session's own
  * tables are filled, only statements that SQLite says leave every database as it
