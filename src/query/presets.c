@@ -73,6 +73,14 @@ static nv_status weight_of(const qsrc *s, int k, const nv_preset_args *a, nv_err
     return NV_OK;
 }
 
+/* top-samples' --epoch: one the model trained. */
+static nv_status epoch_of(const qsrc *s, const nv_preset_args *a, nv_error *err) {
+    if (a->epoch < 1 || a->epoch > s->info->epochs)
+        return nv_fail(err, NV_EINPUT, "--epoch %lld: model '%s' of %s trained epochs 1..%lld (top-samples needs --epoch X)",
+                       (long long)a->epoch, s->model, s->run->name, (long long)s->info->epochs);
+    return NV_OK;
+}
+
 static nv_status add_table(nv_qresult *r, const char *name, int ncols, const char *const *cols, nv_qtable **t,
                            nv_error *err) {
     if (r->ntables >= NV_QRESULT_MAX_TABLES) return nv_fail(err, NV_EINTERNAL, "query: too many tables");
@@ -104,10 +112,8 @@ static nv_status top_samples(nv_query *q, const nv_preset_args *a, nv_qresult *r
     nv_status st = qsession_source(q, 0, a->model, &s, err);
     if (st) return st;
     if ((st = qsrc_need(s, NV_DYN_FACTORS, "top-samples", err))) return st;
-    const int64_t E = s->info->epochs, spe = s->info->steps_per_epoch;
-    if (a->epoch < 1 || a->epoch > E)
-        return nv_fail(err, NV_EINPUT, "--epoch %lld: model '%s' of %s trained epochs 1..%lld (top-samples needs --epoch X)",
-                       (long long)a->epoch, s->model, s->run->name, (long long)E);
+    const int64_t spe = s->info->steps_per_epoch;
+    if ((st = epoch_of(s, a, err))) return st;
     int k;
     if ((st = layer_of(s, a->layer ? a->layer : s->info->layer_names[s->L - 1], &k, err))) return st;
     if ((st = weight_of(s, k, a, err))) return st;
@@ -1035,11 +1041,7 @@ nv_status nv_query_preset_sql(nv_query *q, const nv_preset_args *a, char **sql, 
         if ((st = weight_of(s, k, a, err))) goto done;
         layer = sqlite3_mprintf("%Q", s->info->layer_names[k]);
     }
-    if (which == 0 && (a->epoch < 1 || a->epoch > s->info->epochs)) {
-        st = nv_fail(err, NV_EINPUT, "--epoch %lld: model '%s' of %s trained epochs 1..%lld (top-samples needs --epoch X)",
-                     (long long)a->epoch, s->model, s->run->name, (long long)s->info->epochs);
-        goto done;
-    }
+    if (which == 0 && (st = epoch_of(s, a, err))) goto done;
     switch (which) {
     case 0: { /* top-samples */
         const char *order = a->by == NV_RANK_ABS ? "ABS(SUM(value)) DESC" : a->by == NV_RANK_POS ? "SUM(value) DESC" : "SUM(value) ASC";
