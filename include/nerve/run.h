@@ -47,6 +47,7 @@ typedef struct {
  * run.c calls them for every model the experiment's `dynamics` group records. */
 typedef struct nv_bgqueue nv_bgqueue;     /* src/core/bgqueue.h */
 typedef struct nv_hash_memo nv_hash_memo; /* include/nerve/runhash.h */
+typedef struct nv_block_pool nv_block_pool; /* src/core/blockpool.h */
 
 /* One model about to train, as the recorder sees it. Everything is borrowed and
  * outlives the model's training (and its queued jobs). */
@@ -60,6 +61,7 @@ typedef struct {
     const nv_dataset *train;      /* rows the batches index: ids and labels */
     nv_bgqueue *bg;               /* the run's writer: jobs run in submission order */
     nv_hash_memo *memo;           /* hashes for hashes.json, filled by the writer */
+    nv_block_pool *pool;          /* memory for what the writer stores, given back after */
     int64_t steps_per_epoch;
     int64_t start_epoch;          /* epochs completed before the first step */
     int64_t start_step;           /* optimiser steps taken before the first step */

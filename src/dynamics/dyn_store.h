@@ -8,6 +8,7 @@
 #include <hdf5.h>
 #include <pthread.h>
 
+#include "core/blockpool.h"
 #include "nerve/dynamics.h"
 #include "nerve/hash.h"
 
@@ -84,7 +85,8 @@ typedef struct {
     int64_t nsteps[NV_DYN_TIERS];    /* distinct steps among them */
     void **buf;                      /* (ndatasets) row-major buffers in block */
     void *block;
-    size_t block_size;
+    size_t block_size;               /* the block's size (from the pool: maybe more) */
+    size_t bytes;                    /* what the buffers span */
 } dyn_chunk;
 
 /* What the manifest says of a published chunk. */
@@ -106,16 +108,16 @@ typedef struct {
     int running_ok;                  /* 0 after a resume: the index is hashed at the end */
     double index_time;               /* when the index was last rewritten (nv_now) */
     int64_t index_chunks;            /* how many chunks that index lists */
-    /* recycled chunk blocks (all of a model's chunks are about the same size) */
-    pthread_mutex_t pool_mu;         /* the pool and refs */
-    void *pool_block[2];
-    size_t pool_size[2];
+    nv_block_pool *pool;             /* chunk memory (the run's, core/blockpool.h); NULL:
+                                        fresh each time */
+    pthread_mutex_t mu;              /* refs */
     int refs;                        /* the recorder and each queued chunk job */
     int owns_layout;                 /* free lay with the writer */
 } dyn_writer;
 
 /* A writer with one reference (the caller's). */
-nv_status dyn_writer_new(const dyn_layout *lay, const char *run_dir, nv_hash_memo *memo, dyn_writer **out,
+nv_status dyn_writer_new(const dyn_layout *lay, const char *run_dir, nv_hash_memo *memo, nv_block_pool *pool,
+                         dyn_writer **out,
                          nv_error *err);
 /* References: a queued job may outlive the recorder (a failed queue frees jobs in
  * order, after the recorder has gone), so the last one frees the writer (and the

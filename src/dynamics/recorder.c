@@ -132,9 +132,9 @@ static nv_status flush(rec *r, nv_error *err) {
         r->queued_steps[t] += j->c.nsteps[t];
     }
     r->queued_chunks++;
-    r->queued_bytes += (double)j->c.block_size;
+    r->queued_bytes += (double)j->c.bytes;
     dyn_writer_ref(r->w);
-    return nv_bg_submit(r->bg, run_chunk_job, chunk_job_free, j, sizeof *j + j->c.block_size, err);
+    return nv_bg_submit(r->bg, run_chunk_job, chunk_job_free, j, sizeof *j + j->c.bytes, err);
 }
 
 /* Opens the chunk of step range [first, last] of epochs [e0, e1] (rows for what the
@@ -435,7 +435,7 @@ static nv_status rec_begin(const nv_record_model *m, void **state, char *note, s
         free(r);
         return st;
     }
-    if ((st = dyn_writer_new(lay, m->run_dir, m->memo, &r->w, err))) {
+    if ((st = dyn_writer_new(lay, m->run_dir, m->memo, m->pool, &r->w, err))) {
         dyn_layout_free(lay);
         free(r);
         return st;

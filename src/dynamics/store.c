@@ -230,8 +230,8 @@ static hid_t mem_type(const dyn_layout *l, const dyn_dataset *d, int *own) {
 }
 
 /* ---- the writer ------------------------------------------------------------------- */
-nv_status dyn_writer_new(const dyn_layout *lay, const char *run_dir, nv_hash_memo *memo, dyn_writer **out,
-                         nv_error *err) {
+nv_status dyn_writer_new(const dyn_layout *lay, const char *run_dir, nv_hash_memo *memo, nv_block_pool *pool,
+                         dyn_writer **out, nv_error *err) {
     *out = NULL;
     dyn_writer *w = nv_calloc(1, sizeof *w, err);
     if (!w) return NV_ENOMEM;
@@ -239,8 +239,9 @@ nv_status dyn_writer_new(const dyn_layout *lay, const char *run_dir, nv_hash_mem
     snprintf(w->run_dir, sizeof w->run_dir, "%s", run_dir);
     snprintf(w->dir, sizeof w->dir, "%s/dynamics/%s", run_dir, lay->model);
     w->memo = memo;
+    w->pool = pool;
     w->refs = 1;
-    pthread_mutex_init(&w->pool_mu, NULL);
+    pthread_mutex_init(&w->mu, NULL);
     w->running = nv_calloc((size_t)lay->ndatasets, sizeof *w->running, err);
     if (!w->running) {
         dyn_writer_free(w);
@@ -254,16 +255,16 @@ nv_status dyn_writer_new(const dyn_layout *lay, const char *run_dir, nv_hash_mem
 }
 
 void dyn_writer_ref(dyn_writer *w) {
-    pthread_mutex_lock(&w->pool_mu);
+    pthread_mutex_lock(&w->mu);
     w->refs++;
-    pthread_mutex_unlock(&w->pool_mu);
+    pthread_mutex_unlock(&w->mu);
 }
 
 void dyn_writer_unref(dyn_writer *w) {
     if (!w) return;
-    pthread_mutex_lock(&w->pool_mu);
+    pthread_mutex_lock(&w->mu);
     int left = --w->refs;
-    pthread_mutex_unlock(&w->pool_mu);
+    pthread_mutex_unlock(&w->mu);
     if (left == 0) dyn_writer_free(w);
 }
 
@@ -282,8 +283,7 @@ void dyn_writer_free(dyn_writer *w) {
         for (int i = 0; i < w->lay->ndatasets; i++) nv_hash_final(&w->running[i], NULL);
     free(w->running);
     free(w->chunks);
-    for (int i = 0; i < 2; i++) free(w->pool_block[i]);
-    pthread_mutex_destroy(&w->pool_mu);
+    pthread_mutex_destroy(&w->mu);
     free(w);
 }
 
@@ -295,21 +295,12 @@ nv_status dyn_chunk_alloc(dyn_writer *w, dyn_chunk *c, nv_error *err) {
     const dyn_layout *l = w->lay;
     size_t total = part(sizeof(void *) * (size_t)l->ndatasets);
     for (int i = 0; i < l->ndatasets; i++) total += part(dyn_row_bytes(&l->ds[i]) * (size_t)c->cap[l->ds[i].tier]);
-    void *b = NULL;
-    pthread_mutex_lock(&w->pool_mu);
-    for (int i = 0; i < 2 && !b; i++)
-        if (w->pool_block[i] && w->pool_size[i] == total) {
-            b = w->pool_block[i];
-            w->pool_block[i] = NULL;
-        }
-    pthread_mutex_unlock(&w->pool_mu);
-    if (!b) {
-        /* in huge pages where the kernel has them: the training thread writes it first */
-        if (!(b = nv_malloc_huge(total, NULL)))
-            return nv_fail(err, NV_ENOMEM, "dynamics: out of memory for a chunk of %zu bytes", total);
-    }
+    size_t got = total;
+    void *b = w->pool ? nv_pool_take(w->pool, total, &got, NULL) : nv_malloc_huge(total, NULL);
+    if (!b) return nv_fail(err, NV_ENOMEM, "dynamics: out of memory for a chunk of %zu bytes", total);
     c->block = b;
-    c->block_size = total;
+    c->block_size = got;
+    c->bytes = total;
     c->buf = b;
     char *p = (char *)b + part(sizeof(void *) * (size_t)l->ndatasets);
     for (int i = 0; i < l->ndatasets; i++) {
@@ -321,16 +312,8 @@ nv_status dyn_chunk_alloc(dyn_writer *w, dyn_chunk *c, nv_error *err) {
 
 void dyn_chunk_release(dyn_writer *w, dyn_chunk *c) {
     if (!c->block) return;
-    void *drop = c->block;
-    pthread_mutex_lock(&w->pool_mu);
-    for (int i = 0; i < 2 && drop; i++)
-        if (!w->pool_block[i]) {
-            w->pool_block[i] = drop;
-            w->pool_size[i] = c->block_size;
-            drop = NULL;
-        }
-    pthread_mutex_unlock(&w->pool_mu);
-    free(drop);
+    if (w->pool) nv_pool_give(w->pool, c->block, c->block_size);
+    else free(c->block);
     c->block = NULL;
     c->buf = NULL;
 }

@@ -22,6 +22,7 @@
 #include <hdf5.h>
 
 #include "core/bgqueue.h"
+#include "core/blockpool.h"
 #include "store/h5util.h"
 #include "nerve/checkpoint.h"
 #include "nerve/rng.h"
@@ -42,70 +43,9 @@
 enum { M_EPOCH, M_TRAIN_LOSS, M_TRAIN_ACC, M_TEST_LOSS, M_TEST_ACC, M_COLS };
 static const char *METRIC_NAMES[M_COLS] = {"epoch", "train_loss", "train_acc", "test_loss", "test_acc"};
 
-/* Recycled snapshot memory. A snapshot job holds its activations (11.7 MB per
- * snapshot epoch in the default experiment) until the writer has stored them. Fresh
- * memory for every job cost the training thread a page fault per 4 KiB touched, and
- * the writer an munmap whose TLB shootdowns interrupt training on the other core.
- * All jobs of a model have the same size, so the writer gives each block back here
- * and the model's next job takes it. At most POOL_BLOCKS blocks and POOL_BYTES are
- * kept, the oldest given back first out, so the blocks of a model that has
- * finished make way for the next one's; a block larger than POOL_BYTES (a large
- * data set, where snapshot epochs are seconds apart and a fresh block costs
- * little) is not kept, so the pool never holds more memory than that. */
-#define POOL_BLOCKS 8
+/* Snapshot jobs and dynamics chunks take their memory from the run's block pool
+ * (core/blockpool.h) and the writer gives it back; at most this much is kept. */
 #define POOL_BYTES ((size_t)256 << 20)
-typedef struct {
-    pthread_mutex_t mu;
-    int n;
-    size_t bytes;
-    void *block[POOL_BLOCKS];
-    size_t size[POOL_BLOCKS];
-} block_pool;
-
-/* Removes entry i (the caller holds the lock) and returns its block. */
-static void *pool_remove(block_pool *p, int i) {
-    void *b = p->block[i];
-    p->bytes -= p->size[i];
-    memmove(p->block + i, p->block + i + 1, sizeof *p->block * (size_t)(p->n - i - 1));
-    memmove(p->size + i, p->size + i + 1, sizeof *p->size * (size_t)(p->n - i - 1));
-    p->n--;
-    return b;
-}
-
-static void *pool_take(block_pool *p, size_t size, nv_error *err) {
-    pthread_mutex_lock(&p->mu);
-    for (int i = p->n - 1; i >= 0; i--) {
-        if (p->size[i] != size) continue;
-        void *b = pool_remove(p, i);
-        pthread_mutex_unlock(&p->mu);
-        return b;
-    }
-    pthread_mutex_unlock(&p->mu);
-    /* A new block, in huge pages where the kernel has them: its first touch is the
-     * training thread's forward pass writing the activations. */
-    return nv_malloc_huge(size, err);
-}
-
-static void pool_give(block_pool *p, void *b, size_t size) {
-    if (!b) return;
-    if (size > POOL_BYTES) {
-        free(b);
-        return;
-    }
-    void *drop[POOL_BLOCKS];
-    int ndrop = 0;
-    pthread_mutex_lock(&p->mu);
-    while (p->n == POOL_BLOCKS || p->bytes + size > POOL_BYTES) drop[ndrop++] = pool_remove(p, 0);
-    p->block[p->n] = b;
-    p->size[p->n++] = size;
-    p->bytes += size;
-    pthread_mutex_unlock(&p->mu);
-    for (int i = 0; i < ndrop; i++) free(drop[i]);
-}
-
-static void pool_free(block_pool *p) {
-    while (p->n) free(pool_remove(p, 0));
-}
 
 typedef struct {
     const nv_experiment *ex;
@@ -116,7 +56,7 @@ typedef struct {
     const nv_backend *backend;
     nv_bgqueue *bg;                  /* the writer of every file during training */
     nv_hash_memo *memo;              /* snapshot hashes, taken by the writer (hashes.json) */
-    block_pool *pool;                /* snapshot memory, given back by the writer */
+    nv_block_pool *pool;             /* snapshot and dynamics memory, given back by the writer */
     int nmodels;
     nv_model_def models[NV_MAX_MODELS];
     double *metrics[NV_MAX_MODELS];  /* (epochs + 1, M_COLS) per model */
@@ -300,7 +240,7 @@ typedef struct {
     nv_real *params;         /* (nparams), in the job's block */
     int nlayers;
     snapshot_layer layer[2 * (NV_MAX_LAYERS + 1)];
-    block_pool *pool;        /* where the block goes back */
+    nv_block_pool *pool;     /* where the block goes back */
     void *block;             /* params and every layer's buffers, one allocation */
     size_t block_size;
     size_t bytes;            /* what the job holds, for the writer queue's bound */
@@ -309,7 +249,7 @@ typedef struct {
 
 static void snapshot_job_free(void *p) {
     snapshot_job *j = p;
-    pool_give(j->pool, j->block, j->block_size);
+    nv_pool_give(j->pool, j->block, j->block_size);
     free(j);
 }
 
@@ -381,8 +321,7 @@ static nv_status snapshot_prepare(const run_ctx *rc, int m, nv_trainer *t, int64
             floats += PART(rc->train.n * ly->width) + PART(NV_MAX(rc->test.n, 1) * ly->width);
         }
     }
-    j->block_size = floats * sizeof(nv_real);
-    if (!(j->block = pool_take(rc->pool, j->block_size, err))) {
+    if (!(j->block = nv_pool_take(rc->pool, floats * sizeof(nv_real), &j->block_size, err))) {
         snapshot_job_free(j);
         return NV_ENOMEM;
     }
@@ -700,7 +639,7 @@ static nv_status train_model(run_ctx *rc, int m, uint32_t *perm, nv_error *err) 
         }
         nv_record_model rm = {.ex = ex, .run_dir = rc->dir, .config_text = rc->config_text, .model = md,
                               .backend = rc->backend, .trainer = t, .train = &rc->train, .bg = rc->bg,
-                              .memo = rc->memo, .steps_per_epoch = steps, .start_epoch = start,
+                              .memo = rc->memo, .pool = rc->pool, .steps_per_epoch = steps, .start_epoch = start,
                               .start_step = taken, .resumed = resumed};
         char line[1024];
         if ((st = rec->begin(&rm, &rstate, line, sizeof line, err))) goto done;
@@ -960,7 +899,8 @@ static nv_status prepare_dir(run_ctx *rc, nv_error *err) {
 nv_status nv_train_run(const nv_experiment *ex, const nv_train_options *opt, nv_error *err) {
     run_ctx rc;
     memset(&rc, 0, sizeof rc);
-    block_pool pool = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    nv_block_pool pool;
+    nv_pool_init(&pool, POOL_BYTES);
     rc.ex = ex;
     rc.opt = opt;
     rc.dir = opt->out_dir;
@@ -1071,7 +1011,7 @@ done:
         if (path_exists(cfg)) write_run_json(&rc, st == NV_EINTERRUPTED ? "interrupted" : "failed", nv_now() - t0, &ignore);
     }
     nv_hash_memo_free(rc.memo); /* after the writer has stopped: it adds to it */
-    pool_free(&pool);           /* likewise: it gives blocks back */
+    nv_pool_free(&pool);        /* likewise: it gives blocks back */
     for (int m = 0; m < NV_MAX_MODELS; m++) free(rc.metrics[m]);
     free(perm);
     free(rc.config_text);

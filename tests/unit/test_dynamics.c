@@ -549,7 +549,7 @@ static void test_store_roundtrip(void **state) {
     dyn_layout *lay;
     assert_int_equal(dyn_layout_new(ex, &md[0], "text", 3, 96, &lay, &err), NV_OK);
     dyn_writer *w;
-    assert_int_equal(dyn_writer_new(lay, run, NULL, &w, &err), NV_OK);
+    assert_int_equal(dyn_writer_new(lay, run, NULL, NULL, &w, &err), NV_OK);
     assert_int_equal(dyn_store_truncate(w, 6, &err), NV_OK);
     assert_int_equal(w->nchunks, 1);
     float tail[3 * 3];
