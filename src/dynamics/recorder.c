@@ -97,8 +97,11 @@ typedef struct {
     dyn_chunk c;
 } chunk_job;
 
+static void chunk_top_k(const dyn_layout *l, dyn_chunk *c);
+
 static nv_status run_chunk_job(void *p, nv_error *err) {
     chunk_job *j = p;
+    chunk_top_k(j->w->lay, &j->c);
     return dyn_chunk_write(j->w, &j->c, err);
 }
 
@@ -266,6 +269,25 @@ static void top_k(const float *v, int64_t w, int k, int32_t *out) {
     }
 }
 
+/* The neurons tier's top_k columns of a chunk, from its influence rows. They are
+ * derived data, so the writer thread fills them just before storing the chunk: the
+ * training step only takes the influence (a sort per layer and step was a third of
+ * the recorder's own time on the training thread with the spheres nets). */
+static void chunk_top_k(const dyn_layout *l, dyn_chunk *c) {
+    const int64_t rows = c->rows[NV_DYN_NEURONS];
+    for (int i = 0; i < l->ndatasets && rows > 0; i++) {
+        const dyn_dataset *d = &l->ds[i];
+        if (d->tier != NV_DYN_NEURONS || d->q != Q_TOPK) continue;
+        for (int j = 0; j < l->ndatasets; j++) {
+            const dyn_dataset *e = &l->ds[j];
+            if (e->tier != NV_DYN_NEURONS || e->q != Q_UNIT0 + NV_DU_INFLUENCE || e->layer != d->layer) continue;
+            const float *v = c->buf[j];
+            int32_t *out = c->buf[i];
+            for (int64_t row = 0; row < rows; row++) top_k(v + row * e->cols, e->cols, (int)d->cols, out + row * d->cols);
+        }
+    }
+}
+
 /* ---- one step ------------------------------------------------------------------------ */
 static nv_status rec_step(void *state, const uint32_t *idx, int64_t b, int64_t epoch, float *loss, nv_error *err) {
     rec *r = state;
@@ -351,13 +373,8 @@ static nv_status rec_step(void *state, const uint32_t *idx, int64_t b, int64_t e
         c->rows[NV_DYN_STEPS]++;
         c->nsteps[NV_DYN_STEPS]++;
     }
-    if (d[NV_DYN_NEURONS]) {
+    if (d[NV_DYN_NEURONS]) { /* top_k: chunk_top_k, on the writer thread */
         *(int64_t *)at(r, NV_DYN_NEURONS, Q_STEP, -1, rn) = s;
-        for (int k = 0; k < L; k++) {
-            const int64_t w = l->spec.widths[k + 1];
-            top_k(o->unit[k][NV_DU_INFLUENCE], w, (int)NV_MIN((int64_t)l->cfg.top_k, w),
-                  at(r, NV_DYN_NEURONS, Q_TOPK, k, rn));
-        }
         c->rows[NV_DYN_NEURONS]++;
         c->nsteps[NV_DYN_NEURONS]++;
     }

@@ -44,8 +44,6 @@ struct nv_trainer {
     nv_real *row_loss;  /* (rows_cap) */
     int32_t *row_ok;    /* (rows_cap) 1 where the prediction is right */
     int32_t *ybatch;    /* (rows_cap) labels of the gathered rows */
-    nv_real *before;    /* (nparams) the parameters before a recorded step's update
-                           (step_record only; allocated on its first call) */
 
     /* bound data sets, owned copies */
     nv_real *x[NV_SLOTS]; /* (n[s], widths[0]) */
@@ -61,7 +59,6 @@ static void cpu_destroy(nv_trainer *t) {
     }
     free(t->ws);
     free(t->mem);
-    free(t->before);
     free(t);
 }
 
@@ -340,20 +337,17 @@ static void record_grad(nv_trainer *t, int k, const nv_dyn_request *req, nv_dyn_
     o->layer[k][NV_DL_NONFINITE_GRAD] = (double)c[2];
 }
 
-/* Layer k's update, with its statistics: the block is copied (t->before), updated
- * by the same elementwise kernels as the whole array (so the same bits), and
- * compared with the copy while both are in cache; then the per-unit means from
- * the sums the backward pass took. */
+/* Layer k's update, with its statistics taken in the same pass
+ * (nv_cpu_dyn_update_fused: the same bits as the update kernels over the whole
+ * array); then the per-unit means from the sums the backward pass took. */
 static void update_layer_recorded(nv_trainer *t, int k, int64_t b, const nv_dyn_request *req, nv_dyn_step *o) {
     const nv_mlp_spec *s = &t->spec;
-    const int64_t in = s->widths[k], out = s->widths[k + 1], off = nv_mlp_weight_offset(s, k), n = out * in + out;
-    memcpy(t->before + off, t->params + off, sizeof(nv_real) * (size_t)n);
-    nv_cpu_apply_update(&t->opt, t->params + off, t->state1 + off, t->state2 + off, t->grads + off, n, t->step);
+    const int64_t in = s->widths[k], out = s->widths[k + 1], off = nv_mlp_weight_offset(s, k);
     nv_real *row = req->unit_stats ? o->unit[k][NV_DU_UPDATE_NORM] : NULL;
     double sums[4];
     int64_t nf;
-    nv_cpu_dyn_update_stats(t->before + off, t->params + off, req->w0 ? req->w0 + off : NULL, out, in, row, sums,
-                            &nf);
+    nv_cpu_dyn_update_fused(&t->opt, t->step, t->params + off, t->state1 + off, t->state2 + off, t->grads + off,
+                            req->w0 ? req->w0 + off : NULL, out, in, row, sums, &nf);
     if (row)
         for (int64_t j = 0; j < out; j++) row[j] = sqrtf(row[j]);
     o->layer[k][NV_DL_WEIGHT_SQ] = sums[0];
@@ -434,9 +428,6 @@ static nv_status cpu_step_record(nv_trainer *t, const uint32_t *idx, int64_t b, 
                                  const nv_dyn_request *req, nv_dyn_step *o, nv_error *err) {
     nv_status st = nv_dyn_step_check(req, o, t->spec.nlayers, err);
     if (st) return st;
-    if ((req->layer_stats || req->unit_stats) && !t->before &&
-        !(t->before = nv_malloc(sizeof(nv_real) * (size_t)t->nparams, err)))
-        return NV_ENOMEM;
     return step_impl(t, idx, b, loss_out, req, o, err);
 }
 

@@ -14,23 +14,8 @@
 #include <math.h>
 #include <string.h>
 
-typedef float v4f __attribute__((vector_size(16)));
-typedef int32_t v4i __attribute__((vector_size(16)));
-
-static inline v4f ld4(const float *p) {
-    v4f v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-static inline void st4(float *p, v4f v) { memcpy(p, &v, sizeof v); }
-static inline v4f splat4(float a) { return (v4f){a, a, a, a}; }
-/* |v| per lane: the sign bit cleared (exact, NaN stays NaN). */
-static inline v4f abs4(v4f v) { return (v4f)((v4i)v & (v4i){0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff}); }
-/* (l0 + l1) + (l2 + l3): the lanes' combination order of the contract. */
-static inline float hsum4(v4f a) { return (a[0] + a[1]) + (a[2] + a[3]); }
-/* A comparison mask (-1 / 0 per lane) as counts to add. */
-static inline v4i count4(v4i m) { return -m; }
-static inline int64_t hsumi4(v4i a) { return (int64_t)a[0] + a[1] + a[2] + a[3]; }
+#include "nerve/kernels.h"
+#include "train/lanes.h"
 
 float nv_cpu_dyn_sumsq(const nv_real *x, int64_t n) {
     v4f acc = splat4(0.0f);
@@ -173,37 +158,78 @@ void nv_cpu_dyn_grad_stats(const nv_real *p, int64_t out, int64_t in, float abs_
     for (int k = 0; k < 3; k++) counts[k] = c[k];
 }
 
-void nv_cpu_dyn_update_stats(const nv_real *before, const nv_real *after, const nv_real *w0,
-                             int64_t out, int64_t in, nv_real *row_sq, double sums[4],
-                             int64_t *nonfinite) {
+/* The update statistics, and with OPT_* != UPD_READ the update itself, row by row:
+ * rows 0..out-1 of W, then the bias as one more row, four lanes from each row's
+ * start, lanes combined by hsum4, the scalar tail after (the contract's order).
+ * UPD_READ reads the block before and after an update from `before` and `w`; the
+ * others read `w` before, apply that optimiser to the element (weight decay first
+ * when decay) and store it, the arithmetic of kernels.c's update kernels (lanes.h),
+ * so the parameters and state end as those kernels leave them, bit for bit. The
+ * flags are constants at every call: the compiler makes one loop per case. */
+enum { UPD_READ = -1, UPD_ADAM = 3 }; /* and SGD_PLAIN, SGD_FIRST, SGD_MOMENTUM (lanes.h) */
+typedef struct {
+    float wd, lr, momentum;
+    adam_k adam;
+} upd_k;
+
+static inline __attribute__((always_inline)) void update_pass(const nv_real *before, nv_real *w, nv_real *s1,
+                                                              nv_real *s2, nv_real *g, const nv_real *w0,
+                                                              int64_t out, int64_t in, const upd_k *k,
+                                                              nv_real *row_sq, double sums[4], int64_t *nonfinite,
+                                                              const int opt, const int decay, const int init) {
     const v4f big = splat4(FLT_MAX), zero = splat4(0.0f);
     double t[4] = {0, 0, 0, 0};
     int64_t nf = 0;
     for (int64_t r = 0; r <= out; r++) {
         const int64_t off = r < out ? r * in : out * in, n = r < out ? in : out;
-        const nv_real *pb = before + off, *pa = after + off, *p0 = w0 ? w0 + off : NULL;
         v4f aa = zero, ab = zero, au = zero, ai = zero;
         v4i cn = {0, 0, 0, 0};
         int64_t i = 0;
         for (; i + 4 <= n; i += 4) {
-            v4f va = ld4(pa + i), vb = ld4(pb + i), u = va - vb;
+            const int64_t j = off + i;
+            v4f vb, va;
+            if (opt == UPD_READ) {
+                vb = ld4(before + j);
+                va = ld4(w + j);
+            } else {
+                vb = ld4(w + j);
+                v4f gi = ld4(g + j);
+                if (decay) st4(g + j, gi = decay4(gi, vb, k->wd));
+                va = opt == UPD_ADAM ? adam4(vb, gi, s1 + j, s2 + j, &k->adam)
+                                     : sgd4(vb, gi, s1, j, k->lr, k->momentum, opt);
+                st4(w + j, va);
+            }
+            v4f u = va - vb;
             aa += va * va;
             ab += vb * vb;
             au += u * u;
-            if (p0) {
-                v4f d = va - ld4(p0 + i);
+            if (init) {
+                v4f d = va - ld4(w0 + j);
                 ai += d * d;
             }
             cn += count4(~(abs4(va) <= big));
         }
         float sa = hsum4(aa), sb = hsum4(ab), su = hsum4(au), si = hsum4(ai);
         for (; i < n; i++) {
-            float va = pa[i], vb = pb[i], u = va - vb;
+            const int64_t j = off + i;
+            float vb, va;
+            if (opt == UPD_READ) {
+                vb = before[j];
+                va = w[j];
+            } else {
+                vb = w[j];
+                float gi = g[j];
+                if (decay) g[j] = gi = decay1(gi, vb, k->wd);
+                va = opt == UPD_ADAM ? adam1(vb, gi, s1 + j, s2 + j, &k->adam)
+                                     : sgd1(vb, gi, s1, j, k->lr, k->momentum, opt);
+                w[j] = va;
+            }
+            float u = va - vb;
             sa += va * va;
             sb += vb * vb;
             su += u * u;
-            if (p0) {
-                float d = va - p0[i];
+            if (init) {
+                float d = va - w0[j];
                 si += d * d;
             }
             nf += !(fabsf(va) <= FLT_MAX);
@@ -215,9 +241,49 @@ void nv_cpu_dyn_update_stats(const nv_real *before, const nv_real *after, const 
         t[2] += (double)su;
         t[3] += (double)si;
     }
-    for (int k = 0; k < 4; k++) sums[k] = t[k];
+    for (int q = 0; q < 4; q++) sums[q] = t[q];
     *nonfinite = nf;
 }
+
+void nv_cpu_dyn_update_stats(const nv_real *before, const nv_real *after, const nv_real *w0,
+                             int64_t out, int64_t in, nv_real *row_sq, double sums[4],
+                             int64_t *nonfinite) {
+    nv_real *a = (nv_real *)after; /* only read under UPD_READ */
+    if (w0) update_pass(before, a, NULL, NULL, NULL, w0, out, in, NULL, row_sq, sums, nonfinite, UPD_READ, 0, 1);
+    else update_pass(before, a, NULL, NULL, NULL, NULL, out, in, NULL, row_sq, sums, nonfinite, UPD_READ, 0, 0);
+}
+
+/* One optimiser with and without weight decay and the distance from w0. */
+#define UPDATE_CASES(OPT)                                                                                     \
+    do {                                                                                                      \
+        if (decay && w0) update_pass(NULL, w, s1, s2, g, w0, out, in, &k, row_sq, sums, nonfinite, OPT, 1, 1);  \
+        else if (decay) update_pass(NULL, w, s1, s2, g, NULL, out, in, &k, row_sq, sums, nonfinite, OPT, 1, 0); \
+        else if (w0) update_pass(NULL, w, s1, s2, g, w0, out, in, &k, row_sq, sums, nonfinite, OPT, 0, 1);      \
+        else update_pass(NULL, w, s1, s2, g, NULL, out, in, &k, row_sq, sums, nonfinite, OPT, 0, 0);           \
+    } while (0)
+
+void nv_cpu_dyn_update_fused(const nv_optim_spec *o, int64_t step, nv_real *w, nv_real *s1, nv_real *s2,
+                             nv_real *g, const nv_real *w0, int64_t out, int64_t in, nv_real *row_sq,
+                             double sums[4], int64_t *nonfinite) {
+    /* the constants as nv_cpu_apply_update hands them to the update kernels */
+    upd_k k = {.wd = o->weight_decay};
+    const int decay = o->weight_decay != 0.0f;
+    if (o->kind == NV_OPT_SGD) {
+        k.lr = (float)nv_optim_lr(o, step);
+        k.momentum = o->momentum;
+        switch (sgd_mode(o->momentum, step == 1)) {
+        case SGD_PLAIN: UPDATE_CASES(SGD_PLAIN); break;
+        case SGD_FIRST: UPDATE_CASES(SGD_FIRST); break;
+        default: UPDATE_CASES(SGD_MOMENTUM); break;
+        }
+    } else {
+        float step_size, bc2_sqrt;
+        nv_adam_factors(nv_optim_lr(o, step), o->beta1, o->beta2, step, &step_size, &bc2_sqrt);
+        k.adam = adam_k_of(o->beta1, o->beta2, o->eps, step_size, bc2_sqrt);
+        UPDATE_CASES(UPD_ADAM);
+    }
+}
+#undef UPDATE_CASES
 
 void nv_cpu_dyn_scale_copy(nv_real *dst, const nv_real *src, int64_t n, float scale) {
     const v4f s = splat4(scale);

@@ -19,33 +19,7 @@
 #include <math.h>
 #include <string.h>
 
-typedef float v4f __attribute__((vector_size(16)));
-typedef int32_t v4i __attribute__((vector_size(16)));
-
-/* Unaligned loads and stores (parameter offsets are not multiples of 4). */
-static inline v4f ld4(const float *p) {
-    v4f v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-static inline void st4(float *p, v4f v) { memcpy(p, &v, sizeof v); }
-static inline v4f splat4(float a) { return (v4f){a, a, a, a}; }
-/* m ? a : b per lane, m a comparison result (all ones or zero): a bit select. */
-static inline v4f sel4(v4i m, v4f a, v4f b) { return (v4f)((m & (v4i)a) | (~m & (v4i)b)); }
-
-/* c ? a : b on scalars, the same bit select without a branch. */
-static inline float sel1(int c, float a, float b) {
-    uint32_t ua, ub, m = (uint32_t)0 - (uint32_t)(c != 0);
-    memcpy(&ua, &a, 4);
-    memcpy(&ub, &b, 4);
-    uint32_t u = (ua & m) | (ub & ~m);
-    float r;
-    memcpy(&r, &u, 4);
-    return r;
-}
-/* Per-lane sqrt (no vector sqrt in the generic extensions; scalar sqrtf is one
- * correctly rounded instruction per lane, so the bits match the scalar loop). */
-static inline v4f sqrt4(v4f v) { return (v4f){sqrtf(v[0]), sqrtf(v[1]), sqrtf(v[2]), sqrtf(v[3])}; }
+#include "train/lanes.h"
 
 void nv_cpu_bias_add(nv_real *z, const nv_real *bias, int64_t rows, int64_t cols) {
     for (int64_t r = 0; r < rows; r++) {
@@ -183,53 +157,31 @@ void nv_cpu_gather_rows(const nv_real *x, const int32_t *y, int64_t d, const uin
 }
 
 void nv_cpu_weight_decay(nv_real *g, const nv_real *w, float wd, int64_t n) {
-    const v4f vwd = splat4(wd);
     int64_t i = 0;
-    for (; i + 4 <= n; i += 4) st4(g + i, ld4(g + i) + vwd * ld4(w + i));
-    for (; i < n; i++) g[i] += wd * w[i];
+    for (; i + 4 <= n; i += 4) st4(g + i, decay4(ld4(g + i), ld4(w + i), wd));
+    for (; i < n; i++) g[i] = decay1(g[i], w[i], wd);
+}
+
+static inline __attribute__((always_inline)) void sgd_loop(nv_real *w, nv_real *buf, const nv_real *g, int64_t n,
+                                                           float lr, float momentum, const int mode) {
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) st4(w + i, sgd4(ld4(w + i), ld4(g + i), buf, i, lr, momentum, mode));
+    for (; i < n; i++) w[i] = sgd1(w[i], g[i], buf, i, lr, momentum, mode);
 }
 
 void nv_cpu_sgd_update(nv_real *w, nv_real *buf, const nv_real *g, int64_t n, float lr,
                        float momentum, int first) {
-    const v4f vlr = splat4(lr), vm = splat4(momentum);
-    int64_t i = 0;
-    if (momentum == 0.0f) {
-        for (; i + 4 <= n; i += 4) st4(w + i, ld4(w + i) - vlr * ld4(g + i));
-        for (; i < n; i++) w[i] -= lr * g[i];
-        return;
+    switch (sgd_mode(momentum, first)) {
+    case SGD_PLAIN: sgd_loop(w, buf, g, n, lr, momentum, SGD_PLAIN); break;
+    case SGD_FIRST: sgd_loop(w, buf, g, n, lr, momentum, SGD_FIRST); break;
+    default: sgd_loop(w, buf, g, n, lr, momentum, SGD_MOMENTUM); break;
     }
-    if (first) { /* PyTorch: buf = clone(grad) on the first step, not momentum * 0 + grad */
-        memcpy(buf, g, (size_t)n * sizeof *buf);
-    } else {
-        for (; i + 4 <= n; i += 4) st4(buf + i, vm * ld4(buf + i) + ld4(g + i));
-        for (; i < n; i++) buf[i] = momentum * buf[i] + g[i];
-    }
-    for (i = 0; i + 4 <= n; i += 4) st4(w + i, ld4(w + i) - vlr * ld4(buf + i));
-    for (; i < n; i++) w[i] -= lr * buf[i];
 }
 
 void nv_cpu_adam_update(nv_real *w, nv_real *m, nv_real *v, const nv_real *g, int64_t n,
                         float beta1, float beta2, float eps, float step_size, float bc2_sqrt) {
-    /* (1 - beta) rounded once from double, as PyTorch passes alpha=1-beta1 from Python */
-    const float a1 = (float)(1.0 - (double)beta1), a2 = (float)(1.0 - (double)beta2);
-    const float neg = -step_size;
-    const v4f vb1 = splat4(beta1), vb2 = splat4(beta2), va1 = splat4(a1), va2 = splat4(a2),
-              veps = splat4(eps), vneg = splat4(neg), vbc = splat4(bc2_sqrt);
+    const adam_k k = adam_k_of(beta1, beta2, eps, step_size, bc2_sqrt);
     int64_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        v4f gi = ld4(g + i);
-        v4f mi = ld4(m + i) * vb1 + va1 * gi;
-        v4f vi = ld4(v + i) * vb2 + (va2 * gi) * gi;
-        st4(m + i, mi);
-        st4(v + i, vi);
-        v4f denom = sqrt4(vi) / vbc + veps;
-        st4(w + i, ld4(w + i) + (vneg * mi) / denom);
-    }
-    for (; i < n; i++) {
-        float gi = g[i];
-        m[i] = m[i] * beta1 + a1 * gi;             /* exp_avg.mul_(b1).add_(g, alpha=1-b1) */
-        v[i] = v[i] * beta2 + (a2 * gi) * gi;      /* exp_avg_sq.mul_(b2).addcmul_(g, g, 1-b2) */
-        float denom = sqrtf(v[i]) / bc2_sqrt + eps; /* (sqrt(v) / sqrt(bc2)).add_(eps) */
-        w[i] = w[i] + (neg * m[i]) / denom;        /* addcdiv_(m, denom, value=-step_size) */
-    }
+    for (; i + 4 <= n; i += 4) st4(w + i, adam4(ld4(w + i), ld4(g + i), m + i, v + i, &k));
+    for (; i < n; i++) w[i] = adam1(w[i], g[i], m + i, v + i, &k);
 }

@@ -208,6 +208,54 @@ static void test_kernels(void **state) {
     for (int c = 0; c < C; c++) assert_true(out[c] == 64.0f * z[c]);
 }
 
+/* The recorded step's fused update (nv_cpu_dyn_update_fused) against what it
+ * replaces: a copy of the block, nv_cpu_apply_update on the whole block (weight
+ * decay, then SGD in its three modes or Adam), nv_cpu_dyn_update_stats on the copy
+ * and the result. Parameters, state, gradient and statistics equal bit for bit, for
+ * widths that are and are not multiples of four lanes, with and without w0 and
+ * weight decay, over several steps (Adam's bias correction, SGD's first step). */
+static void test_update_fused(void **state) {
+    (void)state;
+    const int shapes[][2] = {{5, 7}, {4, 8}, {3, 12}, {1, 1}, {9, 2}};
+    for (int sh = 0; sh < 5; sh++) {
+        const int O = shapes[sh][0], I = shapes[sh][1], N = O * I + O;
+        for (int cfg = 0; cfg < 8; cfg++) {
+            nv_optim_spec o = {.kind = cfg < 4 ? NV_OPT_SGD : NV_OPT_ADAM, .lr = 0.05f, .beta1 = 0.9f,
+                               .beta2 = 0.999f, .eps = 1e-8f};
+            o.momentum = cfg < 4 && (cfg & 1) ? 0.9f : 0.0f;
+            o.weight_decay = cfg & 2 ? 0.01f : 0.0f;
+            if (cfg >= 6) o.lr_half_life = 3;
+            const int with_w0 = cfg & 1 || cfg >= 4;
+            float w[2][64], s1[2][64], s2[2][64], g[2][64], w0[64], before[64], row[2][16];
+            for (int i = 0; i < N; i++) {
+                w[0][i] = w[1][i] = frand(1000 + (uint64_t)i);
+                s1[0][i] = s1[1][i] = s2[0][i] = s2[1][i] = 0.0f;
+                w0[i] = w[0][i] + 0.1f * frand(2000 + (uint64_t)i);
+            }
+            for (int64_t step = 1; step <= 4; step++) {
+                for (int i = 0; i < N; i++) g[0][i] = g[1][i] = frand(3000 + (uint64_t)(step * 100 + i));
+                if (step == 3) g[0][1] = g[1][1] = NAN; /* a non-finite result is counted alike */
+                double sums[2][4];
+                int64_t nf[2];
+                memcpy(before, w[0], sizeof(float) * (size_t)N);
+                nv_cpu_apply_update(&o, w[0], s1[0], s2[0], g[0], N, step);
+                nv_cpu_dyn_update_stats(before, w[0], with_w0 ? w0 : NULL, O, I, row[0], sums[0], &nf[0]);
+                nv_cpu_dyn_update_fused(&o, step, w[1], s1[1], s2[1], g[1], with_w0 ? w0 : NULL, O, I, row[1],
+                                        sums[1], &nf[1]);
+                assert_memory_equal(w[0], w[1], sizeof(float) * (size_t)N);
+                assert_memory_equal(s1[0], s1[1], sizeof(float) * (size_t)N);
+                assert_memory_equal(s2[0], s2[1], sizeof(float) * (size_t)N);
+                assert_memory_equal(g[0], g[1], sizeof(float) * (size_t)N);
+                assert_memory_equal(row[0], row[1], sizeof(float) * (size_t)O);
+                assert_memory_equal(sums[0], sums[1], sizeof sums[0]);
+                assert_int_equal(nf[0], nf[1]);
+                if (step == 3) assert_true(nf[0] > 0);
+                if (step == 2) assert_true(sums[0][2] > 0.0); /* the update moved something */
+            }
+        }
+    }
+}
+
 /* The f16 factors' conversion against the compiler's _Float16, bit for bit. */
 static void test_f16(void **state) {
     (void)state;
@@ -645,7 +693,7 @@ static void test_config(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_schedules),    cmocka_unit_test(test_kernels),    cmocka_unit_test(test_f16),
+        cmocka_unit_test(test_schedules),    cmocka_unit_test(test_kernels),    cmocka_unit_test(test_update_fused), cmocka_unit_test(test_f16),
         cmocka_unit_test(test_same_step),    cmocka_unit_test(test_influence_fd),
         cmocka_unit_test(test_store_roundtrip), cmocka_unit_test(test_config),
     };
