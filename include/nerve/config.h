@@ -112,6 +112,11 @@ nv_status nv_config_load(const char *path, const char *const *overrides, int nov
  * NULL when out of memory. */
 char *nv_config_resolved_text(const nv_experiment *ex);
 
+/* Writes v as a libconfig string literal ("..." that reads back as the same bytes:
+ * backslash and double quote escaped, control characters as \xNN) into out (len
+ * bytes, cut short if it does not fit). */
+void nv_config_quote(const char *v, char *out, size_t len);
+
 /* The first setting in which two config texts differ (libconfig syntax; comments,
  * order of keys and number formatting aside): its dotted key, and its value in each
  * (libconfig syntax, "(not set)" where one lacks it). Returns 1 when one differs, 0

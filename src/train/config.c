@@ -923,6 +923,14 @@ static const char *num_text(double v, int is_float, int point) {
 #define D(v) num_text((v), 0, 0)
 #define DP(v) num_text((v), 0, 1)
 
+/* `KEY = "value";` and a newline, the value a literal that libconfig reads back as
+ * the same bytes (paths are the user's text: any byte but NUL may be in them). */
+static void put_str(nv_strbuf *b, const char *key, const char *v) {
+    char q[4 * NV_PATH_LEN + 8];
+    nv_config_quote(v, q, sizeof q);
+    nv_sb_printf(b, "%s = %s;\n", key, q);
+}
+
 char *nv_config_resolved_text(const nv_experiment *ex) {
     nv_strbuf b = {0};
     const nv_data_spec *d = &ex->data;
@@ -946,20 +954,31 @@ char *nv_config_resolved_text(const nv_experiment *ex) {
                      (long long)d->test_limit);
         break;
     case NV_DATA_IDX:
-        nv_sb_printf(&b, "  idx: {\n    images = \"%s\";\n    labels = \"%s\";\n", d->images, d->labels);
-        if (d->test_images[0])
-            nv_sb_printf(&b, "    test_images = \"%s\";\n    test_labels = \"%s\";\n", d->test_images, d->test_labels);
+        nv_sb_printf(&b, "  idx: {\n");
+        put_str(&b, "    images", d->images);
+        put_str(&b, "    labels", d->labels);
+        if (d->test_images[0]) {
+            put_str(&b, "    test_images", d->test_images);
+            put_str(&b, "    test_labels", d->test_labels);
+        }
         nv_sb_printf(&b, "    limit = %lld;\n    test_limit = %lld;\n  };\n", (long long)d->limit, (long long)d->test_limit);
         break;
     case NV_DATA_CSV:
-        nv_sb_printf(&b, "  csv: {\n    path = \"%s\";\n    label_col = %d;\n  };\n", d->path, d->label_col);
+        nv_sb_printf(&b, "  csv: {\n");
+        put_str(&b, "    path", d->path);
+        nv_sb_printf(&b, "    label_col = %d;\n  };\n", d->label_col);
         break;
     case NV_DATA_HDF5:
-        nv_sb_printf(&b, "  hdf5: {\n    path = \"%s\";\n    x = \"%s\";\n    y = \"%s\";\n  };\n", d->path, d->x_path,
-                     d->y_path);
+        nv_sb_printf(&b, "  hdf5: {\n");
+        put_str(&b, "    path", d->path);
+        put_str(&b, "    x", d->x_path);
+        put_str(&b, "    y", d->y_path);
+        nv_sb_printf(&b, "  };\n");
         break;
     case NV_DATA_FILE:
-        nv_sb_printf(&b, "  file: {\n    path = \"%s\";\n  };\n", d->path);
+        nv_sb_printf(&b, "  file: {\n");
+        put_str(&b, "    path", d->path);
+        nv_sb_printf(&b, "  };\n");
         break;
     case NV_DATA_DISKS:
         nv_sb_printf(&b,

@@ -34,7 +34,7 @@ static void put_value(const config_setting_t *s, char *out, size_t len) {
     case CONFIG_TYPE_INT64: snprintf(out, len, "%lld", (long long)config_setting_get_int64(s)); break;
     case CONFIG_TYPE_FLOAT: put_double(config_setting_get_float(s), out, len); break;
     case CONFIG_TYPE_BOOL: snprintf(out, len, "%s", config_setting_get_bool(s) ? "true" : "false"); break;
-    case CONFIG_TYPE_STRING: snprintf(out, len, "\"%s\"", config_setting_get_string(s)); break;
+    case CONFIG_TYPE_STRING: nv_config_quote(config_setting_get_string(s), out, len); break;
     case CONFIG_TYPE_ARRAY:
     case CONFIG_TYPE_LIST: {
         int list = config_setting_type(s) == CONFIG_TYPE_LIST;
@@ -143,6 +143,30 @@ int nv_config_diff(const char *a, const char *b, char *key, size_t klen, char *v
     config_destroy(&ca);
     config_destroy(&cb);
     return rc;
+}
+
+void nv_config_quote(const char *v, char *out, size_t len) {
+    if (!len) return;
+    size_t n = 0;
+    char piece[8];
+#define PUT(str)                                                   \
+    do {                                                           \
+        size_t k = strlen(str);                                    \
+        if (n + k + 1 > len) goto full;                            \
+        memcpy(out + n, str, k);                                   \
+        n += k;                                                    \
+    } while (0)
+    PUT("\"");
+    for (const unsigned char *c = (const unsigned char *)v; *c; c++) {
+        if (*c == '\\' || *c == '"') snprintf(piece, sizeof piece, "\\%c", *c);
+        else if (*c < 0x20 || *c == 0x7f) snprintf(piece, sizeof piece, "\\x%02x", *c);
+        else snprintf(piece, sizeof piece, "%c", *c);
+        PUT(piece);
+    }
+    PUT("\"");
+#undef PUT
+full:
+    out[n] = '\0';
 }
 
 void nv_config_set_text(const char *key, const char *value, char *out, size_t len) {
