@@ -68,16 +68,26 @@ void nv_cpu_dyn_update_stats(const nv_real *before, const nv_real *after, const 
                              int64_t out, int64_t in, nv_real *row_sq, double sums[4],
                              int64_t *nonfinite);
 
+/* A layer's gradient statistics as nv_cpu_dyn_grad_stats gives them: the
+ * thresholds in, the rest out (row_sq may be NULL). */
+typedef struct {
+    float alarm_abs, alarm_rel;
+    nv_real *row_sq;
+    double total;
+    int64_t counts[3];
+} nv_dyn_grad_out;
+
 /* The optimiser step of o at 1-based step `step` on one layer block w = [W (out, in),
  * b (out)] with its state s1, s2 and gradient g (weight decay added to g first, as
  * the update kernels of kernels.h do: afterwards w, s1, s2 and g hold the same bits
- * as nv_cpu_weight_decay + nv_cpu_sgd_update / nv_cpu_adam_update leave), and the
- * statistics nv_cpu_dyn_update_stats(block before, block after, w0, ...) would give,
- * in one pass without a copy of the block. The CPU backend's recorded step uses it;
- * the CUDA backend copies the block and runs the two kernels. */
+ * as nv_cpu_weight_decay + nv_cpu_sgd_update / nv_cpu_adam_update leave), with the
+ * statistics nv_cpu_dyn_update_stats(block before, block after, w0, ...) would give
+ * and, when go is not NULL, those of nv_cpu_dyn_grad_stats on g before the weight
+ * decay: one pass, without a copy of the block. The CPU backend's recorded step
+ * uses it; the CUDA backend runs the update and the statistics kernels apart. */
 void nv_cpu_dyn_update_fused(const nv_optim_spec *o, int64_t step, nv_real *w, nv_real *s1, nv_real *s2,
-                             nv_real *g, const nv_real *w0, int64_t out, int64_t in, nv_real *row_sq,
-                             double sums[4], int64_t *nonfinite);
+                             nv_real *g, const nv_real *w0, int64_t out, int64_t in, nv_dyn_grad_out *go,
+                             nv_real *row_sq, double sums[4], int64_t *nonfinite);
 
 /* dst[i] = scale * src[i] (the per-sample delta d = b * dz), n values. */
 void nv_cpu_dyn_scale_copy(nv_real *dst, const nv_real *src, int64_t n, float scale);

@@ -242,8 +242,6 @@ static void record_delta(nv_trainer *t, int l, const nv_real *a, const nv_real *
         nv_cpu_dyn_unit_stats(NULL, NULL, NULL, dz, rows, out, NULL, NULL, NULL, o->unit[k][NV_DU_MEAN_ABS_DELTA]);
 }
 
-static void record_grad(nv_trainer *t, int k, const nv_dyn_request *req, nv_dyn_step *o);
-
 /* Given dz = dLoss/dlogits (rows, widths[L]), fills t->grads for every layer;
  * x is the input forward() saw. With req (a recorded step) it also takes what
  * req asks for into o on the way; the arithmetic of the gradients is the same. */
@@ -259,7 +257,6 @@ static void backward(nv_trainer *t, const nv_real *x, int64_t rows, const nv_dyn
         nv_real *db = t->grads + nv_mlp_bias_offset(s, l - 1);         /* (out) */
         if (req) record_delta(t, l, a, dz, rows, req, o);
         nv_cpu_layer_grad(dz, a, rows, in, out, dW, db);
-        if (req && (req->layer_stats || req->unit_stats)) record_grad(t, l - 1, req, o);
         if (l > 1) {
             /* da = dz W: (rows, out) x (out, in); then through the activation */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)in, (int)out, 1.0f,
@@ -319,37 +316,28 @@ void nv_cpu_apply_update(const nv_optim_spec *o, nv_real *params, nv_real *state
     }
 }
 
-/* The statistics of layer k's gradient (before weight decay), taken in backward()
- * right after the layer's gradient is computed, while it is in cache. */
-static void record_grad(nv_trainer *t, int k, const nv_dyn_request *req, nv_dyn_step *o) {
-    const nv_mlp_spec *s = &t->spec;
-    const int64_t in = s->widths[k], out = s->widths[k + 1];
-    nv_real *row = req->unit_stats ? o->unit[k][NV_DU_GRAD_NORM] : NULL;
-    double total;
-    int64_t c[3];
-    nv_cpu_dyn_grad_stats(t->grads + nv_mlp_weight_offset(s, k), out, in, req->alarm_abs, req->alarm_rel[k], row,
-                          &total, c);
-    if (row)
-        for (int64_t j = 0; j < out; j++) row[j] = sqrtf(row[j]);
-    o->layer[k][NV_DL_GRAD_SQ] = total;
-    o->layer[k][NV_DL_ALARM_ABS] = (double)c[0];
-    o->layer[k][NV_DL_ALARM_REL] = (double)c[1];
-    o->layer[k][NV_DL_NONFINITE_GRAD] = (double)c[2];
-}
-
-/* Layer k's update, with its statistics taken in the same pass
- * (nv_cpu_dyn_update_fused: the same bits as the update kernels over the whole
- * array); then the per-unit means from the sums the backward pass took. */
+/* Layer k's update with its statistics and those of its gradient (before weight
+ * decay), all in the pass that updates (nv_cpu_dyn_update_fused: the same bits as
+ * the update kernels over the whole array); then the per-unit means from the sums
+ * the backward pass took. */
 static void update_layer_recorded(nv_trainer *t, int k, int64_t b, const nv_dyn_request *req, nv_dyn_step *o) {
     const nv_mlp_spec *s = &t->spec;
     const int64_t in = s->widths[k], out = s->widths[k + 1], off = nv_mlp_weight_offset(s, k);
+    nv_dyn_grad_out go = {.alarm_abs = req->alarm_abs, .alarm_rel = req->alarm_rel[k],
+                          .row_sq = req->unit_stats ? o->unit[k][NV_DU_GRAD_NORM] : NULL};
     nv_real *row = req->unit_stats ? o->unit[k][NV_DU_UPDATE_NORM] : NULL;
     double sums[4];
     int64_t nf;
     nv_cpu_dyn_update_fused(&t->opt, t->step, t->params + off, t->state1 + off, t->state2 + off, t->grads + off,
-                            req->w0 ? req->w0 + off : NULL, out, in, row, sums, &nf);
+                            req->w0 ? req->w0 + off : NULL, out, in, &go, row, sums, &nf);
+    if (go.row_sq)
+        for (int64_t j = 0; j < out; j++) go.row_sq[j] = sqrtf(go.row_sq[j]);
     if (row)
         for (int64_t j = 0; j < out; j++) row[j] = sqrtf(row[j]);
+    o->layer[k][NV_DL_GRAD_SQ] = go.total;
+    o->layer[k][NV_DL_ALARM_ABS] = (double)go.counts[0];
+    o->layer[k][NV_DL_ALARM_REL] = (double)go.counts[1];
+    o->layer[k][NV_DL_NONFINITE_GRAD] = (double)go.counts[2];
     o->layer[k][NV_DL_WEIGHT_SQ] = sums[0];
     o->layer[k][NV_DL_BEFORE_SQ] = sums[1];
     o->layer[k][NV_DL_UPDATE_SQ] = sums[2];

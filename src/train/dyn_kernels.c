@@ -111,160 +111,176 @@ void nv_cpu_dyn_unit_stats(const nv_real *act, const nv_real *pre, const nv_real
         for (int64_t c = 0; c < w; c++) infl[c] = fabsf(infl[c]);
 }
 
-/* One row of gradient statistics: its sum of squares (lane order) and counts. */
-static float grad_row(const nv_real *g, int64_t n, v4f vabs, v4f vrel, v4i *cnt) {
-    const v4f big = splat4(FLT_MAX);
-    v4f acc = splat4(0.0f);
-    v4i ca = {0, 0, 0, 0}, cr = ca, cn = ca;
-    int64_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        v4f v = ld4(g + i), m = abs4(v);
-        acc += v * v;
-        ca += count4(m > vabs);
-        cr += count4(m > vrel);
-        cn += count4(~(m <= big)); /* NaN and +-inf */
-    }
-    float s = hsum4(acc);
-    int64_t ta = 0, tr = 0, tn = 0;
-    for (; i < n; i++) {
-        float m = fabsf(g[i]);
-        s += g[i] * g[i];
-        ta += m > vabs[0];
-        tr += m > vrel[0];
-        tn += !(m <= FLT_MAX);
-    }
-    cnt[0] += ca + (v4i){(int32_t)ta, 0, 0, 0};
-    cnt[1] += cr + (v4i){(int32_t)tr, 0, 0, 0};
-    cnt[2] += cn + (v4i){(int32_t)tn, 0, 0, 0};
-    return s;
-}
-
-void nv_cpu_dyn_grad_stats(const nv_real *p, int64_t out, int64_t in, float abs_thr, float rel_thr,
-                           nv_real *row_sq, double *total, int64_t counts[3]) {
-    const v4f vabs = splat4(abs_thr), vrel = splat4(rel_thr);
-    double t = 0.0;
-    int64_t c[3] = {0, 0, 0};
-    for (int64_t r = 0; r <= out; r++) {
-        /* rows 0..out-1 of W, then the bias as one more row; lane counts are
-         * flushed to int64 per row (a row holds < 2^31 entries) */
-        v4i cnt[3] = {{0, 0, 0, 0}, {0, 0, 0, 0}, {0, 0, 0, 0}};
-        const nv_real *row = r < out ? p + r * in : p + out * in;
-        float s = grad_row(row, r < out ? in : out, vabs, vrel, cnt);
-        if (row_sq && r < out) row_sq[r] = s;
-        t += (double)s;
-        for (int k = 0; k < 3; k++) c[k] += hsumi4(cnt[k]);
-    }
-    *total = t;
-    for (int k = 0; k < 3; k++) counts[k] = c[k];
-}
-
-/* The update statistics, and with OPT_* != UPD_READ the update itself, row by row:
- * rows 0..out-1 of W, then the bias as one more row, four lanes from each row's
- * start, lanes combined by hsum4, the scalar tail after (the contract's order).
- * UPD_READ reads the block before and after an update from `before` and `w`; the
- * others read `w` before, apply that optimiser to the element (weight decay first
- * when decay) and store it, the arithmetic of kernels.c's update kernels (lanes.h),
- * so the parameters and state end as those kernels leave them, bit for bit. The
- * flags are constants at every call: the compiler makes one loop per case. */
-enum { UPD_READ = -1, UPD_ADAM = 3 }; /* and SGD_PLAIN, SGD_FIRST, SGD_MOMENTUM (lanes.h) */
+/* The statistics of a layer block's gradient and of its update, and the update
+ * itself, in one template: row by row (rows 0..out-1 of W, then the bias as one more
+ * row), four lanes from each row's start, lanes combined by hsum4, the scalar tail
+ * after: the contract's order (dyn_kernels.h). The flags are constants at every
+ * call, so the compiler makes one loop per case:
+ *   opt   UPD_NONE: no update (the gradient's statistics alone); UPD_READ: the
+ *         update's statistics from `before` and `w` (after); else the optimiser
+ *         (SGD_PLAIN, SGD_FIRST, SGD_MOMENTUM of lanes.h, or UPD_ADAM): read w,
+ *         add weight decay to g when decay, apply the update through lanes.h (the
+ *         arithmetic of kernels.c's update kernels: the same bits), store it, and
+ *         take the update's statistics from the values before and after;
+ *   gst   the gradient's statistics too, from g before weight decay;
+ *   init  the distance from w0 (sums[3]). */
+enum { UPD_NONE = -2, UPD_READ = -1, UPD_ADAM = 3 };
 typedef struct {
     float wd, lr, momentum;
     adam_k adam;
 } upd_k;
 
-static inline __attribute__((always_inline)) void update_pass(const nv_real *before, nv_real *w, nv_real *s1,
-                                                              nv_real *s2, nv_real *g, const nv_real *w0,
-                                                              int64_t out, int64_t in, const upd_k *k,
-                                                              nv_real *row_sq, double sums[4], int64_t *nonfinite,
-                                                              const int opt, const int decay, const int init) {
+static inline __attribute__((always_inline)) void block_pass(const nv_real *before, nv_real *w, nv_real *s1,
+                                                             nv_real *s2, nv_real *g, const nv_real *w0,
+                                                             int64_t out, int64_t in, const upd_k *k,
+                                                             nv_dyn_grad_out *go, nv_real *row_sq, double sums[4],
+                                                             int64_t *nonfinite, const int opt, const int decay,
+                                                             const int gst, const int init) {
     const v4f big = splat4(FLT_MAX), zero = splat4(0.0f);
-    double t[4] = {0, 0, 0, 0};
-    int64_t nf = 0;
+    const float fabs_thr = gst ? go->alarm_abs : 0.0f, frel_thr = gst ? go->alarm_rel : 0.0f;
+    const v4f vabs = splat4(fabs_thr), vrel = splat4(frel_thr);
+    const v4i none = {0, 0, 0, 0};
+    double t[4] = {0, 0, 0, 0}, gt = 0.0;
+    int64_t nf = 0, gc[3] = {0, 0, 0};
     for (int64_t r = 0; r <= out; r++) {
         const int64_t off = r < out ? r * in : out * in, n = r < out ? in : out;
-        v4f aa = zero, ab = zero, au = zero, ai = zero;
-        v4i cn = {0, 0, 0, 0};
+        v4f aa = zero, ab = zero, au = zero, ai = zero, ga = zero;
+        v4i cn = none, ca = none, cr = none, cg = none;
         int64_t i = 0;
         for (; i + 4 <= n; i += 4) {
             const int64_t j = off + i;
-            v4f vb, va;
+            v4f vb = zero, va = zero;
+            if (gst || opt >= 0) {
+                v4f gi = ld4(g + j);
+                if (gst) {
+                    v4f m = abs4(gi);
+                    ga += gi * gi;
+                    ca += count4(m > vabs);
+                    cr += count4(m > vrel);
+                    cg += count4(~(m <= big)); /* NaN and +-inf */
+                }
+                if (opt >= 0) {
+                    vb = ld4(w + j);
+                    if (decay) st4(g + j, gi = decay4(gi, vb, k->wd));
+                    va = opt == UPD_ADAM ? adam4(vb, gi, s1 + j, s2 + j, &k->adam)
+                                         : sgd4(vb, gi, s1, j, k->lr, k->momentum, opt);
+                    st4(w + j, va);
+                }
+            }
             if (opt == UPD_READ) {
                 vb = ld4(before + j);
                 va = ld4(w + j);
-            } else {
-                vb = ld4(w + j);
-                v4f gi = ld4(g + j);
-                if (decay) st4(g + j, gi = decay4(gi, vb, k->wd));
-                va = opt == UPD_ADAM ? adam4(vb, gi, s1 + j, s2 + j, &k->adam)
-                                     : sgd4(vb, gi, s1, j, k->lr, k->momentum, opt);
-                st4(w + j, va);
             }
-            v4f u = va - vb;
-            aa += va * va;
-            ab += vb * vb;
-            au += u * u;
-            if (init) {
-                v4f d = va - ld4(w0 + j);
-                ai += d * d;
+            if (opt != UPD_NONE) {
+                v4f u = va - vb;
+                aa += va * va;
+                ab += vb * vb;
+                au += u * u;
+                if (init) {
+                    v4f d = va - ld4(w0 + j);
+                    ai += d * d;
+                }
+                cn += count4(~(abs4(va) <= big));
             }
-            cn += count4(~(abs4(va) <= big));
         }
-        float sa = hsum4(aa), sb = hsum4(ab), su = hsum4(au), si = hsum4(ai);
+        float sa = hsum4(aa), sb = hsum4(ab), su = hsum4(au), si = hsum4(ai), sg = hsum4(ga);
+        int64_t ta = 0, tr = 0, tg = 0;
         for (; i < n; i++) {
             const int64_t j = off + i;
-            float vb, va;
+            float vb = 0.0f, va = 0.0f;
+            if (gst || opt >= 0) {
+                float gi = g[j];
+                if (gst) {
+                    float m = fabsf(gi);
+                    sg += gi * gi;
+                    ta += m > fabs_thr;
+                    tr += m > frel_thr;
+                    tg += !(m <= FLT_MAX);
+                }
+                if (opt >= 0) {
+                    vb = w[j];
+                    if (decay) g[j] = gi = decay1(gi, vb, k->wd);
+                    va = opt == UPD_ADAM ? adam1(vb, gi, s1 + j, s2 + j, &k->adam)
+                                         : sgd1(vb, gi, s1, j, k->lr, k->momentum, opt);
+                    w[j] = va;
+                }
+            }
             if (opt == UPD_READ) {
                 vb = before[j];
                 va = w[j];
-            } else {
-                vb = w[j];
-                float gi = g[j];
-                if (decay) g[j] = gi = decay1(gi, vb, k->wd);
-                va = opt == UPD_ADAM ? adam1(vb, gi, s1 + j, s2 + j, &k->adam)
-                                     : sgd1(vb, gi, s1, j, k->lr, k->momentum, opt);
-                w[j] = va;
             }
-            float u = va - vb;
-            sa += va * va;
-            sb += vb * vb;
-            su += u * u;
-            if (init) {
-                float d = va - w0[j];
-                si += d * d;
+            if (opt != UPD_NONE) {
+                float u = va - vb;
+                sa += va * va;
+                sb += vb * vb;
+                su += u * u;
+                if (init) {
+                    float d = va - w0[j];
+                    si += d * d;
+                }
+                nf += !(fabsf(va) <= FLT_MAX);
             }
-            nf += !(fabsf(va) <= FLT_MAX);
         }
-        nf += hsumi4(cn);
-        if (row_sq && r < out) row_sq[r] = su;
-        t[0] += (double)sa;
-        t[1] += (double)sb;
-        t[2] += (double)su;
-        t[3] += (double)si;
+        if (gst) { /* lane counts flushed to int64 per row (a row holds < 2^31 entries) */
+            if (go->row_sq && r < out) go->row_sq[r] = sg;
+            gt += (double)sg;
+            gc[0] += hsumi4(ca) + ta;
+            gc[1] += hsumi4(cr) + tr;
+            gc[2] += hsumi4(cg) + tg;
+        }
+        if (opt != UPD_NONE) {
+            nf += hsumi4(cn);
+            if (row_sq && r < out) row_sq[r] = su;
+            t[0] += (double)sa;
+            t[1] += (double)sb;
+            t[2] += (double)su;
+            t[3] += (double)si;
+        }
     }
-    for (int q = 0; q < 4; q++) sums[q] = t[q];
-    *nonfinite = nf;
+    if (gst) {
+        go->total = gt;
+        for (int q = 0; q < 3; q++) go->counts[q] = gc[q];
+    }
+    if (opt != UPD_NONE) {
+        for (int q = 0; q < 4; q++) sums[q] = t[q];
+        *nonfinite = nf;
+    }
+}
+
+void nv_cpu_dyn_grad_stats(const nv_real *p, int64_t out, int64_t in, float abs_thr, float rel_thr,
+                           nv_real *row_sq, double *total, int64_t counts[3]) {
+    nv_dyn_grad_out go = {.alarm_abs = abs_thr, .alarm_rel = rel_thr, .row_sq = row_sq};
+    block_pass(NULL, NULL, NULL, NULL, (nv_real *)p, NULL, out, in, NULL, &go, NULL, NULL, NULL, UPD_NONE, 0, 1, 0);
+    *total = go.total;
+    for (int q = 0; q < 3; q++) counts[q] = go.counts[q];
 }
 
 void nv_cpu_dyn_update_stats(const nv_real *before, const nv_real *after, const nv_real *w0,
                              int64_t out, int64_t in, nv_real *row_sq, double sums[4],
                              int64_t *nonfinite) {
     nv_real *a = (nv_real *)after; /* only read under UPD_READ */
-    if (w0) update_pass(before, a, NULL, NULL, NULL, w0, out, in, NULL, row_sq, sums, nonfinite, UPD_READ, 0, 1);
-    else update_pass(before, a, NULL, NULL, NULL, NULL, out, in, NULL, row_sq, sums, nonfinite, UPD_READ, 0, 0);
+    if (w0) block_pass(before, a, NULL, NULL, NULL, w0, out, in, NULL, NULL, row_sq, sums, nonfinite, UPD_READ, 0, 0, 1);
+    else block_pass(before, a, NULL, NULL, NULL, NULL, out, in, NULL, NULL, row_sq, sums, nonfinite, UPD_READ, 0, 0, 0);
 }
 
-/* One optimiser with and without weight decay and the distance from w0. */
-#define UPDATE_CASES(OPT)                                                                                     \
-    do {                                                                                                      \
-        if (decay && w0) update_pass(NULL, w, s1, s2, g, w0, out, in, &k, row_sq, sums, nonfinite, OPT, 1, 1);  \
-        else if (decay) update_pass(NULL, w, s1, s2, g, NULL, out, in, &k, row_sq, sums, nonfinite, OPT, 1, 0); \
-        else if (w0) update_pass(NULL, w, s1, s2, g, w0, out, in, &k, row_sq, sums, nonfinite, OPT, 0, 1);      \
-        else update_pass(NULL, w, s1, s2, g, NULL, out, in, &k, row_sq, sums, nonfinite, OPT, 0, 0);           \
+/* One optimiser with and without weight decay, the gradient's statistics and the
+ * distance from w0. */
+#define UPDATE_CASES(OPT)                                                                                            \
+    do {                                                                                                             \
+        const nv_real *w0_ = w0;                                                                                     \
+        if (decay && go && w0_) block_pass(NULL, w, s1, s2, g, w0_, out, in, &k, go, row_sq, sums, nonfinite, OPT, 1, 1, 1); \
+        else if (decay && go) block_pass(NULL, w, s1, s2, g, NULL, out, in, &k, go, row_sq, sums, nonfinite, OPT, 1, 1, 0); \
+        else if (decay && w0_) block_pass(NULL, w, s1, s2, g, w0_, out, in, &k, NULL, row_sq, sums, nonfinite, OPT, 1, 0, 1); \
+        else if (decay) block_pass(NULL, w, s1, s2, g, NULL, out, in, &k, NULL, row_sq, sums, nonfinite, OPT, 1, 0, 0); \
+        else if (go && w0_) block_pass(NULL, w, s1, s2, g, w0_, out, in, &k, go, row_sq, sums, nonfinite, OPT, 0, 1, 1); \
+        else if (go) block_pass(NULL, w, s1, s2, g, NULL, out, in, &k, go, row_sq, sums, nonfinite, OPT, 0, 1, 0);     \
+        else if (w0_) block_pass(NULL, w, s1, s2, g, w0_, out, in, &k, NULL, row_sq, sums, nonfinite, OPT, 0, 0, 1);   \
+        else block_pass(NULL, w, s1, s2, g, NULL, out, in, &k, NULL, row_sq, sums, nonfinite, OPT, 0, 0, 0);          \
     } while (0)
 
 void nv_cpu_dyn_update_fused(const nv_optim_spec *o, int64_t step, nv_real *w, nv_real *s1, nv_real *s2,
-                             nv_real *g, const nv_real *w0, int64_t out, int64_t in, nv_real *row_sq,
-                             double sums[4], int64_t *nonfinite) {
+                             nv_real *g, const nv_real *w0, int64_t out, int64_t in, nv_dyn_grad_out *go,
+                             nv_real *row_sq, double sums[4], int64_t *nonfinite) {
     /* the constants as nv_cpu_apply_update hands them to the update kernels */
     upd_k k = {.wd = o->weight_decay};
     const int decay = o->weight_decay != 0.0f;

@@ -213,7 +213,21 @@ static void test_kernels(void **state) {
  * decay, then SGD in its three modes or Adam), nv_cpu_dyn_update_stats on the copy
  * and the result. Parameters, state, gradient and statistics equal bit for bit, for
  * widths that are and are not multiples of four lanes, with and without w0 and
- * weight decay, over several steps (Adam's bias correction, SGD's first step). */
+ * weight decay, over several steps (Adam's bias correction, SGD's first step); and
+ * the gradient's statistics it takes on the way equal nv_cpu_dyn_grad_stats'. */
+/* a[i] and b[i] are the same bits, or both NaN: which NaN an operation on NaNs
+ * gives depends on the order of its operands, which the compiler may choose. */
+static void same_f32(const float *a, const float *b, int n) {
+    for (int i = 0; i < n; i++)
+        if (!(isnan(a[i]) && isnan(b[i])) && memcmp(a + i, b + i, sizeof *a))
+            fail_msg("entry %d: %.9g != %.9g", i, (double)a[i], (double)b[i]);
+}
+static void same_f64(const double *a, const double *b, int n) {
+    for (int i = 0; i < n; i++)
+        if (!(isnan(a[i]) && isnan(b[i])) && memcmp(a + i, b + i, sizeof *a))
+            fail_msg("entry %d: %.17g != %.17g", i, a[i], b[i]);
+}
+
 static void test_update_fused(void **state) {
     (void)state;
     const int shapes[][2] = {{5, 7}, {4, 8}, {3, 12}, {1, 1}, {9, 2}};
@@ -235,22 +249,34 @@ static void test_update_fused(void **state) {
             for (int64_t step = 1; step <= 4; step++) {
                 for (int i = 0; i < N; i++) g[0][i] = g[1][i] = frand(3000 + (uint64_t)(step * 100 + i));
                 if (step == 3) g[0][1] = g[1][1] = NAN; /* a non-finite result is counted alike */
-                double sums[2][4];
-                int64_t nf[2];
+                if (step == 2) g[0][N - 1] = g[1][N - 1] = INFINITY;
+                double sums[2][4], gtotal;
+                int64_t nf[2], gcounts[3];
+                float grow[16], grow2[16];
+                const float athr = 0.8f, rthr = step == 4 ? NAN : 1.5f;
+                nv_cpu_dyn_grad_stats(g[0], O, I, athr, rthr, grow, &gtotal, gcounts);
                 memcpy(before, w[0], sizeof(float) * (size_t)N);
                 nv_cpu_apply_update(&o, w[0], s1[0], s2[0], g[0], N, step);
                 nv_cpu_dyn_update_stats(before, w[0], with_w0 ? w0 : NULL, O, I, row[0], sums[0], &nf[0]);
-                nv_cpu_dyn_update_fused(&o, step, w[1], s1[1], s2[1], g[1], with_w0 ? w0 : NULL, O, I, row[1],
-                                        sums[1], &nf[1]);
-                assert_memory_equal(w[0], w[1], sizeof(float) * (size_t)N);
-                assert_memory_equal(s1[0], s1[1], sizeof(float) * (size_t)N);
-                assert_memory_equal(s2[0], s2[1], sizeof(float) * (size_t)N);
-                assert_memory_equal(g[0], g[1], sizeof(float) * (size_t)N);
-                assert_memory_equal(row[0], row[1], sizeof(float) * (size_t)O);
-                assert_memory_equal(sums[0], sums[1], sizeof sums[0]);
+                nv_dyn_grad_out go = {.alarm_abs = athr, .alarm_rel = rthr, .row_sq = step == 3 ? NULL : grow2};
+                nv_cpu_dyn_update_fused(&o, step, w[1], s1[1], s2[1], g[1], with_w0 ? w0 : NULL, O, I,
+                                        cfg == 5 ? NULL : &go, row[1], sums[1], &nf[1]);
+                if (cfg != 5) { /* the gradient's statistics, before the weight decay */
+                    if (step != 3) same_f32(grow, grow2, O);
+                    same_f64(&gtotal, &go.total, 1);
+                    assert_memory_equal(gcounts, go.counts, sizeof gcounts);
+                    if (O * I > 8) assert_true(gcounts[0] > 0 && gcounts[0] < N);
+                }
+                same_f32(w[0], w[1], N);
+                same_f32(s1[0], s1[1], N);
+                same_f32(s2[0], s2[1], N);
+                same_f32(g[0], g[1], N);
+                same_f32(row[0], row[1], O);
+                same_f64(sums[0], sums[1], 4);
                 assert_int_equal(nf[0], nf[1]);
                 if (step == 3) assert_true(nf[0] > 0);
-                if (step == 2) assert_true(sums[0][2] > 0.0); /* the update moved something */
+                if (step == 2 && cfg != 5) assert_true(go.counts[2] == 1);
+                if (step == 1) assert_true(sums[0][2] > 0.0); /* the update moved something */
             }
         }
     }
