@@ -59,6 +59,13 @@ void *nv_calloc(size_t count, size_t size, nv_error *err);
  * come from malloc. Either way free() releases it; realloc() may move it to small pages. */
 void *nv_malloc_huge(size_t bytes, nv_error *err);
 
+/* Has the kernel map p[0..bytes) now (each page zero-filled if new), without
+ * changing what the memory holds: MADV_POPULATE_WRITE, nothing where the kernel
+ * lacks it (before Linux 5.14). Called by another thread than the one about to fill
+ * fresh memory, it takes the page faults (and the kernel's zeroing) off that thread;
+ * safe while that thread writes, and on memory freed meanwhile (only faults in). */
+void nv_prefault(void *p, size_t bytes);
+
 /* Wall clock in seconds (monotonic), for progress lines and benchmarks only:
  * never stored in a dataset that must be the same bytes. */
 double nv_now(void);

@@ -20,11 +20,12 @@ static void *remove_at(nv_block_pool *p, int i) {
     return b;
 }
 
-void *nv_pool_take(nv_block_pool *p, size_t size, size_t *got, nv_error *err) {
+void *nv_pool_take(nv_block_pool *p, size_t size, size_t *got, int *fresh, nv_error *err) {
     pthread_mutex_lock(&p->mu);
     int best = -1;
     for (int i = p->n - 1; i >= 0; i--) /* the newest of the smallest that fit */
         if (p->size[i] >= size && p->size[i] / 2 <= size && (best < 0 || p->size[i] < p->size[best])) best = i;
+    if (fresh) *fresh = best < 0;
     if (best >= 0) {
         *got = p->size[best];
         void *b = remove_at(p, best);

@@ -39,9 +39,10 @@ typedef struct nv_block_pool {
 void nv_pool_init(nv_block_pool *p, size_t max_bytes);
 
 /* A block of at least `size` bytes (its contents undefined): a kept one, or a new
- * one from nv_malloc_huge. *got is the block's size, to pass back to nv_pool_give.
- * NULL (and err set) when out of memory. */
-void *nv_pool_take(nv_block_pool *p, size_t size, size_t *got, nv_error *err);
+ * one from nv_malloc_huge (then *fresh = 1, when fresh is not NULL: its pages are
+ * not mapped yet, see nv_prefault). *got is the block's size, to pass back to
+ * nv_pool_give. NULL (and err set) when out of memory. */
+void *nv_pool_take(nv_block_pool *p, size_t size, size_t *got, int *fresh, nv_error *err);
 
 /* Keeps block b of `size` bytes (as *got said) for a later take, or frees it.
  * Accepts NULL. */

@@ -64,6 +64,16 @@ void *nv_malloc_huge(size_t bytes, nv_error *err) {
     return p;
 }
 
+void nv_prefault(void *p, size_t bytes) {
+#ifdef MADV_POPULATE_WRITE
+    const uintptr_t page = 4096, a = (uintptr_t)p / page * page; /* madvise wants a page boundary */
+    if (p && bytes) (void)madvise((void *)a, (uintptr_t)p + bytes - a, MADV_POPULATE_WRITE);
+#else
+    (void)p;
+    (void)bytes;
+#endif
+}
+
 double nv_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

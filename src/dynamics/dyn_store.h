@@ -87,6 +87,7 @@ typedef struct {
     void *block;
     size_t block_size;               /* the block's size (from the pool: maybe more) */
     size_t bytes;                    /* what the buffers span */
+    int fresh;                       /* the block is new memory (not yet mapped) */
 } dyn_chunk;
 
 /* What the manifest says of a published chunk. */

@@ -296,7 +296,8 @@ nv_status dyn_chunk_alloc(dyn_writer *w, dyn_chunk *c, nv_error *err) {
     size_t total = part(sizeof(void *) * (size_t)l->ndatasets);
     for (int i = 0; i < l->ndatasets; i++) total += part(dyn_row_bytes(&l->ds[i]) * (size_t)c->cap[l->ds[i].tier]);
     size_t got = total;
-    void *b = w->pool ? nv_pool_take(w->pool, total, &got, NULL) : nv_malloc_huge(total, NULL);
+    c->fresh = 1;
+    void *b = w->pool ? nv_pool_take(w->pool, total, &got, &c->fresh, NULL) : nv_malloc_huge(total, NULL);
     if (!b) return nv_fail(err, NV_ENOMEM, "dynamics: out of memory for a chunk of %zu bytes", total);
     c->block = b;
     c->block_size = got;

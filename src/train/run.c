@@ -321,7 +321,7 @@ static nv_status snapshot_prepare(const run_ctx *rc, int m, nv_trainer *t, int64
             floats += PART(rc->train.n * ly->width) + PART(NV_MAX(rc->test.n, 1) * ly->width);
         }
     }
-    if (!(j->block = nv_pool_take(rc->pool, floats * sizeof(nv_real), &j->block_size, err))) {
+    if (!(j->block = nv_pool_take(rc->pool, floats * sizeof(nv_real), &j->block_size, NULL, err))) {
         snapshot_job_free(j);
         return NV_ENOMEM;
     }

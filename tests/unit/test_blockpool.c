@@ -11,8 +11,11 @@
 
 static void *take(nv_block_pool *p, size_t size, size_t *got) {
     nv_error err = {0};
-    void *b = nv_pool_take(p, size, got, &err);
+    int fresh = -1;
+    const int kept = p->n;
+    void *b = nv_pool_take(p, size, got, &fresh, &err);
     assert_non_null(b);
+    assert_int_equal(fresh, p->n == kept); /* a kept block leaves the pool */
     assert_true(*got >= size);
     memset(b, 0x5a, size); /* the whole request is usable */
     return b;
