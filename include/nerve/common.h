@@ -65,6 +65,9 @@ void *nv_malloc_huge(size_t bytes, nv_error *err);
  * fresh memory, it takes the page faults (and the kernel's zeroing) off that thread;
  * safe while that thread writes, and on memory freed meanwhile (only faults in). */
 void nv_prefault(void *p, size_t bytes);
+/* nv_prefault on a short-lived thread of its own, so that the caller and its
+ * queues wait for nothing; does nothing where no thread can be started. */
+void nv_prefault_async(void *p, size_t bytes);
 
 /* Wall clock in seconds (monotonic), for progress lines and benchmarks only:
  * never stored in a dataset that must be the same bytes. */

@@ -2,6 +2,7 @@
 #include "nerve/common.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +73,35 @@ void nv_prefault(void *p, size_t bytes) {
     (void)p;
     (void)bytes;
 #endif
+}
+
+typedef struct {
+    void *p;
+    size_t bytes;
+} prefault_arg;
+
+static void *prefault_main(void *arg) {
+    prefault_arg a = *(prefault_arg *)arg;
+    free(arg);
+    nv_prefault(a.p, a.bytes);
+    return NULL;
+}
+
+void nv_prefault_async(void *p, size_t bytes) {
+    prefault_arg *a = malloc(sizeof *a);
+    if (!a) return;
+    a->p = p;
+    a->bytes = bytes;
+    pthread_attr_t at;
+    pthread_t t;
+    if (pthread_attr_init(&at)) {
+        free(a);
+        return;
+    }
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&at, (size_t)64 << 10);
+    if (pthread_create(&t, &at, prefault_main, a)) free(a);
+    pthread_attr_destroy(&at);
 }
 
 double nv_now(void) {

@@ -140,22 +140,6 @@ static nv_status flush(rec *r, nv_error *err) {
     return nv_bg_submit(r->bg, run_chunk_job, chunk_job_free, j, sizeof *j + j->c.bytes, err);
 }
 
-/* A new chunk block, mapped by the writer thread (nv_prefault) while the training
- * thread begins to fill it: the kernel's page faults and zeroing (about 1 GB/s on
- * these virtual machines; the first two chunks of every model are new memory) were
- * 5% of training the spheres nets with every tier at every 16th step. */
-typedef struct {
-    void *p;
-    size_t bytes;
-} prefault_job;
-
-static nv_status run_prefault_job(void *p, nv_error *err) {
-    (void)err;
-    prefault_job *j = p;
-    nv_prefault(j->p, j->bytes);
-    return NV_OK;
-}
-
 /* Opens the chunk of step range [first, last] of epochs [e0, e1] (rows for what the
  * schedules record there, plus step 0's weights when still pending). */
 static nv_status open_chunk(rec *r, int64_t first, int64_t last, int64_t e0, int64_t e1, nv_error *err) {
@@ -183,15 +167,11 @@ static nv_status open_chunk(rec *r, int64_t first, int64_t last, int64_t e0, int
         return st;
     }
     r->cur = c;
-    if (c->fresh && c->bytes >= ((size_t)1 << 20)) {
-        /* (a job only schedules work: the block may be freed before it runs, which
-         * nv_prefault tolerates) */
-        prefault_job *j = nv_calloc(1, sizeof *j, err);
-        if (!j) return NV_ENOMEM;
-        j->p = c->block;
-        j->bytes = c->bytes;
-        if ((st = nv_bg_submit(r->bg, run_prefault_job, free, j, sizeof *j, err))) return st;
-    }
+    /* New memory is mapped by a helper thread while this one begins to fill it:
+     * the kernel's page faults and zeroing (about 1 GB/s on these virtual machines;
+     * the first two chunks of every model are new memory) were 5% of training the
+     * spheres nets with every tier at every 16th step. */
+    if (c->fresh && c->bytes >= ((size_t)1 << 20)) nv_prefault_async(c->block, c->bytes);
     if (r->pending0 && cfg->on[NV_DYN_WEIGHTS]) {
         const int64_t P = r->lay->nparams;
         *(int64_t *)at(r, NV_DYN_WEIGHTS, Q_STEP, -1, 0) = 0;
