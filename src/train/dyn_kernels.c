@@ -125,6 +125,15 @@ void nv_cpu_dyn_unit_stats(const nv_real *act, const nv_real *pre, const nv_real
  *   gst   the gradient's statistics too, from g before weight decay;
  *   init  the distance from w0 (sums[3]). */
 enum { UPD_NONE = -2, UPD_READ = -1, UPD_ADAM = 3 };
+
+/* NaN and infinite entries of x[0..n). The passes below count them only in a row
+ * whose sum of squares is not finite: a NaN or infinite entry makes it so, and a
+ * row without one (most rows, nearly always) then costs nothing. */
+static int64_t count_nonfinite(const nv_real *x, int64_t n) {
+    int64_t c = 0;
+    for (int64_t i = 0; i < n; i++) c += !(fabsf(x[i]) <= FLT_MAX);
+    return c;
+}
 typedef struct {
     float wd, lr, momentum;
     adam_k adam;
@@ -140,12 +149,15 @@ static inline __attribute__((always_inline)) void block_pass(const nv_real *befo
     const float fabs_thr = gst ? go->alarm_abs : 0.0f, frel_thr = gst ? go->alarm_rel : 0.0f;
     const v4f vabs = splat4(fabs_thr), vrel = splat4(frel_thr);
     const v4i none = {0, 0, 0, 0};
+    /* the gradient's non-finite entries from the row after it (count_nonfinite),
+     * unless weight decay has changed the row by then */
+    const int lazy_g = !decay;
     double t[4] = {0, 0, 0, 0}, gt = 0.0;
     int64_t nf = 0, gc[3] = {0, 0, 0};
     for (int64_t r = 0; r <= out; r++) {
         const int64_t off = r < out ? r * in : out * in, n = r < out ? in : out;
         v4f aa = zero, ab = zero, au = zero, ai = zero, ga = zero;
-        v4i cn = none, ca = none, cr = none, cg = none;
+        v4i ca = none, cr = none, cg = none;
         int64_t i = 0;
         for (; i + 4 <= n; i += 4) {
             const int64_t j = off + i;
@@ -157,7 +169,7 @@ static inline __attribute__((always_inline)) void block_pass(const nv_real *befo
                     ga += gi * gi;
                     ca += count4(m > vabs);
                     cr += count4(m > vrel);
-                    cg += count4(~(m <= big)); /* NaN and +-inf */
+                    if (!lazy_g) cg += count4(~(m <= big)); /* NaN and +-inf */
                 }
                 if (opt >= 0) {
                     vb = ld4(w + j);
@@ -180,7 +192,6 @@ static inline __attribute__((always_inline)) void block_pass(const nv_real *befo
                     v4f d = va - ld4(w0 + j);
                     ai += d * d;
                 }
-                cn += count4(~(abs4(va) <= big));
             }
         }
         float sa = hsum4(aa), sb = hsum4(ab), su = hsum4(au), si = hsum4(ai), sg = hsum4(ga);
@@ -195,7 +206,7 @@ static inline __attribute__((always_inline)) void block_pass(const nv_real *befo
                     sg += gi * gi;
                     ta += m > fabs_thr;
                     tr += m > frel_thr;
-                    tg += !(m <= FLT_MAX);
+                    if (!lazy_g) tg += !(m <= FLT_MAX);
                 }
                 if (opt >= 0) {
                     vb = w[j];
@@ -218,7 +229,6 @@ static inline __attribute__((always_inline)) void block_pass(const nv_real *befo
                     float d = va - w0[j];
                     si += d * d;
                 }
-                nf += !(fabsf(va) <= FLT_MAX);
             }
         }
         if (gst) { /* lane counts flushed to int64 per row (a row holds < 2^31 entries) */
@@ -226,10 +236,11 @@ static inline __attribute__((always_inline)) void block_pass(const nv_real *befo
             gt += (double)sg;
             gc[0] += hsumi4(ca) + ta;
             gc[1] += hsumi4(cr) + tr;
+            if (lazy_g && !(fabsf(sg) <= FLT_MAX)) tg = count_nonfinite(g + off, n);
             gc[2] += hsumi4(cg) + tg;
         }
         if (opt != UPD_NONE) {
-            nf += hsumi4(cn);
+            if (!(fabsf(sa) <= FLT_MAX)) nf += count_nonfinite(w + off, n);
             if (row_sq && r < out) row_sq[r] = su;
             t[0] += (double)sa;
             t[1] += (double)sb;

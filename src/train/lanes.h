@@ -31,9 +31,16 @@ static inline v4f splat4(float a) { return (v4f){a, a, a, a}; }
 static inline v4f sel4(v4i m, v4f a, v4f b) { return (v4f)((m & (v4i)a) | (~m & (v4i)b)); }
 /* |v| per lane: the sign bit cleared (exact, NaN stays NaN). */
 static inline v4f abs4(v4f v) { return (v4f)((v4i)v & (v4i){0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff}); }
-/* Per-lane sqrt (no vector sqrt in the generic extensions; scalar sqrtf is one
- * correctly rounded instruction per lane, so the bits match the scalar loop). */
-static inline v4f sqrt4(v4f v) { return (v4f){sqrtf(v[0]), sqrtf(v[1]), sqrtf(v[2]), sqrtf(v[3])}; }
+/* Per-lane sqrt, correctly rounded like sqrtf, so the bits match the scalar loop:
+ * SSE's sqrtps on x86-64 (the generic extensions have no vector sqrt, and four
+ * sqrtf calls each carry a branch for errno: Adam's update ran 2.4x slower). */
+static inline v4f sqrt4(v4f v) {
+#if defined(__SSE__) && (defined(__GNUC__) || defined(__clang__))
+    return __builtin_ia32_sqrtps(v);
+#else
+    return (v4f){sqrtf(v[0]), sqrtf(v[1]), sqrtf(v[2]), sqrtf(v[3])};
+#endif
+}
 /* (l0 + l1) + (l2 + l3): the order in which the recorder's sums combine lanes
  * (include/nerve/dyn_kernels.h). */
 static inline float hsum4(v4f a) { return (a[0] + a[1]) + (a[2] + a[3]); }

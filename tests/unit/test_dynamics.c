@@ -204,6 +204,20 @@ static void test_kernels(void **state) {
     }
     for (int q = 0; q < 4; q++) assert_true(sums[q] == ref[q]);
     assert_int_equal(nf, 0);
+    /* non-finite entries are counted where they are; a row of large finite values
+     * whose squares overflow holds none */
+    after[1] = NAN;
+    after[O * I + 1] = -INFINITY;
+    for (int i = 0; i < I; i++) after[2 * I + i] = 3e30f;
+    nv_cpu_dyn_update_stats(before, after, w0, O, I, row, sums, &nf);
+    assert_int_equal(nf, 2);
+    assert_true(isinf(row[2]));
+    for (int i = 0; i < I; i++) g[I + i] = -2e30f;
+    g[3 * I] = INFINITY;
+    nv_cpu_dyn_grad_stats(g, O, I, 1.0f, 1.0f, row, &total, cnt);
+    assert_true(isinf(row[1]) && isinf(row[3]));
+    assert_int_equal(cnt[2], 1);
+    assert_true(cnt[0] >= I);
     nv_cpu_dyn_scale_copy(out, z, C, 64.0f);
     for (int c = 0; c < C; c++) assert_true(out[c] == 64.0f * z[c]);
 }
