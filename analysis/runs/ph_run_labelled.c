@@ -193,16 +193,7 @@ static nv_status read_all(const phr_plan *plan, lab_rows *rs, nv_error *err) {
 
 /* ------------------------------------------------------------------ tables */
 
-static void fmt_num(char *out, size_t len, double v) {
-    if (isnan(v)) {
-        snprintf(out, len, "nan");
-        return;
-    }
-    for (int p = 6; p <= 17; p++) {
-        snprintf(out, len, "%.*g", p, v);
-        if (strtod(out, NULL) == v) return;
-    }
-}
+static void fmt_num(char *out, size_t len, double v) { nv_fmt_shortest(out, len, v, 6, 0); }
 
 static nv_status write_tables(const phr_plan *plan, const lab_rows *rs, nv_error *err) {
     nv_strbuf a = {0}, b = {0};

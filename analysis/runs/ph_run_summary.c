@@ -230,21 +230,7 @@ nv_status phr_read_diagram_file(const char *file, int64_t *ndiagrams, nv_error *
 /* ------------------------------------------------------------------ tables */
 
 /* Doubles in CSVs: shortest round-trip form, "inf" for an infinite distance. */
-static void fmt_num(char *out, size_t len, double v) {
-    if (isinf(v)) {
-        snprintf(out, len, "%s", v > 0 ? "inf" : "-inf");
-        return;
-    }
-    snprintf(out, len, "%.17g", v);
-    for (int p = 6; p <= 17; p++) {
-        char t[64];
-        snprintf(t, sizeof t, "%.*g", p, v);
-        if (strtod(t, NULL) == v) {
-            snprintf(out, len, "%s", t);
-            return;
-        }
-    }
-}
+static void fmt_num(char *out, size_t len, double v) { nv_fmt_shortest(out, len, v, 6, 0); }
 
 static nv_status write_summary(const phr_plan *plan, const phr_entries *es, const char *path,
                                nv_error *err) {

@@ -69,6 +69,11 @@ void nv_prefault(void *p, size_t bytes);
  * queues wait for nothing; does nothing where no thread can be started. */
 void nv_prefault_async(void *p, size_t bytes);
 
+/* v as the shortest "%.{p}g" text, p from min_digits up to 17, that reads back
+ * (strtod) to the same double, or with single = 1 to the same float: 0.001, not
+ * 0.00100000005. NaN is "nan", the infinities "inf" and "-inf". Into out (len bytes). */
+void nv_fmt_shortest(char *out, size_t len, double v, int min_digits, int single);
+
 /* Wall clock in seconds (monotonic), for progress lines and benchmarks only:
  * never stored in a dataset that must be the same bytes. */
 double nv_now(void);

@@ -2,6 +2,7 @@
 #include "nerve/common.h"
 
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -102,6 +103,23 @@ void nv_prefault_async(void *p, size_t bytes) {
     pthread_attr_setstacksize(&at, (size_t)64 << 10);
     if (pthread_create(&t, &at, prefault_main, a)) free(a);
     pthread_attr_destroy(&at);
+}
+
+void nv_fmt_shortest(char *out, size_t len, double v, int min_digits, int single) {
+    if (!len) return;
+    if (isnan(v)) {
+        snprintf(out, len, "nan");
+        return;
+    }
+    if (isinf(v)) {
+        snprintf(out, len, "%s", v > 0 ? "inf" : "-inf");
+        return;
+    }
+    for (int p = min_digits < 1 ? 1 : min_digits; p <= 17; p++) {
+        snprintf(out, len, "%.*g", p, v);
+        const double back = strtod(out, NULL);
+        if (single ? (float)back == (float)v : back == v) return;
+    }
 }
 
 double nv_now(void) {

@@ -911,11 +911,7 @@ static const char *num_text(double v, int is_float, int point) {
     /* -0.0 is 0 for every key; written "-0" it would read back as the integer 0 and
      * the resolved text would change on reloading (found by fuzzing) */
     if (v == 0) v = 0.0;
-    for (int p = 1; p <= 17; p++) {
-        snprintf(out, 40, "%.*g", p, v);
-        double back = strtod(out, NULL);
-        if (is_float ? (float)back == (float)v : back == v) break;
-    }
+    nv_fmt_shortest(out, 40, v, 1, is_float);
     if (point && isfinite(v) && !strpbrk(out, ".eE")) strcat(out, ".0");
     return out;
 }

@@ -14,10 +14,7 @@
 /* A number as the shortest text that reads back to the same double, with a decimal
  * point (libconfig tells floats from integers by it). */
 static void put_double(double v, char *out, size_t len) {
-    for (int p = 1; p <= 17; p++) {
-        snprintf(out, len, "%.*g", p, v);
-        if (strtod(out, NULL) == v) break;
-    }
+    nv_fmt_shortest(out, len, v, 1, 0);
     if (isfinite(v) && !strpbrk(out, ".eEn")) snprintf(out + strlen(out), len - strlen(out), ".0");
 }
 

@@ -3,6 +3,8 @@
  * buffer empty, and the whole-file reader returns the exact bytes. */
 #include "testutil.h"
 
+#include <math.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "nerve/strbuf.h"
@@ -110,9 +112,44 @@ static void test_read_file(void **state) {
     rmdir(path);
 }
 
+/* nv_fmt_shortest: the shortest text that reads back to the same number. */
+static void test_fmt_shortest(void **state) {
+    (void)state;
+    char b[64];
+    nv_fmt_shortest(b, sizeof b, 0.001, 1, 0);
+    assert_string_equal(b, "0.001");
+    nv_fmt_shortest(b, sizeof b, (double)0.1f, 1, 1); /* the float's shortest */
+    assert_string_equal(b, "0.1");
+    nv_fmt_shortest(b, sizeof b, (double)0.1f, 1, 0); /* the double's */
+    assert_string_equal(b, "0.10000000149011612");
+    nv_fmt_shortest(b, sizeof b, 10.0, 1, 0);
+    assert_string_equal(b, "1e+01");
+    nv_fmt_shortest(b, sizeof b, 10.0, 6, 0);
+    assert_string_equal(b, "10");
+    nv_fmt_shortest(b, sizeof b, 1.0 / 3.0, 6, 0);
+    assert_string_equal(b, "0.3333333333333333");
+    nv_fmt_shortest(b, sizeof b, NAN, 1, 0);
+    assert_string_equal(b, "nan");
+    nv_fmt_shortest(b, sizeof b, -NAN, 6, 0);
+    assert_string_equal(b, "nan");
+    nv_fmt_shortest(b, sizeof b, -INFINITY, 1, 1);
+    assert_string_equal(b, "-inf");
+    nv_fmt_shortest(b, sizeof b, INFINITY, 6, 0);
+    assert_string_equal(b, "inf");
+    nv_fmt_shortest(b, sizeof b, -0.0, 1, 0);
+    assert_string_equal(b, "-0");
+    for (int i = 0; i < 2000; i++) { /* every output reads back */
+        const double v = ldexp((double)(i * 2654435761u % 1000003u) + 0.5, i % 200 - 100);
+        nv_fmt_shortest(b, sizeof b, v, 1, 0);
+        assert_true(strtod(b, NULL) == v);
+        nv_fmt_shortest(b, sizeof b, v, 1, 1);
+        assert_true((float)strtod(b, NULL) == (float)v);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_empty), cmocka_unit_test(test_appends), cmocka_unit_test(test_clear),
                                        cmocka_unit_test(test_growth), cmocka_unit_test(test_oom_sticks),
-                                       cmocka_unit_test(test_read_file)};
+                                       cmocka_unit_test(test_read_file), cmocka_unit_test(test_fmt_shortest)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
