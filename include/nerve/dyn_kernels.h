@@ -51,6 +51,16 @@ void nv_cpu_dyn_unit_stats(const nv_real *act, const nv_real *pre, const nv_real
                            int64_t rows, int64_t w, nv_real *sum_act, nv_real *n_active, nv_real *infl,
                            nv_real *sum_abs);
 
+/* A hidden layer's activation backward and its unit statistics in one pass: dz =
+ * act'(pre) * g, the bits nv_cpu_act_backward(act, slope, pre, post, g, dz, ...)
+ * gives (dz may be g: in place), and the outputs of nv_cpu_dyn_unit_stats(post,
+ * pre, g, dz, ...) with every statistic (none may be NULL): sum_act, n_active and
+ * infl from the layer's output and g = dLossmean/doutput, sum_abs from the new dz.
+ * The CPU backend's recorded step uses it; the CUDA backend runs the two apart. */
+void nv_cpu_dyn_unit_backward(nv_activation act, float slope, const nv_real *post, const nv_real *pre,
+                              const nv_real *g, nv_real *dz, int64_t rows, int64_t w, nv_real *sum_act,
+                              nv_real *n_active, nv_real *infl, nv_real *sum_abs);
+
 /* Gradient statistics of one layer block p = [W (out, in), b (out)]:
  * row_sq[j] (may be NULL) = sum of squares of W[j, :]; *total = the layer's sum of
  * squares (double, order above); counts[0] = entries with |g| > abs_thr, counts[1]

@@ -213,8 +213,8 @@ void nv_cpu_layer_grad(const nv_real *dz, const nv_real *a, int64_t rows, int64_
 
 /* What a recorded step takes from layer l's (1-based) dz while the backward pass
  * holds it: factors, per-sample norms, and the unit statistics of the layer's
- * outputs (the influence of the logits too; that of a hidden layer is taken from
- * the next layer's da, before the activation backward overwrites it). */
+ * outputs (the influence of the logits too; the unit statistics of a hidden layer
+ * are taken with its activation backward, in backward()). */
 static void record_delta(nv_trainer *t, int l, const nv_real *a, const nv_real *dz, int64_t rows,
                          const nv_dyn_request *req, nv_dyn_step *o) {
     const nv_mlp_spec *s = &t->spec;
@@ -238,8 +238,7 @@ static void record_delta(nv_trainer *t, int l, const nv_real *a, const nv_real *
                               o->unit[k][NV_DU_MEAN_ABS_DELTA]);
     else if (l == L && req->layer_stats)
         nv_cpu_dyn_unit_stats(NULL, t->pre[L], NULL, NULL, rows, out, NULL, o->unit[k][NV_DU_FRAC_ACTIVE], NULL, NULL);
-    else if (req->unit_stats)
-        nv_cpu_dyn_unit_stats(NULL, NULL, NULL, dz, rows, out, NULL, NULL, NULL, o->unit[k][NV_DU_MEAN_ABS_DELTA]);
+    /* a hidden layer's mean |dz| came with its activation backward (backward()) */
 }
 
 /* Given dz = dLoss/dlogits (rows, widths[L]), fills t->grads for every layer;
@@ -261,16 +260,20 @@ static void backward(nv_trainer *t, const nv_real *x, int64_t rows, const nv_dyn
             /* da = dz W: (rows, out) x (out, in); then through the activation */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)in, (int)out, 1.0f,
                         dz, (int)out, W, (int)in, 0.0f, da, (int)in);
-            /* the previous layer's units, while da = dLossmean/d(its output) is whole
-             * (the activation backward overwrites it) */
-            if (req && req->unit_stats)
-                nv_cpu_dyn_unit_stats(t->post[l - 1], t->pre[l - 1], da, NULL, rows, in, o->unit[l - 2][NV_DU_MEAN_ACT],
-                                      o->unit[l - 2][NV_DU_FRAC_ACTIVE], o->unit[l - 2][NV_DU_INFLUENCE], NULL);
-            else if (req && req->layer_stats)
-                nv_cpu_dyn_unit_stats(NULL, t->pre[l - 1], NULL, NULL, rows, in, NULL, o->unit[l - 2][NV_DU_FRAC_ACTIVE],
-                                      NULL, NULL);
-            nv_cpu_act_backward(s->act, s->leaky_slope, t->pre[l - 1], t->post[l - 1], da, da,
-                                rows * in);
+            /* the previous layer's units: with the neurons tier, one pass takes the
+             * activation backward (da -> dz in place) and every unit statistic (those
+             * of the output and da before it is overwritten, mean |dz| after) */
+            if (req && req->unit_stats) {
+                nv_real **u = o->unit[l - 2];
+                nv_cpu_dyn_unit_backward(s->act, s->leaky_slope, t->post[l - 1], t->pre[l - 1], da, da, rows, in,
+                                         u[NV_DU_MEAN_ACT], u[NV_DU_FRAC_ACTIVE], u[NV_DU_INFLUENCE],
+                                         u[NV_DU_MEAN_ABS_DELTA]);
+            } else {
+                if (req && req->layer_stats)
+                    nv_cpu_dyn_unit_stats(NULL, t->pre[l - 1], NULL, NULL, rows, in, NULL,
+                                          o->unit[l - 2][NV_DU_FRAC_ACTIVE], NULL, NULL);
+                nv_cpu_act_backward(s->act, s->leaky_slope, t->pre[l - 1], t->post[l - 1], da, da, rows * in);
+            }
             nv_real *tmp = dz; dz = da; da = tmp;
         }
     }

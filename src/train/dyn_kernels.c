@@ -36,12 +36,25 @@ void nv_cpu_dyn_row_sumsq(const nv_real *x, int64_t rows, int64_t cols, nv_real 
 /* The column pass, specialised by the compiler for each set of outputs (the flags
  * are constants at every call). Eight columns at a time with their sums held in
  * registers over all rows (rows in order: each column's sum is the plain row-order
- * sum of the contract), then four, then single columns. */
+ * sum of the contract), then four, then single columns. With act >= 0 the pass is
+ * also the activation's backward: dz = act'(pre) * g (lanes.h, the bits of
+ * nv_cpu_act_backward) is written to dzo (which may be g itself: each element is
+ * read before it is written) and sum_abs is taken from it. */
+static inline __attribute__((always_inline)) v4f unit_dz4(const int act, float slope, const nv_real *pre,
+                                                          const nv_real *post, const nv_real *g, nv_real *dzo,
+                                                          int64_t o) {
+    const v4f zero = splat4(0.0f);
+    v4f z = act_bwd4(act, slope, act_bwd_reads_x(act) ? ld4(pre + o) : zero,
+                     act_bwd_reads_y(act) ? ld4(post + o) : zero, ld4(g + o));
+    st4(dzo + o, z);
+    return z;
+}
+
 static inline __attribute__((always_inline)) void unit_pass(const nv_real *act, const nv_real *pre,
                                                             const nv_real *g, const nv_real *dz, int64_t rows,
                                                             int64_t w, nv_real *sa, nv_real *na, nv_real *inf,
                                                             nv_real *sd, const int fa, const int fn, const int fi,
-                                                            const int fd) {
+                                                            const int fd, const int bw, float slope, nv_real *dzo) {
     const v4f zero = splat4(0.0f), one = splat4(1.0f);
     int64_t c = 0;
     for (; c + 8 <= w; c += 8) {
@@ -57,7 +70,12 @@ static inline __attribute__((always_inline)) void unit_pass(const nv_real *act, 
                 n0 += (v4f)((v4i)one & (ld4(pre + o) > zero));
                 n1 += (v4f)((v4i)one & (ld4(pre + o + 4) > zero));
             }
-            if (fd) d0 += abs4(ld4(dz + o)), d1 += abs4(ld4(dz + o + 4));
+            if (fd && bw >= 0) {
+                d0 += abs4(unit_dz4(bw, slope, pre, act, g, dzo, o));
+                d1 += abs4(unit_dz4(bw, slope, pre, act, g, dzo, o + 4));
+            } else if (fd) {
+                d0 += abs4(ld4(dz + o)), d1 += abs4(ld4(dz + o + 4));
+            }
         }
         if (fa) st4(sa + c, a0), st4(sa + c + 4, a1);
         if (fn) st4(na + c, n0), st4(na + c + 4, n1);
@@ -74,7 +92,8 @@ static inline __attribute__((always_inline)) void unit_pass(const nv_real *act, 
                 if (fi) i0 += x0 * ld4(g + o);
             }
             if (fn) n0 += (v4f)((v4i)one & (ld4(pre + o) > zero));
-            if (fd) d0 += abs4(ld4(dz + o));
+            if (fd && bw >= 0) d0 += abs4(unit_dz4(bw, slope, pre, act, g, dzo, o));
+            else if (fd) d0 += abs4(ld4(dz + o));
         }
         if (fa) st4(sa + c, a0);
         if (fn) st4(na + c, n0);
@@ -88,7 +107,14 @@ static inline __attribute__((always_inline)) void unit_pass(const nv_real *act, 
             if (fa) a0 += act[o];
             if (fi) i0 += act[o] * g[o];
             if (fn) n0 += pre[o] > 0.0f ? 1.0f : 0.0f;
-            if (fd) d0 += fabsf(dz[o]);
+            if (fd && bw >= 0) {
+                const float z = act_bwd1(bw, slope, act_bwd_reads_x(bw) ? pre[o] : 0.0f,
+                                         act_bwd_reads_y(bw) ? act[o] : 0.0f, g[o]);
+                dzo[o] = z;
+                d0 += fabsf(z);
+            } else if (fd) {
+                d0 += fabsf(dz[o]);
+            }
         }
         if (fa) sa[c] = a0;
         if (fn) na[c] = n0;
@@ -102,14 +128,36 @@ void nv_cpu_dyn_unit_stats(const nv_real *act, const nv_real *pre, const nv_real
                            nv_real *sum_abs) {
     const int fa = sum_act != NULL, fn = n_active != NULL, fi = infl != NULL, fd = sum_abs != NULL;
     /* the combinations the backend uses get their own loop; the rest the general one */
-    if (fa && fn && fi && fd) unit_pass(act, pre, g, dz, rows, w, sum_act, n_active, infl, sum_abs, 1, 1, 1, 1);
-    else if (fa && fn && fi && !fd) unit_pass(act, pre, g, dz, rows, w, sum_act, n_active, infl, NULL, 1, 1, 1, 0);
-    else if (!fa && !fn && !fi && fd) unit_pass(act, pre, g, dz, rows, w, NULL, NULL, NULL, sum_abs, 0, 0, 0, 1);
-    else if (!fa && fn && !fi && !fd) unit_pass(act, pre, g, dz, rows, w, NULL, n_active, NULL, NULL, 0, 1, 0, 0);
-    else unit_pass(act, pre, g, dz, rows, w, sum_act, n_active, infl, sum_abs, fa, fn, fi, fd);
+    if (fa && fn && fi && fd)
+        unit_pass(act, pre, g, dz, rows, w, sum_act, n_active, infl, sum_abs, 1, 1, 1, 1, -1, 0.0f, NULL);
+    else if (fa && fn && fi && !fd)
+        unit_pass(act, pre, g, dz, rows, w, sum_act, n_active, infl, NULL, 1, 1, 1, 0, -1, 0.0f, NULL);
+    else if (!fa && !fn && !fi && fd)
+        unit_pass(act, pre, g, dz, rows, w, NULL, NULL, NULL, sum_abs, 0, 0, 0, 1, -1, 0.0f, NULL);
+    else if (!fa && fn && !fi && !fd)
+        unit_pass(act, pre, g, dz, rows, w, NULL, n_active, NULL, NULL, 0, 1, 0, 0, -1, 0.0f, NULL);
+    else unit_pass(act, pre, g, dz, rows, w, sum_act, n_active, infl, sum_abs, fa, fn, fi, fd, -1, 0.0f, NULL);
     if (infl)
         for (int64_t c = 0; c < w; c++) infl[c] = fabsf(infl[c]);
 }
+
+/* One activation's backward with every unit statistic, one loop per activation. */
+#define UNIT_BACKWARD(ACT)                                                                                     \
+    unit_pass(post, pre, g, NULL, rows, w, sum_act, n_active, infl, sum_abs, 1, 1, 1, 1, ACT, slope, dz)
+
+void nv_cpu_dyn_unit_backward(nv_activation act, float slope, const nv_real *post, const nv_real *pre,
+                              const nv_real *g, nv_real *dz, int64_t rows, int64_t w, nv_real *sum_act,
+                              nv_real *n_active, nv_real *infl, nv_real *sum_abs) {
+    switch (act) {
+    case NV_ACT_RELU: UNIT_BACKWARD(NV_ACT_RELU); break;
+    case NV_ACT_LEAKY_RELU: UNIT_BACKWARD(NV_ACT_LEAKY_RELU); break;
+    case NV_ACT_TANH: UNIT_BACKWARD(NV_ACT_TANH); break;
+    case NV_ACT_SIGMOID: UNIT_BACKWARD(NV_ACT_SIGMOID); break;
+    default: UNIT_BACKWARD(NV_ACT_IDENTITY); break;
+    }
+    for (int64_t c = 0; c < w; c++) infl[c] = fabsf(infl[c]);
+}
+#undef UNIT_BACKWARD
 
 /* The statistics of a layer block's gradient and of its update, and the update
  * itself, in one template: row by row (rows 0..out-1 of W, then the bias as one more

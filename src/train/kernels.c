@@ -72,36 +72,24 @@ void nv_cpu_act_forward(nv_activation act, float slope, const nv_real *x, nv_rea
     }
 }
 
+static inline __attribute__((always_inline)) void act_backward_loop(const int act, float slope, const nv_real *x,
+                                                                    const nv_real *y, const nv_real *dy,
+                                                                    nv_real *dx, int64_t n) {
+    const int rx = act_bwd_reads_x(act), ry = act_bwd_reads_y(act);
+    const v4f zero = splat4(0.0f);
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        st4(dx + i, act_bwd4(act, slope, rx ? ld4(x + i) : zero, ry ? ld4(y + i) : zero, ld4(dy + i)));
+    for (; i < n; i++) dx[i] = act_bwd1(act, slope, rx ? x[i] : 0.0f, ry ? y[i] : 0.0f, dy[i]);
+}
+
 void nv_cpu_act_backward(nv_activation act, float slope, const nv_real *x, const nv_real *y,
                          const nv_real *dy, nv_real *dx, int64_t n) {
-    const v4f zero = splat4(0.0f), one = splat4(1.0f), vs = splat4(slope);
-    int64_t i = 0;
-    switch (act) {
-    case NV_ACT_RELU: /* PyTorch: threshold_backward on the output, y <= 0 -> 0 */
-        for (; i + 4 <= n; i += 4) st4(dx + i, sel4(ld4(y + i) <= zero, zero, ld4(dy + i)));
-        for (; i < n; i++) dx[i] = sel1(y[i] <= 0.0f, 0.0f, dy[i]);
-        break;
-    case NV_ACT_LEAKY_RELU: /* PyTorch: x > 0 ? dy : dy * slope, from the input */
-        for (; i + 4 <= n; i += 4) {
-            v4f g = ld4(dy + i);
-            st4(dx + i, sel4(ld4(x + i) > zero, g, g * vs));
-        }
-        for (; i < n; i++) dx[i] = sel1(x[i] > 0.0f, dy[i], dy[i] * slope);
-        break;
-    case NV_ACT_TANH: /* dy * (1 - y^2) */
-        for (; i + 4 <= n; i += 4) {
-            v4f v = ld4(y + i);
-            st4(dx + i, ld4(dy + i) * (one - v * v));
-        }
-        for (; i < n; i++) dx[i] = dy[i] * (1.0f - y[i] * y[i]);
-        break;
-    case NV_ACT_SIGMOID: /* dy * (1 - y) * y */
-        for (; i + 4 <= n; i += 4) {
-            v4f v = ld4(y + i);
-            st4(dx + i, ld4(dy + i) * (one - v) * v);
-        }
-        for (; i < n; i++) dx[i] = dy[i] * (1.0f - y[i]) * y[i];
-        break;
+    switch (act) { /* lanes.h: PyTorch's formulas, one loop per activation */
+    case NV_ACT_RELU: act_backward_loop(NV_ACT_RELU, slope, x, y, dy, dx, n); break;
+    case NV_ACT_LEAKY_RELU: act_backward_loop(NV_ACT_LEAKY_RELU, slope, x, y, dy, dx, n); break;
+    case NV_ACT_TANH: act_backward_loop(NV_ACT_TANH, slope, x, y, dy, dx, n); break;
+    case NV_ACT_SIGMOID: act_backward_loop(NV_ACT_SIGMOID, slope, x, y, dy, dx, n); break;
     case NV_ACT_IDENTITY:
         if (dx != dy) memmove(dx, dy, (size_t)n * sizeof *dx);
         break;

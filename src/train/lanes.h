@@ -16,6 +16,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "nerve/netspec.h"
+
 typedef float v4f __attribute__((vector_size(16)));
 typedef int32_t v4i __attribute__((vector_size(16)));
 
@@ -57,6 +59,35 @@ static inline float sel1(int c, float a, float b) {
     float r;
     memcpy(&r, &u, 4);
     return r;
+}
+
+/* ---- the activations' backward, one element (…1) or four lanes (…4) -----------------
+ * dx from the activation's input x (pre-activation), its output y and dLoss/dy, as
+ * PyTorch's CPU kernels compute it. Callers pass `act` as a constant, so that each
+ * loop keeps one case, and load x and y only for the activations that read them
+ * (act_bwd_reads_x, act_bwd_reads_y). */
+static inline int act_bwd_reads_x(int act) { return act == NV_ACT_LEAKY_RELU; }
+static inline int act_bwd_reads_y(int act) {
+    return act == NV_ACT_RELU || act == NV_ACT_TANH || act == NV_ACT_SIGMOID;
+}
+static inline v4f act_bwd4(int act, float slope, v4f x, v4f y, v4f dy) {
+    const v4f zero = splat4(0.0f), one = splat4(1.0f);
+    switch (act) {
+    case NV_ACT_RELU: return sel4(y <= zero, zero, dy);                  /* threshold_backward on y */
+    case NV_ACT_LEAKY_RELU: return sel4(x > zero, dy, dy * splat4(slope)); /* from x */
+    case NV_ACT_TANH: return dy * (one - y * y);
+    case NV_ACT_SIGMOID: return dy * (one - y) * y;
+    default: return dy; /* identity */
+    }
+}
+static inline float act_bwd1(int act, float slope, float x, float y, float dy) {
+    switch (act) {
+    case NV_ACT_RELU: return sel1(y <= 0.0f, 0.0f, dy);
+    case NV_ACT_LEAKY_RELU: return sel1(x > 0.0f, dy, dy * slope);
+    case NV_ACT_TANH: return dy * (1.0f - y * y);
+    case NV_ACT_SIGMOID: return dy * (1.0f - y) * y;
+    default: return dy;
+    }
 }
 
 /* ---- the optimisers, one element (…1) or four lanes (…4) ----------------------------

@@ -14,6 +14,7 @@
 #include "nerve/dyn_kernels.h"
 #include "nerve/dynamics.h"
 #include "nerve/info.h"
+#include "nerve/kernels.h"
 #include "nerve/mlp.h"
 #include "nerve/plot.h"
 #include "nerve/report.h"
@@ -294,6 +295,37 @@ static void test_update_fused(void **state) {
             }
         }
     }
+}
+
+/* A hidden layer's activation backward fused with its unit statistics
+ * (nv_cpu_dyn_unit_backward) against the three passes it replaces: the statistics
+ * of the output and g, nv_cpu_act_backward, mean |dz| of the result. Every
+ * activation, a width that takes the 8-, 4- and 1-column paths, in place (dz = g)
+ * and not. */
+static void test_unit_backward(void **state) {
+    (void)state;
+    enum { R = 7, W = 13 };
+    const nv_activation acts[] = {NV_ACT_RELU, NV_ACT_LEAKY_RELU, NV_ACT_TANH, NV_ACT_SIGMOID, NV_ACT_IDENTITY};
+    for (int a = 0; a < 5; a++)
+        for (int inplace = 0; inplace < 2; inplace++) {
+            float pre[R * W], post[R * W], g[2][R * W], dz[2][R * W], st[2][4][W];
+            for (int i = 0; i < R * W; i++) {
+                pre[i] = frand(5000 + (uint64_t)i);
+                if (i % 11 == 3) pre[i] = 0.0f;
+                nv_cpu_act_forward(acts[a], 0.1f, pre + i, post + i, 1);
+                g[0][i] = g[1][i] = frand(6000 + (uint64_t)i);
+            }
+            nv_cpu_dyn_unit_stats(post, pre, g[0], NULL, R, W, st[0][0], st[0][1], st[0][2], NULL);
+            nv_cpu_act_backward(acts[a], 0.1f, pre, post, g[0], dz[0], R * W);
+            nv_cpu_dyn_unit_stats(NULL, NULL, NULL, dz[0], R, W, NULL, NULL, NULL, st[0][3]);
+            float *out = inplace ? g[1] : dz[1];
+            nv_cpu_dyn_unit_backward(acts[a], 0.1f, post, pre, g[1], out, R, W, st[1][0], st[1][1], st[1][2],
+                                     st[1][3]);
+            assert_memory_equal(dz[0], out, sizeof dz[0]);
+            assert_memory_equal(st[0], st[1], sizeof st[0]);
+            if (!inplace) assert_memory_equal(g[0], g[1], sizeof g[0]);
+            assert_true(st[0][3][0] > 0.0f && st[0][2][5] > 0.0f);
+        }
 }
 
 /* The f16 factors' conversion against the compiler's _Float16, bit for bit. */
@@ -733,7 +765,8 @@ static void test_config(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_schedules),    cmocka_unit_test(test_kernels),    cmocka_unit_test(test_update_fused), cmocka_unit_test(test_f16),
+        cmocka_unit_test(test_schedules),    cmocka_unit_test(test_kernels),    cmocka_unit_test(test_update_fused), cmocka_unit_test(test_unit_backward),
+        cmocka_unit_test(test_f16),
         cmocka_unit_test(test_same_step),    cmocka_unit_test(test_influence_fd),
         cmocka_unit_test(test_store_roundtrip), cmocka_unit_test(test_config),
     };
