@@ -276,8 +276,8 @@ static void top_k(const float *v, int64_t w, int k, int32_t *out) {
 
 /* The neurons tier's top_k columns of a chunk, from its influence rows. They are
  * derived data, so the writer thread fills them just before storing the chunk: the
- * training step only takes the influence (a sort per layer and step was a third of
- * the recorder's own time on the training thread with the spheres nets). */
+ * training step only takes the influence (a sort per layer and step was about 1% of
+ * a spheres step). */
 static void chunk_top_k(const dyn_layout *l, dyn_chunk *c) {
     const int64_t rows = c->rows[NV_DYN_NEURONS];
     for (int i = 0; i < l->ndatasets && rows > 0; i++) {

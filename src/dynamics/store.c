@@ -131,9 +131,9 @@ nv_status dyn_layout_new(const nv_experiment *ex, const nv_model_def *md, const 
  * average under the schedules, between 64 and 1024. Every chunk costs its writer
  * three fsync'd files (chunk, manifest, index: ~15 ms each on the development
  * machine), which must stay small against the chunk's training time; and every
- * chunk's memory is touched fresh by the training thread (page faults, zeroing)
- * unless a block of the same size comes back from the writer in time, which the
- * upper bound makes likely (a model's chunks then have one size). */
+ * chunk's memory is new (page faults, zeroing: recorder.c has a helper thread map
+ * it) unless a block comes back from the writer in time, which the upper bound
+ * makes likely (a model's chunks then have one size). */
 #define DYN_CHUNK_BYTES (32.0 * 1024 * 1024)
 int64_t dyn_auto_chunk_steps(const dyn_layout *l) {
     nv_dyn_sizes z;
