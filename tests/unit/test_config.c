@@ -118,6 +118,20 @@ static void test_schedule(void **state) {
 
 /* The resolved text is a config that loads to the same experiment and resolves to
  * the same text (a fixed point), so a run's stored config reproduces it. */
+/* Writes a's resolved text to `name`, loads it into *b and checks that b's resolved
+ * text is the same; returns a's text (the caller frees it). */
+static char *reload_resolved(const nv_experiment *a, const char *name, nv_experiment *b) {
+    nv_error err = {0};
+    char *t1 = nv_config_resolved_text(a);
+    assert_non_null(t1);
+    const char *p = nv_test_write_file(g_dir, name, t1);
+    if (nv_config_load(p, NULL, 0, b, &err) != NV_OK) fail_msg("%s\n%s", err.msg, t1);
+    char *t2 = nv_config_resolved_text(b);
+    assert_string_equal(t1, t2);
+    free(t2);
+    return t1;
+}
+
 static void test_resolved_roundtrip(void **state) {
     (void)state;
     const char *p = nv_test_write_file(g_dir, "r.cfg",
@@ -129,11 +143,7 @@ static void test_resolved_roundtrip(void **state) {
     nv_experiment a, b;
     nv_error err = {0};
     assert_int_equal(nv_config_load(p, NULL, 0, &a, &err), NV_OK);
-    char *t1 = nv_config_resolved_text(&a);
-    const char *p2 = nv_test_write_file(g_dir, "r2.cfg", t1);
-    assert_int_equal(nv_config_load(p2, NULL, 0, &b, &err), NV_OK);
-    char *t2 = nv_config_resolved_text(&b);
-    assert_string_equal(t1, t2);
+    char *t1 = reload_resolved(&a, "r2.cfg", &b);
     assert_int_equal(b.nsnap, 3);
     assert_int_equal(b.snap_epochs[1], 3);
     assert_int_equal(b.init, NV_INIT_XAVIER); /* tanh defaults to xavier */
@@ -143,7 +153,6 @@ static void test_resolved_roundtrip(void **state) {
     if (!strstr(t1, "lr = 0.1;") || !strstr(t1, "momentum = 0.5;") || !strstr(t1, "noise = 0.01;"))
         fail_msg("resolved text should hold values as written:\n%s", t1);
     free(t1);
-    free(t2);
 }
 
 /* Paths are the user's bytes: a backslash, a double quote, control characters and
@@ -161,14 +170,10 @@ static void test_resolved_paths(void **state) {
     assert_string_equal(a.data.path, "a\\b\"c\td\ne\x7f\xdc.h5");
     assert_string_equal(a.data.x_path, "\\\\");
     assert_string_equal(a.data.y_path, "q\"");
-    char *t1 = nv_config_resolved_text(&a);
-    const char *p2 = nv_test_write_file(g_dir, "paths2.cfg", t1);
-    if (nv_config_load(p2, NULL, 0, &b, &err) != NV_OK) fail_msg("%s\n%s", err.msg, t1);
+    char *t1 = reload_resolved(&a, "paths2.cfg", &b);
     assert_string_equal(b.data.path, a.data.path);
     assert_string_equal(b.data.x_path, a.data.x_path);
     assert_string_equal(b.data.y_path, a.data.y_path);
-    char *t2 = nv_config_resolved_text(&b);
-    assert_string_equal(t1, t2);
     /* a resume with another path suggests a --set that gives back the same bytes */
     char key[128], va[256], vb[256], set[512];
     const char *q = "data: { hdf5: { y = \"q\\\"\\\\\\x01\"; }; };";
@@ -183,7 +188,6 @@ static void test_resolved_paths(void **state) {
     nv_config_quote("abcdef", lit, 5); /* cut short, terminated */
     assert_string_equal(lit, "\"abc");
     free(t1);
-    free(t2);
 }
 
 /* nv_config_diff names the first key two configs differ in and both values, whatever
