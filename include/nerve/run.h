@@ -90,6 +90,10 @@ typedef struct {
     /* The model is done (finished = 1 after its last epoch, 0 when training
      * stopped); frees the state. note may get a closing line (bytes written). */
     nv_status (*end)(void *state, int finished, char *note, size_t len, nv_error *err);
+    /* The model that trains after the current one, from its first step (m's
+     * trainer, bg and start fields unset): memory for its first records may be
+     * made ready in the background. Advice only; may be NULL. */
+    void (*prepare)(const nv_record_model *m);
 } nv_record_hooks;
 
 typedef struct {

@@ -56,6 +56,19 @@ void nv_pool_give(nv_block_pool *p, void *b, size_t size) {
     for (int i = 0; i < ndrop; i++) free(drop[i]); /* outside the lock: munmap is slow */
 }
 
+void nv_pool_prepare(nv_block_pool *p, size_t size) {
+    if (size < ((size_t)1 << 20) || size > p->max_bytes) return;
+    pthread_mutex_lock(&p->mu);
+    int fits = 0;
+    for (int i = 0; i < p->n && !fits; i++) fits = p->size[i] >= size && p->size[i] / 2 <= size;
+    pthread_mutex_unlock(&p->mu);
+    if (fits) return;
+    void *b = nv_malloc_huge(size, NULL);
+    if (!b) return; /* only advice: the take will try again and report */
+    nv_prefault_async(b, size);
+    nv_pool_give(p, b, size);
+}
+
 void nv_pool_free(nv_block_pool *p) {
     while (p->n) free(remove_at(p, 0));
     pthread_mutex_destroy(&p->mu);

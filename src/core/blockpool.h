@@ -48,6 +48,15 @@ void *nv_pool_take(nv_block_pool *p, size_t size, size_t *got, int *fresh, nv_er
  * Accepts NULL. */
 void nv_pool_give(nv_block_pool *p, void *b, size_t size);
 
+/* Makes sure a later take of `size` bytes finds a block with its pages mapped: when
+ * no kept block fits, a new one is made, its pages mapped by a helper thread
+ * (nv_prefault_async), and kept. For what a caller knows it will ask for next
+ * (a model's second chunk while it fills its first): the first fill of a new block
+ * on the taking thread cannot be handed off, as it writes the first row of every
+ * dataset at once, touching every huge page of the block. Blocks under 1 MB (plain
+ * malloc) and over the pool's limit are left alone. */
+void nv_pool_prepare(nv_block_pool *p, size_t size);
+
 /* Frees every kept block and the mutex; the pool is empty afterwards. */
 void nv_pool_free(nv_block_pool *p);
 

@@ -99,8 +99,10 @@ void nv_prefault_async(void *p, size_t bytes) {
         free(a);
         return;
     }
+    /* glibc's default stack size (it only reserves address space): a thread's
+     * stack also holds the static TLS of every library, OpenBLAS's alone 60 kB, so
+     * the 64 kB once asked for here was refused (EINVAL) and no page was mapped */
     pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&at, (size_t)64 << 10);
     if (pthread_create(&t, &at, prefault_main, a)) free(a);
     pthread_attr_destroy(&at);
 }

@@ -127,6 +127,13 @@ void dyn_writer_ref(dyn_writer *w);
 void dyn_writer_unref(dyn_writer *w);
 void dyn_writer_free(dyn_writer *w);
 
+/* The rows the schedules record in steps [first, last] (step 0's weights not
+ * counted). */
+void dyn_chunk_caps(const dyn_layout *l, int64_t first, int64_t last, int64_t cap[NV_DYN_TIERS]);
+
+/* The bytes of a chunk's memory with cap[t] rows of every tier. */
+size_t dyn_chunk_bytes(const dyn_layout *l, const int64_t cap[NV_DYN_TIERS]);
+
 /* Chunk memory: rows for cap[t] rows of every tier, from the writer's pool. */
 nv_status dyn_chunk_alloc(dyn_writer *w, dyn_chunk *c, nv_error *err);
 void dyn_chunk_release(dyn_writer *w, dyn_chunk *c);

@@ -44,6 +44,7 @@ typedef struct {
     nv_real *state0;            /* (3 P) params, state1, state2 */
     dyn_chunk *cur;             /* the open chunk, or NULL */
     int64_t next_index;
+    int64_t opened;             /* chunks opened by this recorder */
     nv_real *units;             /* (sum of widths, NV_DU_COUNT) when the neurons tier is not due */
     nv_real *a_sq, *d_sq;       /* (L, batch) */
     int32_t *scorrect;          /* (batch) */
@@ -61,11 +62,6 @@ static void *at(const rec *r, int tier, int q, int layer, int64_t row) {
     int i = dsi(r, tier, q, layer);
     if (i < 0) return NULL;
     return (char *)r->cur->buf[i] + dyn_row_bytes(&r->lay->ds[i]) * (size_t)row;
-}
-
-static int64_t batch_of(const rec *r, int64_t s) {
-    const int64_t B = r->lay->batch_size, pos = (s - 1) % r->span.steps_per_epoch;
-    return NV_MIN(B, r->lay->n_train - pos * B);
 }
 
 static int due(const rec *r, int tier, int64_t s) {
@@ -151,15 +147,7 @@ static nv_status open_chunk(rec *r, int64_t first, int64_t last, int64_t e0, int
     c->first_step = first;
     c->last_step = last;
     const nv_dyn_config *cfg = &r->lay->cfg;
-    for (int t = 0; t < NV_DYN_TIERS; t++) {
-        if (!cfg->on[t]) continue;
-        if (t == NV_DYN_SAMPLES || t == NV_DYN_FACTORS) {
-            for (int64_t s = first; s <= last; s++)
-                if (s >= 1 && nv_dyn_scheduled(&cfg->sched[t], &r->span, s)) c->cap[t] += batch_of(r, s);
-        } else {
-            c->cap[t] = nv_dyn_scheduled_count(&cfg->sched[t], &r->span, first, last);
-        }
-    }
+    dyn_chunk_caps(r->lay, first, last, c->cap);
     if (r->pending0 && cfg->on[NV_DYN_WEIGHTS]) c->cap[NV_DYN_WEIGHTS]++;
     nv_status st = dyn_chunk_alloc(r->w, c, err);
     if (st) {
@@ -167,11 +155,24 @@ static nv_status open_chunk(rec *r, int64_t first, int64_t last, int64_t e0, int
         return st;
     }
     r->cur = c;
-    /* New memory is mapped by a helper thread while this one begins to fill it:
-     * the kernel's page faults and zeroing (about 1 GB/s on these virtual machines;
-     * the first two chunks of every model are new memory) were 5% of training the
-     * spheres nets with every tier at every 16th step. */
+    /* New memory: the kernel maps and zeroes it at first touch (about 1 GB/s on
+     * these virtual machines). A helper thread maps a new block while this one
+     * begins to fill it, which helps where a dataset spans many huge pages (the
+     * factors); but the first step writes a row of every dataset, so in a block of
+     * many small datasets (steps and neurons) it faults every huge page here first.
+     * So while a model's first chunk fills, the block of its second is made and
+     * mapped by a helper (later chunks reuse the blocks the writer gives back, and
+     * the run asks for the next model's first one: rec_prepare): that was 4% of
+     * training the spheres nets with steps and neurons every step. Not for later
+     * chunks: a writer behind by design (the factors) would have new blocks made
+     * for every chunk. */
     if (c->fresh && c->bytes >= ((size_t)1 << 20)) nv_prefault_async(c->block, c->bytes);
+    if ((++r->opened == 1 || c->fresh) && r->w->pool && last < r->span.epochs * r->span.steps_per_epoch) {
+        int64_t nf, nl, ne0, ne1, cap[NV_DYN_TIERS];
+        dyn_chunk_range(r->lay, last + 1, &nf, &nl, &ne0, &ne1);
+        dyn_chunk_caps(r->lay, nf, nl, cap);
+        nv_pool_prepare(r->w->pool, dyn_chunk_bytes(r->lay, cap));
+    }
     if (r->pending0 && cfg->on[NV_DYN_WEIGHTS]) {
         const int64_t P = r->lay->nparams;
         *(int64_t *)at(r, NV_DYN_WEIGHTS, Q_STEP, -1, 0) = 0;
@@ -586,12 +587,25 @@ static nv_status rec_end(void *state, int finished, char *note, size_t len, nv_e
     return st;
 }
 
+static void rec_prepare(const nv_record_model *m) {
+    dyn_layout *lay = NULL;
+    if (!m->pool || dyn_layout_new(m->ex, m->model, m->config_text, m->steps_per_epoch, m->train->n, &lay, NULL))
+        return;
+    int64_t first, last, e0, e1, cap[NV_DYN_TIERS];
+    dyn_chunk_range(lay, 1, &first, &last, &e0, &e1);
+    dyn_chunk_caps(lay, first, last, cap);
+    if (lay->cfg.on[NV_DYN_WEIGHTS]) cap[NV_DYN_WEIGHTS]++; /* step 0's weights */
+    nv_pool_prepare(m->pool, dyn_chunk_bytes(lay, cap));
+    dyn_layout_free(lay);
+}
+
 static const nv_record_hooks HOOKS = {
     .check = rec_check,
     .begin = rec_begin,
     .step = rec_step,
     .epoch_end = rec_epoch_end,
     .end = rec_end,
+    .prepare = rec_prepare,
 };
 
 const nv_record_hooks *nv_dyn_hooks(void) { return &HOOKS; }

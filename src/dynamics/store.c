@@ -291,10 +291,31 @@ void dyn_writer_free(dyn_writer *w) {
 #define LINE 64
 static size_t part(size_t bytes) { return (bytes + LINE - 1) / LINE * LINE; }
 
+void dyn_chunk_caps(const dyn_layout *l, int64_t first, int64_t last, int64_t cap[NV_DYN_TIERS]) {
+    const nv_dyn_span span = {l->epochs, l->steps_per_epoch};
+    for (int t = 0; t < NV_DYN_TIERS; t++) {
+        cap[t] = 0;
+        if (!l->cfg.on[t]) continue;
+        if (t == NV_DYN_SAMPLES || t == NV_DYN_FACTORS) {
+            /* a row per sample of each recorded step: the epoch's last batch may be short */
+            for (int64_t s = NV_MAX(first, 1); s <= last; s++)
+                if (nv_dyn_scheduled(&l->cfg.sched[t], &span, s))
+                    cap[t] += NV_MIN(l->batch_size, l->n_train - (s - 1) % l->steps_per_epoch * l->batch_size);
+        } else {
+            cap[t] = nv_dyn_scheduled_count(&l->cfg.sched[t], &span, first, last);
+        }
+    }
+}
+
+size_t dyn_chunk_bytes(const dyn_layout *l, const int64_t cap[NV_DYN_TIERS]) {
+    size_t total = part(sizeof(void *) * (size_t)l->ndatasets);
+    for (int i = 0; i < l->ndatasets; i++) total += part(dyn_row_bytes(&l->ds[i]) * (size_t)cap[l->ds[i].tier]);
+    return total;
+}
+
 nv_status dyn_chunk_alloc(dyn_writer *w, dyn_chunk *c, nv_error *err) {
     const dyn_layout *l = w->lay;
-    size_t total = part(sizeof(void *) * (size_t)l->ndatasets);
-    for (int i = 0; i < l->ndatasets; i++) total += part(dyn_row_bytes(&l->ds[i]) * (size_t)c->cap[l->ds[i].tier]);
+    const size_t total = dyn_chunk_bytes(l, c->cap);
     size_t got = total;
     c->fresh = 1;
     void *b = w->pool ? nv_pool_take(w->pool, total, &got, &c->fresh, NULL) : nv_malloc_huge(total, NULL);

@@ -549,7 +549,8 @@ static int stop_reached(const nv_experiment *ex, const double *row) {
 
 /* Trains model m from its checkpoint (or from scratch) to the last epoch, or to the
  * first epoch that meets train.stop_at_train_accuracy. */
-static nv_status train_model(run_ctx *rc, int m, uint32_t *perm, nv_error *err) {
+/* Trains model m; `next` is the model that trains after it (-1: none). */
+static nv_status train_model(run_ctx *rc, int m, int next, uint32_t *perm, nv_error *err) {
     const nv_experiment *ex = rc->ex;
     const nv_model_def *md = &rc->models[m];
     const int64_t np = nv_mlp_param_count(&md->spec);
@@ -686,6 +687,15 @@ static nv_status train_model(run_ctx *rc, int m, uint32_t *perm, nv_error *err) 
         /* the epoch's records go to the writer before its checkpoint (queue_epoch_files) */
         int boundary = 1;
         if (rstate && (st = rec->epoch_end(rstate, e, &boundary, err))) goto done;
+        /* After the first epoch (this model's first chunks have their memory by
+         * then), the next model's first chunk may be made ready while this one
+         * trains: a new block's pages are mapped at about 1 GB/s here. */
+        if (rstate && rec->prepare && next >= 0 && e == start + 1 && !rc->opt->resume) {
+            nv_record_model rn = {.ex = ex, .run_dir = rc->dir, .config_text = rc->config_text,
+                                  .model = &rc->models[next], .backend = rc->backend, .train = &rc->train,
+                                  .memo = rc->memo, .pool = rc->pool, .steps_per_epoch = steps};
+            rec->prepare(&rn);
+        }
         double *row = rc->metrics[m] + e * M_COLS;
         if (is_snapshot_epoch(ex, e) && (st = snapshot_prepare(rc, m, t, e, &snap, err))) goto done;
         if ((st = evaluate_row(rc, t, e, row, snap, err))) goto done;
@@ -987,7 +997,7 @@ nv_status nv_train_run(const nv_experiment *ex, const nv_train_options *opt, nv_
         order[i] = m;
     }
     for (int i = 0; i < rc.nmodels; i++)
-        if ((st = train_model(&rc, order[i], perm, err))) goto done;
+        if ((st = train_model(&rc, order[i], i + 1 < rc.nmodels ? order[i + 1] : -1, perm, err))) goto done;
     st = nv_bg_stop(rc.bg, err);
     rc.bg = NULL;
     if (st) goto done;

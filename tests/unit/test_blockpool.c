@@ -1,12 +1,17 @@
 /* test_blockpool.c: the writer's recycled memory (src/core/blockpool.h): a request
  * gets the smallest kept block that fits within twice its size, the pool keeps at
  * most its byte limit and NV_POOL_BLOCKS blocks (the oldest go first), and blocks
- * over the limit are not kept; nv_prefault leaves memory as it was. Leaks show
- * under `make SANITIZE=1`. */
+ * over the limit are not kept; nv_prefault leaves memory as it was, and maps it,
+ * nv_prefault_async too (from a thread it could start in this process: a small
+ * stack was refused here once, and nothing said so); nv_pool_prepare keeps a
+ * mapped block for the next take. Leaks show under `make SANITIZE=1`. */
 #include "testutil.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "core/blockpool.h"
 
@@ -115,8 +120,94 @@ static void test_prefault(void **state) {
     nv_prefault(NULL, 0);
 }
 
+/* The pages of b[0..n) that are mapped (mincore); -1 where it cannot tell. */
+static long resident(const void *b, size_t n) {
+    const size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+    const uintptr_t a = (uintptr_t)b / pg * pg;
+    const size_t np = ((uintptr_t)b + n - a + pg - 1) / pg;
+    unsigned char *v = malloc(np);
+    if (!v) return -1;
+    long r = 0;
+    if (mincore((void *)a, np * pg, v) != 0) r = -1;
+    else for (size_t i = 0; i < np; i++) r += v[i] & 1;
+    free(v);
+    return r;
+}
+
+static long pages(const void *b, size_t n) {
+    const size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+    const uintptr_t a = (uintptr_t)b / pg * pg;
+    return (long)(((uintptr_t)b + n - a + pg - 1) / pg);
+}
+
+/* Whether this kernel maps memory on nv_prefault (MADV_POPULATE_WRITE, Linux 5.14). */
+static int kernel_prefaults(void) {
+    const size_t n = (size_t)2 << 20;
+    void *b = nv_malloc_huge(n, NULL);
+    if (!b) return 0;
+    nv_prefault(b, n);
+    const int ok = resident(b, n) == pages(b, n);
+    free(b);
+    return ok;
+}
+
+/* Waits up to 10 s for every page of b[0..n) to be mapped, touching none. */
+static int mapped_soon(const void *b, size_t n) {
+    for (int i = 0; i < 1000; i++) {
+        if (resident(b, n) == pages(b, n)) return 1;
+        nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+    }
+    return 0;
+}
+
+/* Static TLS as large as a process with many libraries has: a thread's stack must
+ * hold it, and nerve's (OpenBLAS and the rest) once made a 64 kB helper stack fail. */
+static __thread volatile char big_tls[(size_t)256 << 10];
+
+/* The helper thread runs and maps the block, without the caller touching it. */
+static void test_prefault_async_maps(void **state) {
+    (void)state;
+    big_tls[sizeof big_tls - 1] = 1;
+    if (!kernel_prefaults()) skip();
+    /* a new mapping, so that nothing of it is mapped before (freed heap memory
+     * handed out again would be) */
+    const size_t n = (size_t)3 << 20;
+    void *b = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(b != MAP_FAILED);
+    assert_int_equal(resident(b, n), 0);
+    nv_prefault_async(b, n);
+    if (!mapped_soon(b, n)) fail_msg("nv_prefault_async mapped %ld of %ld pages", resident(b, n), pages(b, n));
+    munmap(b, n);
+}
+
+/* nv_pool_prepare: the next take of that size (or one it fits) gets a kept block,
+ * mapped by then; a size a kept block fits makes nothing new; small sizes and
+ * sizes over the limit are left alone. */
+static void test_prepare(void **state) {
+    (void)state;
+    nv_block_pool p;
+    nv_pool_init(&p, (size_t)64 << 20);
+    const size_t n = (size_t)3 << 20;
+    nv_pool_prepare(&p, n);
+    assert_int_equal(p.n, 1);
+    nv_pool_prepare(&p, n - 1000); /* the kept block fits it */
+    assert_int_equal(p.n, 1);
+    nv_pool_prepare(&p, 1000);        /* under 1 MB */
+    nv_pool_prepare(&p, (size_t)65 << 20); /* over the limit */
+    assert_int_equal(p.n, 1);
+    void *kept = p.block[0];
+    if (kernel_prefaults() && !mapped_soon(kept, n)) fail_msg("the prepared block is not mapped");
+    size_t got;
+    void *b = take(&p, n - 1000, &got);
+    assert_ptr_equal(b, kept);
+    assert_int_equal(got, n);
+    nv_pool_give(&p, b, got);
+    nv_pool_free(&p);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_reuse), cmocka_unit_test(test_limits),
-                                       cmocka_unit_test(test_prefault)};
+                                       cmocka_unit_test(test_prefault), cmocka_unit_test(test_prefault_async_maps),
+                                       cmocka_unit_test(test_prepare)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
