@@ -19,7 +19,10 @@
 #    the nets with 100% train accuracy (and, when the config checks its stopping rule
 #    every N epochs, --paper-rule N: the selection of the paper's code), next to the
 #    paper's (exit 1 of the table with
-#    --check is left to the caller: tests/long/naitzat_di.sh).
+#    --check is left to the caller: tests/long/naitzat_di.sh);
+# 4. experiments/naitzat_grid.py: OUT/naitzat_di_grid.md, the same nets on the
+#    homology protocol of the paper's public code (a grid over the input square,
+#    classes by the net's prediction), beside nerve's.
 # Idempotent: finished trainings and PH files are reused, so an interrupted call can
 # simply be run again. Exit status: the first failing step's.
 set -euo pipefail
@@ -62,3 +65,8 @@ echo "== the table: $OUT/naitzat_di.md"
 # the selection of the paper's code, at the config's check interval (docs/naitzat-di.md)
 rule=$(sed -n 's/.*stop_check_every = \([0-9]*\);.*/\1/p' "$CONFIG" | head -n 1)
 python3 "$here/naitzat_table.py" di "$OUT" ${rule:+--paper-rule "$rule"} --out "$OUT/naitzat_di.md"
+# the same nets on the homology protocol of the paper's code (a grid, classes by
+# the net's prediction; docs/naitzat-di.md), beside nerve's
+echo "== the paper code's protocol: $OUT/naitzat_di_grid.md"
+/usr/bin/python3 "$here/naitzat_grid.py" "$NERVE" "$OUT" ${rule:+--paper-rule "$rule"} --jobs "$JOBS" \
+    --out "$OUT/naitzat_di_grid.md" > /dev/null

@@ -39,6 +39,7 @@ if python3 "$root/experiments/naitzat_table.py" di "$out/sweep" ${rule:+--paper-
         --known "$KNOWN" > "$out/table.md" && { [ "${STRICT:-0}" != 1 ] || [ "$strict" = 0 ]; }; then
     cat "$out/table.md"
     echo "the paper's target (+-1.0 at every layer for every row): $([ "$strict" = 0 ] && echo met || echo "not met (docs/naitzat-di.md)")"
+    echo; cat "$out/sweep/naitzat_di_grid.md"   # the paper code's grid protocol, beside
     echo "PASS naitzat_di"
     exit 0
 fi
