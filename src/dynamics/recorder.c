@@ -136,6 +136,16 @@ static nv_status flush(rec *r, nv_error *err) {
     return nv_bg_submit(r->bg, run_chunk_job, chunk_job_free, j, sizeof *j + j->c.bytes, err);
 }
 
+/* The bytes of the chunk that holds step s (with step 0's weights row when
+ * step0): what a later open_chunk will ask the pool for. */
+static size_t chunk_bytes_at(const dyn_layout *l, int64_t s, int step0) {
+    int64_t first, last, e0, e1, cap[NV_DYN_TIERS];
+    dyn_chunk_range(l, s, &first, &last, &e0, &e1);
+    dyn_chunk_caps(l, first, last, cap);
+    if (step0 && l->cfg.on[NV_DYN_WEIGHTS]) cap[NV_DYN_WEIGHTS]++;
+    return dyn_chunk_bytes(l, cap);
+}
+
 /* Opens the chunk of step range [first, last] of epochs [e0, e1] (rows for what the
  * schedules record there, plus step 0's weights when still pending). */
 static nv_status open_chunk(rec *r, int64_t first, int64_t last, int64_t e0, int64_t e1, nv_error *err) {
@@ -167,12 +177,8 @@ static nv_status open_chunk(rec *r, int64_t first, int64_t last, int64_t e0, int
      * chunks: a writer behind by design (the factors) would have new blocks made
      * for every chunk. */
     if (c->fresh && c->bytes >= ((size_t)1 << 20)) nv_prefault_async(c->block, c->bytes);
-    if ((++r->opened == 1 || c->fresh) && r->w->pool && last < r->span.epochs * r->span.steps_per_epoch) {
-        int64_t nf, nl, ne0, ne1, cap[NV_DYN_TIERS];
-        dyn_chunk_range(r->lay, last + 1, &nf, &nl, &ne0, &ne1);
-        dyn_chunk_caps(r->lay, nf, nl, cap);
-        nv_pool_prepare(r->w->pool, dyn_chunk_bytes(r->lay, cap));
-    }
+    if (r->opened++ == 0 && r->w->pool && last < r->span.epochs * r->span.steps_per_epoch)
+        nv_pool_prepare(r->w->pool, chunk_bytes_at(r->lay, last + 1, 0));
     if (r->pending0 && cfg->on[NV_DYN_WEIGHTS]) {
         const int64_t P = r->lay->nparams;
         *(int64_t *)at(r, NV_DYN_WEIGHTS, Q_STEP, -1, 0) = 0;
@@ -591,11 +597,7 @@ static void rec_prepare(const nv_record_model *m) {
     dyn_layout *lay = NULL;
     if (!m->pool || dyn_layout_new(m->ex, m->model, m->config_text, m->steps_per_epoch, m->train->n, &lay, NULL))
         return;
-    int64_t first, last, e0, e1, cap[NV_DYN_TIERS];
-    dyn_chunk_range(lay, 1, &first, &last, &e0, &e1);
-    dyn_chunk_caps(lay, first, last, cap);
-    if (lay->cfg.on[NV_DYN_WEIGHTS]) cap[NV_DYN_WEIGHTS]++; /* step 0's weights */
-    nv_pool_prepare(m->pool, dyn_chunk_bytes(lay, cap));
+    nv_pool_prepare(m->pool, chunk_bytes_at(lay, 1, 1)); /* from step 1, with step 0's weights */
     dyn_layout_free(lay);
 }
 

@@ -548,8 +548,8 @@ static int stop_reached(const nv_experiment *ex, const double *row) {
 }
 
 /* Trains model m from its checkpoint (or from scratch) to the last epoch, or to the
- * first epoch that meets train.stop_at_train_accuracy. */
-/* Trains model m; `next` is the model that trains after it (-1: none). */
+ * first epoch that meets train.stop_at_train_accuracy; `next` is the model that
+ * trains after it (-1: none), whose recorder memory may be made ready meanwhile. */
 static nv_status train_model(run_ctx *rc, int m, int next, uint32_t *perm, nv_error *err) {
     const nv_experiment *ex = rc->ex;
     const nv_model_def *md = &rc->models[m];
